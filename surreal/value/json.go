@@ -1,0 +1,209 @@
+package value
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// FromJSON decodes JSON text into a Value: integers (no fraction or exponent) become Int, other
+// numbers Float, null NULL, and strings are classified as Datetime or Record where they spell one
+// (see the package comment). Objects of exactly {tb, id} or {table, key} become records.
+func FromJSON(data []byte) (Value, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return Value{}, fmt.Errorf("decode JSON: %w", err)
+	}
+	if dec.More() {
+		return Value{}, fmt.Errorf("decode JSON: unexpected data after the value")
+	}
+	return FromAny(raw)
+}
+
+// FromAny converts a decoded JSON value (as produced by encoding/json with or without UseNumber)
+// into a Value, with the same rules as FromJSON.
+func FromAny(x any) (Value, error) {
+	switch t := x.(type) {
+	case nil:
+		return Null(), nil
+	case bool:
+		return Bool(t), nil
+	case json.Number:
+		s := string(t)
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return Int(i), nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return Value{}, fmt.Errorf("number %s: %w", s, err)
+		}
+		return Float(f), nil
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
+			return Int(int64(t)), nil
+		}
+		return Float(t), nil
+	case int:
+		return Int(int64(t)), nil
+	case int64:
+		return Int(t), nil
+	case string:
+		return ClassifyString(t), nil
+	case []any:
+		out := make([]Value, len(t))
+		for i, e := range t {
+			v, err := FromAny(e)
+			if err != nil {
+				return Value{}, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = v
+		}
+		return Array(out), nil
+	case map[string]any:
+		if rec, ok := recordObject(t); ok {
+			return rec, nil
+		}
+		fs := make([]Field, 0, len(t))
+		for k, e := range t {
+			v, err := FromAny(e)
+			if err != nil {
+				return Value{}, fmt.Errorf("%s: %w", k, err)
+			}
+			fs = append(fs, Field{Key: k, Val: v})
+		}
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Key < fs[j].Key })
+		return Value{kind: KindObject, ref: &Object{fields: fs}}, nil
+	case Value:
+		return t, nil
+	}
+	return Value{}, fmt.Errorf("unsupported JSON value of type %T", x)
+}
+
+// ClassifyString turns a string from JSON into the Datetime or Record it spells, or keeps it a
+// String.
+func ClassifyString(s string) Value {
+	if len(s) >= 20 && s[4] == '-' {
+		if v, ok := ParseDatetime(s); ok {
+			return v
+		}
+	}
+	if v, ok := ParseRecord(s); ok {
+		return v
+	}
+	return String(s)
+}
+
+// recordObject recognises the JSON shapes {tb, id} and {table, key} that some serializers use for
+// record ids.
+func recordObject(m map[string]any) (Value, bool) {
+	if len(m) != 2 {
+		return Value{}, false
+	}
+	for _, names := range [][2]string{{"tb", "id"}, {"table", "key"}} {
+		tb, ok1 := m[names[0]].(string)
+		idv, ok2 := m[names[1]]
+		if !ok1 || !ok2 || tb == "" {
+			continue
+		}
+		switch id := idv.(type) {
+		case string:
+			if k, ok := parseKey(id); ok {
+				return Record(tb, k), true
+			}
+			return Record(tb, String(id)), true
+		case json.Number:
+			if i, err := strconv.ParseInt(string(id), 10, 64); err == nil {
+				return Record(tb, Int(i)), true
+			}
+		case float64:
+			if id == math.Trunc(id) {
+				return Record(tb, Int(int64(id))), true
+			}
+		}
+	}
+	return Value{}, false
+}
+
+// ToAny converts v into plain Go values for encoding/json: records as `table:key` strings,
+// datetimes as RFC 3339 strings, durations as SurrealDB duration strings, NONE as nil.
+func (v Value) ToAny() any {
+	switch v.kind {
+	case KindNone, KindNull:
+		return nil
+	case KindBool:
+		return v.n == 1
+	case KindInt:
+		return int64(v.n)
+	case KindFloat:
+		return math.Float64frombits(v.n)
+	case KindString:
+		return v.s
+	case KindDuration:
+		return FormatDuration(time.Duration(int64(v.n)))
+	case KindDatetime:
+		return v.AsTime().Format(time.RFC3339Nano)
+	case KindArray:
+		out := make([]any, 0, v.Len())
+		for _, e := range v.Elems() {
+			out = append(out, e.ToAny())
+		}
+		return out
+	case KindObject:
+		out := make(map[string]any, v.Len())
+		for _, f := range v.Fields() {
+			if f.Val.kind == KindNone {
+				continue
+			}
+			out[f.Key] = f.Val.ToAny()
+		}
+		return out
+	case KindRecord:
+		return RecordString(v)
+	}
+	return nil
+}
+
+// MarshalJSON encodes v as ToAny describes.
+func (v Value) MarshalJSON() ([]byte, error) { return json.Marshal(v.ToAny()) }
+
+// HashKey returns a string that is equal for two values exactly when Equal holds for them on the
+// kinds used as index keys (numbers by value, strings that spell records as those records). Use it
+// to route and index by value.
+func HashKey(v Value) string {
+	switch v.kind {
+	case KindNone:
+		return "\x00"
+	case KindNull:
+		return "\x01"
+	case KindBool:
+		if v.n == 1 {
+			return "\x02t"
+		}
+		return "\x02f"
+	case KindInt:
+		return "\x03" + strconv.FormatInt(int64(v.n), 10)
+	case KindFloat:
+		f := math.Float64frombits(v.n)
+		if f == math.Trunc(f) && math.Abs(f) < 9.2e18 {
+			return "\x03" + strconv.FormatInt(int64(f), 10)
+		}
+		return "\x03" + strconv.FormatFloat(f, 'g', -1, 64)
+	case KindString:
+		if r, ok := ParseRecord(v.s); ok {
+			return HashKey(r)
+		}
+		if d, ok := ParseDatetime(v.s); ok {
+			return HashKey(d)
+		}
+		return "\x04" + v.s
+	case KindRecord:
+		return "\x0c" + RecordString(v)
+	}
+	return "\x0f" + v.SurQL()
+}
