@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -204,6 +205,24 @@ func HashKey(v Value) string {
 		return "\x04" + v.s
 	case KindRecord:
 		return "\x0c" + RecordString(v)
+	case KindArray:
+		var b strings.Builder
+		b.WriteString("\x08[")
+		for _, e := range v.Elems() {
+			b.WriteString(HashKey(e))
+			b.WriteByte(0xff)
+		}
+		return b.String()
+	case KindObject:
+		var b strings.Builder
+		b.WriteString("\x09{")
+		for _, f := range v.Fields() {
+			b.WriteString(f.Key)
+			b.WriteByte(0xfe)
+			b.WriteString(HashKey(f.Val))
+			b.WriteByte(0xff)
+		}
+		return b.String()
 	}
 	return "\x0f" + v.SurQL()
 }

@@ -1,0 +1,179 @@
+package value
+
+import (
+	"testing"
+	"time"
+)
+
+func rec(tb string, key Value) Value { return Record(tb, key) }
+
+func TestCompareTypeOrder(t *testing.T) {
+	ordered := []Value{
+		None(), Null(), Bool(false), Bool(true), Int(-5), Float(-1.5), Int(0), Float(0.5), Int(1),
+		String(""), String("A"), String("a"), String("ab"), Duration(time.Second), Duration(time.Minute),
+		Datetime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)), Datetime(time.Date(2024, 1, 1, 0, 0, 0, 5, time.UTC)),
+		Array(nil), Array([]Value{Int(1)}), Array([]Value{Int(1), Int(0)}), Array([]Value{Int(2)}),
+		ObjectOf(nil), ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"b", Int(0)}}),
+		rec("a", String("z")), rec("user", Int(2)), rec("user", Int(10)), rec("user", String("10")), rec("user", String("b")),
+	}
+	for i := range ordered {
+		for j := range ordered {
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got := Compare(ordered[i], ordered[j]); got != want {
+				t.Errorf("Compare(%s, %s) = %d, want %d", ordered[i].SurQL(), ordered[j].SurQL(), got, want)
+			}
+		}
+	}
+}
+
+func TestEqual(t *testing.T) {
+	dt, _ := ParseDatetime("2024-01-02T03:04:05Z")
+	tests := []struct {
+		a, b Value
+		want bool
+	}{
+		{Int(1), Float(1), true},
+		{Int(1), Float(1.5), false},
+		{None(), Null(), false},
+		{None(), None(), true},
+		{Null(), Null(), true},
+		{String("user:1"), rec("user", Int(1)), true},
+		{rec("user", Int(1)), String("user:1"), true},
+		{String("user:⟨1⟩"), rec("user", Int(1)), false},
+		{String("user:⟨1⟩"), rec("user", String("1")), true},
+		{rec("user", Int(1)), rec("user", String("1")), false},
+		{String("2024-01-02T03:04:05Z"), dt, true},
+		{String("2024-01-02T03:04:06Z"), dt, false},
+		{Array([]Value{Int(1), String("a")}), Array([]Value{Float(1), String("a")}), true},
+		{ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Int(1)}, {"b", None()}}), false},
+		{String("a"), String("A"), false},
+		{Bool(true), Int(1), false},
+	}
+	for _, tt := range tests {
+		if got := Equal(tt.a, tt.b); got != tt.want {
+			t.Errorf("Equal(%s, %s) = %v, want %v", tt.a.SurQL(), tt.b.SurQL(), got, tt.want)
+		}
+		if tt.want && HashKey(tt.a) != HashKey(tt.b) {
+			t.Errorf("HashKey(%s) != HashKey(%s) although equal", tt.a.SurQL(), tt.b.SurQL())
+		}
+	}
+}
+
+func TestFromJSONClassifies(t *testing.T) {
+	v, err := FromJSON([]byte(`{"n":3,"f":2.5,"e":1e2,"s":"hello","r":"user:42","q":"thread:⟨a-b⟩","d":"2024-01-01T00:00:00.5Z",
+		"colon":"10:30","url":"http://x","nul":null,"arr":[1,"x"],"obj":{"tb":"user","id":"7"},"nested":{"a":{"b":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		field string
+		kind  Kind
+		text  string
+	}{
+		{"n", KindInt, "3"}, {"f", KindFloat, "2.5"}, {"e", KindFloat, "100f"}, {"s", KindString, `"hello"`},
+		{"r", KindRecord, "user:42"}, {"q", KindRecord, "thread:⟨a-b⟩"}, {"d", KindDatetime, "d'2024-01-01T00:00:00.5Z'"},
+		{"colon", KindString, `"10:30"`}, {"url", KindString, `"http://x"`}, {"nul", KindNull, "NULL"},
+		{"obj", KindRecord, "user:7"}, {"missing", KindNone, "NONE"},
+	}
+	for _, c := range checks {
+		got := v.Get(c.field)
+		if got.Kind() != c.kind || got.SurQL() != c.text {
+			t.Errorf("field %s = %s (%s), want %s (%s)", c.field, got.SurQL(), got.Kind(), c.text, c.kind)
+		}
+	}
+	if got := v.Get("nested").Get("a").Get("b"); !got.AsBool() {
+		t.Errorf("nested.a.b = %s", got.SurQL())
+	}
+	if _, err := FromJSON([]byte(`{"a":1} x`)); err == nil {
+		t.Error("trailing data accepted")
+	}
+}
+
+func TestParseRecord(t *testing.T) {
+	tests := []struct {
+		in   string
+		ok   bool
+		text string
+		key  Kind
+	}{
+		{"user:1", true, "user:1", KindInt},
+		{"user:abc", true, "user:abc", KindString},
+		{"user:⟨a b⟩", true, "user:⟨a b⟩", KindString},
+		{"user:`a b`", true, "user:⟨a b⟩", KindString},
+		{"user:⟨10⟩", true, "user:⟨10⟩", KindString},
+		{"user:-3", true, "user:-3", KindInt},
+		{"user:", false, "", 0},
+		{":1", false, "", 0},
+		{"1a:b", false, "", 0},
+		{"user:a-b", false, "", 0},
+		{"plain", false, "", 0},
+	}
+	for _, tt := range tests {
+		v, ok := ParseRecord(tt.in)
+		if ok != tt.ok {
+			t.Errorf("ParseRecord(%q) ok = %v", tt.in, ok)
+			continue
+		}
+		if ok && (RecordString(v) != tt.text || v.Key().Kind() != tt.key) {
+			t.Errorf("ParseRecord(%q) = %s key %s, want %s key %s", tt.in, RecordString(v), v.Key().Kind(), tt.text, tt.key)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"30s", 30 * time.Second, false}, {"10m", 10 * time.Minute, false}, {"1h30m", 90 * time.Minute, false},
+		{"1d", 24 * time.Hour, false}, {"500ms", 500 * time.Millisecond, false}, {"2w", 14 * 24 * time.Hour, false},
+		{"1m30s", 90 * time.Second, false}, {"", 0, true}, {"5", 0, true}, {"5x", 0, true}, {"s", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, err=%v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+	if s := FormatDuration(90 * time.Minute); s != "1h30m" {
+		t.Errorf("FormatDuration = %s", s)
+	}
+}
+
+func TestTruthyAndContains(t *testing.T) {
+	arr := Array([]Value{Int(1), String("go"), rec("user", Int(1))})
+	tests := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"none", Truthy(None()), false}, {"zero", Truthy(Int(0)), false}, {"empty string", Truthy(String("")), false},
+		{"string", Truthy(String("x")), true}, {"empty array", Truthy(Array(nil)), false}, {"record", Truthy(rec("a", Int(1))), true},
+		{"contains float", Contains(arr, Float(1)), true}, {"contains string record", Contains(arr, String("user:1")), true},
+		{"contains missing", Contains(arr, String("rust")), false}, {"substring", Contains(String("golang"), String("lan")), true},
+		{"containsall", ContainsAll(arr, Array([]Value{Int(1), String("go")})), true},
+		{"containsall miss", ContainsAll(arr, Array([]Value{Int(1), String("x")})), false},
+		{"containsany", ContainsAny(arr, Array([]Value{Int(9), String("go")})), true},
+		{"containsnone", ContainsNone(arr, Array([]Value{Int(9)})), true},
+		{"containsnone non-array", ContainsNone(arr, Int(9)), false},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestWith(t *testing.T) {
+	o := ObjectOf([]Field{{"b", Int(2)}, {"d", Int(4)}})
+	o = o.With("c", Int(3)).With("a", Int(1)).With("d", Int(5)).With("e", Int(6))
+	if got := o.SurQL(); got != "{ a: 1, b: 2, c: 3, d: 5, e: 6 }" {
+		t.Errorf("With = %s", got)
+	}
+}
