@@ -1,0 +1,327 @@
+package surql
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// ExprString renders an expression back to SurrealQL text that parses to the same tree
+// (positions aside). Parentheses are added where SurrealDB's precedence needs them.
+func ExprString(e Expr) string {
+	var b strings.Builder
+	writeExpr(&b, e)
+	return b.String()
+}
+
+// String renders the statement as SurrealQL text that parses back to the same tree
+// (positions aside; `*` is printed first).
+func (s *Select) String() string {
+	var b strings.Builder
+	writeSelect(&b, s)
+	return b.String()
+}
+
+func writeSelect(b *strings.Builder, s *Select) {
+	b.WriteString("SELECT ")
+	first := true
+	if s.Star {
+		b.WriteString("*")
+		first = false
+	}
+	for _, f := range s.Fields {
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		writeExpr(b, f.Expr)
+		if f.Alias != "" {
+			b.WriteString(" AS ")
+			b.WriteString(identString(f.Alias, true))
+		}
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(identString(s.From, true))
+	if s.Where != nil {
+		b.WriteString(" WHERE ")
+		writeExpr(b, s.Where)
+	}
+	for i, t := range s.Order {
+		if i == 0 {
+			b.WriteString(" ORDER BY ")
+		} else {
+			b.WriteString(", ")
+		}
+		writeExpr(b, t.Path)
+		if t.Collate {
+			b.WriteString(" COLLATE")
+		}
+		if t.Numeric {
+			b.WriteString(" NUMERIC")
+		}
+		if t.Desc {
+			b.WriteString(" DESC")
+		}
+	}
+	if s.Limit != nil {
+		b.WriteString(" LIMIT ")
+		writeExpr(b, s.Limit)
+	}
+	if s.Start != nil {
+		b.WriteString(" START ")
+		writeExpr(b, s.Start)
+	}
+}
+
+func writeExpr(b *strings.Builder, e Expr) {
+	switch x := e.(type) {
+	case nil:
+		b.WriteString("NONE")
+	case *Literal:
+		b.WriteString(literalString(x.Val))
+	case *Param:
+		b.WriteString("$" + x.Name)
+		for _, name := range x.Path {
+			b.WriteString("." + identString(name, false))
+		}
+	case *Idiom:
+		writeIdiom(b, x)
+	case *Binary:
+		bp := opBP(x.Op)
+		lbp, rbp := exprBP(x.L), exprBP(x.R)
+		writeOperand(b, x.L, lbp < bp || (lbp == bp && (bp == bpEq || bp == bpRel)))
+		b.WriteString(" " + x.Op.String() + " ")
+		writeOperand(b, x.R, rbp <= bp)
+	case *Unary:
+		b.WriteString(x.Op.String())
+		writeOperand(b, x.X, unaryNeedsParens(x.X))
+	case *ArrayExpr:
+		b.WriteString("[")
+		for i, el := range x.Elems {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeExpr(b, el)
+		}
+		b.WriteString("]")
+	case *ObjectExpr:
+		if len(x.Keys) == 0 {
+			b.WriteString("{}")
+			return
+		}
+		b.WriteString("{ ")
+		for i, k := range x.Keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(objectKeyString(k) + ": ")
+			if i < len(x.Values) {
+				writeExpr(b, x.Values[i])
+			}
+		}
+		b.WriteString(" }")
+	case *Call:
+		b.WriteString(x.Name + "(")
+		for i, a := range x.Args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeExpr(b, a)
+		}
+		b.WriteString(")")
+	case *Subquery:
+		b.WriteString("(")
+		if x.Select != nil {
+			writeSelect(b, x.Select)
+		}
+		b.WriteString(")")
+		if x.Index != nil {
+			b.WriteString("[" + strconv.Itoa(*x.Index) + "]")
+		}
+	default:
+		b.WriteString("NONE")
+	}
+}
+
+func writeOperand(b *strings.Builder, e Expr, parens bool) {
+	if parens {
+		b.WriteString("(")
+	}
+	writeExpr(b, e)
+	if parens {
+		b.WriteString(")")
+	}
+}
+
+// unaryNeedsParens reports whether the operand of `!`/`-` must be parenthesised: anything but a
+// path, parameter, call, subquery, collection or non-numeric literal (so `-(5)` stays a negation
+// and `--x` never turns into a comment).
+func unaryNeedsParens(e Expr) bool {
+	switch x := e.(type) {
+	case *Idiom, *Param, *Call, *Subquery, *ArrayExpr, *ObjectExpr:
+		return false
+	case *Literal:
+		switch x.Val.Kind() {
+		case value.KindInt, value.KindFloat, value.KindDuration:
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+func writeIdiom(b *strings.Builder, id *Idiom) {
+	for i, p := range id.Parts {
+		switch {
+		case p.IsIndex:
+			b.WriteString("[" + strconv.Itoa(p.Index) + "]")
+		case i == 0:
+			b.WriteString(identString(p.Name, true))
+		default:
+			b.WriteString("." + identString(p.Name, false))
+		}
+	}
+}
+
+// identString renders a field, table or alias name: bare when it is a plain identifier (and,
+// where a keyword could be misread, not a keyword), else inside backticks.
+func identString(name string, first bool) string {
+	if isPlainIdent(name) && !(first && escapedWords[strings.ToUpper(name)]) {
+		return name
+	}
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(name, `\`, `\\`), "`", "\\`") + "`"
+}
+
+func isPlainIdent(s string) bool {
+	if s == "" || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func objectKeyString(k string) string {
+	if isPlainIdent(k) {
+		return k
+	}
+	return quoteString(k)
+}
+
+// quoteString renders s as a single-quoted SurrealQL string.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch r {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\'':
+			b.WriteString(`\'`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case 0:
+			b.WriteString(`\0`)
+		default:
+			if r < 0x20 || r == 0x7f {
+				b.WriteString(`\u{` + strconv.FormatInt(int64(r), 16) + `}`)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// literalString renders a constant as SurrealQL that the parser reads back to the same value.
+func literalString(v value.Value) string {
+	switch v.Kind() {
+	case value.KindNone:
+		return "NONE"
+	case value.KindNull:
+		return "NULL"
+	case value.KindBool:
+		return strconv.FormatBool(v.AsBool())
+	case value.KindInt:
+		return strconv.FormatInt(v.AsInt(), 10)
+	case value.KindFloat:
+		f := v.AsFloat()
+		switch {
+		case math.IsNaN(f):
+			return "math::nan"
+		case math.IsInf(f, 1):
+			return "math::inf"
+		case math.IsInf(f, -1):
+			return "-math::inf"
+		}
+		s := strconv.FormatFloat(f, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".e") {
+			s += "f"
+		}
+		return s
+	case value.KindString:
+		return quoteString(v.AsString())
+	case value.KindDuration:
+		return value.FormatDuration(v.AsDuration())
+	case value.KindDatetime:
+		return "d'" + v.AsTime().UTC().Format(time.RFC3339Nano) + "'"
+	case value.KindArray:
+		parts := make([]string, 0, v.Len())
+		for _, e := range v.Elems() {
+			parts = append(parts, literalString(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case value.KindObject:
+		if v.Len() == 0 {
+			return "{}"
+		}
+		parts := make([]string, 0, v.Len())
+		for _, f := range v.Fields() {
+			parts = append(parts, objectKeyString(f.Key)+": "+literalString(f.Val))
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	case value.KindRecord:
+		return recordString(v)
+	}
+	return v.SurQL()
+}
+
+// recordString renders a record id: the table bare or in ⟨…⟩, an integer key as digits, an
+// identifier key bare, any other key in ⟨…⟩.
+func recordString(v value.Value) string {
+	tb := v.Table()
+	if !isPlainIdent(tb) || escapedWords[strings.ToUpper(tb)] {
+		tb = angleQuote(tb)
+	}
+	k := v.Key()
+	switch k.Kind() {
+	case value.KindInt:
+		return tb + ":" + strconv.FormatInt(k.AsInt(), 10)
+	case value.KindString:
+		s := k.AsString()
+		if isPlainIdent(s) {
+			return tb + ":" + s
+		}
+		return tb + ":" + angleQuote(s)
+	}
+	return tb + ":" + literalString(k)
+}
+
+func angleQuote(s string) string {
+	return "⟨" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "⟩", `\⟩`) + "⟩"
+}
