@@ -286,7 +286,7 @@ func (l *lexer) lexString(start Pos, pfx byte) (token, *Error) {
 			break
 		}
 		if c == '\\' {
-			if err := l.lexEscape(&b); err != nil {
+			if err := l.lexEscape(&b, "a string"); err != nil {
 				return token{}, err
 			}
 			continue
@@ -305,11 +305,11 @@ func (l *lexer) lexString(start Pos, pfx byte) (token, *Error) {
 }
 
 // lexEscape consumes one escape sequence (the backslash is at the current offset).
-func (l *lexer) lexEscape(b *strings.Builder) *Error {
+func (l *lexer) lexEscape(b *strings.Builder, in string) *Error {
 	at := l.pos()
 	l.advance()
 	if l.off >= len(l.src) {
-		return errAt(at, "unterminated string: missing escape character")
+		return errAt(at, "unterminated escape sequence in %s", in)
 	}
 	c := l.src[l.off]
 	simple := map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '0': 0, '\\': '\\', 'b': '\b', 'f': '\f', '\'': '\'', '"': '"', '`': '`'}
@@ -320,7 +320,7 @@ func (l *lexer) lexEscape(b *strings.Builder) *Error {
 	}
 	if c != 'u' {
 		r, _ := l.runeAt(l.off)
-		return errAt(at, "invalid escape sequence \"\\%c\" in a string", r)
+		return errAt(at, "invalid escape sequence \"\\%c\" in %s", r, in)
 	}
 	l.advance()
 	var code rune
@@ -369,7 +369,8 @@ func hexVal(c byte) (rune, bool) {
 	return 0, false
 }
 
-// lexQuotedIdent lexes `name` or ⟨name⟩; a backslash escapes the closer or a backslash.
+// lexQuotedIdent lexes `name` or ⟨name⟩. Escapes are those of strings; `\⟩` is also accepted
+// inside ⟨…⟩ (the form record ids are sometimes printed in).
 func (l *lexer) lexQuotedIdent(start Pos, open, close string) (token, *Error) {
 	l.advanceTo(l.off + len(open))
 	var b strings.Builder
@@ -382,17 +383,15 @@ func (l *lexer) lexQuotedIdent(start Pos, open, close string) (token, *Error) {
 			break
 		}
 		if l.src[l.off] == '\\' {
-			rest := l.src[l.off+1:]
-			switch {
-			case strings.HasPrefix(rest, close):
+			if strings.HasPrefix(l.src[l.off+1:], close) {
 				b.WriteString(close)
 				l.advanceTo(l.off + 1 + len(close))
 				continue
-			case strings.HasPrefix(rest, `\`):
-				b.WriteByte('\\')
-				l.advanceTo(l.off + 2)
-				continue
 			}
+			if err := l.lexEscape(&b, "a quoted identifier"); err != nil {
+				return token{}, err
+			}
+			continue
 		}
 		r, n := l.runeAt(l.off)
 		if r == utf8.RuneError && n == 1 {

@@ -115,7 +115,7 @@ var escapedWords = wordSet(
 	"INSIDE", "NOTINSIDE", "ALLINSIDE", "ANYINSIDE", "NONEINSIDE", "OUTSIDE", "INTERSECTS",
 	"FROM", "WHERE", "ORDER", "LIMIT", "START", "GROUP", "SPLIT", "FETCH", "TIMEOUT", "PARALLEL",
 	"EXPLAIN", "WITH", "AS", "OMIT", "VERSION", "TEMPFILES", "SELECT", "VALUE", "ONLY",
-	"TRUE", "FALSE", "NULL", "NONE", "NOT", "RAND",
+	"TRUE", "FALSE", "NULL", "NONE", "NOT", "RAND", "NAN", "INFINITY",
 )
 
 // Statement keywords other than SELECT, for a precise message.
@@ -154,7 +154,7 @@ func (p *parser) parseStatement() (*Select, *Error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		if p.tok.kind != tEOF {
+		if p.tok.kind != tEOF && !p.isP(";") {
 			return nil, unsupportedAt(p.tok.pos, "several statements (a view must be a single SELECT)")
 		}
 	}
@@ -832,6 +832,13 @@ func (p *parser) wordPrimary() (Expr, *Error) {
 		lit = value.None()
 	default:
 		isLit = false
+	}
+	// NaN and Infinity are float tokens in SurrealQL (case-sensitive).
+	switch t.text {
+	case "NaN":
+		lit, isLit = value.Float(math.NaN()), true
+	case "Infinity":
+		lit, isLit = value.Float(math.Inf(1)), true
 	}
 	if isLit {
 		if err := p.advance(); err != nil {

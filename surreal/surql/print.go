@@ -192,7 +192,7 @@ func identString(name string, first bool) string {
 	if isPlainIdent(name) && !(first && escapedWords[strings.ToUpper(name)]) {
 		return name
 	}
-	return "`" + strings.ReplaceAll(strings.ReplaceAll(name, `\`, `\\`), "`", "\\`") + "`"
+	return quoteWith(name, '`')
 }
 
 func isPlainIdent(s string) bool {
@@ -215,15 +215,19 @@ func objectKeyString(k string) string {
 }
 
 // quoteString renders s as a single-quoted SurrealQL string.
-func quoteString(s string) string {
+func quoteString(s string) string { return quoteWith(s, '\'') }
+
+// quoteWith renders s between two q runes with SurrealQL's escape sequences.
+func quoteWith(s string, q rune) string {
 	var b strings.Builder
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	for _, r := range s {
 		switch r {
 		case '\\':
 			b.WriteString(`\\`)
-		case '\'':
-			b.WriteString(`\'`)
+		case q:
+			b.WriteRune('\\')
+			b.WriteRune(q)
 		case '\n':
 			b.WriteString(`\n`)
 		case '\r':
@@ -244,7 +248,7 @@ func quoteString(s string) string {
 			}
 		}
 	}
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	return b.String()
 }
 
@@ -263,11 +267,11 @@ func literalString(v value.Value) string {
 		f := v.AsFloat()
 		switch {
 		case math.IsNaN(f):
-			return "math::nan"
+			return "NaN"
 		case math.IsInf(f, 1):
-			return "math::inf"
+			return "Infinity"
 		case math.IsInf(f, -1):
-			return "-math::inf"
+			return "-Infinity"
 		}
 		s := strconv.FormatFloat(f, 'g', -1, 64)
 		if !strings.ContainsAny(s, ".e") {
@@ -301,12 +305,12 @@ func literalString(v value.Value) string {
 	return v.SurQL()
 }
 
-// recordString renders a record id: the table bare or in ⟨…⟩, an integer key as digits, an
-// identifier key bare, any other key in ⟨…⟩.
+// recordString renders a record id: the table bare or quoted, an integer key as digits, an
+// identifier key bare, any other key quoted (see recordPart).
 func recordString(v value.Value) string {
 	tb := v.Table()
 	if !isPlainIdent(tb) || escapedWords[strings.ToUpper(tb)] {
-		tb = angleQuote(tb)
+		tb = recordPart(tb)
 	}
 	k := v.Key()
 	switch k.Kind() {
@@ -317,11 +321,15 @@ func recordString(v value.Value) string {
 		if isPlainIdent(s) {
 			return tb + ":" + s
 		}
-		return tb + ":" + angleQuote(s)
+		return tb + ":" + recordPart(s)
 	}
 	return tb + ":" + literalString(k)
 }
 
-func angleQuote(s string) string {
-	return "⟨" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "⟩", `\⟩`) + "⟩"
+// recordPart quotes a record table or key: in ⟨…⟩ when that needs no escapes, else in backticks.
+func recordPart(s string) string {
+	if !strings.ContainsAny(s, "⟩\\") && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "⟨" + s + "⟩"
+	}
+	return quoteWith(s, '`')
 }
