@@ -126,15 +126,15 @@ func compareNumbers(a, b Value) int {
 		}
 		return 0
 	}
-	// NaN: order it before every other number, equal to itself.
+	// NaN (from 1/0): SurrealDB orders it after every other number (a total order on floats).
 	an, bn := math.IsNaN(fa), math.IsNaN(fb)
 	switch {
 	case an && bn:
 		return 0
 	case an:
-		return -1
-	default:
 		return 1
+	default:
+		return -1
 	}
 }
 

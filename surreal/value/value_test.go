@@ -1,6 +1,7 @@
 package value
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -28,6 +29,16 @@ func TestCompareTypeOrder(t *testing.T) {
 				t.Errorf("Compare(%s, %s) = %d, want %d", ordered[i].SurQL(), ordered[j].SurQL(), got, want)
 			}
 		}
+	}
+}
+
+func TestCompareNaN(t *testing.T) {
+	nan := Float(math.NaN())
+	if Compare(nan, Int(5)) != 1 || Compare(Float(math.Inf(1)), nan) != -1 || Compare(nan, nan) != 0 {
+		t.Error("NaN must order after every number and equal itself")
+	}
+	if Compare(nan, String("")) != -1 {
+		t.Error("NaN is still a number: before strings")
 	}
 }
 
