@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// String names the operation as /ingest spells it.
+func (o Op) String() string {
+	switch o {
+	case OpCreate:
+		return "CREATE"
+	case OpUpdate:
+		return "UPDATE"
+	case OpMerge:
+		return "MERGE"
+	case OpDelete:
+		return "DELETE"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// ParseOp parses an /ingest operation name, case-insensitively.
+func ParseOp(s string) (Op, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "CREATE":
+		return OpCreate, nil
+	case "UPDATE":
+		return OpUpdate, nil
+	case "MERGE":
+		return OpMerge, nil
+	case "DELETE":
+		return OpDelete, nil
+	}
+	return 0, fmt.Errorf("op %q is not one of CREATE, UPDATE, MERGE, DELETE", s)
+}
+
+// ParseChange decodes and validates an /ingest JSON body (SPEC §1.1):
+// `{"table", "op", "id", "record"?, …}`. Unknown keys are ignored. Record ids and datetimes inside
+// the record are classified as value.FromAny does; the record's `id` is set to the change's id.
+func ParseChange(body []byte) (Change, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return Change{}, fmt.Errorf("ingest body is not valid JSON: %w", err)
+	}
+	if dec.More() {
+		return Change{}, fmt.Errorf("ingest body has data after the JSON object")
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return Change{}, fmt.Errorf("ingest body must be a JSON object, got %s", jsonKind(raw))
+	}
+	table, err := stringField(m, "table")
+	if err != nil {
+		return Change{}, err
+	}
+	op, err := stringField(m, "op")
+	if err != nil {
+		return Change{}, err
+	}
+	id, err := stringField(m, "id")
+	if err != nil {
+		return Change{}, err
+	}
+	record := value.None()
+	if r, present := m["record"]; present && r != nil {
+		obj, ok := r.(map[string]any)
+		if !ok {
+			return Change{}, fmt.Errorf("field \"record\" must be a JSON object, got %s", jsonKind(r))
+		}
+		record, err = objectFromJSON(obj)
+		if err != nil {
+			return Change{}, fmt.Errorf("field \"record\": %w", err)
+		}
+	}
+	return NewChange(table, op, id, record)
+}
+
+// objectFromJSON converts the record object field by field, so that a row which happens to have
+// exactly the fields {tb, id} stays an object (FromAny would read it as a record id).
+func objectFromJSON(m map[string]any) (value.Value, error) {
+	fs := make([]value.Field, 0, len(m))
+	for k, x := range m {
+		v, err := value.FromAny(x)
+		if err != nil {
+			return value.None(), fmt.Errorf("%s: %w", k, err)
+		}
+		fs = append(fs, value.Field{Key: k, Val: v})
+	}
+	return value.ObjectOf(fs), nil
+}
+
+func stringField(m map[string]any, name string) (string, error) {
+	x, ok := m[name]
+	if !ok || x == nil {
+		return "", fmt.Errorf("field %q is required", name)
+	}
+	s, ok := x.(string)
+	if !ok {
+		return "", fmt.Errorf("field %q must be a string, got %s", name, jsonKind(x))
+	}
+	return s, nil
+}
+
+func jsonKind(x any) string {
+	switch x.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", x)
+}
+
+// NewChange validates the decoded parts of a change: op is CREATE, UPDATE, MERGE or DELETE (any
+// case); id is a record id of table in SurrealQL text form (`user:1`, `thread:⟨a-b⟩`); record is
+// an object (required for CREATE/UPDATE/MERGE; for DELETE it may be NONE, NULL or an object and is
+// dropped). If record.id is a string or a record id it must name the same record. The returned
+// Change's Record has `id` set to the record id value.
+func NewChange(table, op, id string, record value.Value) (Change, error) {
+	o, err := ParseOp(op)
+	if err != nil {
+		return Change{}, err
+	}
+	if table == "" {
+		return Change{}, fmt.Errorf("field \"table\" must not be empty")
+	}
+	rid, ok := value.ParseRecord(strings.TrimSpace(id))
+	if !ok {
+		return Change{}, fmt.Errorf("id %q is not a record id (expected table:key, e.g. %s:1)", id, table)
+	}
+	return validate(Change{Table: table, Op: o, ID: rid, Record: record})
+}
+
+// validate checks a Change (also one built by hand) and returns it normalised: the record's id
+// set to ID for writes, NONE for deletes.
+func validate(c Change) (Change, error) {
+	switch c.Op {
+	case OpCreate, OpUpdate, OpMerge, OpDelete:
+	default:
+		return Change{}, fmt.Errorf("op %s is not one of CREATE, UPDATE, MERGE, DELETE", c.Op)
+	}
+	if c.Table == "" {
+		return Change{}, fmt.Errorf("change table must not be empty")
+	}
+	if c.ID.Kind() != value.KindRecord {
+		return Change{}, fmt.Errorf("change id %s is not a record id", c.ID.SurQL())
+	}
+	if c.ID.Table() != c.Table {
+		return Change{}, fmt.Errorf("id %s is not a record of table %q", value.RecordString(c.ID), c.Table)
+	}
+	switch c.Record.Kind() {
+	case value.KindObject:
+		if rid := c.Record.Get("id"); rid.Kind() == value.KindString || rid.Kind() == value.KindRecord {
+			if !value.Equal(rid, c.ID) {
+				return Change{}, fmt.Errorf("record.id %s does not name the change's record %s", rid.SurQL(), value.RecordString(c.ID))
+			}
+		}
+	case value.KindNone, value.KindNull:
+		if c.Op != OpDelete {
+			return Change{}, fmt.Errorf("field \"record\" (an object) is required for %s", c.Op)
+		}
+	default:
+		return Change{}, fmt.Errorf("record must be an object, got %s", c.Record.Kind())
+	}
+	if c.Op == OpDelete {
+		c.Record = value.None()
+		return c, nil
+	}
+	c.Record = c.Record.With("id", c.ID)
+	return c, nil
+}
+
+// ViewKey returns the view key of a view id (SPEC §1.2): the text after the last `:` with `⟨⟩`
+// and backticks removed, so `query:abc`, `_00_query:abc`, `_00_query:⟨abc⟩` and `abc` are the same
+// view `abc`.
+func ViewKey(id string) string {
+	id = strings.TrimSpace(id)
+	for _, q := range [][2]string{{"⟨", "⟩"}, {"`", "`"}} {
+		if strings.HasSuffix(id, q[1]) {
+			if i := strings.LastIndex(id[:len(id)-len(q[1])], q[0]); i >= 0 {
+				return id[i+len(q[0]) : len(id)-len(q[1])]
+			}
+		}
+	}
+	if i := strings.LastIndexByte(id, ':'); i >= 0 {
+		id = id[i+1:]
+	}
+	return strings.NewReplacer("⟨", "", "⟩", "", "`", "").Replace(id)
+}

@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sp00ky/ssp/surreal/surql"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// Options configures an Engine. The zero value is valid.
+type Options struct{}
+
+// Engine holds the base rows and every registered view. It is not safe for concurrent use: the
+// caller serializes Register, Apply and the other calls.
+type Engine struct {
+	st      *store
+	rtr     *router
+	byName  map[string]*view // view key → pipeline
+	byQuery map[string]*view // normalized query + used params → pipeline
+	step    uint64
+	scratch []*view
+}
+
+// New returns an empty engine.
+func New(opts Options) *Engine {
+	e := &Engine{}
+	e.Reset()
+	return e
+}
+
+// Reset drops every view and all base rows.
+func (e *Engine) Reset() {
+	e.st = newStore()
+	e.rtr = newRouter()
+	e.byName = map[string]*view{}
+	e.byQuery = map[string]*view{}
+}
+
+// Register materializes the live query src under view id (normalized with ViewKey, so
+// `_00_query:abc` and `abc` are one view) with params (an object, or NONE) and returns its
+// membership. Invalid or unsupported SurrealQL is an error naming the construct and its
+// position, and changes nothing. Registering an id again with the same query and params is a
+// no-op; with a different query or params the view is replaced. Views with the same query and
+// params share one pipeline.
+func (e *Engine) Register(id, src string, params value.Value) ([]Member, error) {
+	key := ViewKey(id)
+	if key == "" {
+		return nil, fmt.Errorf("register view %q: the view id is empty", id)
+	}
+	switch params.Kind() {
+	case value.KindNone, value.KindNull:
+		params = value.ObjectOf(nil)
+	case value.KindObject:
+	default:
+		return nil, fmt.Errorf("register view %s: params must be an object, got %s", key, params.Kind())
+	}
+	sel, err := surql.ParseSelect(src)
+	if err != nil {
+		return nil, fmt.Errorf("register view %s: %w", key, err)
+	}
+	qkey := queryText(sel, src) + "\x00" + paramKey(sel, params)
+	cur := e.byName[key]
+	if cur != nil && cur.key == qkey {
+		return cur.list(), nil
+	}
+	v := e.byQuery[qkey]
+	if v == nil {
+		v = newView(qkey, params, e.st, e.rtr)
+		if err := v.compile(sel); err != nil {
+			return nil, fmt.Errorf("register view %s: %w", key, err)
+		}
+		for _, n := range v.nodes {
+			if n.corr != nil && n.corr.field != "id" {
+				e.st.acquireIndex(n.table, n.corr.field)
+			} else if n.corr == nil && n.route != nil && n.route.field != "id" {
+				e.st.acquireIndex(n.table, n.route.field)
+			}
+		}
+		v.start()
+		e.byQuery[qkey] = v
+	}
+	if cur != nil {
+		e.detachName(key, cur)
+	}
+	v.names[key] = struct{}{}
+	e.byName[key] = v
+	return v.list(), nil
+}
+
+// queryText is the normalized text of a query used to share pipelines.
+func queryText(sel *surql.Select, src string) string {
+	if s, ok := any(sel).(fmt.Stringer); ok {
+		return s.String()
+	}
+	return strings.TrimSuffix(strings.TrimSpace(src), ";")
+}
+
+func (e *Engine) detachName(key string, v *view) {
+	delete(v.names, key)
+	delete(e.byName, key)
+	if len(v.names) == 0 {
+		v.stop()
+		for _, n := range v.nodes {
+			if n.corr != nil && n.corr.field != "id" {
+				e.st.releaseIndex(n.table, n.corr.field)
+			} else if n.corr == nil && n.route != nil && n.route.field != "id" {
+				e.st.releaseIndex(n.table, n.route.field)
+			}
+		}
+		delete(e.byQuery, v.key)
+	}
+}
+
+// Unregister removes view id (normalized with ViewKey); it reports whether the view existed.
+func (e *Engine) Unregister(id string) bool {
+	key := ViewKey(id)
+	v := e.byName[key]
+	if v == nil {
+		return false
+	}
+	e.detachName(key, v)
+	return true
+}
+
+// Members returns the membership of view id sorted by Parent, Rel, Key; ok is false when the
+// view does not exist.
+func (e *Engine) Members(id string) ([]Member, bool) {
+	v := e.byName[ViewKey(id)]
+	if v == nil {
+		return nil, false
+	}
+	return v.list(), true
+}
+
+// Views returns the registered view keys, sorted.
+func (e *Engine) Views() []string {
+	out := make([]string, 0, len(e.byName))
+	for k := range e.byName {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Rows returns the number of base rows stored for table.
+func (e *Engine) Rows(table string) int { return e.st.count(table) }
+
+// Apply applies one change as one step: the base row is upserted, merged or deleted and every
+// affected view is brought up to date. It returns the deltas of the views whose membership or
+// member versions changed, sorted by view id. A change that fails validation is an error and
+// changes nothing; a change that leaves the row as it was (a replayed CREATE, a DELETE of an
+// unknown id) yields no deltas.
+func (e *Engine) Apply(c Change) ([]Delta, error) {
+	c, err := validate(c)
+	if err != nil {
+		return nil, fmt.Errorf("apply change: %w", err)
+	}
+	key := value.RecordString(c.ID)
+	old, had := e.st.get(c.Table, key)
+	var row value.Value
+	switch c.Op {
+	case OpCreate, OpUpdate:
+		row = c.Record
+	case OpMerge:
+		row = c.Record
+		if had {
+			row = mergeRow(old, c.Record).With("id", c.ID)
+		}
+	case OpDelete:
+		if !had {
+			return nil, nil
+		}
+	}
+	if had && !row.IsNone() && strictEqual(old, row) {
+		return nil, nil
+	}
+	if row.IsNone() {
+		e.st.del(c.Table, key, old)
+	} else {
+		e.st.put(c.Table, key, old, row, had)
+	}
+	ch := &change{table: c.Table, key: key, new: row, changed: true}
+	if had {
+		ch.old = old
+	}
+	e.step++
+	views := e.rtr.collect(c.Table, key, ch.old, ch.new, e.step, e.scratch[:0])
+	var out []Delta
+	for _, v := range views {
+		d := v.apply(ch)
+		if d == nil {
+			continue
+		}
+		for name := range v.names {
+			dd := *d
+			dd.View = name
+			out = append(out, dd)
+		}
+	}
+	for i := range views {
+		views[i] = nil
+	}
+	e.scratch = views[:0]
+	sort.Slice(out, func(i, j int) bool { return out[i].View < out[j].View })
+	return out, nil
+}

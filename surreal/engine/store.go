@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// store holds the base rows of every table, once, keyed by the record id's text form, plus
+// on-demand hash indexes of single fields (value.HashKey of the field's value → row keys) that
+// correlated subqueries and equality-routed views use to find their candidate rows.
+type store struct {
+	tables map[string]*table
+}
+
+type table struct {
+	rows map[string]value.Value
+	idx  map[string]*fieldIndex // field name → index
+}
+
+type fieldIndex struct {
+	refs    int
+	buckets map[string]map[string]struct{} // HashKey(row[field]) → row keys
+}
+
+func newStore() *store { return &store{tables: map[string]*table{}} }
+
+func (s *store) table(name string) *table {
+	t := s.tables[name]
+	if t == nil {
+		t = &table{rows: map[string]value.Value{}, idx: map[string]*fieldIndex{}}
+		s.tables[name] = t
+	}
+	return t
+}
+
+// get returns the row of a record key (the table is the record's table).
+func (s *store) get(tbl, key string) (value.Value, bool) {
+	t := s.tables[tbl]
+	if t == nil {
+		return value.None(), false
+	}
+	r, ok := t.rows[key]
+	return r, ok
+}
+
+// getID returns the row of record id id.
+func (s *store) getID(id value.Value) (value.Value, bool) {
+	if id.Kind() != value.KindRecord {
+		if id.Kind() == value.KindString {
+			if r, ok := value.ParseRecord(id.AsString()); ok {
+				id = r
+			} else {
+				return value.None(), false
+			}
+		} else {
+			return value.None(), false
+		}
+	}
+	return s.get(id.Table(), value.RecordString(id))
+}
+
+// count is the number of rows stored for a table.
+func (s *store) count(tbl string) int {
+	if t := s.tables[tbl]; t != nil {
+		return len(t.rows)
+	}
+	return 0
+}
+
+// put stores row (an object with its id) under key, replacing old, and keeps indexes current.
+func (s *store) put(tbl, key string, old, row value.Value, hadOld bool) {
+	t := s.table(tbl)
+	t.rows[key] = row
+	for f, ix := range t.idx {
+		nh := value.HashKey(row.Get(f))
+		if hadOld {
+			oh := value.HashKey(old.Get(f))
+			if oh == nh {
+				continue
+			}
+			ix.remove(oh, key)
+		}
+		ix.add(nh, key)
+	}
+}
+
+// del removes the row under key.
+func (s *store) del(tbl, key string, old value.Value) {
+	t := s.tables[tbl]
+	if t == nil {
+		return
+	}
+	delete(t.rows, key)
+	for f, ix := range t.idx {
+		ix.remove(value.HashKey(old.Get(f)), key)
+	}
+}
+
+func (ix *fieldIndex) add(h, key string) {
+	b := ix.buckets[h]
+	if b == nil {
+		b = map[string]struct{}{}
+		ix.buckets[h] = b
+	}
+	b[key] = struct{}{}
+}
+
+func (ix *fieldIndex) remove(h, key string) {
+	b := ix.buckets[h]
+	delete(b, key)
+	if len(b) == 0 {
+		delete(ix.buckets, h)
+	}
+}
+
+// acquireIndex makes sure the field index of tbl.field exists (building it from the rows) and
+// counts one more user of it.
+func (s *store) acquireIndex(tbl, field string) {
+	t := s.table(tbl)
+	ix := t.idx[field]
+	if ix == nil {
+		ix = &fieldIndex{buckets: map[string]map[string]struct{}{}}
+		for k, r := range t.rows {
+			ix.add(value.HashKey(r.Get(field)), k)
+		}
+		t.idx[field] = ix
+	}
+	ix.refs++
+}
+
+// releaseIndex drops one user of an index, deleting it with the last.
+func (s *store) releaseIndex(tbl, field string) {
+	t := s.tables[tbl]
+	if t == nil {
+		return
+	}
+	if ix := t.idx[field]; ix != nil {
+		ix.refs--
+		if ix.refs <= 0 {
+			delete(t.idx, field)
+		}
+	}
+}
+
+// lookup calls fn for every row of tbl whose field has hash key h (the index must exist).
+func (s *store) lookup(tbl, field, h string, fn func(key string, row value.Value)) {
+	t := s.tables[tbl]
+	if t == nil {
+		return
+	}
+	ix := t.idx[field]
+	if ix == nil {
+		for k, r := range t.rows {
+			if value.HashKey(r.Get(field)) == h {
+				fn(k, r)
+			}
+		}
+		return
+	}
+	for k := range ix.buckets[h] {
+		fn(k, t.rows[k])
+	}
+}
+
+// scan calls fn for every row of tbl (in no particular order).
+func (s *store) scan(tbl string, fn func(key string, row value.Value)) {
+	t := s.tables[tbl]
+	if t == nil {
+		return
+	}
+	for k, r := range t.rows {
+		fn(k, r)
+	}
+}

@@ -1,0 +1,491 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/sp00ky/ssp/surreal/eval"
+	"github.com/sp00ky/ssp/surreal/surql"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// view is one materialized query pipeline: the compiled node tree with its per-operator state
+// (partitions holding ordered windows), the membership with reference counts, and the reverse
+// index of dereferenced records. Views with the same normalized query and params share one
+// pipeline; names holds the view ids attached to it. A view only reads the store and mutates
+// its own state (plus its routing interests), so views are independent units.
+type view struct {
+	key    string
+	names  map[string]struct{}
+	params value.Value
+
+	st  *store
+	rtr *router
+
+	root     *node
+	nodes    []*node
+	byTable  map[string][]*node // nodes whose FROM is the table
+	exprDeps map[string][]*node // nodes whose expression subqueries read the table
+	subs     map[*surql.Subquery]subRef
+
+	members map[string]*memberList // record key → its (parent, rel) memberships
+	derefs  map[string]*depSet     // record key → rows and partitions whose evaluation read it
+
+	mark uint64 // router deduplication
+
+	// Scratch state, reused (a view is single-threaded).
+	env    eval.Env
+	trk    tracker
+	events []windowEvent
+	step   *stepState
+}
+
+type subRef struct {
+	n  *node
+	es *exprSub
+}
+
+type memberList struct {
+	table string
+	refs  []memberRef
+}
+
+type memberRef struct {
+	parent, rel string
+	n           int32
+}
+
+type memberID struct{ parent, rel, key string }
+
+type depSet struct {
+	rows  map[*rowState]struct{}
+	parts map[*partition]struct{}
+}
+
+type stepState struct {
+	before map[memberID]int32 // membership count when first touched in this step
+	tables map[string]string  // member key → table, for members touched in this step
+}
+
+// tracker is the eval.Resolver views use: it reads the store and records every record id that
+// was looked up (found or not).
+type tracker struct {
+	st   *store
+	keys []string
+}
+
+// Record implements eval.Resolver.
+func (t *tracker) Record(id value.Value) (value.Value, bool) {
+	if id.Kind() == value.KindString {
+		r, ok := value.ParseRecord(id.AsString())
+		if !ok {
+			return value.None(), false
+		}
+		id = r
+	}
+	if id.Kind() != value.KindRecord {
+		return value.None(), false
+	}
+	k := value.RecordString(id)
+	t.keys = append(t.keys, k)
+	return t.st.get(id.Table(), k)
+}
+
+func newView(key string, params value.Value, st *store, rtr *router) *view {
+	v := &view{
+		key: key, names: map[string]struct{}{}, params: params, st: st, rtr: rtr,
+		byTable: map[string][]*node{}, exprDeps: map[string][]*node{}, subs: map[*surql.Subquery]subRef{},
+		members: map[string]*memberList{}, derefs: map[string]*depSet{},
+	}
+	v.trk.st = st
+	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue}
+	return v
+}
+
+// start wires the compiled nodes into the routing tables and materializes the top level.
+func (v *view) start() {
+	for _, n := range v.nodes {
+		v.byTable[n.table] = append(v.byTable[n.table], n)
+		for _, es := range n.exprSubs {
+			v.subs[es.q] = subRef{n, es}
+			for t := range es.tables {
+				v.addExprDep(n, t)
+			}
+		}
+	}
+	top := v.newPartition(v.root, "")
+	top.refs = 1
+	v.build(top)
+}
+
+func (v *view) addExprDep(n *node, tbl string) {
+	for _, x := range v.exprDeps[tbl] {
+		if x == n {
+			return
+		}
+	}
+	v.exprDeps[tbl] = append(v.exprDeps[tbl], n)
+	v.rtr.addTable(v, tbl)
+}
+
+// stop releases every partition, index and routing interest of the view.
+func (v *view) stop() {
+	for _, n := range v.nodes {
+		for _, p := range n.parts {
+			v.teardown(p)
+		}
+	}
+	for tbl, ns := range v.exprDeps {
+		for range ns {
+			v.rtr.removeTable(v, tbl)
+		}
+	}
+	v.exprDeps = map[string][]*node{}
+}
+
+// addMember changes the count of membership (parent, rel, key) by d.
+func (v *view) addMember(parent, rel, key, tbl string, d int32) {
+	ml := v.members[key]
+	if ml == nil {
+		ml = &memberList{table: tbl}
+		v.members[key] = ml
+	}
+	i := 0
+	for i < len(ml.refs) && (ml.refs[i].parent != parent || ml.refs[i].rel != rel) {
+		i++
+	}
+	var old int32
+	if i < len(ml.refs) {
+		old = ml.refs[i].n
+	}
+	if v.step != nil {
+		id := memberID{parent, rel, key}
+		if _, seen := v.step.before[id]; !seen {
+			v.step.before[id] = old
+			v.step.tables[key] = tbl
+		}
+	}
+	n := old + d
+	switch {
+	case i == len(ml.refs):
+		ml.refs = append(ml.refs, memberRef{parent: parent, rel: rel, n: n})
+	case n <= 0:
+		ml.refs = append(ml.refs[:i], ml.refs[i+1:]...)
+		if len(ml.refs) == 0 {
+			delete(v.members, key)
+		}
+	default:
+		ml.refs[i].n = n
+	}
+}
+
+func (v *view) memberCount(id memberID) int32 {
+	if ml := v.members[id.key]; ml != nil {
+		for _, r := range ml.refs {
+			if r.parent == id.parent && r.rel == id.rel {
+				return r.n
+			}
+		}
+	}
+	return 0
+}
+
+// addRowDeps registers that rs's evaluation read the records keys.
+func (v *view) addRowDeps(rs *rowState, keys []string) {
+	for _, k := range keys {
+		ds := v.dep(k)
+		if ds.rows == nil {
+			ds.rows = map[*rowState]struct{}{}
+		}
+		ds.rows[rs] = struct{}{}
+	}
+}
+
+func (v *view) removeRowDeps(rs *rowState) {
+	for _, k := range rs.derefs {
+		if ds := v.derefs[k]; ds != nil {
+			delete(ds.rows, rs)
+			v.dropDepIfEmpty(k, ds)
+		}
+	}
+	rs.derefs = nil
+}
+
+func (v *view) addPartDeps(p *partition, keys []string) {
+	for _, k := range keys {
+		ds := v.dep(k)
+		if ds.parts == nil {
+			ds.parts = map[*partition]struct{}{}
+		}
+		ds.parts[p] = struct{}{}
+	}
+}
+
+func (v *view) removePartDeps(p *partition) {
+	for _, k := range p.sigDeps {
+		if ds := v.derefs[k]; ds != nil {
+			delete(ds.parts, p)
+			v.dropDepIfEmpty(k, ds)
+		}
+	}
+	p.sigDeps = nil
+}
+
+func (v *view) dep(k string) *depSet {
+	ds := v.derefs[k]
+	if ds == nil {
+		ds = &depSet{}
+		v.derefs[k] = ds
+		v.rtr.addRecord(v, k)
+	}
+	return ds
+}
+
+func (v *view) dropDepIfEmpty(k string, ds *depSet) {
+	if len(ds.rows) == 0 && len(ds.parts) == 0 {
+		delete(v.derefs, k)
+		v.rtr.removeRecord(v, k)
+	}
+}
+
+// takeDerefs returns the deduplicated record keys the tracker collected since it was reset.
+func (v *view) takeDerefs() []string {
+	ks := v.trk.keys
+	if len(ks) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		dup := false
+		for _, o := range out {
+			if o == k {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, k)
+		}
+	}
+	v.trk.keys = v.trk.keys[:0]
+	return out
+}
+
+// change is one applied base-data change as views see it.
+type change struct {
+	table, key string
+	old, new   value.Value // NONE when absent
+	changed    bool        // the row's content (or version) differs
+}
+
+// apply brings the view up to date with one change (the store already holds the new row) and
+// returns its membership delta (nil when nothing changed).
+func (v *view) apply(c *change) *Delta {
+	v.step = &stepState{before: map[memberID]int32{}, tables: map[string]string{}}
+	defer func() { v.step = nil }()
+
+	// Expression subqueries reading the table: re-evaluate cached values; recompute nodes whose
+	// subquery results may have changed (after the row-level work below).
+	var recompute []*node
+	for _, n := range v.exprDeps[c.table] {
+		need := false
+		for _, es := range n.exprSubs {
+			if !es.tables[c.table] {
+				continue
+			}
+			if es.correlated || !es.valid {
+				need = true
+				continue
+			}
+			old := es.val
+			es.valid = false
+			if !strictEqual(old, v.subValue(es.q, &eval.Env{Params: v.params})) {
+				need = true
+			}
+		}
+		if need {
+			recompute = append(recompute, n)
+		}
+	}
+
+	// The changed row in the partitions of nodes over its table.
+	for _, n := range v.byTable[c.table] {
+		for _, p := range v.targets(n, c) {
+			if !p.dead {
+				v.reeval(p, c.key, c.new)
+			}
+		}
+	}
+
+	// Rows and partitions whose evaluation dereferenced the changed record.
+	if ds := v.derefs[c.key]; ds != nil {
+		rows := make([]*rowState, 0, len(ds.rows))
+		for rs := range ds.rows {
+			rows = append(rows, rs)
+		}
+		parts := make([]*partition, 0, len(ds.parts))
+		for p := range ds.parts {
+			parts = append(parts, p)
+		}
+		for _, rs := range rows {
+			p := rs.part
+			if p.dead || p.rows[rs.key] != rs {
+				continue
+			}
+			row, _ := v.st.get(p.n.table, rs.key)
+			v.reeval(p, rs.key, row)
+		}
+		for _, p := range parts {
+			if p.dead {
+				continue
+			}
+			if !v.sigUnchanged(p) {
+				v.recompute(p)
+			}
+		}
+	}
+
+	for _, n := range recompute {
+		ps := make([]*partition, 0, len(n.parts))
+		for _, p := range n.parts {
+			ps = append(ps, p)
+		}
+		for _, p := range ps {
+			if !p.dead {
+				v.recompute(p)
+			}
+		}
+	}
+	return v.delta(c)
+}
+
+// targets lists the partitions of n the changed row may belong to (old or new row).
+func (v *view) targets(n *node, c *change) []*partition {
+	if n.corr == nil {
+		out := make([]*partition, 0, len(n.parts))
+		for _, p := range n.parts {
+			out = append(out, p)
+		}
+		return out
+	}
+	var out []*partition
+	seen := func(p *partition) bool {
+		for _, o := range out {
+			if o == p {
+				return true
+			}
+		}
+		return false
+	}
+	for _, row := range [2]value.Value{c.old, c.new} {
+		if row.IsNone() {
+			continue
+		}
+		for p := range n.corrIdx[value.HashKey(row.Get(n.corr.field))] {
+			if !seen(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	for p := range n.unindexed {
+		if !seen(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// delta turns the step's membership transitions into a Delta.
+func (v *view) delta(c *change) *Delta {
+	d := &Delta{}
+	for id, before := range v.step.before {
+		after := v.memberCount(id)
+		switch {
+		case before <= 0 && after > 0:
+			d.Added = append(d.Added, v.member(id, v.step.tables[id.key], c))
+		case before > 0 && after <= 0:
+			d.Removed = append(d.Removed, v.member(id, v.step.tables[id.key], c))
+		}
+	}
+	if c.changed && !c.new.IsNone() {
+		if ml := v.members[c.key]; ml != nil {
+			for _, r := range ml.refs {
+				id := memberID{r.parent, r.rel, c.key}
+				if before, seen := v.step.before[id]; seen && before <= 0 {
+					continue
+				}
+				d.Updated = append(d.Updated, v.member(id, ml.table, c))
+			}
+		}
+	}
+	if len(d.Added)+len(d.Removed)+len(d.Updated) == 0 {
+		return nil
+	}
+	sortMembers(d.Added)
+	sortMembers(d.Removed)
+	sortMembers(d.Updated)
+	return d
+}
+
+func (v *view) member(id memberID, tbl string, c *change) Member {
+	m := Member{Key: id.key, Parent: id.parent, Rel: id.rel, Version: 1}
+	if row, ok := v.st.get(tbl, id.key); ok {
+		m.Version = eval.Version(row)
+	} else if id.key == c.key && !c.old.IsNone() {
+		m.Version = eval.Version(c.old)
+	}
+	return m
+}
+
+// list returns the current membership sorted by Parent, Rel, Key.
+func (v *view) list() []Member {
+	out := make([]Member, 0, len(v.members))
+	for k, ml := range v.members {
+		ver := int64(1)
+		if row, ok := v.st.get(ml.table, k); ok {
+			ver = eval.Version(row)
+		}
+		for _, r := range ml.refs {
+			out = append(out, Member{Key: k, Version: ver, Parent: r.parent, Rel: r.rel})
+		}
+	}
+	sortMembers(out)
+	return out
+}
+
+func sortMembers(ms []Member) {
+	sort.Slice(ms, func(i, j int) bool {
+		a, b := ms[i], ms[j]
+		if a.Parent != b.Parent {
+			return a.Parent < b.Parent
+		}
+		if a.Rel != b.Rel {
+			return a.Rel < b.Rel
+		}
+		return a.Key < b.Key
+	})
+}
+
+// subValue is the eval.Env.Sub of the view: uncorrelated subqueries that belong to a node's
+// expressions are cached until a change of one of their tables; everything else is evaluated
+// from the store.
+func (v *view) subValue(q *surql.Subquery, env *eval.Env) value.Value {
+	if ref, ok := v.subs[q]; ok && !ref.es.correlated {
+		es := ref.es
+		if es.valid {
+			return es.val
+		}
+		saved := v.trk.keys
+		v.trk.keys = nil
+		val := v.runSubquery(q, value.None(), &v.trk)
+		for _, k := range v.trk.keys {
+			if r, ok := value.ParseRecord(k); ok && !es.tables[r.Table()] {
+				es.tables[r.Table()] = true
+				v.addExprDep(ref.n, r.Table())
+			}
+		}
+		v.trk.keys = saved
+		es.val, es.valid = val, true
+		return val
+	}
+	return v.runSubquery(q, env.Row, env.Links)
+}
