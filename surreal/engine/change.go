@@ -181,7 +181,9 @@ func validate(c Change) (Change, error) {
 		c.Record = value.None()
 		return c, nil
 	}
-	c.Record = c.Record.With("id", c.ID)
+	if cur := c.Record.Get("id"); cur.Kind() != value.KindRecord || !strictEqual(cur, c.ID) {
+		c.Record = c.Record.With("id", c.ID)
+	}
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -187,22 +188,33 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	}
 	e.step++
 	views := e.rtr.collect(c.Table, key, ch.old, ch.new, e.step, e.scratch[:0])
-	var out []Delta
-	for _, v := range views {
+	n := 0
+	for i, v := range views {
 		d := v.apply(ch)
 		if d == nil {
+			views[i] = nil
+			continue
+		}
+		v.pending = d
+		n += len(v.names)
+	}
+	var out []Delta
+	if n > 0 {
+		out = make([]Delta, 0, n)
+	}
+	for i, v := range views {
+		if v == nil {
 			continue
 		}
 		for name := range v.names {
-			dd := *d
+			dd := *v.pending
 			dd.View = name
 			out = append(out, dd)
 		}
-	}
-	for i := range views {
+		v.pending = nil
 		views[i] = nil
 	}
 	e.scratch = views[:0]
-	sort.Slice(out, func(i, j int) bool { return out[i].View < out[j].View })
+	slices.SortFunc(out, func(a, b Delta) int { return strings.Compare(a.View, b.View) })
 	return out, nil
 }

@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/sp00ky/ssp/surreal/eval"
 	"github.com/sp00ky/ssp/surreal/surql"
@@ -30,13 +31,23 @@ type view struct {
 	members map[string]*memberList // record key → its (parent, rel) memberships
 	derefs  map[string]*depSet     // record key → rows and partitions whose evaluation read it
 
-	mark uint64 // router deduplication
+	mark    uint64 // router deduplication
+	pending *Delta // the delta of the current Apply, until it is copied out
 
 	// Scratch state, reused (a view is single-threaded).
 	env    eval.Env
 	trk    tracker
 	events []windowEvent
-	step   *stepState
+	// The current step (0 outside apply): member refs touched in it carry its number and their
+	// count before it, and are listed in touched; refs that drop to zero stay until the step ends.
+	stepNo  uint64
+	inStep  bool
+	touched []touchedRef
+}
+
+type touchedRef struct {
+	key, parent, rel string
+	ml               *memberList
 }
 
 type subRef struct {
@@ -52,6 +63,8 @@ type memberList struct {
 type memberRef struct {
 	parent, rel string
 	n           int32
+	before      int32  // count before the step stepNo
+	step        uint64 // the last step that touched this ref
 }
 
 type memberID struct{ parent, rel, key string }
@@ -59,11 +72,6 @@ type memberID struct{ parent, rel, key string }
 type depSet struct {
 	rows  map[*rowState]struct{}
 	parts map[*partition]struct{}
-}
-
-type stepState struct {
-	before map[memberID]int32 // membership count when first touched in this step
-	tables map[string]string  // member key → table, for members touched in this step
 }
 
 // tracker is the eval.Resolver views use: it reads the store and records every record id that
@@ -153,40 +161,34 @@ func (v *view) addMember(parent, rel, key, tbl string, d int32) {
 	for i < len(ml.refs) && (ml.refs[i].parent != parent || ml.refs[i].rel != rel) {
 		i++
 	}
-	var old int32
-	if i < len(ml.refs) {
-		old = ml.refs[i].n
+	if i == len(ml.refs) {
+		ml.refs = append(ml.refs, memberRef{parent: parent, rel: rel})
 	}
-	if v.step != nil {
-		id := memberID{parent, rel, key}
-		if _, seen := v.step.before[id]; !seen {
-			v.step.before[id] = old
-			v.step.tables[key] = tbl
-		}
+	r := &ml.refs[i]
+	if v.inStep && r.step != v.stepNo {
+		r.step, r.before = v.stepNo, r.n
+		v.touched = append(v.touched, touchedRef{key: key, parent: parent, rel: rel, ml: ml})
 	}
-	n := old + d
-	switch {
-	case i == len(ml.refs):
-		ml.refs = append(ml.refs, memberRef{parent: parent, rel: rel, n: n})
-	case n <= 0:
-		ml.refs = append(ml.refs[:i], ml.refs[i+1:]...)
-		if len(ml.refs) == 0 {
-			delete(v.members, key)
-		}
-	default:
-		ml.refs[i].n = n
+	r.n += d
+	if r.n <= 0 && !v.inStep {
+		v.dropRef(key, ml, i)
 	}
 }
 
-func (v *view) memberCount(id memberID) int32 {
-	if ml := v.members[id.key]; ml != nil {
-		for _, r := range ml.refs {
-			if r.parent == id.parent && r.rel == id.rel {
-				return r.n
-			}
+func (v *view) dropRef(key string, ml *memberList, i int) {
+	ml.refs = append(ml.refs[:i], ml.refs[i+1:]...)
+	if len(ml.refs) == 0 && v.members[key] == ml {
+		delete(v.members, key)
+	}
+}
+
+func (ml *memberList) find(parent, rel string) int {
+	for i := range ml.refs {
+		if ml.refs[i].parent == parent && ml.refs[i].rel == rel {
+			return i
 		}
 	}
-	return 0
+	return -1
 }
 
 // addRowDeps registers that rs's evaluation read the records keys.
@@ -280,8 +282,9 @@ type change struct {
 // apply brings the view up to date with one change (the store already holds the new row) and
 // returns its membership delta (nil when nothing changed).
 func (v *view) apply(c *change) *Delta {
-	v.step = &stepState{before: map[memberID]int32{}, tables: map[string]string{}}
-	defer func() { v.step = nil }()
+	v.stepNo++
+	v.inStep = true
+	v.touched = v.touched[:0]
 
 	// Expression subqueries reading the table: re-evaluate cached values; recompute nodes whose
 	// subquery results may have changed (after the row-level work below).
@@ -394,30 +397,51 @@ func (v *view) targets(n *node, c *change) []*partition {
 	return out
 }
 
-// delta turns the step's membership transitions into a Delta.
+// delta ends the step: it turns the membership transitions into a Delta (nil when nothing
+// changed) and drops the refs that fell to zero.
 func (v *view) delta(c *change) *Delta {
-	d := &Delta{}
-	for id, before := range v.step.before {
-		after := v.memberCount(id)
+	v.inStep = false
+	var d *Delta
+	get := func() *Delta {
+		if d == nil {
+			d = &Delta{}
+		}
+		return d
+	}
+	for _, t := range v.touched {
+		i := t.ml.find(t.parent, t.rel)
+		if i < 0 {
+			continue // already handled (listed twice)
+		}
+		r := t.ml.refs[i]
+		id := memberID{t.parent, t.rel, t.key}
 		switch {
-		case before <= 0 && after > 0:
-			d.Added = append(d.Added, v.member(id, v.step.tables[id.key], c))
-		case before > 0 && after <= 0:
-			d.Removed = append(d.Removed, v.member(id, v.step.tables[id.key], c))
+		case r.before <= 0 && r.n > 0:
+			get().Added = append(get().Added, v.member(id, t.ml.table, c))
+		case r.before > 0 && r.n <= 0:
+			get().Removed = append(get().Removed, v.member(id, t.ml.table, c))
 		}
 	}
 	if c.changed && !c.new.IsNone() {
 		if ml := v.members[c.key]; ml != nil {
 			for _, r := range ml.refs {
-				id := memberID{r.parent, r.rel, c.key}
-				if before, seen := v.step.before[id]; seen && before <= 0 {
+				if r.n <= 0 || (r.step == v.stepNo && r.before <= 0) {
 					continue
 				}
-				d.Updated = append(d.Updated, v.member(id, ml.table, c))
+				get().Updated = append(get().Updated, v.member(memberID{r.parent, r.rel, c.key}, ml.table, c))
 			}
 		}
 	}
-	if len(d.Added)+len(d.Removed)+len(d.Updated) == 0 {
+	for _, t := range v.touched {
+		if i := t.ml.find(t.parent, t.rel); i >= 0 && t.ml.refs[i].n <= 0 {
+			v.dropRef(t.key, t.ml, i)
+		}
+	}
+	for i := range v.touched {
+		v.touched[i] = touchedRef{}
+	}
+	v.touched = v.touched[:0]
+	if d == nil {
 		return nil
 	}
 	sortMembers(d.Added)
@@ -445,7 +469,9 @@ func (v *view) list() []Member {
 			ver = eval.Version(row)
 		}
 		for _, r := range ml.refs {
-			out = append(out, Member{Key: k, Version: ver, Parent: r.parent, Rel: r.rel})
+			if r.n > 0 {
+				out = append(out, Member{Key: k, Version: ver, Parent: r.parent, Rel: r.rel})
+			}
 		}
 	}
 	sortMembers(out)
@@ -453,15 +479,17 @@ func (v *view) list() []Member {
 }
 
 func sortMembers(ms []Member) {
-	sort.Slice(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if a.Parent != b.Parent {
-			return a.Parent < b.Parent
+	if len(ms) < 2 {
+		return
+	}
+	slices.SortFunc(ms, func(a, b Member) int {
+		if c := strings.Compare(a.Parent, b.Parent); c != 0 {
+			return c
 		}
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
+		if c := strings.Compare(a.Rel, b.Rel); c != 0 {
+			return c
 		}
-		return a.Key < b.Key
+		return strings.Compare(a.Key, b.Key)
 	})
 }
 
