@@ -14,7 +14,8 @@
 // recent threads, as on a real forum. `created` grows with the id, so new rows land at the top
 // of `ORDER BY created DESC` feeds.
 //
-// View mix, by view index modulo 20 (so any Config.Views gets the same proportions):
+// View mix, by view index modulo 20, interleaved so that the first views already mix every kind
+// (10 views: 4 per-user, 2 feeds, 1 filter, 3 thread details):
 //
 //	35% per-user filters ($user; also $auth.id as Sp00ky sends it):
 //	    SELECT * FROM thread WHERE author = $user
@@ -190,6 +191,10 @@ const (
 		"FROM comment WHERE thread = $parent.id ORDER BY created DESC LIMIT 10) AS comments FROM thread WHERE id = $id"
 )
 
+// viewSlots is the kind of view at each index modulo 20: 7 per-user (u), 4 feeds (f), 3 simple
+// filters (s), 6 thread details (d).
+const viewSlots = "ufdsudufdusdufdusduf"
+
 // makeViews builds the view mix from its own random stream, so it does not depend on the order
 // in which the other methods are called.
 func (w *Workload) makeViews() []ViewSpec {
@@ -205,12 +210,12 @@ func (w *Workload) makeViews() []ViewSpec {
 	out := make([]ViewSpec, 0, w.cfg.Views)
 	for i := range w.cfg.Views {
 		var v ViewSpec
-		switch slot := i % 20; {
-		case slot < 7: // per-user filters
+		switch viewSlots[i%len(viewSlots)] {
+		case 'u': // per-user filters
 			v.ID = fmt.Sprintf("user_%04d", i)
-			v.SurQL = [...]string{qUserThreads, qUserComments, qUserUnpinned}[slot%3]
+			v.SurQL = [...]string{qUserThreads, qUserComments, qUserUnpinned}[r.IntN(3)]
 			v.Params = userParams()
-		case slot < 11: // top-k feeds
+		case 'f': // top-k feeds
 			v.ID = fmt.Sprintf("feed_%04d", i)
 			switch r.IntN(6) {
 			case 0, 1:
@@ -225,7 +230,7 @@ func (w *Workload) makeViews() []ViewSpec {
 			default:
 				v.SurQL = qCommentFeed
 			}
-		case slot < 14: // simple filters
+		case 's': // simple filters
 			v.ID = fmt.Sprintf("filter_%04d", i)
 			v.SurQL = [...]string{qScoreFilter5, qScoreFilter10, qScoreFilter20, qPinned}[r.IntN(4)]
 		default: // thread detail
