@@ -182,6 +182,9 @@ func Load(args []string, lookup LookupFunc) (Config, error) {
 			continue
 		}
 		if val == "" {
+			val = s.def // an empty value in the file counts as unset too
+		}
+		if val == "" {
 			continue
 		}
 		if err := s.apply(&cfg, val); err != nil {
