@@ -62,6 +62,10 @@ var validQueries = []string{
 	// Functions.
 	"SELECT * FROM t WHERE string::starts_with(name, 'a') AND string::ends_with(name, 'z') AND string::contains(name, 'm') AND string::len(string::trim(name)) > 2",
 	"SELECT * FROM t WHERE array::first(tags) = 'a' AND array::last(tags) = 'z' AND math::abs(score) < 10 AND STRING::LOWERCASE(n) = 'x'",
+	// Keywords used as field and table names, as SurrealDB allows.
+	"SELECT in, out, value, start AS s FROM likes WHERE in = $auth.id AND out IN $posts AND start > 5 AND order = 1 ORDER BY s",
+	"SELECT * FROM order WHERE group = 'x' AND version IN [1] AND select = 1 AND not = 2 ORDER BY start DESC, limit LIMIT 5",
+	"SELECT * FROM from",
 	// Whitespace and comments.
 	"-- leading comment\nSELECT * /* block */ FROM t # hash\n WHERE a = 1 // slashes\n;",
 	"\n\n  SELECT\t*\r\nFROM\tt  ;  ",
@@ -127,6 +131,9 @@ func TestParseSelectTree(t *testing.T) {
 		{"SELECT * FROM t WHERE a = d'2024-01-01' AND b = d'2024-01-01T02:00:00+02:00'",
 			"select * from t where (AND (= a d'2024-01-01T00:00:00Z') (= b d'2024-01-01T00:00:00Z'))"},
 		{"SELECT * FROM t WHERE a = 'a\\'b\\u0041\\u{42}'", "select * from t where (= a 'a\\'bAB')"},
+		// Keywords as names.
+		{"SELECT in, out, start FROM likes WHERE in = $auth.id AND start IN [1] ORDER BY start DESC", "select in, out, start from likes where (AND (= in $auth.id) (IN start [1])) order start desc"},
+		{"SELECT * FROM order WHERE not = 1 OR select", "select * from order where (OR (= not 1) select)"},
 		// Paths, calls, modifiers.
 		{"SELECT a[0].b, a['x'], $p.q FROM t", "select a[0].b, a.x, $p.q from t"},
 		{"SELECT * FROM t WHERE String::LowerCase(name) = 'x'", "select * from t where (= (call string::lowercase name) 'x')"},
@@ -194,7 +201,9 @@ func TestParseSelectErrors(t *testing.T) {
 		{"SELECT FROM t", `expected an expression after "SELECT" but found "FROM" at 1:8`},
 		{"SELECT * t", `expected "," or FROM after the selected fields but found "t" at 1:10`},
 		{"SELECT * FROM", "expected a table name after FROM but found the end of the query at 1:14"},
-		{"SELECT * FROM WHERE", `expected a table name after FROM but found "WHERE" at 1:15`},
+		{"SELECT * FROM WHERE a = 1", `expected a table name after FROM but found "WHERE" at 1:15`},
+		{"SELECT * FROM t WHERE LIMIT 5", `expected an expression after "WHERE" but found "LIMIT" at 1:23`},
+		{"SELECT a, FROM t", `expected an expression after "," but found "FROM" at 1:11`},
 		{"SELECT *, * FROM t", `"*" appears twice in the selected fields at 1:11`},
 		{"SELECT * FROM t WHERE (a = 1", `expected ")" to close the "(" at 1:23 but found the end of the query at 1:29`},
 		{"SELECT * FROM t WHERE a = [1, 2", `expected "," or "]" to close the array at 1:27 but found the end of the query at 1:32`},

@@ -97,6 +97,59 @@ func (p *parser) followedByColon() bool {
 	return p.lx.byteAt(p.tok.end) == ':' && p.lx.byteAt(p.tok.end+1) != ':'
 }
 
+// peek lexes the token after the lookahead without consuming anything (ok is false when that
+// text does not lex; the error is reported once the parser gets there).
+func (p *parser) peek() (t token, ok bool) {
+	cp := *p.lx
+	t, err := cp.next()
+	return t, err == nil
+}
+
+func (p *parser) peekIs(punct string) bool {
+	t, ok := p.peek()
+	return ok && t.kind == tPunct && t.text == punct
+}
+
+// Words after which a keyword in operand position is read as a field name (`in = 1`,
+// `start DESC`, `order FROM`).
+var nameFollowers = wordSet(
+	"AND", "OR", "IS", "IN", "NOT", "CONTAINS", "CONTAINSNOT", "CONTAINSALL", "CONTAINSANY", "CONTAINSNONE",
+	"INSIDE", "NOTINSIDE", "ALLINSIDE", "ANYINSIDE", "NONEINSIDE", "OUTSIDE", "INTERSECTS",
+	"AS", "FROM", "WHERE", "ORDER", "LIMIT", "START", "GROUP", "SPLIT", "FETCH", "TIMEOUT", "PARALLEL",
+	"EXPLAIN", "WITH", "OMIT", "VERSION", "TEMPFILES", "ASC", "DESC", "ASCENDING", "DESCENDING",
+	"COLLATE", "NUMERIC",
+)
+
+// nameContext reports whether the keyword in the lookahead is used as a name, judging by the
+// token after it: the end, a closing or separating punctuation, an operator or a clause keyword.
+// SurrealDB reads keywords in operand position as field names (edge tables have an `in` field);
+// keeping other uses as errors gives precise messages such as
+// `expected an expression after "=" but found "ORDER"`.
+func (p *parser) nameContext() bool {
+	t, ok := p.peek()
+	if !ok {
+		return false
+	}
+	switch t.kind {
+	case tEOF:
+		return true
+	case tWord:
+		return nameFollowers[upper(t.text)]
+	case tPunct:
+		if _, op := punctOps[t.text]; op {
+			return true
+		}
+		if _, op := unsupportedPuncts[t.text]; op {
+			return true
+		}
+		switch t.text {
+		case ".", "[", ",", ")", "]", "}", ";":
+			return true
+		}
+	}
+	return false
+}
+
 // digitFollows reports whether the lookahead token is directly followed by a digit.
 func (p *parser) digitFollows() bool { return isDigit(p.lx.byteAt(p.tok.end)) }
 
@@ -303,7 +356,7 @@ func (p *parser) fromTarget(s *Select) *Error {
 	switch {
 	case p.is("ONLY"):
 		return unsupportedAt(t.pos, "FROM ONLY")
-	case t.kind == tWord && reservedWords[upper(t.text)]:
+	case t.kind == tWord && reservedWords[upper(t.text)] && !p.nameContext():
 		return p.expected("a table name after FROM")
 	case t.kind == tWord || t.kind == tQuoted:
 		name := t.text
@@ -848,13 +901,17 @@ func (p *parser) wordPrimary() (Expr, *Error) {
 		return e, p.noPostfix(e)
 	}
 	switch {
-	case kw == "NOT":
+	case kw == "NOT" && p.peekIs("("):
 		return p.notCall()
-	case kw == "SELECT":
-		return nil, unsupportedAt(t.pos, "a subquery without parentheses; write (SELECT …)")
 	case p.followedByColon():
 		return p.recordLit(t.text, t.pos)
-	case reservedWords[kw]:
+	case (kw == "NOT" || kw == "SELECT" || reservedWords[kw]) && (!p.nameContext() || (kw == "SELECT" && p.peekIs("*"))):
+		switch kw {
+		case "NOT":
+			return p.notCall()
+		case "SELECT":
+			return nil, unsupportedAt(t.pos, "a subquery without parentheses; write (SELECT …)")
+		}
 		return nil, p.expectedExpr()
 	}
 	if err := p.advance(); err != nil {
