@@ -1,0 +1,531 @@
+// Package conn is the SSP's connection to SurrealDB: it dials through the official Go SDK
+// (github.com/surrealdb/surrealdb.go), signs in, selects the namespace and database, reconnects
+// when the connection breaks, retries transient failures (connection lost, "transaction
+// conflict") with bounded backoff, and converts every statement's result into the SSP's value
+// model (value.Value), keeping NONE and NULL apart.
+//
+// Record ids and other values are always passed as bound query variables: ToDB turns a
+// value.Value into the SDK type SurrealDB expects (models.RecordID, models.CustomDateTime,
+// models.CustomDuration, …), and Query applies it to any value.Value found in vars.
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/sirupsen/logrus"
+	surrealdb "github.com/surrealdb/surrealdb.go"
+	"github.com/surrealdb/surrealdb.go/pkg/connection"
+	"github.com/surrealdb/surrealdb.go/pkg/connection/gws"
+	sdkhttp "github.com/surrealdb/surrealdb.go/pkg/connection/http"
+
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// Defaults of Config's retry and timeout settings.
+const (
+	DefaultAttemptTimeout = 30 * time.Second
+	DefaultMaxAttempts    = 6
+	DefaultBaseBackoff    = 50 * time.Millisecond
+	DefaultMaxBackoff     = 2 * time.Second
+)
+
+// Config says where and how to connect.
+type Config struct {
+	// URL is the SurrealDB endpoint, e.g. ws://127.0.0.1:8000 (ws, wss, http or https).
+	URL string
+	// User and Pass are the root (system) user's credentials.
+	User, Pass string
+	// NS and DB select the namespace and database.
+	NS, DB string
+
+	// AttemptTimeout bounds one round trip (DefaultAttemptTimeout if zero). A round trip that
+	// times out is treated as a lost connection: the connection is re-established.
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds how often Query tries a query that fails transiently
+	// (DefaultMaxAttempts if zero).
+	MaxAttempts int
+	// BaseBackoff is the wait after the first failed attempt; it doubles per attempt up to
+	// MaxBackoff (DefaultBaseBackoff and DefaultMaxBackoff if zero).
+	BaseBackoff, MaxBackoff time.Duration
+	// Log receives retry and reconnect warnings (logrus' standard logger if nil).
+	Log logrus.FieldLogger
+}
+
+func (c *Config) fill() {
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = DefaultBaseBackoff
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.MaxBackoff < c.BaseBackoff {
+		c.MaxBackoff = c.BaseBackoff
+	}
+	if c.Log == nil {
+		c.Log = logrus.StandardLogger()
+	}
+}
+
+// Conn is a SurrealDB connection that re-establishes itself after failures. It is safe for
+// concurrent use.
+type Conn struct {
+	cfg Config
+
+	mu     sync.Mutex
+	cur    *link // nil while disconnected
+	gen    uint64
+	closed bool
+}
+
+// link is one SDK connection. It is closed once it is dead (broken or replaced) and no call
+// uses it any more: the SDK panics when a closed connection is used.
+type link struct {
+	db    *surrealdb.DB
+	gen   uint64
+	users int
+	dead  bool
+	// ctx ends when the link is retired, so that calls still waiting on it give up at once
+	// instead of waiting for their timeout (the SDK does not fail them itself).
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Result is one statement's outcome: its value (NONE for statements that return nothing) or,
+// when the statement failed, Err (a *StatementError).
+type Result struct {
+	Value value.Value
+	Err   error
+}
+
+// StatementError is a statement that SurrealDB executed and reported as failed.
+type StatementError struct {
+	// Index is the statement's position in the query (0-based, as SurrealDB counts results).
+	Index int
+	// Message is SurrealDB's error text.
+	Message string
+}
+
+func (e *StatementError) Error() string {
+	return fmt.Sprintf("statement %d: %s", e.Index, e.Message)
+}
+
+// StatementErr returns the errors of the failed statements among rs joined into one, or nil.
+func StatementErr(rs []Result) error {
+	var errs []error
+	for _, r := range rs {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ErrClosed is returned by a Conn after Close.
+var ErrClosed = errors.New("surrealdb connection closed")
+
+// Dial connects to SurrealDB, signs in and selects the namespace and database. Transport
+// failures are retried like queries (Config.MaxAttempts, with backoff); a rejected sign-in or
+// use is returned at once.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	cfg.fill()
+	if cfg.URL == "" {
+		return nil, errors.New("dial surrealdb: empty URL")
+	}
+	c := &Conn{cfg: cfg}
+	var err error
+	for attempt := 1; ; attempt++ {
+		var l *link
+		l, err = c.acquire(ctx)
+		if err == nil {
+			c.release(l)
+			return c, nil
+		}
+		if !isTransport(ctx, err) || attempt >= cfg.MaxAttempts {
+			return nil, err
+		}
+		cfg.Log.WithFields(logrus.Fields{"url": cfg.URL, "attempt": attempt}).WithError(err).
+			Warn("surrealdb dial failed, retrying")
+		if werr := sleep(ctx, backoff(cfg.BaseBackoff, cfg.MaxBackoff, attempt)); werr != nil {
+			return nil, fmt.Errorf("dial surrealdb %s: %w (last error: %v)", cfg.URL, werr, err)
+		}
+	}
+}
+
+// connectLocked returns the live SDK connection, dialing a new one if there is none, and
+// counts the caller as a user (release it). c.mu must be held.
+func (c *Conn) connectLocked(ctx context.Context) (*link, error) {
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.cur == nil {
+		db, err := c.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.gen++
+		lctx, cancel := context.WithCancel(context.Background())
+		c.cur = &link{db: db, gen: c.gen, ctx: lctx, cancel: cancel}
+	}
+	c.cur.users++
+	return c.cur, nil
+}
+
+func (c *Conn) dial(ctx context.Context) (*surrealdb.DB, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	db, err := open(dctx, c.cfg.URL, c.cfg.Log)
+	if err != nil {
+		return nil, fmt.Errorf("dial surrealdb %s: %w", c.cfg.URL, err)
+	}
+	fail := func(step string, err error) (*surrealdb.DB, error) {
+		closeAsync(db)
+		return nil, fmt.Errorf("dial surrealdb %s: %s: %w", c.cfg.URL, step, err)
+	}
+	if c.cfg.User != "" || c.cfg.Pass != "" {
+		if _, err := db.SignIn(dctx, surrealdb.Auth{Username: c.cfg.User, Password: c.cfg.Pass}); err != nil {
+			return fail("sign in as "+c.cfg.User, err)
+		}
+	}
+	if c.cfg.NS != "" || c.cfg.DB != "" {
+		if err := db.Use(dctx, c.cfg.NS, c.cfg.DB); err != nil {
+			return fail(fmt.Sprintf("use %s/%s", c.cfg.NS, c.cfg.DB), err)
+		}
+	}
+	return db, nil
+}
+
+// acquire returns the live SDK connection, reconnecting if needed. Release it after use.
+func (c *Conn) acquire(ctx context.Context) (*link, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectLocked(ctx)
+}
+
+// release ends one use of l, closing it if it is dead and unused.
+func (c *Conn) release(l *link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l.users--
+	if l.dead && l.users == 0 {
+		closeAsync(l.db)
+	}
+}
+
+// markBroken retires l so that the next call dials anew.
+func (c *Conn) markBroken(l *link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == l {
+		c.cur = nil
+	}
+	l.dead = true
+	l.cancel()
+}
+
+// open connects the SDK. WebSocket URLs use the SDK's gws engine: its gorilla engine (the
+// SDK's default) panics in its read loop after a connection reset, which would kill the
+// process instead of letting us reconnect.
+func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (*surrealdb.DB, error) {
+	u, err := url.ParseRequestURI(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q: %w", rawURL, err)
+	}
+	conf := connection.NewConfig(u)
+	conf.Logger = sdkLogger{log}
+	if err := conf.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid connection config for %q: %w", rawURL, err)
+	}
+	var con connection.Connection
+	switch u.Scheme {
+	case "ws", "wss":
+		con = gws.New(conf).SetTimeout(0) // every call carries its own deadline
+	case "http", "https":
+		con = sdkhttp.New(conf)
+	default:
+		return nil, fmt.Errorf("invalid URL %q: scheme must be ws, wss, http or https", rawURL)
+	}
+	return surrealdb.FromConnection(ctx, con)
+}
+
+// sdkLogger routes the SDK's own log lines to logrus at debug level (failures reach the
+// caller as errors and are logged there).
+type sdkLogger struct{ log logrus.FieldLogger }
+
+func (l sdkLogger) Error(msg string, args ...any) { l.log.WithField("sdk", args).Debug(msg) }
+func (l sdkLogger) Warn(msg string, args ...any)  { l.log.WithField("sdk", args).Debug(msg) }
+func (l sdkLogger) Info(msg string, args ...any)  { l.log.WithField("sdk", args).Debug(msg) }
+func (l sdkLogger) Debug(msg string, args ...any) { l.log.WithField("sdk", args).Debug(msg) }
+
+func closeAsync(db *surrealdb.DB) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = db.Close(ctx)
+	}()
+}
+
+// Close closes the connection (once no call uses it any more); later calls fail with
+// ErrClosed.
+func (c *Conn) Close(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	l := c.cur
+	c.cur = nil
+	if l == nil {
+		return nil
+	}
+	l.dead = true
+	if l.users > 0 {
+		l.cancel()
+		return nil
+	}
+	l.cancel()
+	if err := l.db.Close(ctx); err != nil {
+		return fmt.Errorf("close surrealdb connection: %w", err)
+	}
+	return nil
+}
+
+// Query runs surql with vars bound and returns each statement's result. Values of type
+// value.Value in vars are converted with ToDB. A failed statement is reported in its Result
+// (the returned error stays nil); the error is for failures of the whole query (a parse error,
+// a lost connection after all retries, ctx ending).
+//
+// Transient failures are retried up to Config.MaxAttempts times with backoff: a lost or timed
+// out connection (re-established first) and a statement failing with a transaction conflict.
+// The whole query is re-sent, so retried queries must be idempotent or one transaction — which
+// every query of the SSP is (UPSERT/DELETE by id, DEFINE … OVERWRITE, BEGIN … COMMIT). Use
+// QueryOnce for anything else.
+func (c *Conn) Query(ctx context.Context, surql string, vars map[string]any) ([]Result, error) {
+	return c.query(ctx, surql, vars, c.cfg.MaxAttempts)
+}
+
+// QueryOnce is Query without retries: one attempt, whatever happens. A lost connection is
+// still re-established on the next call.
+func (c *Conn) QueryOnce(ctx context.Context, surql string, vars map[string]any) ([]Result, error) {
+	return c.query(ctx, surql, vars, 1)
+}
+
+func (c *Conn) query(ctx context.Context, surql string, vars map[string]any, attempts int) ([]Result, error) {
+	bound := bindVars(vars)
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		rs, err := c.attempt(ctx, surql, bound)
+		if err == nil {
+			conflict := firstConflict(rs)
+			if conflict == nil || attempt >= attempts {
+				return rs, nil
+			}
+			lastErr = conflict
+		} else {
+			if !errors.Is(err, errRetry) || attempt >= attempts {
+				return nil, fmt.Errorf("query %s: %w", abbreviate(surql), err)
+			}
+			lastErr = err
+		}
+		c.cfg.Log.WithFields(logrus.Fields{"attempt": attempt, "query": abbreviate(surql)}).WithError(lastErr).
+			Warn("surrealdb query failed transiently, retrying")
+		if werr := sleep(ctx, backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
+			return nil, fmt.Errorf("query %s: %w (last error: %v)", abbreviate(surql), werr, lastErr)
+		}
+	}
+}
+
+// errRetry marks errors of one attempt that are worth another.
+var errRetry = errors.New("transient")
+
+type retryable struct{ err error }
+
+func (r retryable) Error() string   { return r.err.Error() }
+func (r retryable) Unwrap() []error { return []error{r.err, errRetry} }
+func markRetry(err error) error     { return retryable{err} }
+func firstConflict(rs []Result) error {
+	for _, r := range rs {
+		if r.Err != nil && IsConflict(r.Err) {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// attempt runs the query once. Errors wrapping errRetry are transient.
+func (c *Conn) attempt(ctx context.Context, surql string, vars map[string]any) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := c.acquire(ctx)
+	if err != nil {
+		if isTransport(ctx, err) {
+			return nil, markRetry(err)
+		}
+		return nil, err
+	}
+	defer c.release(l)
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	defer context.AfterFunc(l.ctx, cancel)()
+	res, err := sdkQuery(actx, l.db, surql, vars)
+	if res != nil {
+		// Statements ran; err (if any) only joins their errors, which Results carry.
+		return decodeResults(*res)
+	}
+	var rpcErr *surrealdb.RPCError
+	switch {
+	case err == nil:
+		c.markBroken(l)
+		return nil, markRetry(errors.New("surrealdb returned no results"))
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &rpcErr):
+		// SurrealDB answered: a parse error, a permission problem… Only conflicts are transient.
+		if IsConflict(err) {
+			return nil, markRetry(err)
+		}
+		return nil, err
+	default:
+		// Transport failure or timeout: the connection is in doubt, re-establish it.
+		c.markBroken(l)
+		return nil, markRetry(err)
+	}
+}
+
+// sdkQuery calls the SDK, turning a panic inside it (it dereferences a nil response when the
+// connection closed underneath) into an error.
+func sdkQuery(ctx context.Context, db *surrealdb.DB, surql string, vars map[string]any) (res *[]surrealdb.QueryResult[cbor.RawMessage], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("surrealdb connection failed: %v", p)
+		}
+	}()
+	return surrealdb.Query[cbor.RawMessage](ctx, db, surql, vars)
+}
+
+func decodeResults(res []surrealdb.QueryResult[cbor.RawMessage]) ([]Result, error) {
+	out := make([]Result, len(res))
+	for i, r := range res {
+		if r.Status != "OK" || r.Error != nil {
+			msg := r.Status
+			if r.Error != nil {
+				msg = r.Error.Message
+			}
+			out[i] = Result{Err: &StatementError{Index: i, Message: msg}}
+			continue
+		}
+		v, err := Decode(r.Result)
+		if err != nil {
+			return nil, fmt.Errorf("statement %d: %w", i, err)
+		}
+		out[i] = Result{Value: v}
+	}
+	return out, nil
+}
+
+// Version returns SurrealDB's version string (e.g. "3.0.2"), for /info.
+func (c *Conn) Version(ctx context.Context) (string, error) {
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		v, err := c.versionOnce(ctx)
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, errRetry) || attempt >= c.cfg.MaxAttempts {
+			return "", fmt.Errorf("surrealdb version: %w", err)
+		}
+		lastErr = err
+		if werr := sleep(ctx, backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
+			return "", fmt.Errorf("surrealdb version: %w (last error: %v)", werr, lastErr)
+		}
+	}
+}
+
+func (c *Conn) versionOnce(ctx context.Context) (v string, err error) {
+	l, err := c.acquire(ctx)
+	if err != nil {
+		if isTransport(ctx, err) {
+			return "", markRetry(err)
+		}
+		return "", err
+	}
+	defer c.release(l)
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	defer context.AfterFunc(l.ctx, cancel)()
+	defer func() {
+		if p := recover(); p != nil {
+			c.markBroken(l)
+			v, err = "", markRetry(fmt.Errorf("surrealdb connection failed: %v", p))
+		}
+	}()
+	vd, err := l.db.Version(actx)
+	if err == nil {
+		return strings.TrimPrefix(vd.Version, "surrealdb-"), nil
+	}
+	var rpcErr *surrealdb.RPCError
+	if ctx.Err() != nil || errors.As(err, &rpcErr) {
+		return "", err
+	}
+	c.markBroken(l)
+	return "", markRetry(err)
+}
+
+// IsConflict reports whether err is SurrealDB's retryable transaction conflict.
+func IsConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "conflict") &&
+		(strings.Contains(msg, "transaction") || strings.Contains(msg, "retried"))
+}
+
+// isTransport reports whether err (from dialing or sending) is a transport problem rather than
+// an answer of SurrealDB.
+func isTransport(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		return false
+	}
+	var rpcErr *surrealdb.RPCError
+	return !errors.As(err, &rpcErr)
+}
+
+func backoff(base, limit time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// abbreviate shortens a query for logs and errors.
+func abbreviate(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 120 {
+		return q[:117] + "..."
+	}
+	return q
+}
