@@ -1,0 +1,106 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// Status is the SSP's lifecycle state (SPEC §1, §5).
+type Status string
+
+// The lifecycle states. Gated routes answer 503 unless the status is StatusReady.
+const (
+	StatusBootstrapping Status = "bootstrapping"
+	StatusReady         Status = "ready"
+	StatusFailed        Status = "failed"
+)
+
+// Errors the HTTP layer maps to status codes.
+var (
+	// ErrNotReady: the SSP is bootstrapping or failed (503 SSP_NOT_READY).
+	ErrNotReady = errors.New("SSP is not ready")
+	// ErrBusy: a bounded mailbox stayed full for the configured wait (503 with Retry-After);
+	// the change was not accepted and nothing changed.
+	ErrBusy = errors.New("SSP is busy: ingest queue full")
+	// ErrInvalid wraps every rejection of bad input (400); nothing changed.
+	ErrInvalid = errors.New("invalid request")
+)
+
+// RegisterRequest is a validated /view/register body (SPEC §1.2).
+type RegisterRequest struct {
+	Key          string        // view key (engine.ViewKey of the given id)
+	SurQL        string        // the live query
+	ClientID     string        // clientId
+	TTL          time.Duration // ttl
+	Params       value.Value   // an object (may be empty); params.auth.id names the owner
+	LastActiveAt time.Time     // defaults to now
+	Format       string        // format/resultFormat as sent (informational)
+}
+
+// RegisterResult is the /view/register response body.
+type RegisterResult struct {
+	ViewID     string          `json:"view_id"`
+	ResultHash string          `json:"result_hash"`
+	Records    []engine.Member `json:"records"`
+}
+
+// ActorState is the actor part of /debug/view.
+type ActorState struct {
+	PID        string `json:"pid"`
+	MailboxLen int    `json:"mailbox_len"`
+	Restarts   int    `json:"restarts"`
+	LastError  string `json:"last_error"`
+}
+
+// ViewDebug is the /debug/view/:id body (SPEC §1.4).
+type ViewDebug struct {
+	ViewID            string              `json:"view_id"`
+	CacheSize         int                 `json:"cache_size"`
+	LastHash          string              `json:"last_hash"`
+	Format            string              `json:"format"`
+	Cache             []engine.Member     `json:"cache"`
+	SubqueryTables    []string            `json:"subquery_tables"`
+	ReferencedTables  []string            `json:"referenced_tables"`
+	ContentGeneration uint64              `json:"content_generation"`
+	SubqueryCache     map[string][]string `json:"subquery_cache"`
+	Actor             ActorState          `json:"actor"`
+}
+
+// DepsDebug is the /debug/deps body.
+type DepsDebug struct {
+	DependencyMap map[string][]string `json:"dependency_map"`
+	TablesInStore []string            `json:"tables_in_store"`
+	ViewCount     int                 `json:"view_count"`
+}
+
+// Info is one entry of the /info array (SPEC §1.4, §6.4).
+type Info struct {
+	Entity           string            `json:"entity"`
+	ID               string            `json:"id"`
+	Status           Status            `json:"status"`
+	Views            int               `json:"views"`
+	RefMode          string            `json:"ref_mode"`
+	Version          string            `json:"version"`
+	UptimeSeconds    int64             `json:"uptime_seconds"`
+	SurrealDBVersion string            `json:"surrealdb_version"`
+	CircuitTables    map[string]int    `json:"circuit_tables"`
+	CircuitHashes    map[string]string `json:"circuit_hashes"`
+}
+
+// API is what the HTTP layer needs from the actor system. *Service implements it.
+type API interface {
+	Status() Status
+	// Ingest applies one change to every affected view in memory and returns once they all
+	// have; database writes follow in the background. jobAssignee is the optional job_assignee.
+	Ingest(ctx context.Context, c engine.Change, jobAssignee string) error
+	Register(ctx context.Context, req RegisterRequest) (RegisterResult, error)
+	Unregister(ctx context.Context, key string) error
+	Reset(ctx context.Context) error
+	DebugView(ctx context.Context, key string) (ViewDebug, bool)
+	DebugDeps(ctx context.Context) DepsDebug
+	Info(ctx context.Context) Info
+}
