@@ -1,0 +1,170 @@
+// Package loader reads the base data the SSP bootstraps from (SPEC §5): the table list from
+// `INFO FOR DB` (every table not starting with `_00_`) and each table's rows, paged by record
+// id (keyset paging, so concurrent deletes cannot make it skip rows).
+//
+// The queries go through a Source. ConnSource runs them on a SurrealDB connection with bound
+// variables; scheduler mode will provide a Source that runs them through the scheduler's
+// /proxy/query endpoint (SPEC §6.2).
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// DefaultPageSize is the page size of LoadTable when none is given
+// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE's default).
+const DefaultPageSize = 500
+
+// Internal tables of Sp00ky start with this prefix and are not base data.
+const internalPrefix = "_00_"
+
+// The loader's queries. Variables: $tb the table name, $n the page size, $last the last id of
+// the previous page.
+const (
+	QueryInfo      = "INFO FOR DB"
+	QueryFirstPage = "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
+	QueryNextPage  = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
+)
+
+// Source runs one read-only SurrealQL statement with its variables bound and returns the
+// statement's result (for a SELECT, an array of row objects). A source that can only send
+// query text must render the variables as SurrealQL literals.
+type Source interface {
+	QueryValue(ctx context.Context, surql string, vars map[string]value.Value) (value.Value, error)
+}
+
+// ConnSource is a Source on a SurrealDB connection.
+type ConnSource struct {
+	Conn *conn.Conn
+}
+
+// QueryValue runs surql on the connection and returns its only statement's result.
+func (s ConnSource) QueryValue(ctx context.Context, surql string, vars map[string]value.Value) (value.Value, error) {
+	bound := make(map[string]any, len(vars))
+	for k, v := range vars {
+		bound[k] = v
+	}
+	rs, err := s.Conn.Query(ctx, surql, bound)
+	if err != nil {
+		return value.Value{}, err
+	}
+	if len(rs) == 0 {
+		return value.Value{}, errors.New("no result")
+	}
+	last := rs[len(rs)-1]
+	if last.Err != nil {
+		return value.Value{}, last.Err
+	}
+	return last.Value, nil
+}
+
+// Loader reads tables through a Source.
+type Loader struct {
+	src Source
+}
+
+// New returns a Loader reading from src.
+func New(src Source) *Loader {
+	return &Loader{src: src}
+}
+
+// TableDefinitions returns every table of the database with its DEFINE TABLE statement, as
+// `INFO FOR DB` reports them (internal `_00_` tables included).
+func (l *Loader) TableDefinitions(ctx context.Context) (map[string]string, error) {
+	info, err := l.src.QueryValue(ctx, QueryInfo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list tables (INFO FOR DB): %w", err)
+	}
+	defs, err := tableDefs(info)
+	if err != nil {
+		return nil, fmt.Errorf("list tables (INFO FOR DB): %w", err)
+	}
+	return defs, nil
+}
+
+// Tables returns the names of the base-data tables (every table not starting with `_00_`),
+// sorted.
+func (l *Loader) Tables(ctx context.Context) ([]string, error) {
+	defs, err := l.TableDefinitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(defs))
+	for name := range defs {
+		if !strings.HasPrefix(name, internalPrefix) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// tableDefs reads the `tables` field of an INFO FOR DB result, which may come as an object or
+// as a one-element array holding it.
+func tableDefs(info value.Value) (map[string]string, error) {
+	if info.Kind() == value.KindArray {
+		if info.Len() != 1 {
+			return nil, fmt.Errorf("unexpected result: an array of %d elements", info.Len())
+		}
+		info = info.Elems()[0]
+	}
+	if info.Kind() != value.KindObject {
+		return nil, fmt.Errorf("unexpected result of kind %s, want an object", info.Kind())
+	}
+	tables := info.Get("tables")
+	switch tables.Kind() {
+	case value.KindNone, value.KindNull:
+		return map[string]string{}, nil
+	case value.KindObject:
+	default:
+		return nil, fmt.Errorf("unexpected `tables` of kind %s, want an object", tables.Kind())
+	}
+	out := make(map[string]string, tables.Len())
+	for _, f := range tables.Fields() {
+		out[f.Key] = f.Val.AsString()
+	}
+	return out, nil
+}
+
+// LoadTable reads every row of table in record-id order, pageSize rows at a time
+// (DefaultPageSize if pageSize <= 0), and calls fn with each non-empty page. It stops at the
+// first error, from the source or from fn.
+func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
+	if pageSize <= 0 {
+		pageSize = DefaultPageSize
+	}
+	vars := map[string]value.Value{"tb": value.String(table), "n": value.Int(int64(pageSize))}
+	q := QueryFirstPage
+	for page := 1; ; page++ {
+		res, err := l.src.QueryValue(ctx, q, vars)
+		if err != nil {
+			return fmt.Errorf("load table %s page %d: %w", table, page, err)
+		}
+		if res.Kind() != value.KindArray {
+			return fmt.Errorf("load table %s page %d: result of kind %s, want an array of rows", table, page, res.Kind())
+		}
+		rows := res.Elems()
+		if len(rows) == 0 {
+			return nil
+		}
+		last := rows[len(rows)-1].Get("id")
+		if last.Kind() != value.KindRecord {
+			return fmt.Errorf("load table %s page %d: row without a record id: %s", table, page, rows[len(rows)-1].SurQL())
+		}
+		if err := fn(rows); err != nil {
+			return fmt.Errorf("load table %s page %d: %w", table, page, err)
+		}
+		if len(rows) < pageSize {
+			return nil
+		}
+		vars["last"] = last
+		q = QueryNextPage
+	}
+}

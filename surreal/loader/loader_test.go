@@ -1,0 +1,152 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+var srv *devdb.Server
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	s, err := devdb.Start(ctx, devdb.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devdb:", err)
+		os.Exit(1)
+	}
+	srv = s
+	code := m.Run()
+	_ = srv.Close()
+	os.Exit(code)
+}
+
+func dial(t *testing.T, db string) (*conn.Conn, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	c, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: "loader", DB: db, Log: log})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c, ctx
+}
+
+func exec(t *testing.T, ctx context.Context, c *conn.Conn, q string) {
+	t.Helper()
+	rs, err := c.Query(ctx, q, nil)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestTables(t *testing.T) {
+	c, ctx := dial(t, "tables")
+	l := New(ConnSource{Conn: c})
+	got, err := l.Tables(ctx)
+	if err != nil {
+		t.Fatalf("Tables on an empty database: %v", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("Tables on an empty database = %v", got)
+	}
+	exec(t, ctx, c, "DEFINE TABLE thread SCHEMALESS; DEFINE TABLE _00_query SCHEMALESS; DEFINE TABLE _00_list_ref SCHEMALESS; "+
+		"CREATE user:1; DEFINE TABLE `odd-name` SCHEMALESS")
+	got, err = l.Tables(ctx)
+	if err != nil {
+		t.Fatalf("Tables: %v", err)
+	}
+	if want := []string{"odd-name", "thread", "user"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Tables = %v, want %v", got, want)
+	}
+	defs, err := l.TableDefinitions(ctx)
+	if err != nil || defs["_00_query"] == "" || len(defs) != 5 {
+		t.Fatalf("TableDefinitions = %v, %v", defs, err)
+	}
+}
+
+func TestTableDefsShapes(t *testing.T) {
+	obj := value.ObjectOf([]value.Field{{Key: "tables", Val: value.ObjectOf([]value.Field{
+		{Key: "a", Val: value.String("DEFINE TABLE a")}, {Key: "_00_x", Val: value.String("DEFINE TABLE _00_x")}})}})
+	tests := []struct {
+		name    string
+		in      value.Value
+		want    map[string]string
+		wantErr bool
+	}{
+		{"object", obj, map[string]string{"a": "DEFINE TABLE a", "_00_x": "DEFINE TABLE _00_x"}, false},
+		{"one-element array", value.Array([]value.Value{obj}), map[string]string{"a": "DEFINE TABLE a", "_00_x": "DEFINE TABLE _00_x"}, false},
+		{"no tables", value.ObjectOf(nil), map[string]string{}, false},
+		{"two-element array", value.Array([]value.Value{obj, obj}), nil, true},
+		{"string", value.String("x"), nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tableDefs(tc.in)
+			if (err != nil) != tc.wantErr || (!tc.wantErr && !reflect.DeepEqual(got, tc.want)) {
+				t.Fatalf("tableDefs = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestLoadTablePaging pages through a table with mixed int and string ids over more than two
+// pages and gets every row exactly once, in SurrealDB's id order.
+func TestLoadTablePaging(t *testing.T) {
+	c, ctx := dial(t, "paging")
+	exec(t, ctx, c, "CREATE item:1, item:2, item:10, item:-3, item:abc, item:⟨a b⟩, item:zz, item:⟨it's⟩ SET n = 1; "+
+		"CREATE item:['x', 1] SET n = 2; DEFINE TABLE empty SCHEMALESS")
+	l := New(ConnSource{Conn: c})
+	var got []string
+	pages := 0
+	err := l.LoadTable(ctx, "item", 3, func(rows []value.Value) error {
+		pages++
+		if len(rows) > 3 {
+			t.Errorf("page of %d rows", len(rows))
+		}
+		for _, r := range rows {
+			got = append(got, value.RecordString(r.Get("id")))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("LoadTable: %v", err)
+	}
+	want := []string{"item:-3", "item:1", "item:2", "item:10", "item:⟨a b⟩", "item:abc", "item:⟨it's⟩", "item:zz", `item:["x", 1]`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ids = %v\nwant  %v", got, want)
+	}
+	if pages != 3 {
+		t.Fatalf("pages = %d, want 3", pages)
+	}
+
+	n := 0
+	if err := l.LoadTable(ctx, "empty", 0, func(rows []value.Value) error { n += len(rows); return nil }); err != nil || n != 0 {
+		t.Fatalf("LoadTable(empty) = %d rows, %v", n, err)
+	}
+	if err := l.LoadTable(ctx, "missing", 10, func([]value.Value) error { return nil }); err == nil {
+		t.Fatal("LoadTable of a missing table: no error")
+	}
+	stop := errors.New("stop")
+	if err := l.LoadTable(ctx, "item", 2, func([]value.Value) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("LoadTable with a failing callback = %v", err)
+	}
+}
