@@ -64,7 +64,7 @@ var validQueries = []string{
 	"SELECT * FROM t WHERE array::first(tags) = 'a' AND array::last(tags) = 'z' AND math::abs(score) < 10 AND STRING::LOWERCASE(n) = 'x'",
 	// Keywords used as field and table names, as SurrealDB allows.
 	"SELECT in, out, value, start AS s FROM likes WHERE in = $auth.id AND out IN $posts AND start > 5 AND order = 1 ORDER BY s",
-	"SELECT * FROM order WHERE group = 'x' AND version IN [1] AND select = 1 AND not = 2 ORDER BY start DESC, limit LIMIT 5",
+	"SELECT * FROM order WHERE group = 'x' AND version IN [1] AND `select` = 1 AND not = 2 AND `info` = 3 ORDER BY start DESC, limit LIMIT 5",
 	"SELECT * FROM from",
 	// Whitespace and comments.
 	"-- leading comment\nSELECT * /* block */ FROM t # hash\n WHERE a = 1 // slashes\n;",
@@ -133,7 +133,7 @@ func TestParseSelectTree(t *testing.T) {
 		{"SELECT * FROM t WHERE a = 'a\\'b\\u0041\\u{42}'", "select * from t where (= a 'a\\'bAB')"},
 		// Keywords as names.
 		{"SELECT in, out, start FROM likes WHERE in = $auth.id AND start IN [1] ORDER BY start DESC", "select in, out, start from likes where (AND (= in $auth.id) (IN start [1])) order start desc"},
-		{"SELECT * FROM order WHERE not = 1 OR select", "select * from order where (OR (= not 1) select)"},
+		{"SELECT * FROM order WHERE not = 1 OR `select`", "select * from order where (OR (= not 1) select)"},
 		// Paths, calls, modifiers.
 		{"SELECT a[0].b, a['x'], $p.q FROM t", "select a[0].b, a.x, $p.q from t"},
 		{"SELECT * FROM t WHERE String::LowerCase(name) = 'x'", "select * from t where (= (call string::lowercase name) 'x')"},
@@ -285,7 +285,11 @@ func TestParseSelectErrors(t *testing.T) {
 		{"SELECT * FROM t WHERE a OUTSIDE b", "unsupported: the geometry operator OUTSIDE at 1:25"},
 		{"SELECT * FROM t WHERE a IN 1..5", "unsupported: ranges (..) at 1:29"},
 		{"SELECT * FROM t WHERE at > time::now() - 1d", "unsupported: time::now() (not deterministic; a view cannot depend on the clock) at 1:28"},
-		{"SELECT * FROM t ORDER BY rand()", "unsupported: rand() (not deterministic; a view cannot depend on randomness) at 1:26"},
+		{"SELECT * FROM t ORDER BY rand()", "unsupported: ORDER BY RAND() (not deterministic) at 1:26"},
+		{"SELECT * FROM t ORDER BY a, rand", "ORDER BY RAND needs \"()\"; write `rand` for a field of that name at 1:29"},
+		{"SELECT * FROM t WHERE info = 1", "INFO starts a statement here; write `info` for a field of that name at 1:23"},
+		{"SELECT * FROM t WHERE a = 1 AND select = 1", "unsupported: a subquery without parentheses; write (SELECT …) at 1:33"},
+		{"SELECT * FROM t WHERE sleep(1)", "unsupported: function sleep at 1:23"},
 		{"SELECT * FROM t WHERE a = rand::uuid()", "unsupported: rand::uuid() (not deterministic; a view cannot depend on randomness) at 1:27"},
 		{"SELECT math::sum(x) AS s FROM t", "unsupported: function math::sum (aggregates need GROUP BY) at 1:8"},
 		{"SELECT * FROM t WHERE fn::mine(a)", "unsupported: function fn::mine at 1:23"},

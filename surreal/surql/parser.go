@@ -169,6 +169,15 @@ var escapedWords = wordSet(
 	"FROM", "WHERE", "ORDER", "LIMIT", "START", "GROUP", "SPLIT", "FETCH", "TIMEOUT", "PARALLEL",
 	"EXPLAIN", "WITH", "AS", "OMIT", "VERSION", "TEMPFILES", "SELECT", "VALUE", "ONLY",
 	"TRUE", "FALSE", "NULL", "NONE", "NOT", "RAND", "NAN", "INFINITY",
+	"IF", "CREATE", "UPDATE", "UPSERT", "DELETE", "RELATE", "INSERT", "DEFINE", "REMOVE", "REBUILD", "ALTER",
+	"INFO", "FOR", "LET", "SLEEP", "RETURN", "THROW", "CONTINUE", "BREAK", "FUNCTION",
+)
+
+// Statement keywords that SurrealDB parses as a statement wherever an operand may start, so
+// they cannot name a field without backticks.
+var primeStatementWords = wordSet(
+	"IF", "SELECT", "CREATE", "EXPLAIN", "UPDATE", "UPSERT", "DELETE", "RELATE", "INSERT", "DEFINE", "REMOVE",
+	"REBUILD", "ALTER", "INFO", "FOR", "LET", "SLEEP", "RETURN", "THROW", "CONTINUE", "BREAK", "FUNCTION",
 )
 
 // Statement keywords other than SELECT, for a precise message.
@@ -455,6 +464,12 @@ func (p *parser) orderBy(s *Select) *Error {
 	}
 	for {
 		term := OrderTerm{Pos: p.tok.pos}
+		if p.is("RAND") {
+			if p.peekIs("(") {
+				return unsupportedAt(term.Pos, "ORDER BY RAND() (not deterministic)")
+			}
+			return errAt(term.Pos, "ORDER BY RAND needs \"()\"; write `%s` for a field of that name", p.tok.text)
+		}
 		e, err := p.expr(bpBase)
 		if err != nil {
 			return err
@@ -905,12 +920,13 @@ func (p *parser) wordPrimary() (Expr, *Error) {
 		return p.notCall()
 	case p.followedByColon():
 		return p.recordLit(t.text, t.pos)
-	case (kw == "NOT" || kw == "SELECT" || reservedWords[kw]) && (!p.nameContext() || (kw == "SELECT" && p.peekIs("*"))):
-		switch kw {
-		case "NOT":
+	case kw == "SELECT":
+		return nil, unsupportedAt(t.pos, "a subquery without parentheses; write (SELECT …)")
+	case primeStatementWords[kw] && !(kw == "SLEEP" && p.peekIs("(")):
+		return nil, errAt(t.pos, "%s starts a statement here; write `%s` for a field of that name", kw, t.text)
+	case (kw == "NOT" || reservedWords[kw]) && !p.nameContext():
+		if kw == "NOT" {
 			return p.notCall()
-		case "SELECT":
-			return nil, unsupportedAt(t.pos, "a subquery without parentheses; write (SELECT …)")
 		}
 		return nil, p.expectedExpr()
 	}
