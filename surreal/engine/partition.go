@@ -15,7 +15,7 @@ type partition struct {
 	key     string           // parent row key (per-parent nodes); "" otherwise
 	refs    int32            // how many parent windows hold this partition (per-parent, top)
 	parents map[string]int32 // shared nodes: parent row keys the window rows are attached to
-	tree    ostree
+	tree    btree
 	rows    map[string]*rowState // matching rows and non-matching rows that dereferenced links
 
 	sig     []value.Value // values of the node's $parent expressions for this parent
@@ -37,20 +37,38 @@ type storeResolver struct{ st *store }
 
 func (r storeResolver) Record(id value.Value) (value.Value, bool) { return r.st.getID(id) }
 
-func (n *node) cmp(a, b *rowState) int {
+// cmp orders a row with sort keys aKeys and id aID against row b: ORDER BY keys, then the
+// tie-break on ids; record-id order without ORDER BY.
+func (n *node) cmp(aKeys []value.Value, aID value.Value, b *rowState) int {
 	if n.ordered {
-		if c := eval.CompareKeys(n.sel, a.keys, b.keys); c != 0 {
+		if c := eval.CompareKeys(n.sel, aKeys, b.keys); c != 0 {
 			return c
 		}
-		return eval.TieBreak(a.id, b.id)
+		return eval.TieBreak(aID, b.id)
 	}
-	return value.Compare(a.id, b.id)
+	return value.Compare(aID, b.id)
+}
+
+// setKeys stores a row's sort keys and their order-preserving prefix.
+func (n *node) setKeys(rs *rowState, keys []value.Value) {
+	rs.keys = keys
+	if n.ordered {
+		rs.pre = 0
+		if len(keys) > 0 && len(n.sel.Order) > 0 {
+			t := n.sel.Order[0]
+			rs.pre = prefix(keys[0], t.Collate || t.Numeric)
+			if t.Desc {
+				rs.pre = ^rs.pre
+			}
+		}
+		return
+	}
+	rs.pre = idPrefix(rs.id)
 }
 
 func (v *view) newPartition(n *node, key string) *partition {
 	p := &partition{n: n, key: key, rows: map[string]*rowState{}}
 	p.tree.cmp = n.cmp
-	p.tree.rnd = uint64(len(n.parts)+1)*0x9e3779b97f4a7c15 ^ uint64(len(key))<<32 | 1
 	if n.shared {
 		p.parents = map[string]int32{}
 	}
@@ -115,7 +133,7 @@ func (v *view) fill(p *partition) {
 		p.rows[c.key] = rs
 		v.addRowDeps(rs, deps)
 		if match {
-			rs.keys = keys
+			n.setKeys(rs, keys)
 			p.tree.Insert(rs)
 		}
 	}
@@ -299,14 +317,16 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 	v.addRowDeps(rs, deps)
 	if rs.inTree {
 		if match && (!n.ordered || eval.CompareKeys(n.sel, rs.keys, keys) == 0) {
-			rs.keys = keys
+			if n.ordered {
+				n.setKeys(rs, keys)
+			}
 			return
 		}
 		r := p.tree.Delete(rs)
 		v.onDelete(p, r, rs)
 	}
 	if match {
-		rs.keys = keys
+		n.setKeys(rs, keys)
 		r := p.tree.Insert(rs)
 		v.onInsert(p, r, rs)
 	} else if len(deps) == 0 {
@@ -477,7 +497,7 @@ func (v *view) teardown(p *partition) {
 	}
 	p.dead = true
 	p.rows = nil
-	p.tree.root = nil
+	p.tree.Clear()
 }
 
 // recompute rebuilds a partition from the store (its $parent values or a subquery it reads
@@ -490,7 +510,7 @@ func (v *view) recompute(p *partition) {
 	v.removePartDeps(p)
 	v.unregisterRoute(p)
 	p.rows = map[string]*rowState{}
-	p.tree.root = nil
+	p.tree.Clear()
 	v.fill(p)
 	newWin := v.window(p)
 	inNew := make(map[string]bool, len(newWin))

@@ -1,0 +1,426 @@
+package engine
+
+import "github.com/sp00ky/ssp/surreal/value"
+
+// rowState is one row known to a partition: an item of the partition's order-statistics B+tree
+// while the row matches the partition's WHERE, and the record ids its last evaluation
+// dereferenced (kept also for rows that do not match, so that a change of a linked record
+// re-evaluates exactly the rows that looked at it).
+type rowState struct {
+	pre    uint64        // order-preserving prefix of the sort key (see node.prefix)
+	keys   []value.Value // ORDER BY sort keys, computed once per evaluation (never mutated)
+	id     value.Value   // the record id
+	key    string        // the record id's text form, value.RecordString(id)
+	part   *partition
+	derefs []string // record keys dereferenced by the last evaluation
+	inTree bool
+}
+
+// btree is an order-statistics B+tree of rowStates ordered by (pre, then cmp): O(log n) insert,
+// delete, rank and select with few cache misses, because the 64-bit key prefixes the binary
+// searches mostly decide on are stored inline in the nodes. Nodes that become sparse are
+// merged with a neighbour.
+type btree struct {
+	root   *binner // nil while the tree is a single leaf
+	leaf   *bleaf  // the root when root == nil
+	height int     // 0: the root is a leaf
+	n      int
+	// cmp orders two rows with equal prefixes by their full sort keys and ids.
+	cmp func(aKeys []value.Value, aID value.Value, b *rowState) int
+}
+
+const (
+	bMax = 64 // entries per node
+	bMin = bMax / 4
+)
+
+type bleaf struct {
+	n     int
+	pre   [bMax]uint64
+	items [bMax]*rowState
+}
+
+// bkey is a snapshot of an item's sort position (separators must not alias rowStates, whose
+// keys change when they are re-inserted).
+type bkey struct {
+	pre  uint64
+	keys []value.Value
+	id   value.Value
+}
+
+type binner struct {
+	n      int
+	cnt    [bMax]int32   // items under each child
+	pre    [bMax]uint64  // seps[i].pre, inline for the search
+	seps   [bMax]bkey    // seps[i] <= every item of child i (seps[0] unused)
+	kids   [bMax]*binner // children when this node is at height 2 or more
+	leaves [bMax]*bleaf  // children when this node is at height 1
+}
+
+// Len is the number of rows in the tree.
+func (t *btree) Len() int { return t.n }
+
+func (t *btree) cmpTo(pre uint64, keys []value.Value, id value.Value, b *rowState) int {
+	if pre != b.pre {
+		if pre < b.pre {
+			return -1
+		}
+		return 1
+	}
+	return t.cmp(keys, id, b)
+}
+
+// sepLE reports whether separator s orders at or before row rs.
+func (t *btree) sepLE(s *bkey, rs *rowState) bool { return t.cmpTo(s.pre, s.keys, s.id, rs) <= 0 }
+
+// child returns the index of the child of in that holds (or would hold) rs.
+func (t *btree) child(in *binner, rs *rowState) int {
+	lo, hi := 1, in.n // find the last i >= 1 with seps[i] <= rs; 0 when none
+	for lo < hi {
+		m := (lo + hi) / 2
+		if in.pre[m] < rs.pre || (in.pre[m] == rs.pre && t.sepLE(&in.seps[m], rs)) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo - 1
+}
+
+// leafPos returns the number of items of l ordered before rs.
+func (t *btree) leafPos(l *bleaf, rs *rowState) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		m := (lo + hi) / 2
+		it := l.items[m]
+		var c int
+		switch {
+		case l.pre[m] < rs.pre:
+			c = -1
+		case l.pre[m] > rs.pre:
+			c = 1
+		case it == rs:
+			c = 0
+		default:
+			c = -t.cmp(rs.keys, rs.id, it)
+		}
+		if c < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func keyOf(rs *rowState) bkey { return bkey{pre: rs.pre, keys: rs.keys, id: rs.id} }
+
+// Insert adds rs (not in the tree) and returns its rank.
+func (t *btree) Insert(rs *rowState) int {
+	if t.root == nil && t.leaf == nil {
+		t.leaf = &bleaf{}
+	}
+	t.n++
+	rs.inTree = true
+	if t.height == 0 {
+		rank, right := t.insertLeaf(t.leaf, rs)
+		if right != nil {
+			in := &binner{n: 2}
+			in.leaves[0], in.leaves[1] = t.leaf, right
+			in.cnt[0], in.cnt[1] = int32(t.leaf.n), int32(right.n)
+			in.seps[1] = keyOf(right.items[0])
+			in.pre[1] = in.seps[1].pre
+			t.root, t.leaf, t.height = in, nil, 1
+		}
+		return rank
+	}
+	rank, right, sep := t.insertInner(t.root, t.height, rs)
+	if right != nil {
+		in := &binner{n: 2}
+		in.kids[0], in.kids[1] = t.root, right
+		in.cnt[0], in.cnt[1] = int32(total(t.root)), int32(total(right))
+		in.seps[1], in.pre[1] = sep, sep.pre
+		t.root = in
+		t.height++
+	}
+	return rank
+}
+
+func total(in *binner) int {
+	s := 0
+	for i := 0; i < in.n; i++ {
+		s += int(in.cnt[i])
+	}
+	return s
+}
+
+// insertLeaf inserts rs into l, splitting it when full; it returns rs's position in l (or, when
+// it went to the new right leaf, l's remaining size plus its position there) and the new leaf.
+func (t *btree) insertLeaf(l *bleaf, rs *rowState) (int, *bleaf) {
+	pos := t.leafPos(l, rs)
+	if l.n < bMax {
+		copy(l.items[pos+1:l.n+1], l.items[pos:l.n])
+		copy(l.pre[pos+1:l.n+1], l.pre[pos:l.n])
+		l.items[pos], l.pre[pos] = rs, rs.pre
+		l.n++
+		return pos, nil
+	}
+	right := &bleaf{}
+	half := bMax / 2
+	right.n = copy(right.items[:], l.items[half:l.n])
+	copy(right.pre[:], l.pre[half:l.n])
+	for i := half; i < l.n; i++ {
+		l.items[i] = nil
+	}
+	l.n = half
+	if pos <= half {
+		r, _ := t.insertLeaf(l, rs)
+		return r, right
+	}
+	r, _ := t.insertLeaf(right, rs)
+	return half + r, right
+}
+
+// insertInner inserts rs under in (at height h) and returns its rank within in, plus the new
+// right sibling and its separator when in split.
+func (t *btree) insertInner(in *binner, h int, rs *rowState) (int, *binner, bkey) {
+	i := t.child(in, rs)
+	rank := 0
+	for j := 0; j < i; j++ {
+		rank += int(in.cnt[j])
+	}
+	if h == 1 {
+		r, right := t.insertLeaf(in.leaves[i], rs)
+		rank += r
+		in.cnt[i] = int32(in.leaves[i].n)
+		if right != nil {
+			t.insertChild(in, i+1, nil, right, int32(right.n), keyOf(right.items[0]))
+		}
+	} else {
+		r, right, sep := t.insertInner(in.kids[i], h-1, rs)
+		rank += r
+		if right != nil {
+			rc := int32(total(right))
+			in.cnt[i] += 1 - rc
+			t.insertChild(in, i+1, right, nil, rc, sep)
+		} else {
+			in.cnt[i]++
+		}
+	}
+	if in.n <= bMax-1 {
+		return rank, nil, bkey{}
+	}
+	// Split a full node (it holds bMax children: one slot is kept free for the insertion).
+	half := in.n / 2
+	right := &binner{n: in.n - half}
+	copy(right.cnt[:], in.cnt[half:in.n])
+	copy(right.pre[:], in.pre[half:in.n])
+	copy(right.seps[:], in.seps[half:in.n])
+	copy(right.kids[:], in.kids[half:in.n])
+	copy(right.leaves[:], in.leaves[half:in.n])
+	sep := right.seps[0]
+	right.seps[0], right.pre[0] = bkey{}, 0
+	for j := half; j < in.n; j++ {
+		in.cnt[j], in.pre[j], in.seps[j], in.kids[j], in.leaves[j] = 0, 0, bkey{}, nil, nil
+	}
+	in.n = half
+	return rank, right, sep
+}
+
+// insertChild puts a new child at index i of in.
+func (t *btree) insertChild(in *binner, i int, kid *binner, lf *bleaf, cnt int32, sep bkey) {
+	copy(in.cnt[i+1:in.n+1], in.cnt[i:in.n])
+	copy(in.pre[i+1:in.n+1], in.pre[i:in.n])
+	copy(in.seps[i+1:in.n+1], in.seps[i:in.n])
+	copy(in.kids[i+1:in.n+1], in.kids[i:in.n])
+	copy(in.leaves[i+1:in.n+1], in.leaves[i:in.n])
+	in.cnt[i], in.pre[i], in.seps[i], in.kids[i], in.leaves[i] = cnt, sep.pre, sep, kid, lf
+	in.n++
+}
+
+// removeChild deletes child i of in.
+func removeChild(in *binner, i int) {
+	copy(in.cnt[i:], in.cnt[i+1:in.n])
+	copy(in.pre[i:], in.pre[i+1:in.n])
+	copy(in.seps[i:], in.seps[i+1:in.n])
+	copy(in.kids[i:], in.kids[i+1:in.n])
+	copy(in.leaves[i:], in.leaves[i+1:in.n])
+	in.n--
+	in.cnt[in.n], in.pre[in.n], in.seps[in.n], in.kids[in.n], in.leaves[in.n] = 0, 0, bkey{}, nil, nil
+}
+
+// Delete removes rs (which must be in the tree, with the sort keys it was inserted with) and
+// returns the rank it had.
+func (t *btree) Delete(rs *rowState) int {
+	rs.inTree = false
+	t.n--
+	if t.height == 0 {
+		pos := t.leafPos(t.leaf, rs)
+		deleteAt(t.leaf, pos)
+		return pos
+	}
+	rank := t.deleteInner(t.root, t.height, rs)
+	for t.height > 0 && t.root.n == 1 {
+		if t.height == 1 {
+			t.leaf, t.root = t.root.leaves[0], nil
+		} else {
+			t.root = t.root.kids[0]
+		}
+		t.height--
+	}
+	return rank
+}
+
+func deleteAt(l *bleaf, pos int) {
+	copy(l.items[pos:], l.items[pos+1:l.n])
+	copy(l.pre[pos:], l.pre[pos+1:l.n])
+	l.n--
+	l.items[l.n], l.pre[l.n] = nil, 0
+}
+
+func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
+	i := t.child(in, rs)
+	rank := 0
+	for j := 0; j < i; j++ {
+		rank += int(in.cnt[j])
+	}
+	in.cnt[i]--
+	if h == 1 {
+		l := in.leaves[i]
+		pos := t.leafPos(l, rs)
+		deleteAt(l, pos)
+		rank += pos
+		if l.n < bMin {
+			t.mergeLeaf(in, i)
+		}
+		return rank
+	}
+	rank += t.deleteInner(in.kids[i], h-1, rs)
+	if in.kids[i].n < bMin {
+		t.mergeInner(in, i)
+	}
+	return rank
+}
+
+// mergeLeaf folds the sparse leaf i of in into a neighbour when both fit in one leaf.
+func (t *btree) mergeLeaf(in *binner, i int) {
+	if in.leaves[i].n == 0 {
+		removeChild(in, i)
+		return
+	}
+	for _, j := range [2]int{i - 1, i + 1} {
+		if j < 0 || j >= in.n {
+			continue
+		}
+		a, b := j, i // fold the right one of the pair into the left one
+		if j > i {
+			a, b = i, j
+		}
+		la, lb := in.leaves[a], in.leaves[b]
+		if la.n+lb.n > bMax {
+			continue
+		}
+		copy(la.items[la.n:], lb.items[:lb.n])
+		copy(la.pre[la.n:], lb.pre[:lb.n])
+		la.n += lb.n
+		in.cnt[a] += in.cnt[b]
+		removeChild(in, b)
+		return
+	}
+}
+
+// mergeInner folds the sparse inner child i of in into a neighbour when both fit in one node.
+func (t *btree) mergeInner(in *binner, i int) {
+	if in.kids[i].n == 0 {
+		removeChild(in, i)
+		return
+	}
+	for _, j := range [2]int{i - 1, i + 1} {
+		if j < 0 || j >= in.n {
+			continue
+		}
+		a, b := j, i
+		if j > i {
+			a, b = i, j
+		}
+		ka, kb := in.kids[a], in.kids[b]
+		if ka.n+kb.n > bMax-1 {
+			continue
+		}
+		// kb's first child gets kb's separator from in.
+		kb.seps[0], kb.pre[0] = in.seps[b], in.pre[b]
+		copy(ka.cnt[ka.n:], kb.cnt[:kb.n])
+		copy(ka.pre[ka.n:], kb.pre[:kb.n])
+		copy(ka.seps[ka.n:], kb.seps[:kb.n])
+		copy(ka.kids[ka.n:], kb.kids[:kb.n])
+		copy(ka.leaves[ka.n:], kb.leaves[:kb.n])
+		ka.n += kb.n
+		in.cnt[a] += in.cnt[b]
+		removeChild(in, b)
+		return
+	}
+}
+
+// At returns the row of rank i, or nil when i is out of range.
+func (t *btree) At(i int) *rowState {
+	if i < 0 || i >= t.n {
+		return nil
+	}
+	if t.height == 0 {
+		return t.leaf.items[i]
+	}
+	in := t.root
+	for h := t.height; ; h-- {
+		j := 0
+		for j < in.n-1 && i >= int(in.cnt[j]) {
+			i -= int(in.cnt[j])
+			j++
+		}
+		if h == 1 {
+			return in.leaves[j].items[i]
+		}
+		in = in.kids[j]
+	}
+}
+
+// Walk calls fn for the rows of rank in [from, to), in order.
+func (t *btree) Walk(from, to int, fn func(*rowState)) {
+	if from < 0 {
+		from = 0
+	}
+	if to > t.n {
+		to = t.n
+	}
+	if from >= to {
+		return
+	}
+	if t.height == 0 {
+		for i := from; i < to; i++ {
+			fn(t.leaf.items[i])
+		}
+		return
+	}
+	walkInner(t.root, t.height, 0, from, to, fn)
+}
+
+func walkInner(in *binner, h, base, from, to int, fn func(*rowState)) {
+	for j := 0; j < in.n && base < to; j++ {
+		c := int(in.cnt[j])
+		if base+c > from {
+			if h == 1 {
+				l := in.leaves[j]
+				for k := max(from-base, 0); k < l.n && base+k < to; k++ {
+					fn(l.items[k])
+				}
+			} else {
+				walkInner(in.kids[j], h-1, base, from, to, fn)
+			}
+		}
+		base += c
+	}
+}
+
+// Clear empties the tree.
+func (t *btree) Clear() {
+	t.root, t.leaf, t.height, t.n = nil, nil, 0, 0
+}
