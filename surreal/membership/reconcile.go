@@ -1,0 +1,188 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// ReconcileStats reports what Reconcile found and fixed.
+type ReconcileStats struct {
+	// Views is the number of views reconciled; Scanned the number of edge rows read.
+	Views, Scanned int
+	// Added counts missing edges written, Fixed edges rewritten (wrong version, client, owner
+	// or parent), Removed stale rows deleted.
+	Added, Fixed, Removed int
+}
+
+// Reconcile makes the edges in table equal to views, the complete computed membership of
+// every view whose edges belong in table (keyed by view key): it adds missing edges, rewrites
+// edges whose version, clientId, auth_id or parent differ, and deletes every other row of the
+// table — edges of members that left, of views not in views, and rows with ids not of the
+// writer's form (duplicates written by older SSPs). The table is read in pages by id. It also
+// replaces the writer's record of those views, so later deltas apply on top of them.
+func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]ViewMembership) (ReconcileStats, error) {
+	var st ReconcileStats
+	if !ValidTableName(table) {
+		return st, fmt.Errorf("reconcile: invalid table name %q", table)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	w.forgetTableLocked(table)
+	keys := make([]string, 0, len(views))
+	for k := range views {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vm := views[k]
+		vs := newViewState()
+		vs.clientID, vs.authID = vm.ClientID, vm.AuthID
+		ref := viewRef{table, k}
+		w.views[ref] = vs
+		for _, m := range vm.Members {
+			w.setLocked(table, k, vs, m)
+		}
+		if len(vs.members) == 0 {
+			delete(w.views, ref)
+		}
+	}
+	st.Views = len(views)
+	// setLocked queued every member; Reconcile decides itself what needs writing.
+	delete(w.queue, table)
+
+	seen := map[edgeKey]bool{}
+	var stale []value.Value
+	var fix []edgeKey
+	now := value.Datetime(time.Now())
+	err := w.scanEdges(ctx, table, func(row value.Value) {
+		st.Scanned++
+		id := row.Get("id")
+		k, ok := parseEdgeID(table, id)
+		if !ok {
+			stale = append(stale, id)
+			return
+		}
+		want, present := w.edgeRow(table, k, now)
+		switch {
+		case !present:
+			stale = append(stale, id)
+		case seen[k]:
+			// Cannot happen (ids are unique); ignore.
+		default:
+			seen[k] = true
+			if !sameEdge(row, want) {
+				fix = append(fix, k)
+			}
+		}
+	})
+	if err != nil {
+		return st, fmt.Errorf("reconcile %s: %w", table, err)
+	}
+
+	q := w.tq(table)
+	q.stale = stale
+	st.Removed = len(stale)
+	for _, k := range fix {
+		w.touch(table, k.view, k.pos)
+	}
+	st.Fixed = len(fix)
+	for _, ref := range sortedRefs(w.views, table) {
+		vs := w.views[ref]
+		ps := make([]pos, 0, len(vs.members))
+		for p := range vs.members {
+			ps = append(ps, p)
+		}
+		sort.Slice(ps, func(i, j int) bool { return ps[i].less(ps[j]) })
+		for _, p := range ps {
+			k := edgeKey{ref.view, p}
+			if !seen[k] {
+				w.touch(table, ref.view, p)
+				st.Added++
+			}
+		}
+	}
+	if err := w.flushLocked(ctx); err != nil {
+		return st, fmt.Errorf("reconcile %s: %w", table, err)
+	}
+	return st, nil
+}
+
+func sortedRefs(views map[viewRef]*viewState, table string) []viewRef {
+	var out []viewRef
+	for ref := range views {
+		if ref.table == table {
+			out = append(out, ref)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].view < out[j].view })
+	return out
+}
+
+// scanEdges reads every row of table in id order, in pages. A table that does not exist is
+// empty.
+func (w *Writer) scanEdges(ctx context.Context, table string, fn func(row value.Value)) error {
+	vars := map[string]any{"tb": table, "n": w.opts.PageSize}
+	q := "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
+	for {
+		rs, err := w.q.Query(ctx, q, vars)
+		if err == nil {
+			err = conn.StatementErr(rs)
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "does not exist") {
+				return nil
+			}
+			return err
+		}
+		rows := rs[0].Value.Elems()
+		for _, r := range rows {
+			fn(r)
+		}
+		if len(rows) < w.opts.PageSize {
+			return nil
+		}
+		vars["last"] = rows[len(rows)-1].Get("id")
+		q = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
+	}
+}
+
+// parseEdgeID reads an id of the writer's form `<table>:[view, parent, rel, key]`.
+func parseEdgeID(table string, id value.Value) (edgeKey, bool) {
+	if id.Kind() != value.KindRecord || id.Table() != table {
+		return edgeKey{}, false
+	}
+	parts := id.Key().Elems()
+	if id.Key().Kind() != value.KindArray || len(parts) != 4 {
+		return edgeKey{}, false
+	}
+	var s [4]string
+	for i, p := range parts {
+		if p.Kind() != value.KindString {
+			return edgeKey{}, false
+		}
+		s[i] = p.AsString()
+	}
+	if (s[1] == "") != (s[2] == "") {
+		return edgeKey{}, false
+	}
+	return edgeKey{view: s[0], pos: pos{parent: s[1], rel: s[2], key: s[3]}}, true
+}
+
+// sameEdge reports whether an edge row read from the database holds what want says
+// (updatedAt aside).
+func sameEdge(row, want value.Value) bool {
+	for _, f := range []string{"in", "out", "version", "clientId", "auth_id", "parent", "parent_rel"} {
+		a, b := row.Get(f), want.Get(f)
+		if a.Kind() != b.Kind() || value.Compare(a, b) != 0 {
+			return false
+		}
+	}
+	return true
+}

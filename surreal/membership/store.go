@@ -1,0 +1,322 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// QueryRow is a view's `_00_query` row (SPEC §2.1).
+type QueryRow struct {
+	// Key is the view key; the row is `_00_query:<Key>`.
+	Key   string
+	SurQL string
+	// Params is the view's parameters (an object; NONE when absent).
+	Params           value.Value
+	ClientID, AuthID string
+	TTL              time.Duration
+	LastActiveAt     time.Time
+	// RegistrationTime is how long the registration took, in milliseconds.
+	RegistrationTime float64
+	RowCount         int
+}
+
+// ViewMetrics are the metrics of one view written by FlushMetrics. A NaN percentile (no
+// samples yet) is written as NONE.
+type ViewMetrics struct {
+	Key               string
+	RowCount          int
+	UpdateCount       int64
+	LastIngestLatency float64
+	P55, P90, P99     float64
+}
+
+// StoreOptions tunes a Store. The zero value is ready to use.
+type StoreOptions struct {
+	// VersionTimeout bounds WaitVersion (default 5s).
+	VersionTimeout time.Duration
+	// MaxStatements caps the statements of one FlushMetrics query (default 500).
+	MaxStatements int
+	// Log receives warnings (logrus' standard logger if nil).
+	Log logrus.FieldLogger
+}
+
+// Store reads and writes the `_00_query` rows and waits on `_00_version`.
+type Store struct {
+	q    Querier
+	opts StoreOptions
+}
+
+// NewStore returns a Store using q.
+func NewStore(q Querier, opts StoreOptions) *Store {
+	if opts.VersionTimeout <= 0 {
+		opts.VersionTimeout = 5 * time.Second
+	}
+	if opts.MaxStatements <= 0 {
+		opts.MaxStatements = 500
+	}
+	if opts.Log == nil {
+		opts.Log = logrus.StandardLogger()
+	}
+	return &Store{q: q, opts: opts}
+}
+
+// run runs a query and returns its results, failing on any failed statement.
+func (s *Store) run(ctx context.Context, surql string, vars map[string]any) ([]conn.Result, error) {
+	rs, err := s.q.Query(ctx, surql, vars)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	return rs, err
+}
+
+// UpsertQuery writes a view's `_00_query` row: surql, params, clientId, auth_id, ttl (a
+// duration), lastActiveAt (a datetime), registrationTime (ms) and rowCount. Other fields of an
+// existing row (metrics, createdAt, …) are kept.
+func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
+	vars := map[string]any{
+		"id":               QueryRecord(r.Key),
+		"surql":            r.SurQL,
+		"params":           r.Params,
+		"clientId":         r.ClientID,
+		"authId":           r.AuthID,
+		"ttl":              value.Duration(r.TTL),
+		"lastActiveAt":     value.Datetime(r.LastActiveAt),
+		"registrationTime": r.RegistrationTime,
+		"rowCount":         int64(r.RowCount),
+	}
+	const q = "UPSERT $id SET surql = $surql, params = $params, clientId = $clientId, auth_id = $authId, " +
+		"ttl = $ttl, lastActiveAt = $lastActiveAt, registrationTime = $registrationTime, rowCount = $rowCount RETURN NONE"
+	if _, err := s.run(ctx, q, vars); err != nil {
+		return fmt.Errorf("upsert query row %s: %w", r.Key, err)
+	}
+	return nil
+}
+
+// RefreshQuery updates clientId, auth_id and lastActiveAt of an existing `_00_query` row (a
+// re-registration of the same query). It reports whether the row exists.
+func (s *Store) RefreshQuery(ctx context.Context, key, clientID, authID string, lastActiveAt time.Time) (bool, error) {
+	vars := map[string]any{
+		"id": QueryRecord(key), "clientId": clientID, "authId": authID, "lastActiveAt": value.Datetime(lastActiveAt),
+	}
+	rs, err := s.run(ctx, "UPDATE $id SET clientId = $clientId, auth_id = $authId, lastActiveAt = $lastActiveAt RETURN VALUE id", vars)
+	if err != nil {
+		return false, fmt.Errorf("refresh query row %s: %w", key, err)
+	}
+	return rs[0].Value.Len() > 0, nil
+}
+
+// FlushMetrics writes the metrics of views to their `_00_query` rows (rowCount, updateCount,
+// lastIngestLatency, materializationP55/P90/P99). Rows that no longer exist are not created.
+func (s *Store) FlushMetrics(ctx context.Context, ms []ViewMetrics) error {
+	for start := 0; start < len(ms); start += s.opts.MaxStatements {
+		chunk := ms[start:min(len(ms), start+s.opts.MaxStatements)]
+		var b strings.Builder
+		vars := make(map[string]any, 2*len(chunk))
+		for i, m := range chunk {
+			n := strconv.Itoa(i)
+			vars["q"+n] = QueryRecord(m.Key)
+			vars["m"+n] = value.ObjectOf([]value.Field{
+				{Key: "rowCount", Val: value.Int(int64(m.RowCount))},
+				{Key: "updateCount", Val: value.Int(m.UpdateCount)},
+				{Key: "lastIngestLatency", Val: floatOrNone(m.LastIngestLatency)},
+				{Key: "materializationP55", Val: floatOrNone(m.P55)},
+				{Key: "materializationP90", Val: floatOrNone(m.P90)},
+				{Key: "materializationP99", Val: floatOrNone(m.P99)},
+			})
+			b.WriteString("UPDATE $q" + n + " MERGE $m" + n + " RETURN NONE;\n")
+		}
+		if _, err := s.run(ctx, b.String(), vars); err != nil {
+			return fmt.Errorf("write metrics of %d views: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+func floatOrNone(f float64) value.Value {
+	if math.IsNaN(f) {
+		return value.None()
+	}
+	return value.Float(f)
+}
+
+// LoadQueries returns every `_00_query` row that holds a query (rows without a string `surql`
+// are skipped), sorted by key. A missing table means no rows.
+func (s *Store) LoadQueries(ctx context.Context) ([]QueryRow, error) {
+	return s.selectQueries(ctx, "SELECT * FROM type::table($tb)", nil)
+}
+
+// ExpiredQueries returns the `_00_query` rows whose lastActiveAt + ttl is before now.
+func (s *Store) ExpiredQueries(ctx context.Context, now time.Time) ([]QueryRow, error) {
+	return s.selectQueries(ctx, "SELECT * FROM type::table($tb) WHERE "+expiredAt("$now"),
+		map[string]any{"now": value.Datetime(now)})
+}
+
+// expiredAt is the condition of an expired row at the instant expr.
+func expiredAt(expr string) string {
+	return "type::is_datetime(lastActiveAt) AND type::is_duration(ttl) AND lastActiveAt + ttl < " + expr
+}
+
+func (s *Store) selectQueries(ctx context.Context, q string, vars map[string]any) ([]QueryRow, error) {
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars["tb"] = QueryTable
+	rs, err := s.run(ctx, q, vars)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", QueryTable, err)
+	}
+	var out []QueryRow
+	for _, row := range rs[0].Value.Elems() {
+		r, ok := parseQueryRow(row)
+		if !ok {
+			s.opts.Log.WithField("row", row.Get("id").SurQL()).Debug("_00_query row without a query skipped")
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// parseQueryRow reads a `_00_query` row; ok is false when it holds no query.
+func parseQueryRow(row value.Value) (QueryRow, bool) {
+	id := row.Get("id")
+	sq := row.Get("surql")
+	if id.Kind() != value.KindRecord || sq.Kind() != value.KindString {
+		return QueryRow{}, false
+	}
+	r := QueryRow{
+		Key:      recordKeyText(id.Key()),
+		SurQL:    sq.AsString(),
+		Params:   row.Get("params"),
+		ClientID: row.Get("clientId").AsString(),
+		AuthID:   row.Get("auth_id").AsString(),
+		RowCount: int(row.Get("rowCount").AsInt()),
+	}
+	if a := row.Get("auth_id"); a.Kind() == value.KindRecord {
+		r.AuthID = value.RecordString(a)
+	}
+	switch t := row.Get("ttl"); t.Kind() {
+	case value.KindDuration:
+		r.TTL = t.AsDuration()
+	case value.KindString:
+		r.TTL, _ = value.ParseDuration(t.AsString())
+	}
+	switch l := row.Get("lastActiveAt"); l.Kind() {
+	case value.KindDatetime:
+		r.LastActiveAt = l.AsTime()
+	case value.KindString:
+		if d, ok := value.ParseDatetime(l.AsString()); ok {
+			r.LastActiveAt = d.AsTime()
+		}
+	}
+	if rt := row.Get("registrationTime"); rt.IsNumber() {
+		r.RegistrationTime = rt.AsFloat()
+	}
+	return r, true
+}
+
+// recordKeyText returns a record key as the view key text: a string as is, an integer in
+// digits, anything else in SurrealQL form.
+func recordKeyText(k value.Value) string {
+	switch k.Kind() {
+	case value.KindString:
+		return k.AsString()
+	case value.KindInt:
+		return strconv.FormatInt(k.AsInt(), 10)
+	}
+	return k.SurQL()
+}
+
+// DeleteQueryIfExpired deletes the `_00_query` row of key only if it is still expired at the
+// database's current time (a re-registration may have refreshed it since it was listed), in
+// one statement. It reports whether the row was deleted.
+func (s *Store) DeleteQueryIfExpired(ctx context.Context, key string) (bool, error) {
+	rs, err := s.run(ctx, "DELETE $id WHERE "+expiredAt("time::now()")+" RETURN BEFORE",
+		map[string]any{"id": QueryRecord(key)})
+	if err != nil {
+		return false, fmt.Errorf("delete expired query row %s: %w", key, err)
+	}
+	return rs[0].Value.Len() > 0, nil
+}
+
+// CountQueries returns how many `_00_query` rows are owned by authID.
+func (s *Store) CountQueries(ctx context.Context, authID string) (int, error) {
+	rs, err := s.run(ctx, "RETURN count(SELECT VALUE id FROM type::table($tb) WHERE auth_id = $a)",
+		map[string]any{"tb": QueryTable, "a": authID})
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("count query rows of %q: %w", authID, err)
+	}
+	return int(rs[0].Value.AsInt()), nil
+}
+
+// ErrVersionTimeout is returned by WaitVersion when the version did not become visible in
+// time. The caller logs it and writes the edges anyway.
+var ErrVersionTimeout = errors.New("row version not visible in time")
+
+// versionBackoff is the wait before each poll of WaitVersion; the last value repeats.
+var versionBackoff = [...]time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}
+
+// WaitVersion waits until `_00_version` shows record rid at version rv or later (SPEC §2.4),
+// polling `SELECT VALUE version FROM ONLY _00_version WHERE record_id = $rid LIMIT 1` with
+// backoff 10, 20, 40, 80, 80… ms. It returns nil once visible (at once when rv <= 0), an
+// error wrapping ErrVersionTimeout after StoreOptions.VersionTimeout, or ctx's error. Failed
+// polls (for instance while `_00_version` does not exist yet) count as not visible.
+func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) error {
+	if rv <= 0 {
+		return nil
+	}
+	if rid.Kind() != value.KindRecord {
+		return fmt.Errorf("wait for version %d: %s is not a record id", rv, rid.SurQL())
+	}
+	deadline := time.Now().Add(s.opts.VersionTimeout)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	vars := map[string]any{"rid": rid}
+	const q = "SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $rid LIMIT 1"
+	var seen value.Value
+	var lastErr error
+	for i := 0; ; i++ {
+		rs, err := s.run(wctx, q, vars)
+		if err == nil {
+			seen = rs[0].Value
+			if seen.IsNumber() && seen.AsInt() >= rv {
+				return nil
+			}
+		} else {
+			lastErr = err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, ctx.Err())
+		}
+		wait := versionBackoff[min(i, len(versionBackoff)-1)]
+		if time.Until(deadline) < wait || sleep(wctx, wait) != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, ctx.Err())
+			}
+			detail := "seen " + seen.SurQL()
+			if seen.IsNone() && lastErr != nil {
+				detail = "last error: " + lastErr.Error()
+			}
+			return fmt.Errorf("wait for %s version %d after %s (%s): %w",
+				value.RecordString(rid), rv, s.opts.VersionTimeout, detail, ErrVersionTimeout)
+		}
+	}
+}
