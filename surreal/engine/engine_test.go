@@ -250,7 +250,7 @@ func TestRegister(t *testing.T) {
 
 	errs := []struct {
 		name, q, want string
-		params      value.Value
+		params        value.Value
 	}{
 		{"syntax", `SELECT * FROM thread WHERE`, "register view v: ", value.None()},
 		{"unsupported", `SELECT count() FROM thread GROUP BY x`, "unsupported", value.None()},
