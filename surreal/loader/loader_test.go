@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,8 +34,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func dial(t *testing.T, db string) (*conn.Conn, context.Context) {
+var dbSeq atomic.Int64
+
+func dial(t *testing.T, name string) (*conn.Conn, context.Context) {
 	t.Helper()
+	db := fmt.Sprintf("%s%d", name, dbSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	log := logrus.New()

@@ -162,3 +162,5 @@ func added(view, table string, ms ...engine.Member) ViewDelta {
 func eq(a, b []string) bool {
 	return strings.Join(a, "|") == strings.Join(b, "|")
 }
+
+func deltaAdded(ms ...engine.Member) engine.Delta { return engine.Delta{Added: ms} }

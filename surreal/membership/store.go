@@ -271,6 +271,9 @@ func (s *Store) CountQueries(ctx context.Context, authID string) (int, error) {
 // time. The caller logs it and writes the edges anyway.
 var ErrVersionTimeout = errors.New("row version not visible in time")
 
+// versionPollGrace lets the last poll of WaitVersion, which starts at the deadline, finish.
+const versionPollGrace = time.Second
+
 // versionBackoff is the wait before each poll of WaitVersion; the last value repeats.
 var versionBackoff = [...]time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}
 
@@ -287,14 +290,15 @@ func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) erro
 		return fmt.Errorf("wait for version %d: %s is not a record id", rv, rid.SurQL())
 	}
 	deadline := time.Now().Add(s.opts.VersionTimeout)
-	wctx, cancel := context.WithDeadline(ctx, deadline)
+	// A poll may run a little past the deadline: the last one starts at it.
+	pctx, cancel := context.WithDeadline(ctx, deadline.Add(versionPollGrace))
 	defer cancel()
 	vars := map[string]any{"rid": rid}
 	const q = "SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $rid LIMIT 1"
 	var seen value.Value
 	var lastErr error
 	for i := 0; ; i++ {
-		rs, err := s.run(wctx, q, vars)
+		rs, err := s.run(pctx, q, vars)
 		if err == nil {
 			seen = rs[0].Value
 			if seen.IsNumber() && seen.AsInt() >= rv {
@@ -306,17 +310,17 @@ func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) erro
 		if ctx.Err() != nil {
 			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, ctx.Err())
 		}
-		wait := versionBackoff[min(i, len(versionBackoff)-1)]
-		if time.Until(deadline) < wait || sleep(wctx, wait) != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, ctx.Err())
-			}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
 			detail := "seen " + seen.SurQL()
 			if seen.IsNone() && lastErr != nil {
 				detail = "last error: " + lastErr.Error()
 			}
 			return fmt.Errorf("wait for %s version %d after %s (%s): %w",
 				value.RecordString(rid), rv, s.opts.VersionTimeout, detail, ErrVersionTimeout)
+		}
+		if err := sleep(ctx, min(versionBackoff[min(i, len(versionBackoff)-1)], remaining)); err != nil {
+			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, err)
 		}
 	}
 }

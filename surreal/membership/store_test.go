@@ -1,0 +1,159 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+func TestQueryRows(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	if rows, err := e.s.LoadQueries(e.ctx); err != nil || len(rows) != 0 {
+		t.Fatalf("LoadQueries without a _00_query table = %v, %v", rows, err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	params := value.ObjectOf([]value.Field{
+		{Key: "auth", Val: value.ObjectOf([]value.Field{{Key: "id", Val: value.String("user:alice")}})},
+		{Key: "user", Val: value.Record("user", value.String("a'b"))},
+		{Key: "n", Val: value.Int(5)},
+	})
+	fresh := QueryRow{Key: "q'1 ⟩", SurQL: "SELECT * FROM thread WHERE author = $user", Params: params,
+		ClientID: "c1", AuthID: "user:alice", TTL: 90 * time.Minute, LastActiveAt: now, RegistrationTime: 1.25, RowCount: 3}
+	stale := QueryRow{Key: "old", SurQL: "SELECT * FROM thread", Params: value.None(), ClientID: "c2",
+		TTL: time.Hour, LastActiveAt: now.Add(-2 * time.Hour), RowCount: 0}
+	for _, r := range []QueryRow{fresh, stale} {
+		if err := e.s.UpsertQuery(e.ctx, r); err != nil {
+			t.Fatalf("UpsertQuery: %v", err)
+		}
+	}
+	e.exec("UPSERT _00_query:noquery SET state = 'x'", nil) // rows without surql are skipped
+
+	rows, err := e.s.LoadQueries(e.ctx)
+	if err != nil {
+		t.Fatalf("LoadQueries: %v", err)
+	}
+	if len(rows) != 2 || rows[0].Key != "old" || rows[1].Key != fresh.Key {
+		t.Fatalf("LoadQueries = %+v", rows)
+	}
+	got := rows[1]
+	if got.SurQL != fresh.SurQL || got.ClientID != "c1" || got.AuthID != "user:alice" || got.TTL != fresh.TTL ||
+		!got.LastActiveAt.Equal(now) || got.RegistrationTime != 1.25 || got.RowCount != 3 ||
+		value.Compare(got.Params, params) != 0 || got.Params.Get("user").Kind() != value.KindRecord {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, fresh)
+	}
+	if !rows[0].Params.IsNone() {
+		t.Fatalf("NONE params read back as %s", rows[0].Params.SurQL())
+	}
+
+	// Metrics land on existing rows only; NaN percentiles are NONE.
+	err = e.s.FlushMetrics(e.ctx, []ViewMetrics{
+		{Key: fresh.Key, RowCount: 7, UpdateCount: 4, LastIngestLatency: 0.5, P55: 0.25, P90: 1.5, P99: math.NaN()},
+		{Key: "never-registered", RowCount: 1},
+	})
+	if err != nil {
+		t.Fatalf("FlushMetrics: %v", err)
+	}
+	rs := e.exec("SELECT * FROM ONLY $id; SELECT * FROM _00_query:⟨never-registered⟩", map[string]any{"id": QueryRecord(fresh.Key)})
+	row := rs[0].Value
+	if row.Get("rowCount").AsInt() != 7 || row.Get("updateCount").AsInt() != 4 || row.Get("lastIngestLatency").AsFloat() != 0.5 ||
+		row.Get("materializationP55").AsFloat() != 0.25 || row.Get("materializationP90").AsFloat() != 1.5 ||
+		!row.Get("materializationP99").IsNone() || row.Get("surql").AsString() != fresh.SurQL {
+		t.Fatalf("row after FlushMetrics: %s", row.SurQL())
+	}
+	if rs[1].Value.Len() != 0 {
+		t.Fatalf("FlushMetrics created a row: %s", rs[1].Value.SurQL())
+	}
+
+	// Re-registration refreshes; metrics survive an upsert.
+	if ok, err := e.s.RefreshQuery(e.ctx, fresh.Key, "c9", "user:alice", now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("RefreshQuery = %v, %v", ok, err)
+	}
+	if ok, err := e.s.RefreshQuery(e.ctx, "missing", "c9", "", now); err != nil || ok {
+		t.Fatalf("RefreshQuery of a missing row = %v, %v", ok, err)
+	}
+	if err := e.s.UpsertQuery(e.ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if row := e.exec("SELECT * FROM ONLY $id", map[string]any{"id": QueryRecord(fresh.Key)})[0].Value; row.Get("updateCount").AsInt() != 4 {
+		t.Fatalf("UpsertQuery dropped the metrics: %s", row.SurQL())
+	}
+
+	// Expiry.
+	expired, err := e.s.ExpiredQueries(e.ctx, time.Now())
+	if err != nil || len(expired) != 1 || expired[0].Key != "old" {
+		t.Fatalf("ExpiredQueries = %+v, %v", expired, err)
+	}
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, fresh.Key); err != nil || ok {
+		t.Fatalf("DeleteQueryIfExpired(fresh) = %v, %v", ok, err)
+	}
+	// A refresh racing the sweep wins: the row listed as expired is kept.
+	if _, err := e.s.RefreshQuery(e.ctx, "old", "c2", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old"); err != nil || ok {
+		t.Fatalf("DeleteQueryIfExpired after a refresh = %v, %v", ok, err)
+	}
+	e.exec("UPDATE _00_query:old SET lastActiveAt = time::now() - 2h", nil)
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old"); err != nil || !ok {
+		t.Fatalf("DeleteQueryIfExpired(old) = %v, %v", ok, err)
+	}
+	if rows, _ := e.s.LoadQueries(e.ctx); len(rows) != 1 {
+		t.Fatalf("%d rows left, want 1", len(rows))
+	}
+	if n, err := e.s.CountQueries(e.ctx, "user:alice"); err != nil || n != 1 {
+		t.Fatalf("CountQueries(alice) = %d, %v", n, err)
+	}
+	if n, err := e.s.CountQueries(e.ctx, "user:bob"); err != nil || n != 0 {
+		t.Fatalf("CountQueries(bob) = %d, %v", n, err)
+	}
+}
+
+func TestWaitVersion(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	short := NewStore(e.q, StoreOptions{VersionTimeout: 150 * time.Millisecond, Log: quietLog()})
+	rid := value.Record("thread", value.String("a'b"))
+
+	// _00_version does not exist yet: not visible.
+	if err := short.WaitVersion(e.ctx, rid, 1); !errors.Is(err, ErrVersionTimeout) {
+		t.Fatalf("WaitVersion without _00_version = %v, want a timeout", err)
+	}
+	if err := short.WaitVersion(e.ctx, rid, 0); err != nil {
+		t.Fatalf("WaitVersion(rv 0) = %v", err)
+	}
+	e.exec("CREATE _00_version SET record_id = $rid, version = 2", map[string]any{"rid": rid})
+	for _, rv := range []int64{1, 2} {
+		if err := short.WaitVersion(e.ctx, rid, rv); err != nil {
+			t.Fatalf("WaitVersion(rv %d) with version 2 = %v", rv, err)
+		}
+	}
+	start := time.Now()
+	err := short.WaitVersion(e.ctx, rid, 3)
+	if !errors.Is(err, ErrVersionTimeout) {
+		t.Fatalf("WaitVersion(rv 3) with version 2 = %v, want a timeout", err)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Fatalf("timed out after %s, before the configured 150ms", took)
+	}
+	if err := short.WaitVersion(e.ctx, value.String("thread:1"), 1); err == nil || errors.Is(err, ErrVersionTimeout) {
+		t.Fatalf("WaitVersion of a non-record = %v", err)
+	}
+
+	// The version becomes visible while waiting (default 5s budget).
+	done := make(chan error, 1)
+	go func() { done <- e.s.WaitVersion(e.ctx, rid, 3) }()
+	e.exec("UPDATE _00_version SET version = 3 WHERE record_id = $rid", map[string]any{"rid": rid})
+	if err := <-done; err != nil {
+		t.Fatalf("WaitVersion after the update = %v", err)
+	}
+
+	// Cancellation ends the wait with ctx's error.
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if err := e.s.WaitVersion(ctx, rid, 9); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitVersion with a cancelled ctx = %v", err)
+	}
+}
