@@ -21,8 +21,8 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 		coarse        bool
 	}{
 		{"small", 300, 20, 4000, false},
-		{"ties", 3000, 3, 20000, true},
-		{"deep", 200000, 1000, 60000, false},
+		{"ties", 3000, 3, 10000, true},
+		{"deep", 20000, 1000, 30000, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(7))
