@@ -118,6 +118,7 @@ type StatementError struct {
 	Message string
 }
 
+// Error returns the statement's position and SurrealDB's message.
 func (e *StatementError) Error() string {
 	return fmt.Sprintf("statement %d: %s", e.Index, e.Message)
 }
@@ -353,6 +354,7 @@ type retryable struct{ err error }
 func (r retryable) Error() string   { return r.err.Error() }
 func (r retryable) Unwrap() []error { return []error{r.err, errRetry} }
 func markRetry(err error) error     { return retryable{err} }
+
 func firstConflict(rs []Result) error {
 	for _, r := range rs {
 		if r.Err != nil && IsConflict(r.Err) {

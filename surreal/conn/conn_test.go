@@ -221,6 +221,32 @@ func TestIsConflict(t *testing.T) {
 	}
 }
 
+// TestConflictIsRetried: a statement failing with a transaction conflict makes Query send the
+// query again (here the conflict is thrown until a counter, bumped by every attempt, reaches 3).
+func TestConflictIsRetried(t *testing.T) {
+	c, ctx := dial(t, srv.URL())
+	const q = "UPSERT $id SET n += 1 RETURN NONE; " +
+		"IF (SELECT VALUE n FROM ONLY $id) < 3 { THROW 'Transaction conflict: this transaction can be retried' }; " +
+		"RETURN (SELECT VALUE n FROM ONLY $id)"
+	rs := mustQuery(t, ctx, c, q, map[string]any{"id": rec("counter:1")})
+	if n := rs[len(rs)-1].Value.AsInt(); n != 3 {
+		t.Fatalf("counter = %d after the retried query, want 3", n)
+	}
+	// Other statement errors are not retried.
+	rs, err := c.Query(ctx, "UPSERT counter:2 SET n += 1 RETURN NONE; THROW 'boom'", nil)
+	if err != nil || rs[1].Err == nil {
+		t.Fatalf("Query = %+v, %v", rs, err)
+	}
+	if rs := mustQuery(t, ctx, c, "RETURN (SELECT VALUE n FROM ONLY counter:2)", nil); rs[0].Value.AsInt() != 1 {
+		t.Fatalf("a failing query was retried: counter = %s", rs[0].Value.SurQL())
+	}
+	// QueryOnce never retries.
+	rs, err = c.QueryOnce(ctx, q, map[string]any{"id": rec("counter:3")})
+	if err != nil || !conn.IsConflict(rs[1].Err) {
+		t.Fatalf("QueryOnce = %+v, %v", rs, err)
+	}
+}
+
 // TestReconnect cuts every connection between the Conn and SurrealDB; the next query must
 // reconnect (sign in, use) and succeed.
 func TestReconnect(t *testing.T) {
