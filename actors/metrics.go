@@ -1,0 +1,99 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the Service's Prometheus collectors, registered on the Service's own registry.
+type metrics struct {
+	ingests        *prometheus.CounterVec // ssp_ingest_total{table,op,result}
+	ingestLatency  prometheus.Histogram   // ssp_ingest_duration_seconds
+	views          prometheus.Gauge       // ssp_views
+	members        prometheus.Gauge       // ssp_view_members
+	edgeWrites     *prometheus.CounterVec // ssp_edge_writes_total{kind}
+	edgeLatency    prometheus.Histogram   // ssp_edge_write_duration_seconds
+	edgeFailures   prometheus.Counter     // ssp_edge_write_failures_total
+	restarts       *prometheus.CounterVec // ssp_actor_restarts_total{kind}
+	bootstrap      prometheus.Gauge       // ssp_bootstrap_duration_seconds
+	ttlExpirations prometheus.Counter     // ssp_ttl_expirations_total
+	rvTimeouts     prometheus.Counter     // ssp_rv_wait_timeouts_total
+	mailbox        []prometheus.GaugeFunc // ssp_mailbox_depth{actor}
+	all            []prometheus.Collector // everything above, for registration
+}
+
+// Result labels of ssp_ingest_total.
+const (
+	resultOK       = "ok"
+	resultInvalid  = "invalid"
+	resultBusy     = "busy"
+	resultNotReady = "not_ready"
+	resultError    = "error"
+)
+
+// newMetrics builds the collectors; coordinatorDepth and writersDepth report the mailbox depths.
+func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
+	m := &metrics{
+		ingests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error).",
+		}, []string{"table", "op", "result"}),
+		ingestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ssp_ingest_duration_seconds", Help: "Time from accepting an ingest to every affected view having applied it in memory.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		views: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_views", Help: "Registered views.",
+		}),
+		members: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_view_members", Help: "Members of all registered views (top-level and subquery rows).",
+		}),
+		edgeWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_edge_writes_total", Help: "Edge writes handed to the list_ref writers, by kind (add, update, remove).",
+		}, []string{"kind"}),
+		edgeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ssp_edge_write_duration_seconds", Help: "Duration of one list_ref writer flush (one transaction per table).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		edgeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
+		}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_actor_restarts_total", Help: "Actor restarts by the supervisor, by actor kind (view, writer).",
+		}, []string{"kind"}),
+		bootstrap: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_bootstrap_duration_seconds", Help: "Duration of the last completed bootstrap (load, re-register, reconcile).",
+		}),
+		ttlExpirations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_ttl_expirations_total", Help: "Views removed by the TTL sweep.",
+		}),
+		rvTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_rv_wait_timeouts_total", Help: "_00_version waits that gave up; the edges were written anyway.",
+		}),
+	}
+	for _, d := range []struct {
+		actor string
+		f     func() float64
+	}{{"coordinator", coordinatorDepth}, {"writers", writersDepth}} {
+		m.mailbox = append(m.mailbox, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ssp_mailbox_depth", Help: "Messages waiting: accepted ingests not yet stepped (coordinator), edge items not yet flushed (writers).",
+			ConstLabels: prometheus.Labels{"actor": d.actor},
+		}, d.f))
+	}
+	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency,
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts}
+	for _, g := range m.mailbox {
+		m.all = append(m.all, g)
+	}
+	return m
+}
+
+// register adds every collector to reg.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range m.all {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
+}
