@@ -36,7 +36,7 @@ Columns: views, rows; load = time to apply the initial rows; register = time to 
 views; changes/s, p50, p99 = throughput and latency (wall clock) of engine.Apply over the
 change stream; cpu/ch = process CPU time per change over the stream (includes GC; unlike wall
 time it does not grow when other processes take the core); allocs/ch = heap allocations per
-change; B/row = heap per stored row (after GC, rows loaded vs
+change; deltas/ch = views whose membership changed, per change; B/row = heap per stored row (after GC, rows loaded vs
 empty engine); B/view = heap per view (views registered vs rows only); members = members of all
 views after the stream.
 
@@ -73,8 +73,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	fmt.Fprintf(stdout, "ssp bench: GOMAXPROCS=%d, %s %s/%s, CPU %s, seed %d, %d changes per cell\n",
 		runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), f.seed, f.changes)
-	fmt.Fprintf(stdout, "%6s %7s %9s %9s %10s %9s %9s %9s %9s %9s %9s %9s\n",
-		"views", "rows", "load", "register", "changes/s", "p50", "p99", "cpu/ch", "allocs/ch", "B/row", "B/view", "members")
+	fmt.Fprintf(stdout, "%6s %7s %9s %9s %10s %9s %9s %9s %9s %9s %9s %9s %9s\n",
+		"views", "rows", "load", "register", "changes/s", "p50", "p99", "cpu/ch", "allocs/ch", "deltas/ch", "B/row", "B/view", "members")
 	for _, v := range f.views {
 		for _, r := range f.rows {
 			res, err := benchCell(ctx, f.seed, workload.Config{Views: v, Rows: r}, f.changes)
@@ -85,9 +85,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if res.cpuPerChange >= 0 {
 				cpu = fmtDur(res.cpuPerChange)
 			}
-			fmt.Fprintf(stdout, "%6d %7d %9s %9s %10.0f %9s %9s %9s %9.1f %9s %9s %9d\n",
+			fmt.Fprintf(stdout, "%6d %7d %9s %9s %10.0f %9s %9s %9s %9.1f %9.2f %9s %9s %9d\n",
 				v, r, fmtDur(res.load), fmtDur(res.register), res.perSec(), fmtDur(res.p50), fmtDur(res.p99),
-				cpu, res.allocsPerChange, fmtBytes(res.bytesPerRow), fmtBytes(res.bytesPerView), res.members)
+				cpu, res.allocsPerChange, res.deltasPerChange, fmtBytes(res.bytesPerRow), fmtBytes(res.bytesPerView), res.members)
 		}
 	}
 	return nil
@@ -100,6 +100,7 @@ type cellResult struct {
 	changes         int
 	cpuPerChange    time.Duration // -1 when unknown
 	allocsPerChange float64
+	deltasPerChange float64
 	bytesPerRow     float64
 	bytesPerView    float64
 	members         int
@@ -155,6 +156,7 @@ func benchCell(ctx context.Context, seed int64, cfg workload.Config, n int) (cel
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0, cpuOK := processCPU()
+	ndeltas := 0
 	for i, c := range stream {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -162,8 +164,9 @@ func benchCell(ctx context.Context, seed int64, cfg workload.Config, n int) (cel
 			}
 		}
 		t0 := time.Now()
-		_, err := eng.Apply(c)
+		deltas, err := eng.Apply(c)
 		lat[i] = time.Since(t0)
+		ndeltas += len(deltas)
 		if err != nil {
 			return res, fmt.Errorf("change %d (%s of %s): %w", i, c.Op, c.ID.SurQL(), err)
 		}
@@ -176,6 +179,7 @@ func benchCell(ctx context.Context, seed int64, cfg workload.Config, n int) (cel
 		res.cpuPerChange = (cpu1 - cpu0) / time.Duration(n)
 	}
 	res.allocsPerChange = float64(after.Mallocs-before.Mallocs) / float64(n)
+	res.deltasPerChange = float64(ndeltas) / float64(n)
 	for _, d := range lat {
 		res.total += d
 	}

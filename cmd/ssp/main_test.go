@@ -73,16 +73,16 @@ func TestBenchSmall(t *testing.T) {
 	if !regexp.MustCompile(`^ssp bench: GOMAXPROCS=1, go\S+ \S+/\S+, CPU .+, seed 4, 300 changes per cell$`).MatchString(lines[0]) {
 		t.Errorf("header %q", lines[0])
 	}
-	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"views", "rows", "load", "register", "changes/s", "p50", "p99", "cpu/ch", "allocs/ch", "B/row", "B/view", "members"}) {
+	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"views", "rows", "load", "register", "changes/s", "p50", "p99", "cpu/ch", "allocs/ch", "deltas/ch", "B/row", "B/view", "members"}) {
 		t.Errorf("columns %q", lines[1])
 	}
 	for i, want := range []string{"20", "0"} {
 		f := strings.Fields(lines[2+i])
-		if len(f) != 12 || f[0] != want || f[1] != "200" {
-			t.Errorf("row %q: want 12 columns starting %s 200", lines[2+i], want)
+		if len(f) != 13 || f[0] != want || f[1] != "200" {
+			t.Errorf("row %q: want 13 columns starting %s 200", lines[2+i], want)
 		}
 	}
-	if f := strings.Fields(lines[2]); len(f) == 12 && f[11] == "0" {
+	if f := strings.Fields(lines[2]); len(f) == 13 && f[12] == "0" {
 		t.Errorf("20 views over 200 rows have no members: %q", lines[2])
 	}
 }
