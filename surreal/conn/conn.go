@@ -22,7 +22,6 @@ import (
 	"github.com/sirupsen/logrus"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 	"github.com/surrealdb/surrealdb.go/pkg/connection"
-	"github.com/surrealdb/surrealdb.go/pkg/connection/gws"
 	sdkhttp "github.com/surrealdb/surrealdb.go/pkg/connection/http"
 
 	"github.com/sp00ky/ssp/surreal/value"
@@ -86,7 +85,6 @@ type Conn struct {
 
 	mu     sync.Mutex
 	cur    *link // nil while disconnected
-	gen    uint64
 	closed bool
 }
 
@@ -94,7 +92,6 @@ type Conn struct {
 // uses it any more: the SDK panics when a closed connection is used.
 type link struct {
 	db    *surrealdb.DB
-	gen   uint64
 	users int
 	dead  bool
 	// ctx ends when the link is retired, so that calls still waiting on it give up at once
@@ -176,9 +173,8 @@ func (c *Conn) connectLocked(ctx context.Context) (*link, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.gen++
 		lctx, cancel := context.WithCancel(context.Background())
-		c.cur = &link{db: db, gen: c.gen, ctx: lctx, cancel: cancel}
+		c.cur = &link{db: db, ctx: lctx, cancel: cancel}
 	}
 	c.cur.users++
 	return c.cur, nil
@@ -236,9 +232,8 @@ func (c *Conn) markBroken(l *link) {
 	l.cancel()
 }
 
-// open connects the SDK. WebSocket URLs use the SDK's gws engine: its gorilla engine (the
-// SDK's default) panics in its read loop after a connection reset, which would kill the
-// process instead of letting us reconnect.
+// open connects the SDK. WebSocket URLs use wsConn as transport (see there why not the
+// SDK's own WebSocket engines).
 func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (*surrealdb.DB, error) {
 	u, err := url.ParseRequestURI(rawURL)
 	if err != nil {
@@ -252,7 +247,7 @@ func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (*surreald
 	var con connection.Connection
 	switch u.Scheme {
 	case "ws", "wss":
-		con = gws.New(conf).SetTimeout(0) // every call carries its own deadline
+		con = newWSConn(conf)
 	case "http", "https":
 		con = sdkhttp.New(conf)
 	default:
