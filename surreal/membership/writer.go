@@ -224,6 +224,13 @@ func (w *Writer) ApplyDeltas(ctx context.Context, batch []ViewDelta) error {
 }
 
 func (w *Writer) applyLocked(d *ViewDelta) {
+	if !ValidTableName(d.Table) || d.ViewKey == "" {
+		n := len(d.Delta.Added) + len(d.Delta.Removed) + len(d.Delta.Updated)
+		w.invalid.Add(int64(n))
+		w.opts.Log.WithFields(logrus.Fields{"view": d.ViewKey, "table": d.Table, "members": n}).
+			Error("view delta skipped: empty view key or invalid list_ref table name")
+		return
+	}
 	ref := viewRef{d.Table, d.ViewKey}
 	vs := w.views[ref]
 	if vs == nil {

@@ -203,6 +203,13 @@ func TestOddIDsAreBound(t *testing.T) {
 	if n := len(e.edges(tb)); n != 1 || e.w.Stats().InvalidMembers != 1 {
 		t.Fatalf("rows %d, stats %+v", n, e.w.Stats())
 	}
+	// So is a delta for a table name that may not be pasted into SurrealQL.
+	if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{added("v3", "bad;table", top("ok:2", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.w.Stats(); st.InvalidMembers != 2 || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 }
 
 func TestTransactionRetry(t *testing.T) {
