@@ -85,7 +85,7 @@ func (e *Engine) Register(id, src string, params value.Value) ([]Member, error) 
 	if cur != nil {
 		e.detachName(key, cur)
 	}
-	v.names[key] = struct{}{}
+	v.addName(key)
 	e.byName[key] = v
 	return v.list(), nil
 }
@@ -99,9 +99,8 @@ func queryText(sel *surql.Select, src string) string {
 }
 
 func (e *Engine) detachName(key string, v *view) {
-	delete(v.names, key)
 	delete(e.byName, key)
-	if len(v.names) == 0 {
+	if !v.removeName(key) {
 		v.stop()
 		for _, n := range v.nodes {
 			if n.corr != nil && n.corr.field != "id" {
@@ -177,44 +176,40 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	if had && !row.IsNone() && strictEqual(old, row) {
 		return nil, nil
 	}
-	if row.IsNone() {
-		e.st.del(c.Table, key, old)
-	} else {
-		e.st.put(c.Table, key, old, row, had)
-	}
 	ch := &change{table: c.Table, key: key, new: row, changed: true}
+	ch.hashes = ch.hbuf[:0]
 	if had {
 		ch.old = old
 	}
+	e.st.apply(ch)
 	e.step++
-	views := e.rtr.collect(c.Table, key, ch.old, ch.new, e.step, e.scratch[:0])
-	n := 0
-	for i, v := range views {
-		d := v.apply(ch)
-		if d == nil {
-			views[i] = nil
-			continue
-		}
-		v.pending = d
-		n += len(v.names)
+	views := e.rtr.collect(ch, e.step, e.scratch[:0])
+	// Deltas of the affected pipelines, one per view id, sorted by view id: each pipeline's
+	// names are sorted, so this merges the pipelines' sorted lists.
+	type named struct {
+		name string
+		d    *Delta
 	}
-	var out []Delta
-	if n > 0 {
-		out = make([]Delta, 0, n)
+	var pending []named
+	for _, v := range views {
+		if d := v.apply(ch); d != nil {
+			for _, name := range v.names {
+				pending = append(pending, named{name, d})
+			}
+		}
 	}
-	for i, v := range views {
-		if v == nil {
-			continue
-		}
-		for name := range v.names {
-			dd := *v.pending
-			dd.View = name
-			out = append(out, dd)
-		}
-		v.pending = nil
+	for i := range views {
 		views[i] = nil
 	}
 	e.scratch = views[:0]
-	slices.SortFunc(out, func(a, b Delta) int { return strings.Compare(a.View, b.View) })
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(pending, func(a, b named) int { return strings.Compare(a.name, b.name) })
+	out := make([]Delta, len(pending))
+	for i, p := range pending {
+		out[i] = *p.d
+		out[i].View = p.name
+	}
 	return out, nil
 }

@@ -1,9 +1,5 @@
 package engine
 
-import (
-	"github.com/sp00ky/ssp/surreal/value"
-)
-
 // router decides which views a change is offered to. Views declare interests, reference
 // counted: a whole table (every change of it), a routed value of a table field (only changes
 // whose old or new row has that value in the field), or one record (changes of that record, for
@@ -101,10 +97,9 @@ func (r *router) removeRecord(v *view, key string) {
 	}
 }
 
-// collect appends to out every view interested in a change of record key of table tbl whose row
-// went from old to new (NONE when absent), each once; mark is a fresh step number used to
-// deduplicate (view.mark).
-func (r *router) collect(tbl, key string, old, new value.Value, mark uint64, out []*view) []*view {
+// collect appends to out every view interested in change c, each once; mark is a fresh step
+// number used to deduplicate (view.mark).
+func (r *router) collect(c *change, mark uint64, out []*view) []*view {
 	add := func(m map[*view]int32) {
 		for v := range m {
 			if v.mark != mark {
@@ -113,17 +108,17 @@ func (r *router) collect(tbl, key string, old, new value.Value, mark uint64, out
 			}
 		}
 	}
-	if t := r.tables[tbl]; t != nil {
+	if t := r.tables[c.table]; t != nil {
 		add(t.all)
 		for f, byHash := range t.fields {
-			if !old.IsNone() {
-				add(byHash[value.HashKey(old.Get(f))])
+			if !c.old.IsNone() {
+				add(byHash[c.hash(f, true)])
 			}
-			if !new.IsNone() {
-				add(byHash[value.HashKey(new.Get(f))])
+			if !c.new.IsNone() {
+				add(byHash[c.hash(f, false)])
 			}
 		}
 	}
-	add(r.records[key])
+	add(r.records[c.key])
 	return out
 }

@@ -11,8 +11,8 @@ import (
 func offered(e *Engine, tbl, id string, old, new value.Value) map[string]bool {
 	e.step++
 	out := map[string]bool{}
-	for _, v := range e.rtr.collect(tbl, id, old, new, e.step, nil) {
-		for name := range v.names {
+	for _, v := range e.rtr.collect(&change{table: tbl, key: id, old: old, new: new}, e.step, nil) {
+		for _, name := range v.names {
 			out[name] = true
 		}
 	}

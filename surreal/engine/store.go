@@ -66,32 +66,31 @@ func (s *store) count(tbl string) int {
 	return 0
 }
 
-// put stores row (an object with its id) under key, replacing old, and keeps indexes current.
-func (s *store) put(tbl, key string, old, row value.Value, hadOld bool) {
-	t := s.table(tbl)
-	t.rows[key] = row
+// apply stores the new row of change c (or deletes the row) and keeps the indexes current.
+func (s *store) apply(c *change) {
+	t := s.table(c.table)
+	if c.new.IsNone() {
+		delete(t.rows, c.key)
+	} else {
+		t.rows[c.key] = c.new
+	}
 	for f, ix := range t.idx {
-		nh := value.HashKey(row.Get(f))
-		if hadOld {
-			oh := value.HashKey(old.Get(f))
-			if oh == nh {
-				continue
-			}
-			ix.remove(oh, key)
+		var oh, nh string
+		if !c.old.IsNone() {
+			oh = c.hash(f, true)
 		}
-		ix.add(nh, key)
-	}
-}
-
-// del removes the row under key.
-func (s *store) del(tbl, key string, old value.Value) {
-	t := s.tables[tbl]
-	if t == nil {
-		return
-	}
-	delete(t.rows, key)
-	for f, ix := range t.idx {
-		ix.remove(value.HashKey(old.Get(f)), key)
+		if !c.new.IsNone() {
+			nh = c.hash(f, false)
+		}
+		if !c.old.IsNone() && !c.new.IsNone() && oh == nh {
+			continue
+		}
+		if !c.old.IsNone() {
+			ix.remove(oh, c.key)
+		}
+		if !c.new.IsNone() {
+			ix.add(nh, c.key)
+		}
 	}
 }
 

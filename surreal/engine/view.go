@@ -16,7 +16,7 @@ import (
 // its own state (plus its routing interests), so views are independent units.
 type view struct {
 	key    string
-	names  map[string]struct{}
+	names  []string // sorted
 	params value.Value
 
 	st  *store
@@ -31,13 +31,13 @@ type view struct {
 	members map[string]*memberList // record key → its (parent, rel) memberships
 	derefs  map[string]*depSet     // record key → rows and partitions whose evaluation read it
 
-	mark    uint64 // router deduplication
-	pending *Delta // the delta of the current Apply, until it is copied out
+	mark uint64 // router deduplication
 
 	// Scratch state, reused (a view is single-threaded).
 	env    eval.Env
 	trk    tracker
-	events []windowEvent
+	events       []windowEvent
+	scratchParts []*partition
 	// The current step (0 outside apply): member refs touched in it carry its number and their
 	// count before it, and are listed in touched; refs that drop to zero stay until the step ends.
 	stepNo  uint64
@@ -98,9 +98,25 @@ func (t *tracker) Record(id value.Value) (value.Value, bool) {
 	return t.st.get(id.Table(), k)
 }
 
+// addName attaches view id name to the pipeline.
+func (v *view) addName(name string) {
+	i, found := slices.BinarySearch(v.names, name)
+	if !found {
+		v.names = slices.Insert(v.names, i, name)
+	}
+}
+
+// removeName detaches view id name; it reports whether names remain.
+func (v *view) removeName(name string) bool {
+	if i, found := slices.BinarySearch(v.names, name); found {
+		v.names = slices.Delete(v.names, i, i+1)
+	}
+	return len(v.names) > 0
+}
+
 func newView(key string, params value.Value, st *store, rtr *router) *view {
 	v := &view{
-		key: key, names: map[string]struct{}{}, params: params, st: st, rtr: rtr,
+		key: key, params: params, st: st, rtr: rtr,
 		byTable: map[string][]*node{}, exprDeps: map[string][]*node{}, subs: map[*surql.Subquery]subRef{},
 		members: map[string]*memberList{}, derefs: map[string]*depSet{},
 	}
@@ -277,6 +293,36 @@ type change struct {
 	table, key string
 	old, new   value.Value // NONE when absent
 	changed    bool        // the row's content (or version) differs
+	hashes     []fieldHash // HashKeys of fields of old and new, computed once per change
+	hbuf       [4]fieldHash
+}
+
+type fieldHash struct {
+	field, old, new string
+}
+
+// hash returns value.HashKey of field of the old (or new) row, computed once per change.
+func (c *change) hash(field string, old bool) string {
+	for i := range c.hashes {
+		if c.hashes[i].field == field {
+			if old {
+				return c.hashes[i].old
+			}
+			return c.hashes[i].new
+		}
+	}
+	h := fieldHash{field: field}
+	if !c.old.IsNone() {
+		h.old = value.HashKey(c.old.Get(field))
+	}
+	if !c.new.IsNone() {
+		h.new = value.HashKey(c.new.Get(field))
+	}
+	c.hashes = append(c.hashes, h)
+	if old {
+		return h.old
+	}
+	return h.new
 }
 
 // apply brings the view up to date with one change (the store already holds the new row) and
@@ -312,11 +358,15 @@ func (v *view) apply(c *change) *Delta {
 
 	// The changed row in the partitions of nodes over its table.
 	for _, n := range v.byTable[c.table] {
-		for _, p := range v.targets(n, c) {
+		ps := v.targets(n, c)
+		v.scratchParts = nil // owned by this loop until it ends
+		for i, p := range ps {
 			if !p.dead {
 				v.reeval(p, c.key, c.new)
 			}
+			ps[i] = nil
 		}
+		v.scratchParts = ps[:0]
 	}
 
 	// Rows and partitions whose evaluation dereferenced the changed record.
@@ -364,13 +414,13 @@ func (v *view) apply(c *change) *Delta {
 // targets lists the partitions of n the changed row may belong to (old or new row).
 func (v *view) targets(n *node, c *change) []*partition {
 	if n.corr == nil {
-		out := make([]*partition, 0, len(n.parts))
+		out := v.scratchParts[:0]
 		for _, p := range n.parts {
 			out = append(out, p)
 		}
 		return out
 	}
-	var out []*partition
+	out := v.scratchParts[:0]
 	seen := func(p *partition) bool {
 		for _, o := range out {
 			if o == p {
@@ -379,11 +429,11 @@ func (v *view) targets(n *node, c *change) []*partition {
 		}
 		return false
 	}
-	for _, row := range [2]value.Value{c.old, c.new} {
-		if row.IsNone() {
+	for _, old := range [2]bool{true, false} {
+		if (old && c.old.IsNone()) || (!old && c.new.IsNone()) {
 			continue
 		}
-		for p := range n.corrIdx[value.HashKey(row.Get(n.corr.field))] {
+		for p := range n.corrIdx[c.hash(n.corr.field, old)] {
 			if !seen(p) {
 				out = append(out, p)
 			}
