@@ -34,8 +34,8 @@ type view struct {
 	mark uint64 // router deduplication
 
 	// Scratch state, reused (a view is single-threaded).
-	env    eval.Env
-	trk    tracker
+	env          eval.Env
+	trk          tracker
 	events       []windowEvent
 	scratchParts []*partition
 	// The current step (0 outside apply): member refs touched in it carry its number and their
