@@ -1,0 +1,319 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/membership"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+var srv *devdb.Server
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	s, err := devdb.Start(ctx, devdb.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devdb:", err)
+		os.Exit(1)
+	}
+	srv = s
+	code := m.Run()
+	_ = srv.Close()
+	os.Exit(code)
+}
+
+var dbSeq atomic.Int64
+
+func testLog() *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	if os.Getenv("ACTORS_TEST_LOG") != "" {
+		l.SetOutput(os.Stderr)
+		l.SetLevel(logrus.DebugLevel)
+	}
+	return l
+}
+
+// harness is a Service on a fresh database.
+type harness struct {
+	t   *testing.T
+	ctx context.Context
+	db  *conn.Conn
+	s   *Service
+	reg *prometheus.Registry
+}
+
+type harnessOpts struct {
+	cfg   func(*config.Config)
+	deps  func(*Deps)
+	seed    func(h *harness) // runs on the database before Start
+	noReady bool             // do not wait for StatusReady
+}
+
+func defaultConfig() config.Config {
+	return config.Config{
+		RefMode:              config.RefModeDedicated,
+		IngestQueue:          256,
+		IngestWait:           5 * time.Second,
+		TTLCleanupInterval:   time.Hour,
+		MetricsFlushInterval: 50 * time.Millisecond,
+		RVWaitTimeout:        30 * time.Second,
+		BootstrapPageSize:    2,
+		SSPID:                "ssp-test",
+	}
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	db, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: "actors",
+		DB: fmt.Sprintf("db%d", dbSeq.Add(1)), Log: testLog()})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close(context.Background()) })
+	h := &harness{t: t, ctx: ctx, db: db, reg: prometheus.NewRegistry()}
+	if o.seed != nil {
+		o.seed(h)
+	}
+	cfg := defaultConfig()
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	deps := Deps{Config: cfg, Log: testLog(), DB: db, Registry: h.reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	s, err := New(deps)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.s = s
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.Shutdown(sctx)
+	})
+	if !o.noReady {
+		h.waitStatus(StatusReady)
+	}
+	return h
+}
+
+// waitFor polls cond until it holds or the deadline passes; cond's text explains a failure.
+func waitFor(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %s", timeout, why)
+		}
+		<-tick.C
+	}
+}
+
+func (h *harness) waitStatus(want Status) {
+	h.t.Helper()
+	waitFor(h.t, time.Minute, func() (bool, string) {
+		st := h.s.Status()
+		return st == want, "status " + string(st)
+	})
+}
+
+func (h *harness) exec(q string, vars map[string]any) []conn.Result {
+	h.t.Helper()
+	rs, err := h.db.Query(h.ctx, q, vars)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return rs
+}
+
+func obj(t *testing.T, m map[string]any) value.Value {
+	t.Helper()
+	v, err := value.FromAny(m)
+	if err != nil {
+		t.Fatalf("value: %v", err)
+	}
+	return v
+}
+
+func (h *harness) change(table, op, id string, rec map[string]any) engine.Change {
+	h.t.Helper()
+	r := value.None()
+	if rec != nil {
+		r = obj(h.t, rec)
+	}
+	c, err := engine.NewChange(table, op, id, r)
+	if err != nil {
+		h.t.Fatalf("change: %v", err)
+	}
+	return c
+}
+
+func (h *harness) ingest(table, op, id string, rec map[string]any) {
+	h.t.Helper()
+	if err := h.s.Ingest(h.ctx, h.change(table, op, id, rec), ""); err != nil {
+		h.t.Fatalf("ingest %s %s: %v", op, id, err)
+	}
+}
+
+func (h *harness) register(key, surql, owner string) RegisterResult {
+	h.t.Helper()
+	r, err := h.s.Register(h.ctx, h.req(key, surql, owner))
+	if err != nil {
+		h.t.Fatalf("register %s: %v", key, err)
+	}
+	return r
+}
+
+func (h *harness) req(key, surql, owner string) RegisterRequest {
+	params := map[string]any{}
+	if owner != "" {
+		params["auth"] = map[string]any{"id": owner}
+	}
+	return RegisterRequest{Key: key, SurQL: surql, ClientID: "client-" + key, TTL: time.Hour, Params: obj(h.t, params)}
+}
+
+// edgeText is one edge as the tests compare them: view|parent|rel|key@version|clientId|auth_id.
+func edgeText(view string, m engine.Member, clientID, authID string) string {
+	return fmt.Sprintf("%s|%s|%s|%s@%d|%s|%s", view, m.Parent, m.Rel, m.Key, m.Version, clientID, authID)
+}
+
+// dbEdges reads every edge of every list_ref table, keyed by table.
+func (h *harness) dbEdges() map[string][]string {
+	h.t.Helper()
+	tables, err := h.s.ddl.ListRefTables(h.ctx)
+	if err != nil {
+		h.t.Fatalf("list tables: %v", err)
+	}
+	out := map[string][]string{}
+	for _, tb := range tables {
+		rs := h.exec("SELECT in, out, version, clientId, auth_id, parent_rel, parent.out AS pout FROM type::table($tb)", map[string]any{"tb": tb})
+		for _, r := range rs[0].Value.Elems() {
+			m := engine.Member{Key: value.RecordString(r.Get("out")), Version: r.Get("version").AsInt(), Rel: r.Get("parent_rel").AsString()}
+			if p := r.Get("pout"); p.Kind() == value.KindRecord {
+				m.Parent = value.RecordString(p)
+			}
+			view := r.Get("in").Key().AsString()
+			out[tb] = append(out[tb], edgeText(view, m, r.Get("clientId").AsString(), r.Get("auth_id").AsString()))
+		}
+		sort.Strings(out[tb])
+		if len(out[tb]) == 0 {
+			delete(out, tb)
+		}
+	}
+	return out
+}
+
+// engineEdges is what the edges must be: every view's membership in the engine.
+func (h *harness) engineEdges() map[string][]string {
+	h.t.Helper()
+	snap, err := ask(h.ctx, h.s, h.s.coord, func(c chan snapshot) any { return &snapshotMsg{reply: c} })
+	if err != nil {
+		h.t.Fatalf("snapshot: %v", err)
+	}
+	out := map[string][]string{}
+	for tb, views := range snap.tables {
+		for key, vm := range views {
+			for _, m := range vm.Members {
+				out[tb] = append(out[tb], edgeText(key, m, vm.ClientID, vm.AuthID))
+			}
+		}
+		sort.Strings(out[tb])
+		if len(out[tb]) == 0 {
+			delete(out, tb)
+		}
+	}
+	return out
+}
+
+func describe(m map[string][]string) string {
+	tables := make([]string, 0, len(m))
+	for t := range m {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	var b strings.Builder
+	for _, t := range tables {
+		fmt.Fprintf(&b, "\n  %s:", t)
+		for _, e := range m[t] {
+			fmt.Fprintf(&b, "\n    %s", e)
+		}
+	}
+	return b.String()
+}
+
+func sameEdges(a, b map[string][]string) bool { return describe(a) == describe(b) }
+
+// waitEdgesMatch waits until the database holds exactly the engine's membership.
+func (h *harness) waitEdgesMatch() {
+	h.t.Helper()
+	waitFor(h.t, time.Minute, func() (bool, string) {
+		want, got := h.engineEdges(), h.dbEdges()
+		return sameEdges(want, got), "want" + describe(want) + "\ngot" + describe(got)
+	})
+}
+
+// waitEdges waits until the database holds exactly want.
+func (h *harness) waitEdges(want map[string][]string) {
+	h.t.Helper()
+	for _, es := range want {
+		sort.Strings(es)
+	}
+	waitFor(h.t, time.Minute, func() (bool, string) {
+		got := h.dbEdges()
+		return sameEdges(want, got), "want" + describe(want) + "\ngot" + describe(got)
+	})
+}
+
+func (h *harness) queryRow(key string) value.Value {
+	h.t.Helper()
+	rs, err := h.db.Query(h.ctx, "SELECT * FROM ONLY $id", map[string]any{"id": membership.QueryRecord(key)})
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return value.None()
+		}
+		h.t.Fatalf("read _00_query:%s: %v", key, err)
+	}
+	return rs[0].Value
+}
+
+func (h *harness) tableExists(name string) bool {
+	h.t.Helper()
+	rs := h.exec("INFO FOR DB", nil)
+	info := rs[0].Value
+	return !info.Get("tables").Get(name).IsNone()
+}
