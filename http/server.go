@@ -1,0 +1,321 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	nethttp "net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/actors"
+)
+
+// DefaultBodyLimit is the request body limit when Options.BodyLimit is zero (SPEC §1).
+const DefaultBodyLimit = 8 << 20
+
+// Options configures New. The zero value works: no auth secret (dev mode: any non-empty bearer
+// token is accepted), 8 MiB body limit, logs discarded, an empty /metrics.
+type Options struct {
+	// AuthSecret is SPKY_AUTH_SECRET; empty accepts any non-empty bearer token (dev only).
+	AuthSecret string
+	// BodyLimit caps request bodies in bytes (DefaultBodyLimit when <= 0).
+	BodyLimit int64
+	// Log receives request logs (debug), /log messages, panics and internal errors.
+	Log logrus.FieldLogger
+	// Registry is served on /metrics; the HTTP metrics (ssp_http_*) are registered in it.
+	Registry *prometheus.Registry
+	// Version is reported by /version.
+	Version string
+	// Now returns the current time (time.Now when nil); lastActiveAt defaults to it.
+	Now func() time.Time
+}
+
+var releaseMode sync.Once
+
+// New returns the SSP's HTTP handler serving api. It never panics on a request: a panicking
+// handler answers 500 JSON and is logged.
+func New(api actors.API, opts Options) nethttp.Handler {
+	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultBodyLimit
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		opts.Log = l
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s := &server{api: api, opts: opts, metrics: newHTTPMetrics(opts.Registry, opts.Log)}
+
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(s.observe, s.recover)
+	r.NoRoute(func(c *gin.Context) {
+		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
+			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /health, /version, /info, /metrics",
+			c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		abort(c, nethttp.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("%s is not allowed on %s; allowed: %s",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+	})
+
+	public := r.Group("", cors)
+	public.GET("/health", s.health)
+	public.GET("/version", s.version)
+	public.GET("/info", s.info)
+	public.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+
+	authed := r.Group("", s.auth)
+	authed.POST("/ingest", s.ready, s.jsonBody, s.ingest)
+	authed.POST("/view/register", s.ready, s.jsonBody, s.register)
+	authed.POST("/view/unregister", s.ready, s.jsonBody, s.unregister)
+	authed.POST("/reset", s.reset)
+	authed.POST("/log", s.jsonBody, s.log)
+	authed.GET("/debug/view/:view_id", s.debugView)
+	authed.GET("/debug/deps", s.debugDeps)
+	return r
+}
+
+type server struct {
+	api     actors.API
+	opts    Options
+	metrics *httpMetrics
+}
+
+// errorBody is every error answer.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func abort(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, errorBody{Code: code, Message: message})
+}
+
+func badRequest(c *gin.Context, format string, args ...any) {
+	abort(c, nethttp.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf(format, args...))
+}
+
+// cors marks public routes readable from any origin.
+func cors(c *gin.Context) {
+	c.Header("Access-Control-Allow-Origin", "*")
+}
+
+// notReady answers the 503 of the Ready gate for status st.
+func notReady(c *gin.Context, st actors.Status) {
+	if st == "" || st == actors.StatusReady {
+		st = actors.StatusBootstrapping
+	}
+	abort(c, nethttp.StatusServiceUnavailable, "SSP_NOT_READY", "SSP is "+string(st))
+}
+
+// ready is the Ready gate of /ingest and /view/*.
+func (s *server) ready(c *gin.Context) {
+	if st := s.api.Status(); st != actors.StatusReady {
+		notReady(c, st)
+	}
+}
+
+// jsonBody checks the content type and reads the body (at most BodyLimit bytes) into the context.
+func (s *server) jsonBody(c *gin.Context) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			abort(c, nethttp.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+				fmt.Sprintf("Content-Type must be application/json, got %q (send -H 'Content-Type: application/json')", ct))
+			return
+		}
+	}
+	limit := s.opts.BodyLimit
+	if c.Request.ContentLength > limit {
+		tooLarge(c, limit)
+		return
+	}
+	body, err := io.ReadAll(nethttp.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var mbe *nethttp.MaxBytesError
+		if errors.As(err, &mbe) {
+			tooLarge(c, limit)
+			return
+		}
+		badRequest(c, "cannot read the request body: %v", err)
+		return
+	}
+	c.Set(bodyKey, body)
+}
+
+const bodyKey = "ssp.body"
+
+func tooLarge(c *gin.Context, limit int64) {
+	abort(c, nethttp.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
+		fmt.Sprintf("request body is larger than the limit of %d bytes (SPKY_BODY_LIMIT)", limit))
+}
+
+func body(c *gin.Context) []byte {
+	b, _ := c.Get(bodyKey)
+	out, _ := b.([]byte)
+	return out
+}
+
+// fail maps an error of the actor system to its answer.
+func (s *server) fail(c *gin.Context, what string, err error) {
+	switch {
+	case errors.Is(err, actors.ErrInvalid):
+		badRequest(c, "%s", strings.TrimPrefix(err.Error(), actors.ErrInvalid.Error()+": "))
+	case errors.Is(err, actors.ErrNotReady):
+		notReady(c, s.api.Status())
+	case errors.Is(err, actors.ErrBusy), errors.Is(err, context.DeadlineExceeded):
+		c.Header("Retry-After", "1")
+		abort(c, nethttp.StatusServiceUnavailable, "SSP_BUSY", fmt.Sprintf("%s: %v; retry after 1 s", what, err))
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		abort(c, nethttp.StatusServiceUnavailable, "CANCELLED", what+": request cancelled by the client")
+	default:
+		s.opts.Log.WithError(err).WithField("route", c.FullPath()).Error(what + " failed")
+		abort(c, nethttp.StatusInternalServerError, "INTERNAL", fmt.Sprintf("%s failed: %v", what, err))
+	}
+}
+
+func (s *server) health(c *gin.Context) {
+	st := s.api.Status()
+	if st != actors.StatusReady {
+		if st == "" {
+			st = actors.StatusBootstrapping
+		}
+		c.PureJSON(nethttp.StatusServiceUnavailable, gin.H{"status": st})
+		return
+	}
+	deps := s.api.DebugDeps(c.Request.Context())
+	c.PureJSON(nethttp.StatusOK, gin.H{"status": st, "views": deps.ViewCount, "tables": len(deps.TablesInStore)})
+}
+
+func (s *server) version(c *gin.Context) {
+	c.PureJSON(nethttp.StatusOK, gin.H{"version": s.opts.Version, "mode": "streaming"})
+}
+
+func (s *server) info(c *gin.Context) {
+	in := s.api.Info(c.Request.Context())
+	if in.CircuitTables == nil {
+		in.CircuitTables = map[string]int{}
+	}
+	if in.CircuitHashes == nil {
+		in.CircuitHashes = map[string]string{}
+	}
+	c.PureJSON(nethttp.StatusOK, []actors.Info{in})
+}
+
+func (s *server) ingest(c *gin.Context) {
+	ch, assignee, err := parseIngest(body(c))
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	if err := s.api.Ingest(c.Request.Context(), ch, assignee); err != nil {
+		s.fail(c, "ingest "+ch.Op.String()+" "+ch.Table, err)
+		return
+	}
+	c.Status(nethttp.StatusOK)
+}
+
+func (s *server) register(c *gin.Context) {
+	req, err := parseRegister(body(c), s.opts.Now())
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	res, err := s.api.Register(c.Request.Context(), req)
+	if err != nil {
+		s.fail(c, "register view "+req.Key, err)
+		return
+	}
+	if res.Records == nil {
+		res.Records = []engineMember{}
+	}
+	c.PureJSON(nethttp.StatusOK, res)
+}
+
+func (s *server) unregister(c *gin.Context) {
+	key, err := parseUnregister(body(c))
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	if err := s.api.Unregister(c.Request.Context(), key); err != nil {
+		s.fail(c, "unregister view "+key, err)
+		return
+	}
+	c.Status(nethttp.StatusOK)
+}
+
+func (s *server) reset(c *gin.Context) {
+	if err := s.api.Reset(c.Request.Context()); err != nil {
+		s.fail(c, "reset", err)
+		return
+	}
+	c.Status(nethttp.StatusOK)
+}
+
+func (s *server) log(c *gin.Context) {
+	m, err := parseLog(body(c))
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	entry := s.opts.Log.WithField("remote", true)
+	if m.data != "" {
+		entry = entry.WithField("data", m.data)
+	}
+	entry.Log(m.level, m.message)
+	c.Status(nethttp.StatusOK)
+}
+
+func (s *server) debugView(c *gin.Context) {
+	id := c.Param("view_id")
+	key := viewKey(id)
+	d, ok := s.api.DebugView(c.Request.Context(), key)
+	if !ok {
+		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("view %q (key %q) is not registered", id, key))
+		return
+	}
+	if d.Cache == nil {
+		d.Cache = []engineMember{}
+	}
+	if d.SubqueryTables == nil {
+		d.SubqueryTables = []string{}
+	}
+	if d.ReferencedTables == nil {
+		d.ReferencedTables = []string{}
+	}
+	if d.SubqueryCache == nil {
+		d.SubqueryCache = map[string][]string{}
+	}
+	c.PureJSON(nethttp.StatusOK, d)
+}
+
+func (s *server) debugDeps(c *gin.Context) {
+	d := s.api.DebugDeps(c.Request.Context())
+	if d.DependencyMap == nil {
+		d.DependencyMap = map[string][]string{}
+	}
+	if d.TablesInStore == nil {
+		d.TablesInStore = []string{}
+	}
+	c.PureJSON(nethttp.StatusOK, d)
+}
