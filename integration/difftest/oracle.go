@@ -18,8 +18,9 @@ type compiled struct {
 	View
 	idx  int
 	sel  *surql.Select
-	text string         // the statements run on SurrealDB: LETs for its params, then the view
-	vars map[string]any // the query variables the LETs read
+	deps map[string]bool // tables the result depends on (readTables)
+	text string          // the statements run on SurrealDB: LETs for its params, then the view
+	vars map[string]any  // the query variables the LETs read
 }
 
 var paramRE = regexp.MustCompile(`\$([A-Za-z_][A-Za-z0-9_]*)`)
@@ -39,7 +40,7 @@ func compile(idx int, v View) (*compiled, error) {
 	body := strings.TrimSpace(v.SurQL)
 	body = strings.TrimRight(body, "; \t\n")
 	body = authRE.ReplaceAllString(body, "$$__auth")
-	c := &compiled{View: v, idx: idx, sel: sel, vars: map[string]any{}}
+	c := &compiled{View: v, idx: idx, sel: sel, deps: readTables(sel), vars: map[string]any{}}
 	seen := map[string]bool{}
 	var lets []string
 	for _, m := range paramRE.FindAllStringSubmatch(body, -1) {
