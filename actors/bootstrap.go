@@ -60,6 +60,8 @@ func (s *Service) runBootstrap() {
 // bootstrapOnce loads every base table, re-registers every `_00_query` view and reconciles the
 // edges in the database with the computed membership.
 func (s *Service) bootstrapOnce(ctx context.Context) error {
+	s.adminMu.RLock() // a /reset waits for the attempt
+	defer s.adminMu.RUnlock()
 	tables, err := s.loader.Tables(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -80,8 +82,6 @@ func (s *Service) bootstrapOnce(ctx context.Context) error {
 	}
 	s.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
 
-	s.adminMu.RLock()
-	defer s.adminMu.RUnlock()
 	queries, err := s.store.LoadQueries(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

@@ -52,7 +52,7 @@ func testLog() *logrus.Logger {
 
 // harness is a Service on a fresh database.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	db  *conn.Conn
 	s   *Service
@@ -60,8 +60,8 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	cfg   func(*config.Config)
-	deps  func(*Deps)
+	cfg     func(*config.Config)
+	deps    func(*Deps)
 	seed    func(h *harness) // runs on the database before Start
 	noReady bool             // do not wait for StatusReady
 }
@@ -79,7 +79,7 @@ func defaultConfig() config.Config {
 	}
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -121,7 +121,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 }
 
 // waitFor polls cond until it holds or the deadline passes; cond's text explains a failure.
-func waitFor(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -158,7 +158,7 @@ func (h *harness) exec(q string, vars map[string]any) []conn.Result {
 	return rs
 }
 
-func obj(t *testing.T, m map[string]any) value.Value {
+func obj(t testing.TB, m map[string]any) value.Value {
 	t.Helper()
 	v, err := value.FromAny(m)
 	if err != nil {

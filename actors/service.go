@@ -604,14 +604,34 @@ func (s *Service) shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	close(s.closingCh)
 	s.bootCancel()
-	defer s.cancel()
 	s.startMu.Lock()
 	started := s.started
 	s.startMu.Unlock()
 	if !started {
+		s.cancel()
 		return nil
 	}
-	// Wait for the bootstrap to stop (it checks closing between steps).
+	err := s.drain(ctx)
+	// Stop everything, drained or not; ending s.ctx aborts what is still running.
+	root := s.system.Root
+	s.cancel()
+	for _, pid := range []*actor.PID{s.ttl, s.flusher, s.coord} {
+		if werr := root.StopFuture(pid).Wait(); werr != nil {
+			s.log.WithError(werr).WithField("actor", pid.Id).Warn("shutdown: stop actor")
+		}
+	}
+	s.system.Shutdown()
+	if err != nil {
+		s.log.WithError(err).Error("SSP stopped without draining")
+		return err
+	}
+	s.log.Info("SSP actors stopped")
+	return nil
+}
+
+// drain finishes the accepted work: in-flight steps, the view actors' last items, every
+// queued edge write, the view metrics.
+func (s *Service) drain(ctx context.Context) error {
 	select {
 	case <-s.bootDone:
 	case <-ctx.Done():
@@ -646,7 +666,7 @@ func (s *Service) shutdown(ctx context.Context) error {
 			s.log.WithError(err).WithField("actor", pid.Id).Warn("shutdown: stop view actor")
 		}
 	}
-	// Writers write everything queued.
+	// Writers write everything queued (after its _00_rv waits).
 	for _, pid := range snap.writers {
 		if _, err := ask(ctx, s, pid, func(c chan struct{}) any { return &drainMsg{done: c} }); err != nil {
 			return fmt.Errorf("shutdown: %d edge items not written: %w", s.writerDepth.Load(), err)
@@ -655,9 +675,5 @@ func (s *Service) shutdown(ctx context.Context) error {
 	if _, err := ask(ctx, s, s.flusher, func(c chan error) any { return &flushNowMsg{reply: c} }); err != nil {
 		s.log.WithError(err).Warn("shutdown: final metrics flush")
 	}
-	_ = root.StopFuture(s.flusher).Wait()
-	_ = root.StopFuture(s.coord).Wait()
-	s.system.Shutdown()
-	s.log.Info("SSP actors stopped")
 	return nil
 }
