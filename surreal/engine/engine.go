@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +21,39 @@ type Engine struct {
 	byQuery map[string]*view // normalized query + used params → pipeline
 	step    uint64
 	scratch []*view
+	deltas  []*Delta
+	cursors []int
+}
+
+// mergeDeltas appends to out one copy of deltas[i] per name of views[i], in view-id order, by
+// merging the pipelines' sorted name lists.
+func mergeDeltas(views []*view, deltas []*Delta, out []Delta, cursors *[]int) []Delta {
+	if len(views) == 1 {
+		for _, name := range views[0].names {
+			out = append(out, *deltas[0])
+			out[len(out)-1].View = name
+		}
+		return out
+	}
+	cur := (*cursors)[:0]
+	for range views {
+		cur = append(cur, 0)
+	}
+	*cursors = cur
+	for {
+		best := -1
+		for i, v := range views {
+			if cur[i] < len(v.names) && (best < 0 || v.names[cur[i]] < views[best].names[cur[best]]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, *deltas[best])
+		out[len(out)-1].View = views[best].names[cur[best]]
+		cur[best]++
+	}
 }
 
 // New returns an empty engine.
@@ -184,32 +216,31 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	e.st.apply(ch)
 	e.step++
 	views := e.rtr.collect(ch, e.step, e.scratch[:0])
-	// Deltas of the affected pipelines, one per view id, sorted by view id: each pipeline's
-	// names are sorted, so this merges the pipelines' sorted lists.
-	type named struct {
-		name string
-		d    *Delta
-	}
-	var pending []named
-	for _, v := range views {
-		if d := v.apply(ch); d != nil {
-			for _, name := range v.names {
-				pending = append(pending, named{name, d})
-			}
+	// Deltas of the affected pipelines, one per view id, sorted by view id (each pipeline's
+	// names are sorted already, so one affected pipeline needs no sort).
+	n, touched := 0, 0
+	for i, v := range views {
+		d := v.apply(ch)
+		if d == nil {
+			views[i] = nil
+			continue
 		}
+		views[touched] = v
+		e.deltas = append(e.deltas, d)
+		touched++
+		n += len(v.names)
+	}
+	var out []Delta
+	if n > 0 {
+		out = mergeDeltas(views[:touched], e.deltas, make([]Delta, 0, n), &e.cursors)
 	}
 	for i := range views {
 		views[i] = nil
 	}
 	e.scratch = views[:0]
-	if len(pending) == 0 {
-		return nil, nil
+	for i := range e.deltas {
+		e.deltas[i] = nil
 	}
-	slices.SortFunc(pending, func(a, b named) int { return strings.Compare(a.name, b.name) })
-	out := make([]Delta, len(pending))
-	for i, p := range pending {
-		out[i] = *p.d
-		out[i].View = p.name
-	}
+	e.deltas = e.deltas[:0]
 	return out, nil
 }

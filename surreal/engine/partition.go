@@ -304,6 +304,9 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 	var deps []string
 	if !row.IsNone() {
 		match, keys, deps = v.evalRow(p, row, v.parentRow(p))
+		if !match && len(deps) > 0 && n.corr != nil && p.indexed && value.HashKey(row.Get(n.corr.field)) != p.corrKey {
+			deps = nil // the row left this partition's bucket; a change back routes it here again
+		}
 	}
 	if rs == nil && !match && len(deps) == 0 {
 		return
