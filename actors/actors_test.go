@@ -392,3 +392,25 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	t.Fatalf("metric %v is neither a counter nor a gauge", m.Desc())
 	return 0
 }
+
+// A flush that keeps failing stays queued, is counted and retried, and lands once the database
+// accepts it again.
+func TestFailedEdgeFlushIsRetried(t *testing.T) {
+	h := newHarness(t, harnessOpts{deps: func(d *Deps) {
+		d.EdgeWriter = membership.WriterOptions{MaxAttempts: 2, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	}})
+	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})
+	h.register("v", openThreads, "user:alice")
+	h.waitEdgesMatch()
+	// Make every edge write of the table fail.
+	h.exec("DEFINE FIELD OVERWRITE version ON _00_list_ref_user_alice TYPE string", nil)
+	h.ingest("thread", "CREATE", "thread:2", map[string]any{"status": "open"})
+	h.ingest("thread", "DELETE", "thread:1", nil)
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		n := metricValue(t, h.s.m.edgeFailures)
+		return n >= 2, fmt.Sprintf("%v failed flushes", n)
+	})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"v|||thread:1@1|client-v|user:alice"}})
+	h.exec("DEFINE FIELD OVERWRITE version ON _00_list_ref_user_alice TYPE int", nil)
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"v|||thread:2@1|client-v|user:alice"}})
+}

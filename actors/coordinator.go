@@ -243,8 +243,9 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestMsg) {
 	if len(deltas) == 0 {
 		return
 	}
+	// A DELETE has no row version to wait for: its `_00_version` row goes with the row.
 	var wait *rvWait
-	if rv := recordVersion(m.change.Record); rv > 0 {
+	if rv := recordVersion(m.change.Record); rv > 0 && m.change.Op != engine.OpDelete {
 		wait = c.s.startWait(m.change.ID, rv)
 	}
 	n, diff := 0, 0

@@ -64,6 +64,8 @@ type Deps struct {
 	Version string
 	// Hooks are test hooks.
 	Hooks Hooks
+	// EdgeWriter tunes every list_ref table's membership.Writer (its Log is replaced).
+	EdgeWriter membership.WriterOptions
 	// BootstrapAttempts and BootstrapRetryDelay bound the bootstrap's retries of transient
 	// failures (10 tries 5 s apart if zero).
 	BootstrapAttempts   int
@@ -99,6 +101,7 @@ type Service struct {
 
 	bootAttempts int
 	bootDelay    time.Duration
+	writerOpts   membership.WriterOptions
 
 	system  *actor.ActorSystem
 	coord   *actor.PID
@@ -166,7 +169,7 @@ func New(deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: log, db: deps.DB, reg: reg, hooks: deps.Hooks, version: deps.Version, refMode: mode,
-		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay,
+		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, writerOpts: deps.EdgeWriter,
 		queue: make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), bootDone: make(chan struct{}),
 	}
 	if s.bootAttempts <= 0 {
@@ -198,7 +201,9 @@ func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
 // newEdgeWriter returns the membership.Writer of one list_ref table.
 func (s *Service) newEdgeWriter(table string) *membership.Writer {
-	return membership.NewWriter(s.db, membership.WriterOptions{Log: s.log.WithField("table", table)})
+	o := s.writerOpts
+	o.Log = s.log.WithField("table", table)
+	return membership.NewWriter(s.db, o)
 }
 
 // userOfTable returns the uid of a per-user list_ref table.
