@@ -180,7 +180,12 @@ func (s *server) fail(c *gin.Context, what string, err error) {
 	case errors.Is(err, actors.ErrInvalid):
 		badRequest(c, "%s", strings.TrimPrefix(err.Error(), actors.ErrInvalid.Error()+": "))
 	case errors.Is(err, actors.ErrNotReady):
-		notReady(c, s.api.Status())
+		if st := s.api.Status(); st != actors.StatusReady {
+			notReady(c, st)
+			return
+		}
+		// Ready, yet refused: the SSP is shutting down.
+		abort(c, nethttp.StatusServiceUnavailable, "SSP_NOT_READY", err.Error())
 	case errors.Is(err, actors.ErrBusy), errors.Is(err, context.DeadlineExceeded):
 		c.Header("Retry-After", "1")
 		abort(c, nethttp.StatusServiceUnavailable, "SSP_BUSY", fmt.Sprintf("%s: %v; retry after 1 s", what, err))

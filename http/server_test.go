@@ -356,7 +356,8 @@ func TestServiceErrors(t *testing.T) {
 	}{
 		{"busy", actors.ErrBusy, ingest, 503, "SSP_BUSY", "queue full", "1"},
 		{"deadline", context.DeadlineExceeded, ingest, 503, "SSP_BUSY", "deadline", "1"},
-		{"not ready", actors.ErrNotReady, ingest, 503, "SSP_NOT_READY", "SSP is bootstrapping", ""},
+		{"not ready", actors.ErrNotReady, ingest, 503, "SSP_NOT_READY", "SSP is not ready", ""},
+		{"shutting down", fmt.Errorf("%w: shutting down", actors.ErrNotReady), ingest, 503, "SSP_NOT_READY", "SSP is not ready: shutting down", ""},
 		{"invalid", fmt.Errorf("%w: ORDER BY rand() is not supported (line 1, column 22)", actors.ErrInvalid), register, 400,
 			"BAD_REQUEST", "ORDER BY rand() is not supported (line 1, column 22)", ""},
 		{"internal", fmt.Errorf("disk on fire"), register, 500, "INTERNAL", "disk on fire", ""},
@@ -366,9 +367,6 @@ func TestServiceErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
 			f.api.err = tt.err
-			if tt.name == "not ready" {
-				f.api.status = actors.StatusReady
-			}
 			w := f.do(tt.r)
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d; %s", w.Code, tt.status, w.Body)

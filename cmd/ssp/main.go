@@ -3,7 +3,8 @@
 //	ssp replay    run an offline replay script (JSON lines on stdin, results on stdout)
 //	ssp bench     benchmark the view engine on the realistic workload
 //	ssp version   print the version
-//	ssp serve     run the HTTP service (not implemented yet)
+//	ssp serve     run the SSP (HTTP API) against SurrealDB
+//	ssp dev       start the bundled dev SurrealDB and an SSP against it
 //
 // Exit codes: 0 success, 1 runtime error, 2 usage error.
 package main
@@ -36,7 +37,8 @@ Commands:
   replay    run an offline replay: JSON lines on stdin, one result line per check on stdout
   bench     benchmark the view engine on the realistic workload (ssp bench -h for flags)
   version   print the version
-  serve     run the HTTP service (not implemented yet)
+  serve     run the SSP: HTTP API against SurrealDB (ssp serve -h for flags)
+  dev       start the bundled dev SurrealDB and an SSP against it (ssp dev -h)
   help      print this help
 `
 
@@ -71,8 +73,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "serve":
-		fmt.Fprintln(stderr, "ssp serve: not implemented yet (see issue 3)")
-		return exitUsage
+		err = runServe(ctx, rest, stdout, stderr)
+	case "dev":
+		err = runDev(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "ssp: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderrHas: `unknown command "frobnicate"`},
 		{name: "version", args: []string{"version"}, code: 0, stdout: "ssp " + version + "\n"},
 		{name: "version with argument", args: []string{"version", "x"}, code: 2, stderrHas: `unexpected argument "x"`},
-		{name: "serve is not there yet", args: []string{"serve"}, code: 2, stderrHas: "not implemented yet (see issue 3)"},
+		{name: "serve invalid setting", args: []string{"serve", "--ssp-ref-mode", "both"}, code: 2, stderrHas: "SPKY_SSP_REF_MODE"},
 		{
 			name:  "replay",
 			args:  []string{"replay"},

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,8 @@ type Options struct {
 	// Verbose makes the server log connections and request failures to
 	// stderr (see Log).
 	Verbose bool
+	// Port is the TCP port to listen on (127.0.0.1); 0 picks a free one.
+	Port int
 	// AllowAnonymous lets connections that never signed in run queries with
 	// full privileges, which is what the embedded engine does by itself.
 	// By default devdb refuses them, like a real SurrealDB server.
@@ -117,7 +120,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start devdb: %w", err)
 	}
 
-	args := []string{"server.mjs", "--port", "0", "--host", "127.0.0.1"}
+	args := []string{"server.mjs", "--port", strconv.Itoa(opts.Port), "--host", "127.0.0.1"}
 	if opts.Verbose {
 		args = append(args, "--verbose")
 	}
