@@ -3,17 +3,17 @@ package engine
 import "github.com/sp00ky/ssp/surreal/value"
 
 // rowState is one row known to a partition: an item of the partition's order-statistics B+tree
-// while the row matches the partition's WHERE, and the record ids its last evaluation
-// dereferenced (kept also for rows that do not match, so that a change of a linked record
-// re-evaluates exactly the rows that looked at it).
+// while the row matches the partition's WHERE; rows whose evaluation dereferenced links are also
+// kept when they do not match, so that a change of a linked record re-evaluates exactly the rows
+// that looked at it.
 type rowState struct {
-	pre    uint64        // order-preserving prefix of the sort key (see node.prefix)
-	keys   []value.Value // ORDER BY sort keys, computed once per evaluation (never mutated)
-	id     value.Value   // the record id
-	key    string        // the record id's text form, value.RecordString(id)
-	part   *partition
-	derefs []string // record keys dereferenced by the last evaluation
-	inTree bool
+	pre     uint64        // order-preserving prefix of the sort key (see node.prefix)
+	keys    []value.Value // ORDER BY sort keys, computed once per evaluation (never mutated)
+	id      value.Value   // the record id
+	key     string        // the record id's text form, value.RecordString(id)
+	part    *partition
+	inTree  bool
+	hasDeps bool // its last evaluation read linked records (see view.rowDeps)
 }
 
 // btree is an order-statistics B+tree of rowStates ordered by (pre, then cmp): O(log n) insert,

@@ -129,9 +129,9 @@ func (v *view) fill(p *partition) {
 		if !match && len(deps) == 0 {
 			continue
 		}
-		rs := &rowState{part: p, key: c.key, id: c.row.Get("id"), derefs: deps}
+		rs := &rowState{part: p, key: c.key, id: c.row.Get("id")}
 		p.rows[c.key] = rs
-		v.addRowDeps(rs, deps)
+		v.setRowDeps(rs, deps)
 		if match {
 			n.setKeys(rs, keys)
 			p.tree.Insert(rs)
@@ -315,9 +315,7 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 		rs = &rowState{part: p, key: key, id: row.Get("id")}
 		p.rows[key] = rs
 	}
-	v.removeRowDeps(rs)
-	rs.derefs = deps
-	v.addRowDeps(rs, deps)
+	v.setRowDeps(rs, deps)
 	if rs.inTree {
 		if match && (!n.ordered || eval.CompareKeys(n.sel, rs.keys, keys) == 0) {
 			if n.ordered {

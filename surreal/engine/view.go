@@ -30,6 +30,7 @@ type view struct {
 
 	members map[string]*memberList // record key → its (parent, rel) memberships
 	derefs  map[string]*depSet     // record key → rows and partitions whose evaluation read it
+	rowDeps map[*rowState][]string // the records a row's last evaluation read (rows that read any)
 
 	mark uint64 // router deduplication
 
@@ -118,7 +119,7 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 	v := &view{
 		key: key, params: params, st: st, rtr: rtr,
 		byTable: map[string][]*node{}, exprDeps: map[string][]*node{}, subs: map[*surql.Subquery]subRef{},
-		members: map[string]*memberList{}, derefs: map[string]*depSet{},
+		members: map[string]*memberList{}, derefs: map[string]*depSet{}, rowDeps: map[*rowState][]string{},
 	}
 	v.trk.st = st
 	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue}
@@ -207,8 +208,18 @@ func (ml *memberList) find(parent, rel string) int {
 	return -1
 }
 
-// addRowDeps registers that rs's evaluation read the records keys.
-func (v *view) addRowDeps(rs *rowState, keys []string) {
+// setRowDeps records that rs's last evaluation read the records keys (replacing what the
+// previous evaluation read).
+func (v *view) setRowDeps(rs *rowState, keys []string) {
+	if rs.hasDeps {
+		if slices.Equal(v.rowDeps[rs], keys) {
+			return
+		}
+		v.removeRowDeps(rs)
+	}
+	if len(keys) == 0 {
+		return
+	}
 	for _, k := range keys {
 		ds := v.dep(k)
 		if ds.rows == nil {
@@ -216,16 +227,22 @@ func (v *view) addRowDeps(rs *rowState, keys []string) {
 		}
 		ds.rows[rs] = struct{}{}
 	}
+	v.rowDeps[rs] = keys
+	rs.hasDeps = true
 }
 
 func (v *view) removeRowDeps(rs *rowState) {
-	for _, k := range rs.derefs {
+	if !rs.hasDeps {
+		return
+	}
+	for _, k := range v.rowDeps[rs] {
 		if ds := v.derefs[k]; ds != nil {
 			delete(ds.rows, rs)
 			v.dropDepIfEmpty(k, ds)
 		}
 	}
-	rs.derefs = nil
+	delete(v.rowDeps, rs)
+	rs.hasDeps = false
 }
 
 func (v *view) addPartDeps(p *partition, keys []string) {
