@@ -14,6 +14,37 @@ type Options struct{}
 
 // Engine holds the base rows and every registered view. It is not safe for concurrent use: the
 // caller serializes Register, Apply and the other calls.
+//
+// Design. Base rows are stored once (store), keyed by record id, with on-demand hash indexes of
+// single fields. Each distinct query (normalized SurrealQL plus the params it reads) is one
+// pipeline (view) shared by every view id registered with it. A pipeline is a tree of nodes, one
+// per SELECT (top level and projected subquery fields); a node's state lives in partitions: one
+// for the top level and for subqueries that do not use $parent (shared by all parents), one per
+// parent row otherwise, created when the parent enters a window and dropped when it leaves.
+// A partition keeps every matching row in an order-statistics B+tree ordered by (ORDER BY keys,
+// record id) — record-id order without ORDER BY — with the sort keys computed once per row
+// evaluation, so an insert, delete or move costs O(log n) and changes the window
+// [START, START+LIMIT) only at its boundaries. Filters see the old state (the row's entry) and
+// the new row, so rows enter and leave on updates. Membership is reference counted by
+// (parent, rel, key), because one record can reach the same parent through several paths.
+//
+// Dependencies. A `$parent` subquery whose WHERE has a top-level conjunct `field = $parent…`
+// (either side) indexes its partitions by that value: a change of its table only visits the
+// partitions of the old and new field values, and a new partition reads its candidate rows from
+// the field index. Other `$parent` uses (e.g. `score > $parent.min`) fall back to evaluating the
+// change in every partition of the node and to scanning the table when a partition is built:
+// correct, but proportional to the number of parents and the table size. Record links followed
+// while evaluating a row (`author.name` in WHERE or ORDER BY) are recorded per row, for matching
+// and non-matching rows alike, and a change of such a record re-evaluates exactly those rows.
+// Subqueries used as values (in WHERE, or in a projection ORDER BY reads) are re-evaluated from
+// the store when a table they read changes: uncorrelated ones are cached and only a changed
+// result re-filters the node (O(rows)); correlated ones re-filter the node on every change of
+// their tables (slow path).
+//
+// Routing. A change is offered only to pipelines interested in it: by table, by the value of a
+// top-level `field = constant|$param` conjunct (a view of user A never sees user B's rows), by
+// the correlation value of existing partitions, and by the records rows dereferenced. Each
+// pipeline touches only its own state and reads the store, so pipelines are independent units.
 type Engine struct {
 	st      *store
 	rtr     *router
