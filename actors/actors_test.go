@@ -414,3 +414,33 @@ func TestFailedEdgeFlushIsRetried(t *testing.T) {
 	h.exec("DEFINE FIELD OVERWRITE version ON _00_list_ref_user_alice TYPE int", nil)
 	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"v|||thread:2@1|client-v|user:alice"}})
 }
+
+// A re-bootstrap reloads the base data and keeps every view, re-materialized over it.
+func TestRebootstrapKeepsViews(t *testing.T) {
+	h := newHarness(t, harnessOpts{seed: func(h *harness) {
+		h.exec("CREATE thread:1 SET status = 'open'; CREATE thread:2 SET status = 'open'; CREATE thread:3 SET status = 'closed'", nil)
+	}})
+	h.register("v", openThreads, "user:alice")
+	h.register("w", "SELECT * FROM thread WHERE status = 'closed'", "")
+	h.waitEdges(map[string][]string{
+		"_00_list_ref_user_alice": {"v|||thread:1@1|client-v|user:alice", "v|||thread:2@1|client-v|user:alice"},
+		"_00_list_ref":            {"w|||thread:3@1|client-w|"},
+	})
+	// The database moves on without the SSP hearing of it.
+	h.exec("DELETE thread:1; UPDATE thread:3 SET status = 'open'; CREATE thread:4 SET status = 'closed'", nil)
+	if err := h.s.Rebootstrap(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.s.Status(); st != StatusReady {
+		t.Fatalf("status %s", st)
+	}
+	h.waitEdges(map[string][]string{
+		"_00_list_ref_user_alice": {"v|||thread:2@1|client-v|user:alice", "v|||thread:3@1|client-v|user:alice"},
+		"_00_list_ref":            {"w|||thread:4@1|client-w|"},
+	})
+	if d, ok := h.s.DebugView(h.ctx, "v"); !ok || d.CacheSize != 2 {
+		t.Errorf("view after re-bootstrap: %+v", d)
+	}
+	h.ingest("thread", "CREATE", "thread:5", map[string]any{"status": "open"})
+	h.waitEdgesMatch()
+}

@@ -13,55 +13,107 @@ import (
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// runBootstrap runs the standalone bootstrap (SPEC §5) with retries, then sets the status.
-func (s *Service) runBootstrap() {
-	defer close(s.bootDone)
+// runBootstrap runs the bootstrap (SPEC §5) with retries, then sets the status: ready, or failed
+// (the error is returned). With keepViews the registered views stay and are re-materialized
+// over the reloaded data (SPEC §6.5); otherwise they are read from `_00_query`.
+func (s *Service) runBootstrap(keepViews bool) error {
 	ctx := s.bootCtx
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if v, err := s.db.Version(vctx); err == nil {
-		s.dbVersion.Store(v)
-	} else {
-		s.log.WithError(err).Warn("read the SurrealDB version")
-	}
-	cancel()
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err := s.bootstrapOnce(ctx)
+		err := s.bootstrapOnce(ctx, keepViews)
 		if ctx.Err() != nil {
-			return
+			return fmt.Errorf("bootstrap: %w", ctx.Err())
 		}
 		if err == nil {
 			d := time.Since(start)
 			s.m.bootstrap.Set(d.Seconds())
 			s.log.WithField("duration", d.Round(time.Millisecond).String()).Info("bootstrap done")
 			s.setStatus(StatusReady)
-			return
+			return nil
 		}
 		fields := logrus.Fields{"attempt": attempt, "of": s.bootAttempts}
 		if attempt >= s.bootAttempts {
 			s.log.WithFields(fields).WithError(err).Error("bootstrap failed; giving up")
 			s.setStatus(StatusFailed)
-			return
+			return err
 		}
 		s.log.WithFields(fields).WithError(err).Warn("bootstrap failed; retrying")
-		if err := s.resetMemory(ctx); err != nil {
-			return
+		if !keepViews {
+			if err := s.resetMemory(ctx); err != nil {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
 		}
 		t := time.NewTimer(s.bootDelay)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return fmt.Errorf("bootstrap: %w", ctx.Err())
 		}
 	}
 }
 
+// readDBVersion records SurrealDB's version for /info.
+func (s *Service) readDBVersion(ctx context.Context) {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if v, err := s.db.Version(vctx); err == nil {
+		s.dbVersion.Store(v)
+	} else {
+		s.log.WithError(err).Warn("read the SurrealDB version")
+	}
+}
+
+// Rebootstrap reloads the base data in-process while keeping every registered view (SPEC §6.5,
+// for the scheduler link on heartbeat 404/409): the status goes back to bootstrapping (ingests
+// and registrations answer ErrNotReady), in-flight steps finish, the engine is rebuilt from the
+// loaded rows, every view is re-materialized (its actor writes the difference), every list_ref
+// table is reconciled, and the status becomes ready again (failed after the retries).
+func (s *Service) Rebootstrap(ctx context.Context) error {
+	if err := s.gateStarted(); err != nil {
+		return err
+	}
+	s.rebootMu.Lock()
+	defer s.rebootMu.Unlock()
+	select {
+	case <-s.bootDone:
+	case <-ctx.Done():
+		return fmt.Errorf("rebootstrap: waiting for the first bootstrap: %w", ctx.Err())
+	}
+	s.setStatus(StatusBootstrapping)
+	// Let the steps already accepted finish: hold every queue slot once.
+	held := 0
+	defer func() {
+		for ; held > 0; held-- {
+			s.release()
+		}
+	}()
+	for held < cap(s.queue) {
+		select {
+		case s.queue <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			return fmt.Errorf("rebootstrap: waiting for in-flight ingests: %w", ctx.Err())
+		case <-s.closingCh:
+			return ErrShuttingDown
+		}
+	}
+	for ; held > 0; held-- {
+		s.release()
+	}
+	return s.runBootstrap(true)
+}
+
 // bootstrapOnce loads every base table, re-registers every `_00_query` view and reconciles the
 // edges in the database with the computed membership.
-func (s *Service) bootstrapOnce(ctx context.Context) error {
+func (s *Service) bootstrapOnce(ctx context.Context, keepViews bool) error {
 	s.adminMu.RLock() // a /reset waits for the attempt
 	defer s.adminMu.RUnlock()
+	if keepViews {
+		if _, err := ask(ctx, s, s.coord, func(c chan struct{}) any { return &reloadMsg{reply: c} }); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
 	tables, err := s.loader.Tables(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -82,6 +134,21 @@ func (s *Service) bootstrapOnce(ctx context.Context) error {
 	}
 	s.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
 
+	if keepViews {
+		n, err := ask(ctx, s, s.coord, func(c chan int) any { return &rematerializeMsg{reply: c} })
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		s.log.WithField("views", n).Info("bootstrap: views re-materialized")
+	} else if err := s.reregister(ctx); err != nil {
+		return err
+	}
+
+	return s.reconcileAll(ctx)
+}
+
+// reregister registers every view of `_00_query` (without writing edges: reconcileAll does).
+func (s *Service) reregister(ctx context.Context) error {
 	queries, err := s.store.LoadQueries(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -108,7 +175,11 @@ func (s *Service) bootstrapOnce(ctx context.Context) error {
 		views++
 	}
 	s.log.WithField("views", views).Info("bootstrap: views re-registered")
+	return nil
+}
 
+// reconcileAll makes every list_ref table's edges equal to the computed membership.
+func (s *Service) reconcileAll(ctx context.Context) error {
 	if err := s.ddl.EnsureGlobalTable(ctx); err != nil {
 		s.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
 	}

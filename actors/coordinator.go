@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -92,6 +93,14 @@ type (
 	}
 	tableViewsMsg struct {
 		table string
+		reply chan int
+	}
+	// reloadMsg empties the engine but keeps the registered views and their actors (a
+	// re-bootstrap); rematerializeMsg then registers them again over the reloaded rows.
+	reloadMsg struct {
+		reply chan struct{}
+	}
+	rematerializeMsg struct {
 		reply chan int
 	}
 )
@@ -209,6 +218,11 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		deps := c.eng.Dependencies()
 		tables := c.eng.Tables()
 		m.reply <- DepsDebug{DependencyMap: deps, TablesInStore: tables, ViewCount: len(c.views)}
+	case *reloadMsg:
+		c.eng = engine.New(engine.Options{})
+		m.reply <- struct{}{}
+	case *rematerializeMsg:
+		m.reply <- c.rematerialize(ctx)
 	case *tableViewsMsg:
 		n := 0
 		for _, e := range c.views {
@@ -483,4 +497,30 @@ func (c *coordinator) debug(key string) debugReply {
 	ms, _ := c.eng.Members(key)
 	ref, sub, _ := c.eng.ViewTables(key)
 	return debugReply{ok: true, pid: e.pid, slot: e.slot, format: e.format, members: ms, referenced: ref, subquery: sub}
+}
+
+// rematerialize registers every view again in the (reloaded) engine and sends each actor its
+// new membership; it returns how many views it kept. A view the engine now rejects is dropped
+// with its edges.
+func (c *coordinator) rematerialize(ctx actor.Context) int {
+	keys := make([]string, 0, len(c.views))
+	for k := range c.views {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	total := 0
+	for _, key := range keys {
+		e := c.views[key]
+		ms, err := c.registerEngine(key, e.surql, e.params)
+		if err != nil {
+			c.s.log.WithField("view", key).WithError(err).Error("view dropped: it cannot be registered again")
+			c.retire(ctx, e, true)
+			continue
+		}
+		e.members = len(ms)
+		total += len(ms)
+		ctx.Send(e.pid, &replaceMsg{members: ms, clientID: e.clientID, authID: e.authID})
+	}
+	c.s.m.members.Set(float64(total))
+	return len(c.views)
 }

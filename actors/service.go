@@ -125,6 +125,7 @@ type Service struct {
 	bootDone   chan struct{}
 	startMu    sync.Mutex
 	started    bool
+	rebootMu   sync.Mutex // one re-bootstrap at a time
 	stopOnce   sync.Once
 	stopErr    error
 }
@@ -240,7 +241,38 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.flusher, err = root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &flusherActor{s: s} }), "metrics"); err != nil {
 		return fmt.Errorf("start metrics flusher: %w", err)
 	}
-	go s.runBootstrap()
+	// A message lost to a stopped actor must not leave an ingest waiting or a write unnoticed.
+	s.system.EventStream.Subscribe(func(evt any) {
+		dl, ok := evt.(*actor.DeadLetterEvent)
+		if !ok {
+			return
+		}
+		switch m := dl.Message.(type) {
+		case *viewStep:
+			m.ack.finish()
+		case *edgeItem, *removeViewItem:
+			s.writerDepth.Add(-1)
+			s.log.WithField("actor", dl.PID.String()).Error("edge item sent to a stopped writer was lost")
+		}
+	})
+	go func() {
+		defer close(s.bootDone)
+		s.readDBVersion(s.bootCtx)
+		_ = s.runBootstrap(false)
+	}()
+	return nil
+}
+
+// gateStarted returns an error unless the service runs.
+func (s *Service) gateStarted() error {
+	if s.closing.Load() {
+		return ErrShuttingDown
+	}
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if !s.started {
+		return fmt.Errorf("%w: the service is not started", ErrNotReady)
+	}
 	return nil
 }
 
@@ -641,6 +673,13 @@ func (s *Service) drain(ctx context.Context) error {
 	case <-s.bootDone:
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: bootstrap still running: %w", ctx.Err())
+	}
+	rebooted := make(chan struct{})
+	go func() { s.rebootMu.Lock(); close(rebooted) }()
+	select {
+	case <-rebooted:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: re-bootstrap still running: %w", ctx.Err())
 	}
 	// Finish in-flight steps: take every ingest queue slot.
 	for i := 0; i < cap(s.queue); i++ {
