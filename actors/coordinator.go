@@ -33,6 +33,7 @@ type (
 	registerReply struct {
 		members   []engine.Member
 		refreshed bool // same query and params: nothing was recomputed
+		created   bool // the key was not registered before
 		err       error
 	}
 	// unregisterMsg drops a view; when it is not in memory and fallbackTable is set, its edges
@@ -355,7 +356,7 @@ func (c *coordinator) register(ctx actor.Context, m *registerMsg) {
 		}
 		c.spawnView(ctx, key, table, req, m.authID, ms, old, !m.bootstrap)
 	}
-	m.reply <- registerReply{members: ms}
+	m.reply <- registerReply{members: ms, created: cur == nil}
 }
 
 func (c *coordinator) registerEngine(key, src string, params value.Value) (ms []engine.Member, err error) {

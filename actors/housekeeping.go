@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -69,19 +70,8 @@ func (s *Service) sweepTTL() {
 	}
 	owners := map[string]bool{}
 	for _, r := range rows {
-		deleted, err := s.store.DeleteQueryIfExpired(ctx, r.Key)
-		if err != nil {
-			s.log.WithField("view", r.Key).WithError(err).Warn("ttl sweep: delete expired view")
+		if !s.expire(ctx, r) {
 			continue
-		}
-		if !deleted {
-			continue // refreshed meanwhile
-		}
-		table := membership.TableFor(s.refMode, r.AuthID)
-		if _, err := ask(ctx, s, s.coord, func(c chan bool) any {
-			return &unregisterMsg{key: r.Key, fallbackTable: table, reply: c}
-		}); err != nil {
-			return
 		}
 		s.m.ttlExpirations.Inc()
 		s.log.WithFields(logrus.Fields{"view": r.Key, "ttl": r.TTL, "lastActiveAt": r.LastActiveAt}).Info("view expired and removed")
@@ -110,6 +100,25 @@ func (s *Service) sweepTTL() {
 		}
 		s.system.Root.Send(pid, &dropTableMsg{uid: uid})
 	}
+}
+
+// expire removes one expired view unless a registration refreshed it meanwhile; it reports
+// whether it did.
+func (s *Service) expire(ctx context.Context, r membership.QueryRow) bool {
+	defer s.lockKey(r.Key)()
+	deleted, err := s.store.DeleteQueryIfExpired(ctx, r.Key)
+	if err != nil {
+		s.log.WithField("view", r.Key).WithError(err).Warn("ttl sweep: delete expired view")
+		return false
+	}
+	if !deleted {
+		return false // refreshed meanwhile
+	}
+	table := membership.TableFor(s.refMode, r.AuthID)
+	_, err = ask(ctx, s, s.coord, func(c chan bool) any {
+		return &unregisterMsg{key: r.Key, fallbackTable: table, reply: c}
+	})
+	return err == nil
 }
 
 // flusherActor writes the dirty views' metrics to their `_00_query` rows every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -126,6 +127,7 @@ type Service struct {
 	startMu    sync.Mutex
 	started    bool
 	rebootMu   sync.Mutex // one re-bootstrap at a time
+	keyLocks   [64]sync.Mutex
 	stopOnce   sync.Once
 	stopErr    error
 }
@@ -431,22 +433,34 @@ func ownerOf(params value.Value) string {
 	return ""
 }
 
-// Register implements API (SPEC §1.2).
+// Register implements API (SPEC §1.2). Registrations (and TTL removals) of one key are
+// serialized from the engine to the `_00_query` row, so the row always describes the view in
+// memory.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (RegisterResult, error) {
 	if err := s.gate(); err != nil {
 		return RegisterResult{}, err
 	}
 	s.adminMu.RLock()
 	defer s.adminMu.RUnlock()
-	return s.register(ctx, req, false)
-}
-
-func (s *Service) register(ctx context.Context, req RegisterRequest, bootstrap bool) (RegisterResult, error) {
-	start := time.Now()
 	req.Key = engine.ViewKey(req.Key)
 	if req.Key == "" {
 		return RegisterResult{}, invalid(errors.New("field \"id\" names no view key"))
 	}
+	defer s.lockKey(req.Key)()
+	return s.register(ctx, req)
+}
+
+// lockKey locks the stripe of a view key and returns its unlock.
+func (s *Service) lockKey(key string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	mu := &s.keyLocks[h.Sum32()%uint32(len(s.keyLocks))]
+	mu.Lock()
+	return mu.Unlock
+}
+
+func (s *Service) register(ctx context.Context, req RegisterRequest) (res RegisterResult, err error) {
+	start := time.Now()
 	switch req.Params.Kind() {
 	case value.KindNone, value.KindNull:
 		req.Params = value.ObjectOf(nil)
@@ -459,7 +473,7 @@ func (s *Service) register(ctx context.Context, req RegisterRequest, bootstrap b
 	}
 	authID := ownerOf(req.Params)
 	r, err := ask(ctx, s, s.coord, func(c chan registerReply) any {
-		return &registerMsg{req: req, authID: authID, bootstrap: bootstrap, reply: c}
+		return &registerMsg{req: req, authID: authID, reply: c}
 	})
 	if err == nil {
 		err = r.err
@@ -467,14 +481,21 @@ func (s *Service) register(ctx context.Context, req RegisterRequest, bootstrap b
 	if err != nil {
 		return RegisterResult{}, err
 	}
+	if r.created {
+		// A new view whose row cannot be written is dropped again: nothing would expire it.
+		defer func() {
+			if err != nil {
+				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				_, _ = ask(uctx, s, s.coord, func(c chan bool) any { return &unregisterMsg{key: req.Key, reply: c} })
+			}
+		}()
+	}
 	members := r.members
 	if members == nil {
 		members = []engine.Member{}
 	}
-	res := RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}
-	if bootstrap {
-		return res, nil
-	}
+	res = RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}
 	if s.refMode == membership.RefDedicated {
 		if uid, ok := membership.UserID(authID); ok {
 			if err := s.ddl.EnsureUserTable(ctx, uid); err != nil {
