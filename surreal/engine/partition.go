@@ -318,8 +318,10 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 	v.setRowDeps(rs, deps)
 	if rs.inTree {
 		if match && (!n.ordered || eval.CompareKeys(n.sel, rs.keys, keys) == 0) {
+			// Same position. The stored prefix stays valid (the keys order equally) and must
+			// stay as the leaf's inline copy has it.
 			if n.ordered {
-				n.setKeys(rs, keys)
+				rs.keys = keys
 			}
 			return
 		}

@@ -57,6 +57,7 @@ func corpus() []viewSpec {
 		{"by_user", `SELECT * FROM thread WHERE author = $user`, obj("user", rec("user", 1))},
 		{"by_auth", `SELECT * FROM thread WHERE author = $auth.id ORDER BY created DESC LIMIT 2`, obj("auth", obj("id", value.String("user:2")))},
 		{"feed", `SELECT * FROM thread ORDER BY created DESC LIMIT 3`, none},
+		{"feed_dup", `SELECT * FROM thread ORDER BY created DESC LIMIT 3;`, none}, // shares feed's pipeline
 		{"feed_start", `SELECT * FROM thread ORDER BY score DESC, title ASC LIMIT 4 START 2`, none},
 		{"first_ids", `SELECT * FROM thread LIMIT 3`, none},
 		{"ids_start", `SELECT * FROM thread START 3 LIMIT 2`, none},
