@@ -42,6 +42,18 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		}
 	})
+	elapsed := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ingests/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ingests/s")
+	// How long the writers need after the last ingest to have every edge in the database.
+	drainStart := time.Now()
+	if err := h.s.Shutdown(h.ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(time.Since(drainStart).Milliseconds()), "drain-ms")
+	var edges float64
+	for _, k := range []string{"add", "update", "remove"} {
+		edges += metricValue(b, h.s.m.edgeWrites.WithLabelValues(k))
+	}
+	b.ReportMetric(edges, "edge-writes")
 }

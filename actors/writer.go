@@ -215,12 +215,15 @@ func (a *writerActor) pump(ctx actor.Context) {
 	}
 }
 
-// flushReady writes every ready item; it reports whether any item was handed over.
+// flushReady writes every ready item; it reports whether any item was handed over. Items leave
+// their queues only once the membership.Writer has taken them (written, or kept pending after a
+// failure), so a panic in between loses nothing: the restarted actor hands them over again,
+// which the Writer's latest-state writes make harmless.
 func (a *writerActor) flushReady(ctx actor.Context) bool {
 	st := a.st
 	var batch []membership.ViewDelta
 	var removals []string
-	kept := st.order[:0]
+	cut := map[string]int{} // view → items taken from the front of its queue
 	for _, view := range st.order {
 		q := st.views[view]
 		i := 0
@@ -228,18 +231,9 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		for i < len(q) {
 			switch it := q[i].(type) {
 			case *edgeItem:
-				if !it.wait.isDone() {
-					if !st.subscribed[it.wait] {
-						self, root := ctx.Self(), a.s.system.Root
-						if it.wait.subscribe(func() { root.Send(self, &waitDoneMsg{}) }) {
-							st.subscribed[it.wait] = true
-							break collect
-						}
-					} else {
-						break collect
-					}
+				if !a.ready(ctx, it.wait) {
+					break collect
 				}
-				delete(st.subscribed, it.wait)
 				batch = append(batch, it.delta)
 				i++
 			case *removeViewItem:
@@ -248,21 +242,14 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 				break collect // later items of the view follow the removal in the next round
 			}
 		}
-		if i == len(q) {
-			delete(st.views, view)
-		} else {
-			st.views[view] = q[i:]
-			kept = append(kept, view)
+		if i > 0 {
+			cut[view] = i
 		}
 	}
-	st.order = kept
 	pending := st.w.Stats().Pending
 	if len(batch) == 0 && len(removals) == 0 && (pending == 0 || st.retryArmed) {
 		return false
 	}
-	handed := len(batch) + len(removals)
-	a.s.writerDepth.Add(int64(-handed))
-	a.countWrites(batch)
 
 	sctx := a.s.ctx
 	start := time.Now()
@@ -277,6 +264,29 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		}
 	}
 	a.s.m.edgeLatency.Observe(time.Since(start).Seconds())
+
+	// The Writer holds them now.
+	handed := 0
+	kept := st.order[:0]
+	for _, view := range st.order {
+		q := st.views[view]
+		n := cut[view]
+		for _, it := range q[:n] {
+			if e, ok := it.(*edgeItem); ok {
+				delete(st.subscribed, e.wait)
+			}
+		}
+		handed += n
+		if n == len(q) {
+			delete(st.views, view)
+			continue
+		}
+		st.views[view] = q[n:]
+		kept = append(kept, view)
+	}
+	st.order = kept
+	a.s.writerDepth.Add(int64(-handed))
+	a.countWrites(batch)
 	if err != nil {
 		a.s.m.edgeFailures.Inc()
 		a.s.log.WithFields(logrus.Fields{"table": st.table, "pending": st.w.Stats().Pending}).WithError(err).
@@ -286,6 +296,24 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		st.backoff = 0
 	}
 	return handed > 0
+}
+
+// ready reports whether an item with wait may be written; if not, the writer is woken when
+// the wait completes.
+func (a *writerActor) ready(ctx actor.Context, w *rvWait) bool {
+	if w.isDone() {
+		return true
+	}
+	st := a.st
+	if st.subscribed[w] {
+		return false
+	}
+	self, root := ctx.Self(), a.s.system.Root
+	if !w.subscribe(func() { root.Send(self, &waitDoneMsg{}) }) {
+		return true // completed meanwhile
+	}
+	st.subscribed[w] = true
+	return false
 }
 
 func (a *writerActor) countWrites(batch []membership.ViewDelta) {
