@@ -113,9 +113,10 @@ type Service struct {
 	queue       chan struct{}
 	closing     atomic.Bool
 	closingCh   chan struct{}
-	adminMu     sync.RWMutex // Reset (exclusive) against Register, Unregister, TTL and bootstrap
-	slots       sync.Map     // view key → *viewSlot (for the metrics flusher)
-	writerDepth atomic.Int64 // edge items sent to writers and not yet written
+	stoppedCh   chan struct{} // closed once the actors are stopped
+	adminMu     sync.RWMutex  // Reset (exclusive) against Register, Unregister, TTL and bootstrap
+	slots       sync.Map      // view key → *viewSlot (for the metrics flusher)
+	writerDepth atomic.Int64  // edge items sent to writers and not yet written
 	startedAt   time.Time
 	dbVersion   atomic.Value // string
 
@@ -173,7 +174,7 @@ func New(deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: log, db: deps.DB, reg: reg, hooks: deps.Hooks, version: deps.Version, refMode: mode,
 		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, writerOpts: deps.EdgeWriter,
-		queue: make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), bootDone: make(chan struct{}),
+		queue: make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), stoppedCh: make(chan struct{}), bootDone: make(chan struct{}),
 	}
 	if s.bootAttempts <= 0 {
 		s.bootAttempts = 10
@@ -301,12 +302,14 @@ func (s *Service) gate() error {
 func ask[T any](ctx context.Context, s *Service, pid *actor.PID, build func(chan T) any) (T, error) {
 	reply := make(chan T, 1)
 	s.system.Root.Send(pid, build(reply))
+	var zero T
 	select {
 	case r := <-reply:
 		return r, nil
 	case <-ctx.Done():
-		var zero T
 		return zero, ctx.Err()
+	case <-s.stoppedCh:
+		return zero, ErrShuttingDown
 	}
 }
 
@@ -679,6 +682,7 @@ func (s *Service) shutdown(ctx context.Context) error {
 		}
 	}
 	s.system.Shutdown()
+	close(s.stoppedCh)
 	if err != nil {
 		s.log.WithError(err).Error("SSP stopped without draining")
 		return err

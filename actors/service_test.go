@@ -291,3 +291,28 @@ func TestDebugAndInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestCallsAfterShutdown(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.register("v", openThreads, "")
+	if err := h.s.Shutdown(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.s.DebugView(h.ctx, "v"); ok {
+		t.Error("debug view answered after shutdown")
+	}
+	if err := h.s.Reset(h.ctx); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("reset after shutdown: %v", err)
+	}
+	if _, err := h.s.Register(h.ctx, h.req("w", openThreads, "")); !errors.Is(err, ErrNotReady) {
+		t.Errorf("register after shutdown: %v", err)
+	}
+	if err := h.s.Rebootstrap(h.ctx); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("rebootstrap after shutdown: %v", err)
+	}
+	_ = h.s.Info(h.ctx)
+	_ = h.s.DebugDeps(h.ctx)
+	if err := h.s.Shutdown(h.ctx); err != nil {
+		t.Errorf("second shutdown: %v", err)
+	}
+}
