@@ -28,8 +28,17 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
-// setupBench loads rows initial rows and registers views views of the shared benchmark workload.
-func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Workload) {
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// setupBench loads rows initial rows and registers views views of the shared benchmark workload;
+// it returns the engine state the views added (heap after registering minus heap with the base
+// rows alone) per member.
+func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Workload, float64) {
 	b.Helper()
 	w := workload.New(1, workload.Config{Views: views, Rows: rows})
 	eng := engine.New(engine.Options{})
@@ -38,12 +47,19 @@ func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Worklo
 			b.Fatalf("initial row: %v", err)
 		}
 	}
+	base := heapInUse()
 	for _, v := range w.Views() {
 		if _, err := eng.Register(v.ID, v.SurQL, v.Params); err != nil {
 			b.Fatalf("register %s: %v", v.ID, err)
 		}
 	}
-	return eng, w
+	state := heapInUse() - base
+	members := 0
+	for _, id := range eng.Views() {
+		ms, _ := eng.Members(id)
+		members += len(ms)
+	}
+	return eng, w, float64(state) / float64(max(members, 1))
 }
 
 // BenchmarkApply measures Engine.Apply throughput over the realistic mix of surreal/workload
@@ -54,7 +70,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, rows := range []int{1_000, 10_000, 100_000} {
 		for _, views := range []int{10, 100, 1000} {
 			b.Run(fmt.Sprintf("views=%d/rows=%d", views, rows), func(b *testing.B) {
-				eng, w := setupBench(b, views, rows)
+				eng, w, perMember := setupBench(b, views, rows)
 				// Warm up: the stream's first changes may touch cold paths.
 				for range 1000 {
 					if _, err := eng.Apply(w.Next()); err != nil {
@@ -83,6 +99,7 @@ func BenchmarkApply(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+				b.ReportMetric(perMember, "state-B/member")
 			})
 		}
 	}
@@ -183,24 +200,18 @@ func BenchmarkViewSize(b *testing.B) {
 				if _, err := eng.Register("v", q.surql, value.None()); err != nil {
 					b.Fatal(err)
 				}
-				// Updates that move rows across the whole order (created changes), so window
-				// boundaries shift; ids are spread over the table. The new contents come from a
-				// small pool, as freshly decoded ingest bodies would be in cache.
-				pool := make([]value.Value, 512)
-				for i := range pool {
-					pool[i] = benchThread(1+(i*7877)%rows, 1+i%50, i+1)
-				}
-				changes := make([]engine.Change, b.N)
-				for i := range changes {
-					id := 1 + (i*7919)%rows
-					changes[i] = engine.Change{Table: "thread", Op: engine.OpUpdate,
-						ID: value.Record("thread", value.Int(int64(id))), Record: pool[i%len(pool)]}
-				}
+				// Updates that move rows across the whole order (created changes to a random
+				// place), so window boundaries shift; ids are spread over the table. Each change
+				// is built right before it is applied, as a freshly decoded ingest would be.
+				changes := make([]struct{}, b.N)
 				runtime.GC()
 				b.ReportAllocs()
 				b.ResetTimer()
 				cpu0 := cpuTime()
-				for _, c := range changes {
+				for i := range changes {
+					id := 1 + (i*7919)%rows
+					c := engine.Change{Table: "thread", Op: engine.OpUpdate, ID: value.Record("thread", value.Int(int64(id))),
+						Record: benchThread((id*31+i*7)%rows+1, 1+id%50, i+1)}
 					if _, err := eng.Apply(c); err != nil {
 						b.Fatal(err)
 					}

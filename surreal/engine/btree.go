@@ -12,6 +12,7 @@ type rowState struct {
 	id      value.Value   // the record id
 	key     string        // the record id's text form, value.RecordString(id)
 	part    *partition
+	seq     uint64 // the row's store sequence number (the key of partition.rows)
 	inTree  bool
 	hasDeps bool // its last evaluation read linked records (see view.rowDeps)
 }

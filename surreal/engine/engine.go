@@ -221,7 +221,8 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 		return nil, fmt.Errorf("apply change: %w", err)
 	}
 	key := value.RecordString(c.ID)
-	old, had := e.st.get(c.Table, key)
+	cur, had := e.st.getStored(c.Table, key)
+	old := cur.row
 	var row value.Value
 	switch c.Op {
 	case OpCreate, OpUpdate:
@@ -239,10 +240,12 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	if had && !row.IsNone() && strictEqual(old, row) {
 		return nil, nil
 	}
-	ch := &change{table: c.Table, key: key, new: row, changed: true}
+	ch := &change{table: c.Table, key: key, new: row, changed: true, seq: cur.seq}
 	ch.hashes = ch.hbuf[:0]
 	if had {
 		ch.old = old
+	} else {
+		ch.seq = e.st.nextSeq(c.Table)
 	}
 	e.st.apply(ch)
 	e.step++

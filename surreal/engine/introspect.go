@@ -30,7 +30,7 @@ func (e *Engine) TableRows(table string) []value.Value {
 	}
 	out := make([]value.Value, 0, len(t.rows))
 	for _, r := range t.rows {
-		out = append(out, r)
+		out = append(out, r.row)
 	}
 	return out
 }

@@ -16,7 +16,7 @@ type partition struct {
 	refs    int32            // how many parent windows hold this partition (per-parent, top)
 	parents map[string]int32 // shared nodes: parent row keys the window rows are attached to
 	tree    btree
-	rows    map[string]*rowState // matching rows and non-matching rows that dereferenced links
+	rows    map[uint64]*rowState // by row sequence number: matching rows, and non-matching rows that dereferenced links
 
 	sig     []value.Value // values of the node's $parent expressions for this parent
 	sigDeps []string      // records read computing sig (the parent row itself included)
@@ -67,7 +67,7 @@ func (n *node) setKeys(rs *rowState, keys []value.Value) {
 }
 
 func (v *view) newPartition(n *node, key string) *partition {
-	p := &partition{n: n, key: key, rows: map[string]*rowState{}}
+	p := &partition{n: n, key: key, rows: map[uint64]*rowState{}}
 	p.tree.cmp = n.cmp
 	if n.shared {
 		p.parents = map[string]int32{}
@@ -112,10 +112,10 @@ func (v *view) fill(p *partition) {
 	v.registerRoute(p, prow)
 	type cand struct {
 		key string
-		row value.Value
+		r   stored
 	}
 	var cands []cand
-	collect := func(k string, row value.Value) { cands = append(cands, cand{k, row}) }
+	collect := func(k string, r stored) { cands = append(cands, cand{k, r}) }
 	switch {
 	case n.corr != nil && p.indexed:
 		v.lookupEq(n.table, n.corr.field, p.corrVal, collect)
@@ -125,12 +125,12 @@ func (v *view) fill(p *partition) {
 		v.st.scan(n.table, collect)
 	}
 	for _, c := range cands {
-		match, keys, deps := v.evalRow(p, c.row, prow)
+		match, keys, deps := v.evalRow(p, c.r.row, prow)
 		if !match && len(deps) == 0 {
 			continue
 		}
-		rs := &rowState{part: p, key: c.key, id: c.row.Get("id")}
-		p.rows[c.key] = rs
+		rs := &rowState{part: p, key: c.key, seq: c.r.seq, id: c.r.row.Get("id")}
+		p.rows[c.r.seq] = rs
 		v.setRowDeps(rs, deps)
 		if match {
 			n.setKeys(rs, keys)
@@ -140,7 +140,7 @@ func (v *view) fill(p *partition) {
 }
 
 // lookupEq calls fn for the rows of tbl whose field may equal val (by HashKey).
-func (v *view) lookupEq(tbl, field string, val value.Value, fn func(string, value.Value)) {
+func (v *view) lookupEq(tbl, field string, val value.Value, fn func(string, stored)) {
 	if field == "id" {
 		rid := val
 		if rid.Kind() == value.KindString {
@@ -154,8 +154,8 @@ func (v *view) lookupEq(tbl, field string, val value.Value, fn func(string, valu
 			return
 		}
 		k := value.RecordString(rid)
-		if row, ok := v.st.get(tbl, k); ok {
-			fn(k, row)
+		if r, ok := v.st.getStored(tbl, k); ok {
+			fn(k, r)
 		}
 		return
 	}
@@ -296,9 +296,9 @@ func (v *view) evalRow(p *partition, row, prow value.Value) (bool, []value.Value
 
 // reeval brings one row of a partition up to date (row NONE: the row is gone) and applies the
 // resulting window changes.
-func (v *view) reeval(p *partition, key string, row value.Value) {
+func (v *view) reeval(p *partition, key string, seq uint64, row value.Value) {
 	n := p.n
-	rs := p.rows[key]
+	rs := p.rows[seq]
 	var match bool
 	var keys []value.Value
 	var deps []string
@@ -312,8 +312,8 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 		return
 	}
 	if rs == nil {
-		rs = &rowState{part: p, key: key, id: row.Get("id")}
-		p.rows[key] = rs
+		rs = &rowState{part: p, key: key, seq: seq, id: row.Get("id")}
+		p.rows[seq] = rs
 	}
 	v.setRowDeps(rs, deps)
 	if rs.inTree {
@@ -333,7 +333,7 @@ func (v *view) reeval(p *partition, key string, row value.Value) {
 		r := p.tree.Insert(rs)
 		v.onInsert(p, r, rs)
 	} else if len(deps) == 0 {
-		delete(p.rows, key)
+		delete(p.rows, seq)
 	}
 	v.flush(p)
 }
@@ -512,7 +512,7 @@ func (v *view) recompute(p *partition) {
 	}
 	v.removePartDeps(p)
 	v.unregisterRoute(p)
-	p.rows = map[string]*rowState{}
+	p.rows = map[uint64]*rowState{}
 	p.tree.Clear()
 	v.fill(p)
 	newWin := v.window(p)

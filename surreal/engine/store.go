@@ -12,8 +12,16 @@ type store struct {
 }
 
 type table struct {
-	rows map[string]value.Value
+	rows map[string]stored
 	idx  map[string]*fieldIndex // field name → index
+	seq  uint64                 // the last row sequence number handed out
+}
+
+// stored is a base row with its sequence number: a number unique to the row's current life
+// (never reused, a re-created record gets a new one) that partitions key their row state by.
+type stored struct {
+	row value.Value
+	seq uint64
 }
 
 type fieldIndex struct {
@@ -26,7 +34,7 @@ func newStore() *store { return &store{tables: map[string]*table{}} }
 func (s *store) table(name string) *table {
 	t := s.tables[name]
 	if t == nil {
-		t = &table{rows: map[string]value.Value{}, idx: map[string]*fieldIndex{}}
+		t = &table{rows: map[string]stored{}, idx: map[string]*fieldIndex{}}
 		s.tables[name] = t
 	}
 	return t
@@ -39,7 +47,24 @@ func (s *store) get(tbl, key string) (value.Value, bool) {
 		return value.None(), false
 	}
 	r, ok := t.rows[key]
+	return r.row, ok
+}
+
+// getStored returns the row of a record key with its sequence number.
+func (s *store) getStored(tbl, key string) (stored, bool) {
+	t := s.tables[tbl]
+	if t == nil {
+		return stored{}, false
+	}
+	r, ok := t.rows[key]
 	return r, ok
+}
+
+// nextSeq hands out a new row sequence number for tbl.
+func (s *store) nextSeq(tbl string) uint64 {
+	t := s.table(tbl)
+	t.seq++
+	return t.seq
 }
 
 // getID returns the row of record id id.
@@ -72,7 +97,7 @@ func (s *store) apply(c *change) {
 	if c.new.IsNone() {
 		delete(t.rows, c.key)
 	} else {
-		t.rows[c.key] = c.new
+		t.rows[c.key] = stored{row: c.new, seq: c.seq}
 	}
 	for f, ix := range t.idx {
 		var oh, nh string
@@ -119,7 +144,7 @@ func (s *store) acquireIndex(tbl, field string) {
 	if ix == nil {
 		ix = &fieldIndex{buckets: map[string]map[string]struct{}{}}
 		for k, r := range t.rows {
-			ix.add(value.HashKey(r.Get(field)), k)
+			ix.add(value.HashKey(r.row.Get(field)), k)
 		}
 		t.idx[field] = ix
 	}
@@ -141,7 +166,7 @@ func (s *store) releaseIndex(tbl, field string) {
 }
 
 // lookup calls fn for every row of tbl whose field has hash key h (the index must exist).
-func (s *store) lookup(tbl, field, h string, fn func(key string, row value.Value)) {
+func (s *store) lookup(tbl, field, h string, fn func(key string, r stored)) {
 	t := s.tables[tbl]
 	if t == nil {
 		return
@@ -149,7 +174,7 @@ func (s *store) lookup(tbl, field, h string, fn func(key string, row value.Value
 	ix := t.idx[field]
 	if ix == nil {
 		for k, r := range t.rows {
-			if value.HashKey(r.Get(field)) == h {
+			if value.HashKey(r.row.Get(field)) == h {
 				fn(k, r)
 			}
 		}
@@ -161,7 +186,7 @@ func (s *store) lookup(tbl, field, h string, fn func(key string, row value.Value
 }
 
 // scan calls fn for every row of tbl (in no particular order).
-func (s *store) scan(tbl string, fn func(key string, row value.Value)) {
+func (s *store) scan(tbl string, fn func(key string, r stored)) {
 	t := s.tables[tbl]
 	if t == nil {
 		return

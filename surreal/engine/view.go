@@ -308,6 +308,7 @@ func (v *view) takeDerefs() []string {
 // change is one applied base-data change as views see it.
 type change struct {
 	table, key string
+	seq        uint64      // the row's store sequence number
 	old, new   value.Value // NONE when absent
 	changed    bool        // the row's content (or version) differs
 	hashes     []fieldHash // HashKeys of fields of old and new, computed once per change
@@ -379,7 +380,7 @@ func (v *view) apply(c *change) *Delta {
 		v.scratchParts = nil // owned by this loop until it ends
 		for i, p := range ps {
 			if !p.dead {
-				v.reeval(p, c.key, c.new)
+				v.reeval(p, c.key, c.seq, c.new)
 			}
 			ps[i] = nil
 		}
@@ -398,11 +399,11 @@ func (v *view) apply(c *change) *Delta {
 		}
 		for _, rs := range rows {
 			p := rs.part
-			if p.dead || p.rows[rs.key] != rs {
+			if p.dead || p.rows[rs.seq] != rs {
 				continue
 			}
 			row, _ := v.st.get(p.n.table, rs.key)
-			v.reeval(p, rs.key, row)
+			v.reeval(p, rs.key, rs.seq, row)
 		}
 		for _, p := range parts {
 			if p.dead {
