@@ -11,7 +11,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ssp /usr/local/bin/ssp
 USER nonroot:nonroot
-# The HTTP service (SPEC §1) listens on 8667; `ssp serve` lands with issue 3.
+# The HTTP service (SPEC §1) listens on 8667 (SPKY_SSP_LISTEN_ADDR); configure it with SPKY_* env vars.
 EXPOSE 8667
 ENTRYPOINT ["/usr/local/bin/ssp"]
 CMD ["serve"]
