@@ -22,7 +22,7 @@ func TestHarnessAgainstMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := r.Run(ctx, 7, 150)
+	rep, err := r.Run(ctx, 7, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +32,8 @@ func TestHarnessAgainstMirror(t *testing.T) {
 	for _, m := range rep.Mismatches {
 		t.Errorf("view %s differs from its mirror at event %d:\n%s", m.View.ID, m.Step, strings.Join(m.Diff, "\n"))
 	}
-	if rep.Steps != 150 {
-		t.Errorf("ran %d steps, want 150", rep.Steps)
+	if rep.Steps != 100 {
+		t.Errorf("ran %d steps, want 100", rep.Steps)
 	}
 }
 
