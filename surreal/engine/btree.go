@@ -3,29 +3,33 @@ package engine
 import "github.com/sp00ky/ssp/surreal/value"
 
 // rowState is one row known to a partition: an item of the partition's order-statistics B+tree
-// while the row matches the partition's WHERE; rows whose evaluation dereferenced links are also
-// kept when they do not match, so that a change of a linked record re-evaluates exactly the rows
-// that looked at it.
+// while the row matches the partition's WHERE; in partitions that keep all their rows, rows whose
+// evaluation dereferenced links are also kept when they do not match, so that a change of a
+// linked record re-evaluates exactly the rows that looked at it.
 type rowState struct {
-	pre     uint64        // order-preserving prefix of the sort key (see node.prefix)
+	pre     uint64        // order-preserving prefix of the sort key (see node.setKeys)
 	keys    []value.Value // ORDER BY sort keys, computed once per evaluation (never mutated)
-	id      value.Value   // the record id
-	key     string        // the record id's text form, value.RecordString(id)
+	r       *srow         // the base row (its id, key and sequence number)
 	part    *partition
-	seq     uint64 // the row's store sequence number (the key of partition.rows)
 	inTree  bool
 	hasDeps bool // its last evaluation read linked records (see view.rowDeps)
 }
 
+// key is the row's record id in text form.
+func (rs *rowState) key() string { return rs.r.key }
+
+// id is the row's record id.
+func (rs *rowState) id() value.Value { return rs.r.id() }
+
 // btree is an order-statistics B+tree of rowStates ordered by (pre, then cmp): O(log n) insert,
 // delete, rank and select with few cache misses, because the 64-bit key prefixes the binary
 // searches mostly decide on are stored inline in the nodes. Nodes that become sparse are
-// merged with a neighbour.
+// merged with a neighbour. Leaves grow on demand, so a partition of a few rows stays small.
 type btree struct {
 	root   *binner // nil while the tree is a single leaf
 	leaf   *bleaf  // the root when root == nil
-	height int     // 0: the root is a leaf
-	n      int
+	height int32   // 0: the root is a leaf
+	n      int32
 	// cmp orders two rows with equal prefixes by their full sort keys and ids.
 	cmp func(aKeys []value.Value, aID value.Value, b *rowState) int
 }
@@ -35,10 +39,14 @@ const (
 	bMin = bMax / 4
 )
 
+// bleaf holds up to bMax entries; its slice grows with use.
 type bleaf struct {
-	n     int
-	pre   [bMax]uint64
-	items [bMax]*rowState
+	ents []bent
+}
+
+type bent struct {
+	pre uint64
+	rs  *rowState
 }
 
 // bkey is a snapshot of an item's sort position (separators must not alias rowStates, whose
@@ -59,7 +67,7 @@ type binner struct {
 }
 
 // Len is the number of rows in the tree.
-func (t *btree) Len() int { return t.n }
+func (t *btree) Len() int { return int(t.n) }
 
 func (t *btree) cmpTo(pre uint64, keys []value.Value, id value.Value, b *rowState) int {
 	if pre != b.pre {
@@ -90,20 +98,25 @@ func (t *btree) child(in *binner, rs *rowState) int {
 
 // leafPos returns the number of items of l ordered before rs.
 func (t *btree) leafPos(l *bleaf, rs *rowState) int {
-	lo, hi := 0, l.n
+	lo, hi := 0, len(l.ents)
+	var id value.Value
+	idSet := false
 	for lo < hi {
 		m := (lo + hi) / 2
-		it := l.items[m]
+		e := &l.ents[m]
 		var c int
 		switch {
-		case l.pre[m] < rs.pre:
+		case e.pre < rs.pre:
 			c = -1
-		case l.pre[m] > rs.pre:
+		case e.pre > rs.pre:
 			c = 1
-		case it == rs:
+		case e.rs == rs:
 			c = 0
 		default:
-			c = -t.cmp(rs.keys, rs.id, it)
+			if !idSet {
+				id, idSet = rs.id(), true
+			}
+			c = -t.cmp(rs.keys, id, e.rs)
 		}
 		if c < 0 {
 			lo = m + 1
@@ -114,7 +127,7 @@ func (t *btree) leafPos(l *bleaf, rs *rowState) int {
 	return lo
 }
 
-func keyOf(rs *rowState) bkey { return bkey{pre: rs.pre, keys: rs.keys, id: rs.id} }
+func keyOf(rs *rowState) bkey { return bkey{pre: rs.pre, keys: rs.keys, id: rs.id()} }
 
 // Insert adds rs (not in the tree) and returns its rank.
 func (t *btree) Insert(rs *rowState) int {
@@ -128,14 +141,14 @@ func (t *btree) Insert(rs *rowState) int {
 		if right != nil {
 			in := &binner{n: 2}
 			in.leaves[0], in.leaves[1] = t.leaf, right
-			in.cnt[0], in.cnt[1] = int32(t.leaf.n), int32(right.n)
-			in.seps[1] = keyOf(right.items[0])
+			in.cnt[0], in.cnt[1] = int32(len(t.leaf.ents)), int32(len(right.ents))
+			in.seps[1] = keyOf(right.ents[0].rs)
 			in.pre[1] = in.seps[1].pre
 			t.root, t.leaf, t.height = in, nil, 1
 		}
 		return rank
 	}
-	rank, right, sep := t.insertInner(t.root, t.height, rs)
+	rank, right, sep := t.insertInner(t.root, int(t.height), rs)
 	if right != nil {
 		in := &binner{n: 2}
 		in.kids[0], in.kids[1] = t.root, right
@@ -159,21 +172,23 @@ func total(in *binner) int {
 // it went to the new right leaf, l's remaining size plus its position there) and the new leaf.
 func (t *btree) insertLeaf(l *bleaf, rs *rowState) (int, *bleaf) {
 	pos := t.leafPos(l, rs)
-	if l.n < bMax {
-		copy(l.items[pos+1:l.n+1], l.items[pos:l.n])
-		copy(l.pre[pos+1:l.n+1], l.pre[pos:l.n])
-		l.items[pos], l.pre[pos] = rs, rs.pre
-		l.n++
+	n := len(l.ents)
+	if n < bMax {
+		if n == cap(l.ents) {
+			grown := make([]bent, n, min(max(2*n, 2), bMax))
+			copy(grown, l.ents)
+			l.ents = grown
+		}
+		l.ents = l.ents[:n+1]
+		copy(l.ents[pos+1:], l.ents[pos:n])
+		l.ents[pos] = bent{rs.pre, rs}
 		return pos, nil
 	}
-	right := &bleaf{}
 	half := bMax / 2
-	right.n = copy(right.items[:], l.items[half:l.n])
-	copy(right.pre[:], l.pre[half:l.n])
-	for i := half; i < l.n; i++ {
-		l.items[i] = nil
-	}
-	l.n = half
+	right := &bleaf{ents: make([]bent, n-half, bMax)}
+	copy(right.ents, l.ents[half:])
+	clear(l.ents[half:])
+	l.ents = l.ents[:half]
 	if pos <= half {
 		r, _ := t.insertLeaf(l, rs)
 		return r, right
@@ -193,9 +208,9 @@ func (t *btree) insertInner(in *binner, h int, rs *rowState) (int, *binner, bkey
 	if h == 1 {
 		r, right := t.insertLeaf(in.leaves[i], rs)
 		rank += r
-		in.cnt[i] = int32(in.leaves[i].n)
+		in.cnt[i] = int32(len(in.leaves[i].ents))
 		if right != nil {
-			t.insertChild(in, i+1, nil, right, int32(right.n), keyOf(right.items[0]))
+			t.insertChild(in, i+1, nil, right, int32(len(right.ents)), keyOf(right.ents[0].rs))
 		}
 	} else {
 		r, right, sep := t.insertInner(in.kids[i], h-1, rs)
@@ -260,7 +275,7 @@ func (t *btree) Delete(rs *rowState) int {
 		deleteAt(t.leaf, pos)
 		return pos
 	}
-	rank := t.deleteInner(t.root, t.height, rs)
+	rank := t.deleteInner(t.root, int(t.height), rs)
 	for t.height > 0 && t.root.n == 1 {
 		if t.height == 1 {
 			t.leaf, t.root = t.root.leaves[0], nil
@@ -273,10 +288,10 @@ func (t *btree) Delete(rs *rowState) int {
 }
 
 func deleteAt(l *bleaf, pos int) {
-	copy(l.items[pos:], l.items[pos+1:l.n])
-	copy(l.pre[pos:], l.pre[pos+1:l.n])
-	l.n--
-	l.items[l.n], l.pre[l.n] = nil, 0
+	n := len(l.ents)
+	copy(l.ents[pos:], l.ents[pos+1:])
+	l.ents[n-1] = bent{}
+	l.ents = l.ents[:n-1]
 }
 
 func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
@@ -291,7 +306,7 @@ func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
 		pos := t.leafPos(l, rs)
 		deleteAt(l, pos)
 		rank += pos
-		if l.n < bMin {
+		if len(l.ents) < bMin {
 			t.mergeLeaf(in, i)
 		}
 		return rank
@@ -305,7 +320,7 @@ func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
 
 // mergeLeaf folds the sparse leaf i of in into a neighbour when both fit in one leaf.
 func (t *btree) mergeLeaf(in *binner, i int) {
-	if in.leaves[i].n == 0 {
+	if len(in.leaves[i].ents) == 0 {
 		removeChild(in, i)
 		return
 	}
@@ -313,17 +328,17 @@ func (t *btree) mergeLeaf(in *binner, i int) {
 		if j < 0 || j >= in.n {
 			continue
 		}
-		a, b := j, i // fold the right one of the pair into the left one
-		if j > i {
-			a, b = i, j
-		}
+		a, b := min(i, j), max(i, j) // fold the right one of the pair into the left one
 		la, lb := in.leaves[a], in.leaves[b]
-		if la.n+lb.n > bMax {
+		if len(la.ents)+len(lb.ents) > bMax {
 			continue
 		}
-		copy(la.items[la.n:], lb.items[:lb.n])
-		copy(la.pre[la.n:], lb.pre[:lb.n])
-		la.n += lb.n
+		if cap(la.ents) < bMax {
+			grown := make([]bent, len(la.ents), bMax)
+			copy(grown, la.ents)
+			la.ents = grown
+		}
+		la.ents = append(la.ents, lb.ents...)
 		in.cnt[a] += in.cnt[b]
 		removeChild(in, b)
 		return
@@ -340,10 +355,7 @@ func (t *btree) mergeInner(in *binner, i int) {
 		if j < 0 || j >= in.n {
 			continue
 		}
-		a, b := j, i
-		if j > i {
-			a, b = i, j
-		}
+		a, b := min(i, j), max(i, j)
 		ka, kb := in.kids[a], in.kids[b]
 		if ka.n+kb.n > bMax-1 {
 			continue
@@ -364,11 +376,11 @@ func (t *btree) mergeInner(in *binner, i int) {
 
 // At returns the row of rank i, or nil when i is out of range.
 func (t *btree) At(i int) *rowState {
-	if i < 0 || i >= t.n {
+	if i < 0 || i >= int(t.n) {
 		return nil
 	}
 	if t.height == 0 {
-		return t.leaf.items[i]
+		return t.leaf.ents[i].rs
 	}
 	in := t.root
 	for h := t.height; ; h-- {
@@ -378,30 +390,33 @@ func (t *btree) At(i int) *rowState {
 			j++
 		}
 		if h == 1 {
-			return in.leaves[j].items[i]
+			return in.leaves[j].ents[i].rs
 		}
 		in = in.kids[j]
 	}
 }
+
+// Last returns the row of the highest rank, or nil when the tree is empty.
+func (t *btree) Last() *rowState { return t.At(int(t.n) - 1) }
 
 // Walk calls fn for the rows of rank in [from, to), in order.
 func (t *btree) Walk(from, to int, fn func(*rowState)) {
 	if from < 0 {
 		from = 0
 	}
-	if to > t.n {
-		to = t.n
+	if to > int(t.n) {
+		to = int(t.n)
 	}
 	if from >= to {
 		return
 	}
 	if t.height == 0 {
 		for i := from; i < to; i++ {
-			fn(t.leaf.items[i])
+			fn(t.leaf.ents[i].rs)
 		}
 		return
 	}
-	walkInner(t.root, t.height, 0, from, to, fn)
+	walkInner(t.root, int(t.height), 0, from, to, fn)
 }
 
 func walkInner(in *binner, h, base, from, to int, fn func(*rowState)) {
@@ -410,8 +425,8 @@ func walkInner(in *binner, h, base, from, to int, fn func(*rowState)) {
 		if base+c > from {
 			if h == 1 {
 				l := in.leaves[j]
-				for k := max(from-base, 0); k < l.n && base+k < to; k++ {
-					fn(l.items[k])
+				for k := max(from-base, 0); k < len(l.ents) && base+k < to; k++ {
+					fn(l.ents[k].rs)
 				}
 			} else {
 				walkInner(in.kids[j], h-1, base, from, to, fn)

@@ -30,7 +30,7 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 				if c := value.Compare(aKeys[0], b.keys[0]); c != 0 {
 					return c
 				}
-				return value.Compare(aID, b.id)
+				return value.Compare(aID, b.id())
 			}
 			cmp := func(a, b *rowState) int {
 				if a.pre != b.pre {
@@ -39,7 +39,7 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 					}
 					return 1
 				}
-				return full(a.keys, a.id, b)
+				return full(a.keys, a.id(), b)
 			}
 			tr := &btree{cmp: full}
 			var model []*rowState
@@ -60,7 +60,7 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 					}
 				} else if !ok {
 					k := value.Int(rng.Int63n(int64(tc.distinct)))
-					n := &rowState{id: value.Record("t", value.Int(id)), keys: []value.Value{k}, pre: prefix(k, false)}
+					n := &rowState{r: &srow{row: value.ObjectOf([]value.Field{{Key: "id", Val: value.Record("t", value.Int(id))}})}, keys: []value.Value{k}, pre: prefix(k, false)}
 					if tc.coarse {
 						n.pre = 0
 					}
@@ -74,8 +74,8 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 					model[i] = n
 					nodes[id] = n
 				}
-				if tr.height > maxH {
-					maxH = tr.height
+				if int(tr.height) > maxH {
+					maxH = int(tr.height)
 				}
 				if tr.Len() != len(model) {
 					t.Fatalf("step %d: len %d, want %d", step, tr.Len(), len(model))

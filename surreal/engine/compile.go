@@ -42,6 +42,18 @@ type node struct {
 	// exprSubs are the subqueries evaluated inside this node's WHERE or ORDER BY projections.
 	exprSubs []*exprSub
 
+	// ixField is the prefix field of the node's index: the correlation's or the route's field
+	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY term is a
+	// top-level field of the row. boundable: the node has a LIMIT, ixTerms are ok and ixField
+	// is not `id` (at most one candidate row), so its partitions keep bounded windows
+	// (bounded.go) over ix; otherwise ix (if any) only answers equality lookups. noBound is set
+	// once a bounded partition's evaluation read a linked record: later partitions start full.
+	ixField   string
+	ixTerms   []ixTerm
+	boundable bool
+	noBound   bool
+	ix        *oindex
+
 	parts     map[string]*partition              // by instance key (parent row key, "" if single)
 	corrIdx   map[string]map[*partition]struct{} // HashKey of the parent-side value → partitions
 	unindexed map[*partition]struct{}            // partitions whose parent-side value is not indexable
@@ -170,6 +182,15 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	if n.corr == nil {
 		n.route = findRoute(sel.Where, v.params)
 	}
+	switch {
+	case n.corr != nil:
+		n.ixField = n.corr.field
+	case n.route != nil:
+		n.ixField = n.route.field
+	}
+	if terms, ok := indexTerms(sel); ok && limit != math.MaxInt && n.ixField != "id" {
+		n.ixTerms, n.boundable = terms, true
+	}
 	for _, f := range sel.Fields {
 		q, ok := f.Expr.(*surql.Subquery)
 		if !ok {
@@ -187,6 +208,48 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	}
 	v.nodes = append(v.nodes, n)
 	return n, nil
+}
+
+// indexTerms returns sel's ORDER BY as index terms when each term's sort key is a top-level field
+// of the row (as eval.OrderKey resolves it: a projection's alias naming a plain field, or the
+// row's own field), so that sort keys depend on the row alone: no links, params or expressions.
+func indexTerms(sel *surql.Select) ([]ixTerm, bool) {
+	var out []ixTerm
+	for _, t := range sel.Order {
+		if t.Path == nil || len(t.Path.Parts) == 0 {
+			return nil, false
+		}
+		field, ok := "", false
+		whole := t.Path.String()
+		projected := false
+		for _, f := range sel.Fields {
+			if name, named := outputName(f); named && name == whole {
+				field, ok = simpleField(f.Expr)
+				projected = true
+				break
+			}
+		}
+		if !projected && len(t.Path.Parts) == 1 && !t.Path.Parts[0].IsIndex && t.Path.Parts[0].Name != "" {
+			field, ok = t.Path.Parts[0].Name, true
+		}
+		if !ok {
+			return nil, false
+		}
+		out = append(out, ixTerm{field: field, desc: t.Desc, collate: t.Collate, numeric: t.Numeric})
+	}
+	return out, true
+}
+
+// outputName is the output field name of f when it is an alias or an idiom's path text (as
+// eval.OrderKey matches ORDER BY terms against projections).
+func outputName(f surql.Field) (string, bool) {
+	if f.Alias != "" {
+		return f.Alias, true
+	}
+	if id, ok := f.Expr.(*surql.Idiom); ok {
+		return id.String(), true
+	}
+	return "", false
 }
 
 // orderReads reports whether ORDER BY may read projected field f (over-approximated: any term

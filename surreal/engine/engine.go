@@ -135,13 +135,6 @@ func (e *Engine) Register(id, src string, params value.Value) ([]Member, error) 
 		if err := v.compile(sel); err != nil {
 			return nil, fmt.Errorf("register view %s: %w", key, err)
 		}
-		for _, n := range v.nodes {
-			if n.corr != nil && n.corr.field != "id" {
-				e.st.acquireIndex(n.table, n.corr.field)
-			} else if n.corr == nil && n.route != nil && n.route.field != "id" {
-				e.st.acquireIndex(n.table, n.route.field)
-			}
-		}
 		v.start()
 		e.byQuery[qkey] = v
 	}
@@ -165,13 +158,6 @@ func (e *Engine) detachName(key string, v *view) {
 	delete(e.byName, key)
 	if !v.removeName(key) {
 		v.stop()
-		for _, n := range v.nodes {
-			if n.corr != nil && n.corr.field != "id" {
-				e.st.releaseIndex(n.table, n.corr.field)
-			} else if n.corr == nil && n.route != nil && n.route.field != "id" {
-				e.st.releaseIndex(n.table, n.route.field)
-			}
-		}
 		delete(e.byQuery, v.key)
 	}
 }
@@ -221,8 +207,12 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 		return nil, fmt.Errorf("apply change: %w", err)
 	}
 	key := value.RecordString(c.ID)
-	cur, had := e.st.getStored(c.Table, key)
-	old := cur.row
+	cur := e.st.getRow(c.Table, key)
+	had := cur != nil
+	old := value.None()
+	if had {
+		old = cur.row
+	}
 	var row value.Value
 	switch c.Op {
 	case OpCreate, OpUpdate:
@@ -240,10 +230,11 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	if had && !row.IsNone() && strictEqual(old, row) {
 		return nil, nil
 	}
-	ch := &change{table: c.Table, key: key, new: row, changed: true, seq: cur.seq}
+	ch := &change{table: c.Table, key: key, new: row, changed: true}
 	ch.hashes = ch.hbuf[:0]
 	if had {
 		ch.old = old
+		ch.seq = cur.seq
 	} else {
 		ch.seq = e.st.nextSeq(c.Table)
 	}

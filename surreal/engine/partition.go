@@ -8,15 +8,18 @@ import (
 )
 
 // partition is the state of one node for one parent row (or the single state of a top-level or
-// shared node): every matching row in an order-statistics tree ordered by (sort keys, record
-// id), so the window [start, start+limit) changes by looking at its boundary rows only.
+// shared node): matching rows in an order-statistics tree ordered by (sort keys, record id), so
+// the window [start, start+limit) changes by looking at its boundary rows only. A full partition
+// keeps every matching row; a bounded one (bnd set, see bounded.go) only the rows up to a little
+// past the window, refilled from a shared index.
 type partition struct {
 	n       *node
 	key     string           // parent row key (per-parent nodes); "" otherwise
 	refs    int32            // how many parent windows hold this partition (per-parent, top)
 	parents map[string]int32 // shared nodes: parent row keys the window rows are attached to
 	tree    btree
-	rows    map[uint64]*rowState // by row sequence number: matching rows, and non-matching rows that dereferenced links
+	rows    map[uint64]*rowState // by row sequence number: rows in the tree, and (full partitions) non-matching rows that dereferenced links
+	bnd     *bound               // set while the partition keeps a bounded window
 
 	sig     []value.Value // values of the node's $parent expressions for this parent
 	sigDeps []string      // records read computing sig (the parent row itself included)
@@ -44,9 +47,9 @@ func (n *node) cmp(aKeys []value.Value, aID value.Value, b *rowState) int {
 		if c := eval.CompareKeys(n.sel, aKeys, b.keys); c != 0 {
 			return c
 		}
-		return eval.TieBreak(aID, b.id)
+		return eval.TieBreak(aID, b.id())
 	}
-	return value.Compare(aID, b.id)
+	return value.Compare(aID, b.id())
 }
 
 // setKeys stores a row's sort keys and their order-preserving prefix.
@@ -56,14 +59,11 @@ func (n *node) setKeys(rs *rowState, keys []value.Value) {
 		rs.pre = 0
 		if len(keys) > 0 && len(n.sel.Order) > 0 {
 			t := n.sel.Order[0]
-			rs.pre = prefix(keys[0], t.Collate || t.Numeric)
-			if t.Desc {
-				rs.pre = ^rs.pre
-			}
+			rs.pre = termPrefix(keys[0], t.Desc, t.Collate || t.Numeric)
 		}
 		return
 	}
-	rs.pre = idPrefix(rs.id)
+	rs.pre = idPrefix(rs.id())
 }
 
 func (v *view) newPartition(n *node, key string) *partition {
@@ -71,6 +71,9 @@ func (v *view) newPartition(n *node, key string) *partition {
 	p.tree.cmp = n.cmp
 	if n.shared {
 		p.parents = map[string]int32{}
+	}
+	if n.boundable && !n.noBound {
+		p.bnd = &bound{}
 	}
 	n.parts[key] = p
 	return p
@@ -103,34 +106,45 @@ func (v *view) build(p *partition) {
 	}
 }
 
-// fill evaluates the partition's candidate rows into its tree (no membership effects).
+// fill evaluates the partition's candidate rows into its tree (no membership effects): a bounded
+// partition walks its index up to a little past the window, a full one evaluates every candidate.
 func (v *view) fill(p *partition) {
 	n := p.n
 	prow := v.parentRow(p)
 	p.sig, p.sigDeps = v.computeSig(p, prow)
 	v.addPartDeps(p, p.sigDeps)
 	v.registerRoute(p, prow)
-	type cand struct {
-		key string
-		r   stored
+	if p.bnd != nil && !v.startBound(p) {
+		p.bnd = nil
 	}
-	var cands []cand
-	collect := func(k string, r stored) { cands = append(cands, cand{k, r}) }
+	if p.bnd != nil {
+		v.refill(p, prow, n.keep())
+		if !p.bnd.tainted {
+			return
+		}
+		// A row's evaluation read linked records: keep all rows, with their dependencies.
+		n.noBound = true
+		p.bnd = nil
+		clear(p.rows)
+		p.tree.Clear()
+	}
+	var cands []*srow
+	collect := func(r *srow) { cands = append(cands, r) }
 	switch {
 	case n.corr != nil && p.indexed:
-		v.lookupEq(n.table, n.corr.field, p.corrVal, collect)
+		v.lookupEq(n, p.corrVal, p.corrKey, collect)
 	case n.corr == nil && n.route != nil:
-		v.lookupEq(n.table, n.route.field, n.route.val, collect)
+		v.lookupEq(n, n.route.val, n.route.hash, collect)
 	default:
 		v.st.scan(n.table, collect)
 	}
-	for _, c := range cands {
-		match, keys, deps := v.evalRow(p, c.r.row, prow)
+	for _, r := range cands {
+		match, keys, deps := v.evalRow(p, r.row, prow)
 		if !match && len(deps) == 0 {
 			continue
 		}
-		rs := &rowState{part: p, key: c.key, seq: c.r.seq, id: c.r.row.Get("id")}
-		p.rows[c.r.seq] = rs
+		rs := &rowState{part: p, r: r}
+		p.rows[r.seq] = rs
 		v.setRowDeps(rs, deps)
 		if match {
 			n.setKeys(rs, keys)
@@ -139,9 +153,10 @@ func (v *view) fill(p *partition) {
 	}
 }
 
-// lookupEq calls fn for the rows of tbl whose field may equal val (by HashKey).
-func (v *view) lookupEq(tbl, field string, val value.Value, fn func(string, stored)) {
-	if field == "id" {
+// lookupEq calls fn for the rows of n's table whose prefix field may equal val (hash key hk):
+// through the node's index, by id, or (no index) by scanning.
+func (v *view) lookupEq(n *node, val value.Value, hk string, fn func(*srow)) {
+	if n.ixField == "id" {
 		rid := val
 		if rid.Kind() == value.KindString {
 			r, ok := value.ParseRecord(rid.AsString())
@@ -150,16 +165,23 @@ func (v *view) lookupEq(tbl, field string, val value.Value, fn func(string, stor
 			}
 			rid = r
 		}
-		if rid.Kind() != value.KindRecord || rid.Table() != tbl {
+		if rid.Kind() != value.KindRecord || rid.Table() != n.table {
 			return
 		}
-		k := value.RecordString(rid)
-		if r, ok := v.st.getStored(tbl, k); ok {
-			fn(k, r)
+		if r := v.st.getRow(n.table, value.RecordString(rid)); r != nil {
+			fn(r)
 		}
 		return
 	}
-	v.st.lookup(tbl, field, value.HashKey(val), fn)
+	if n.ix == nil {
+		v.st.scan(n.table, func(r *srow) {
+			if value.HashKey(r.row.Get(n.ixField)) == hk {
+				fn(r)
+			}
+		})
+		return
+	}
+	n.ix.eachInGroup(hk, fn)
 }
 
 // window returns the rows currently in the partition's window, in order.
@@ -296,9 +318,13 @@ func (v *view) evalRow(p *partition, row, prow value.Value) (bool, []value.Value
 
 // reeval brings one row of a partition up to date (row NONE: the row is gone) and applies the
 // resulting window changes.
-func (v *view) reeval(p *partition, key string, seq uint64, row value.Value) {
+func (v *view) reeval(p *partition, r *srow, row value.Value) {
+	if p.bnd != nil {
+		v.reevalBounded(p, r, row)
+		return
+	}
 	n := p.n
-	rs := p.rows[seq]
+	rs := p.rows[r.seq]
 	var match bool
 	var keys []value.Value
 	var deps []string
@@ -312,8 +338,8 @@ func (v *view) reeval(p *partition, key string, seq uint64, row value.Value) {
 		return
 	}
 	if rs == nil {
-		rs = &rowState{part: p, key: key, seq: seq, id: row.Get("id")}
-		p.rows[seq] = rs
+		rs = &rowState{part: p, r: r}
+		p.rows[r.seq] = rs
 	}
 	v.setRowDeps(rs, deps)
 	if rs.inTree {
@@ -325,15 +351,15 @@ func (v *view) reeval(p *partition, key string, seq uint64, row value.Value) {
 			}
 			return
 		}
-		r := p.tree.Delete(rs)
-		v.onDelete(p, r, rs)
+		rnk := p.tree.Delete(rs)
+		v.onDelete(p, rnk, rs)
 	}
 	if match {
 		n.setKeys(rs, keys)
-		r := p.tree.Insert(rs)
-		v.onInsert(p, r, rs)
+		rnk := p.tree.Insert(rs)
+		v.onInsert(p, rnk, rs)
 	} else if len(deps) == 0 {
-		delete(p.rows, seq)
+		delete(p.rows, r.seq)
 	}
 	v.flush(p)
 }
@@ -383,7 +409,8 @@ func (v *view) onDelete(p *partition, r int, rs *rowState) {
 }
 
 // flush nets the collected window events (a row that left and re-entered did not move out of
-// the window) and applies them: leaves first, then enters.
+// the window; a bounded partition may hold it as a new rowState by then) and applies them:
+// leaves first, then enters.
 func (v *view) flush(p *partition) {
 	if len(v.events) == 0 {
 		return
@@ -392,7 +419,7 @@ func (v *view) flush(p *partition) {
 	v.events = v.events[:0]
 	for i := range evs {
 		for j := i + 1; j < len(evs); j++ {
-			if evs[j].rs == evs[i].rs && evs[i].d != 0 {
+			if evs[j].rs.r == evs[i].rs.r && evs[i].d != 0 {
 				evs[i].d += evs[j].d
 				evs[j].d = 0
 			}
@@ -413,18 +440,18 @@ func (v *view) flush(p *partition) {
 // enter makes a row of p's window a member under each parent and materializes its subqueries.
 func (v *view) enter(p *partition, rs *rowState) {
 	n := p.n
-	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key, n.table, +1) })
+	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.table, +1) })
 	for _, c := range n.children {
-		v.attach(c, rs.key)
+		v.attach(c, rs.key())
 	}
 }
 
 // leave undoes enter.
 func (v *view) leave(p *partition, rs *rowState) {
 	n := p.n
-	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key, n.table, -1) })
+	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.table, -1) })
 	for _, c := range n.children {
-		v.detach(c, rs.key)
+		v.detach(c, rs.key())
 	}
 }
 
@@ -439,7 +466,7 @@ func (v *view) attach(c *node, parentKey string) {
 		p.parents[parentKey]++
 		if p.parents[parentKey] == 1 {
 			for _, rs := range v.window(p) {
-				v.addMember(parentKey, c.rel, rs.key, c.table, +1)
+				v.addMember(parentKey, c.rel, rs.key(), c.table, +1)
 			}
 		}
 		return
@@ -464,7 +491,7 @@ func (v *view) detach(c *node, parentKey string) {
 		if p.parents[parentKey] <= 0 {
 			delete(p.parents, parentKey)
 			for _, rs := range v.window(p) {
-				v.addMember(parentKey, c.rel, rs.key, c.table, -1)
+				v.addMember(parentKey, c.rel, rs.key(), c.table, -1)
 			}
 		}
 		if len(p.parents) == 0 {
@@ -518,17 +545,17 @@ func (v *view) recompute(p *partition) {
 	newWin := v.window(p)
 	inNew := make(map[string]bool, len(newWin))
 	for _, rs := range newWin {
-		inNew[rs.key] = true
+		inNew[rs.key()] = true
 	}
 	inOld := make(map[string]bool, len(oldWin))
 	for _, rs := range oldWin {
-		inOld[rs.key] = true
-		if !inNew[rs.key] {
+		inOld[rs.key()] = true
+		if !inNew[rs.key()] {
 			v.leave(p, rs)
 		}
 	}
 	for _, rs := range newWin {
-		if !inOld[rs.key] {
+		if !inOld[rs.key()] {
 			v.enter(p, rs)
 		}
 	}

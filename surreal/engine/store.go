@@ -1,40 +1,54 @@
 package engine
 
 import (
+	"hash/maphash"
+
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// store holds the base rows of every table, once, keyed by the record id's text form, plus
-// on-demand hash indexes of single fields (value.HashKey of the field's value → row keys) that
-// correlated subqueries and equality-routed views use to find their candidate rows.
+// store holds the base rows of every table, once, keyed by the record id's text form, plus the
+// shared ordered indexes (index.go) that views create on demand: correlated subqueries and
+// equality-routed views find their candidate rows through them, and bounded LIMIT windows walk
+// them to refill.
 type store struct {
 	tables map[string]*table
+	seed   maphash.Seed // hashes correlation values into index key words
 }
 
 type table struct {
-	rows map[string]stored
-	idx  map[string]*fieldIndex // field name → index
-	seq  uint64                 // the last row sequence number handed out
+	rows map[string]*srow
+	idx  map[string]*oindex // index spec → index
+	seq  uint64             // the last row sequence number handed out
 }
 
-// stored is a base row with its sequence number: a number unique to the row's current life
-// (never reused, a re-created record gets a new one) that partitions key their row state by.
-type stored struct {
-	row value.Value
-	seq uint64
+// srow is one base row. The struct lives as long as the row (an update replaces row in place)
+// and is shared by the indexes and by the view state that refers to the row. seq is unique to
+// the row's current life (never reused: a re-created record gets a new srow and seq); gone is set
+// when the row is deleted, after which row keeps its last content.
+type srow struct {
+	row  value.Value
+	key  string // value.RecordString of the id
+	seq  uint64
+	gone bool
 }
 
-type fieldIndex struct {
-	refs    int
-	buckets map[string]map[string]struct{} // HashKey(row[field]) → row keys
+// id returns the row's record id.
+func (r *srow) id() value.Value { return r.row.Get("id") }
+
+// live returns the row, or NONE once it is deleted.
+func (r *srow) live() value.Value {
+	if r.gone {
+		return value.None()
+	}
+	return r.row
 }
 
-func newStore() *store { return &store{tables: map[string]*table{}} }
+func newStore() *store { return &store{tables: map[string]*table{}, seed: maphash.MakeSeed()} }
 
 func (s *store) table(name string) *table {
 	t := s.tables[name]
 	if t == nil {
-		t = &table{rows: map[string]stored{}, idx: map[string]*fieldIndex{}}
+		t = &table{rows: map[string]*srow{}, idx: map[string]*oindex{}}
 		s.tables[name] = t
 	}
 	return t
@@ -42,22 +56,19 @@ func (s *store) table(name string) *table {
 
 // get returns the row of a record key (the table is the record's table).
 func (s *store) get(tbl, key string) (value.Value, bool) {
-	t := s.tables[tbl]
-	if t == nil {
-		return value.None(), false
+	if r := s.getRow(tbl, key); r != nil {
+		return r.row, true
 	}
-	r, ok := t.rows[key]
-	return r.row, ok
+	return value.None(), false
 }
 
-// getStored returns the row of a record key with its sequence number.
-func (s *store) getStored(tbl, key string) (stored, bool) {
+// getRow returns the stored row of a record key, or nil.
+func (s *store) getRow(tbl, key string) *srow {
 	t := s.tables[tbl]
 	if t == nil {
-		return stored{}, false
+		return nil
 	}
-	r, ok := t.rows[key]
-	return r, ok
+	return t.rows[key]
 }
 
 // nextSeq hands out a new row sequence number for tbl.
@@ -91,107 +102,96 @@ func (s *store) count(tbl string) int {
 	return 0
 }
 
-// apply stores the new row of change c (or deletes the row) and keeps the indexes current.
+// apply stores the new row of change c (or deletes the row), keeps the indexes current and sets
+// c.r to the row's handle.
 func (s *store) apply(c *change) {
 	t := s.table(c.table)
-	if c.new.IsNone() {
+	r := t.rows[c.key]
+	switch {
+	case r == nil:
+		r = &srow{row: c.new, key: c.key, seq: c.seq}
+		t.rows[c.key] = r
+		for _, ix := range t.idx {
+			ix.insert(r, ix.hashOf(c, false))
+		}
+	case c.new.IsNone():
+		for _, ix := range t.idx {
+			ix.remove(r, ix.hashOf(c, true))
+		}
 		delete(t.rows, c.key)
-	} else {
-		t.rows[c.key] = stored{row: c.new, seq: c.seq}
-	}
-	for f, ix := range t.idx {
-		var oh, nh string
-		if !c.old.IsNone() {
-			oh = c.hash(f, true)
-		}
-		if !c.new.IsNone() {
-			nh = c.hash(f, false)
-		}
-		if !c.old.IsNone() && !c.new.IsNone() && oh == nh {
-			continue
-		}
-		if !c.old.IsNone() {
-			ix.remove(oh, c.key)
-		}
-		if !c.new.IsNone() {
-			ix.add(nh, c.key)
-		}
-	}
-}
-
-func (ix *fieldIndex) add(h, key string) {
-	b := ix.buckets[h]
-	if b == nil {
-		b = map[string]struct{}{}
-		ix.buckets[h] = b
-	}
-	b[key] = struct{}{}
-}
-
-func (ix *fieldIndex) remove(h, key string) {
-	b := ix.buckets[h]
-	delete(b, key)
-	if len(b) == 0 {
-		delete(ix.buckets, h)
-	}
-}
-
-// acquireIndex makes sure the field index of tbl.field exists (building it from the rows) and
-// counts one more user of it.
-func (s *store) acquireIndex(tbl, field string) {
-	t := s.table(tbl)
-	ix := t.idx[field]
-	if ix == nil {
-		ix = &fieldIndex{buckets: map[string]map[string]struct{}{}}
-		for k, r := range t.rows {
-			ix.add(value.HashKey(r.row.Get(field)), k)
-		}
-		t.idx[field] = ix
-	}
-	ix.refs++
-}
-
-// releaseIndex drops one user of an index, deleting it with the last.
-func (s *store) releaseIndex(tbl, field string) {
-	t := s.tables[tbl]
-	if t == nil {
-		return
-	}
-	if ix := t.idx[field]; ix != nil {
-		ix.refs--
-		if ix.refs <= 0 {
-			delete(t.idx, field)
-		}
-	}
-}
-
-// lookup calls fn for every row of tbl whose field has hash key h (the index must exist).
-func (s *store) lookup(tbl, field, h string, fn func(key string, r stored)) {
-	t := s.tables[tbl]
-	if t == nil {
-		return
-	}
-	ix := t.idx[field]
-	if ix == nil {
-		for k, r := range t.rows {
-			if value.HashKey(r.row.Get(field)) == h {
-				fn(k, r)
+		r.gone = true
+	default:
+		// Entries are removed while the row still holds its old content (index comparisons read
+		// it) and inserted again once it holds the new one.
+		var buf [8]*oindex
+		moved := buf[:0]
+		for _, ix := range t.idx {
+			if ix.moves(c) {
+				ix.remove(r, ix.hashOf(c, true))
+				moved = append(moved, ix)
 			}
 		}
+		r.row = c.new
+		for _, ix := range moved {
+			ix.insert(r, ix.hashOf(c, false))
+		}
+	}
+	c.r = r
+}
+
+// acquireIndex returns the ordered index of tbl with prefix field field ("" for none) and sort
+// terms, building it from the rows when it does not exist yet, and counts one more user of it.
+func (s *store) acquireIndex(tbl, field string, terms []ixTerm) *oindex {
+	t := s.table(tbl)
+	spec := indexSpec(field, terms)
+	ix := t.idx[spec]
+	if ix == nil {
+		ix = newIndex(s.seed, tbl, field, terms)
+		ix.build(t.rows)
+		t.idx[spec] = ix
+	}
+	ix.refs++
+	return ix
+}
+
+// acquireLookup returns an index of tbl whose prefix field is field (any sort order: every such
+// index answers equality lookups), creating an unordered one when there is none.
+func (s *store) acquireLookup(tbl, field string) *oindex {
+	t := s.table(tbl)
+	var best *oindex
+	for spec, ix := range t.idx {
+		if ix.field == field && (best == nil || spec < indexSpec(best.field, best.terms)) {
+			best = ix
+		}
+	}
+	if best != nil {
+		best.refs++
+		return best
+	}
+	return s.acquireIndex(tbl, field, nil)
+}
+
+// releaseIndex drops one user of ix, deleting it with the last.
+func (s *store) releaseIndex(ix *oindex) {
+	ix.refs--
+	if ix.refs > 0 {
 		return
 	}
-	for k := range ix.buckets[h] {
-		fn(k, t.rows[k])
+	if t := s.tables[ix.table]; t != nil {
+		spec := indexSpec(ix.field, ix.terms)
+		if t.idx[spec] == ix {
+			delete(t.idx, spec)
+		}
 	}
 }
 
 // scan calls fn for every row of tbl (in no particular order).
-func (s *store) scan(tbl string, fn func(key string, r stored)) {
+func (s *store) scan(tbl string, fn func(r *srow)) {
 	t := s.tables[tbl]
 	if t == nil {
 		return
 	}
-	for k, r := range t.rows {
-		fn(k, r)
+	for _, r := range t.rows {
+		fn(r)
 	}
 }

@@ -22,7 +22,7 @@ func (v *view) runSubquery(q *surql.Subquery, parentRow value.Value, links eval.
 	}
 	var items []item
 	env := &eval.Env{Params: v.params, Parent: parentRow, Links: links, Sub: v.subValue}
-	v.st.scan(sel.From, func(_ string, r stored) {
+	v.st.scan(sel.From, func(r *srow) {
 		row := r.row
 		env.Row = row
 		if !eval.Matches(sel, env) {

@@ -39,6 +39,7 @@ type view struct {
 	trk          tracker
 	events       []windowEvent
 	scratchParts []*partition
+	posKeys      []value.Value // sort keys of a bounded partition's changed row
 	// The current step (0 outside apply): member refs touched in it carry its number and their
 	// count before it, and are listed in touched; refs that drop to zero stay until the step ends.
 	stepNo  uint64
@@ -126,8 +127,17 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 	return v
 }
 
-// start wires the compiled nodes into the routing tables and materializes the top level.
+// start acquires the nodes' shared indexes, wires the nodes into the routing tables and
+// materializes the top level.
 func (v *view) start() {
+	for _, n := range v.nodes {
+		switch {
+		case n.boundable:
+			n.ix = v.st.acquireIndex(n.table, n.ixField, n.ixTerms)
+		case n.ixField != "" && n.ixField != "id":
+			n.ix = v.st.acquireLookup(n.table, n.ixField)
+		}
+	}
 	for _, n := range v.nodes {
 		v.byTable[n.table] = append(v.byTable[n.table], n)
 		for _, es := range n.exprSubs {
@@ -165,6 +175,12 @@ func (v *view) stop() {
 		}
 	}
 	v.exprDeps = map[string][]*node{}
+	for _, n := range v.nodes {
+		if n.ix != nil {
+			v.st.releaseIndex(n.ix)
+			n.ix = nil
+		}
+	}
 }
 
 // addMember changes the count of membership (parent, rel, key) by d.
@@ -309,6 +325,7 @@ func (v *view) takeDerefs() []string {
 type change struct {
 	table, key string
 	seq        uint64      // the row's store sequence number
+	r          *srow       // the row's handle (set by store.apply)
 	old, new   value.Value // NONE when absent
 	changed    bool        // the row's content (or version) differs
 	hashes     []fieldHash // HashKeys of fields of old and new, computed once per change
@@ -380,7 +397,7 @@ func (v *view) apply(c *change) *Delta {
 		v.scratchParts = nil // owned by this loop until it ends
 		for i, p := range ps {
 			if !p.dead {
-				v.reeval(p, c.key, c.seq, c.new)
+				v.reeval(p, c.r, c.new)
 			}
 			ps[i] = nil
 		}
@@ -399,11 +416,10 @@ func (v *view) apply(c *change) *Delta {
 		}
 		for _, rs := range rows {
 			p := rs.part
-			if p.dead || p.rows[rs.seq] != rs {
+			if p.dead || p.rows[rs.r.seq] != rs {
 				continue
 			}
-			row, _ := v.st.get(p.n.table, rs.key)
-			v.reeval(p, rs.key, rs.seq, row)
+			v.reeval(p, rs.r, rs.r.live())
 		}
 		for _, p := range parts {
 			if p.dead {

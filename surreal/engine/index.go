@@ -1,0 +1,578 @@
+package engine
+
+import (
+	"hash/maphash"
+	"slices"
+	"strings"
+
+	"github.com/sp00ky/ssp/surreal/eval"
+	"github.com/sp00ky/ssp/surreal/surql"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// oindex is a shared ordered index over every row of one table: rows ordered by (group of the
+// prefix field's value, sort keys, record id). It is created on first use by a view and shared,
+// reference counted, by every node that needs the same (table, prefix field, sort terms).
+//
+// The group of a row is a hash of value.HashKey of its prefix field (the field of a correlation
+// `field = $parent…` or of a routed `field = $param`), so all rows with one value of the field are
+// contiguous, in sort order; rows of another value whose hash collides interleave with them
+// (walkers evaluate WHERE, which rejects them). Without a prefix field there is one group.
+//
+// Each entry is a 64-bit key word plus a pointer to the row (16 bytes): the word holds the group
+// hash in its top hashBits bits and an order-preserving truncation of the first sort key (or of
+// the id without ORDER BY) below, so that comparisons rarely need the row; ties fall back to the
+// full sort keys read from the row and then to the id. Entries are removed while their row still
+// holds the content they were sorted by (store.apply).
+type oindex struct {
+	table, field string // field: the prefix field, "" for none
+	terms        []ixTerm
+	sel          *surql.Select // Order mirrors terms, for eval.CompareKeys
+	seed         maphash.Seed
+	refs         int
+
+	root   *iinner // nil while the tree is a single leaf
+	leaf   *ileaf  // the root when root == nil
+	height int
+	n      int
+
+	kbuf, pbuf []value.Value // scratch: keys of a compared entry, keys of a probe
+}
+
+// ixTerm is one sort term of an ordered index: a top-level field of the row.
+type ixTerm struct {
+	field                  string
+	desc, collate, numeric bool
+}
+
+// ipos is a position in an index: its key word, sort keys and record id. Positions kept beyond
+// one call (separators, walk frontiers) own their keys slice.
+type ipos struct {
+	k    uint64
+	keys []value.Value
+	id   value.Value
+}
+
+const (
+	ixMax    = 64 // entries per node
+	ixMin    = ixMax / 4
+	hashBits = 24 // top bits of a key word holding the group hash (prefixed indexes)
+)
+
+type ileaf struct {
+	n    int
+	next *ileaf
+	k    [ixMax]uint64
+	rows [ixMax]*srow
+}
+
+type iinner struct {
+	n      int
+	seps   [ixMax]ipos // seps[i] <= every entry under child i (seps[0] unused)
+	kids   [ixMax]*iinner
+	leaves [ixMax]*ileaf
+}
+
+// indexSpec is the sharing key of an index of one table.
+func indexSpec(field string, terms []ixTerm) string {
+	var b strings.Builder
+	b.WriteString(field)
+	for _, t := range terms {
+		b.WriteByte(0)
+		b.WriteString(t.field)
+		b.WriteByte(0)
+		for _, f := range [3]bool{t.desc, t.collate, t.numeric} {
+			if f {
+				b.WriteByte('1')
+			} else {
+				b.WriteByte('0')
+			}
+		}
+	}
+	return b.String()
+}
+
+func newIndex(seed maphash.Seed, tbl, field string, terms []ixTerm) *oindex {
+	ix := &oindex{table: tbl, field: field, terms: terms, seed: seed, sel: &surql.Select{}}
+	for _, t := range terms {
+		ix.sel.Order = append(ix.sel.Order, surql.OrderTerm{Desc: t.desc, Collate: t.collate, Numeric: t.numeric})
+	}
+	return ix
+}
+
+// termPrefix is the key prefix of a first sort key (see prefix), inverted for DESC.
+func termPrefix(k value.Value, desc, opaque bool) uint64 {
+	p := prefix(k, opaque)
+	if desc {
+		p = ^p
+	}
+	return p
+}
+
+// group returns the key word bits of the group of prefix-field hash key hk (0 without a prefix
+// field).
+func (ix *oindex) group(hk string) uint64 {
+	if ix.field == "" {
+		return 0
+	}
+	return maphash.String(ix.seed, hk) >> (64 - hashBits) << (64 - hashBits)
+}
+
+// sameGroup reports whether key word k lies in group g.
+func (ix *oindex) sameGroup(k, g uint64) bool {
+	return ix.field == "" || k>>(64-hashBits) == g>>(64-hashBits)
+}
+
+// word builds a key word from a group and a sort-key prefix.
+func (ix *oindex) word(g, pre uint64) uint64 {
+	if ix.field == "" {
+		return pre
+	}
+	return g | pre>>hashBits
+}
+
+// keysOf appends the index's sort keys of row to buf.
+func (ix *oindex) keysOf(row value.Value, buf []value.Value) []value.Value {
+	for _, t := range ix.terms {
+		buf = append(buf, row.Get(t.field))
+	}
+	return buf
+}
+
+// preOf is the sort-key prefix of a row with sort keys keys and id id.
+func (ix *oindex) preOf(keys []value.Value, id value.Value) uint64 {
+	if len(ix.terms) == 0 {
+		return idPrefix(id)
+	}
+	t := ix.terms[0]
+	return termPrefix(keys[0], t.desc, t.collate || t.numeric)
+}
+
+// probe returns the position of row in group hash key hk; its keys live in scratch space that
+// the next probe overwrites.
+func (ix *oindex) probe(row value.Value, hk string) ipos {
+	ix.pbuf = ix.keysOf(row, ix.pbuf[:0])
+	id := row.Get("id")
+	return ipos{k: ix.word(ix.group(hk), ix.preOf(ix.pbuf, id)), keys: ix.pbuf, id: id}
+}
+
+// posOf returns the position of row r (key word k), owning its keys (appended to buf[:0]).
+func (ix *oindex) posOf(r *srow, k uint64, buf []value.Value) ipos {
+	return ipos{k: k, keys: ix.keysOf(r.row, buf[:0]), id: r.id()}
+}
+
+// hashOf returns the hash key of the prefix field of the change's old or new row ("" without a
+// prefix field).
+func (ix *oindex) hashOf(c *change, old bool) string {
+	if ix.field == "" {
+		return ""
+	}
+	return c.hash(ix.field, old)
+}
+
+func cmpWord(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmpPos orders two positions.
+func (ix *oindex) cmpPos(a, b *ipos) int {
+	if c := cmpWord(a.k, b.k); c != 0 {
+		return c
+	}
+	if c := eval.CompareKeys(ix.sel, a.keys, b.keys); c != 0 {
+		return c
+	}
+	return eval.TieBreak(a.id, b.id)
+}
+
+// cmpEntry orders position a against the entry (k, r).
+func (ix *oindex) cmpEntry(a *ipos, k uint64, r *srow) int {
+	if c := cmpWord(a.k, k); c != 0 {
+		return c
+	}
+	if len(ix.terms) > 0 {
+		ix.kbuf = ix.keysOf(r.row, ix.kbuf[:0])
+		if c := eval.CompareKeys(ix.sel, a.keys, ix.kbuf); c != 0 {
+			return c
+		}
+	}
+	return eval.TieBreak(a.id, r.id())
+}
+
+// moves reports whether change c (an update) changes the row's position in the index.
+func (ix *oindex) moves(c *change) bool {
+	if ix.field != "" && c.hash(ix.field, true) != c.hash(ix.field, false) {
+		return true
+	}
+	if len(ix.terms) == 0 {
+		return false
+	}
+	ix.kbuf = ix.keysOf(c.old, ix.kbuf[:0])
+	ix.pbuf = ix.keysOf(c.new, ix.pbuf[:0])
+	if eval.CompareKeys(ix.sel, ix.kbuf, ix.pbuf) != 0 {
+		return true
+	}
+	t := ix.terms[0]
+	opaque := t.collate || t.numeric
+	return prefix(ix.kbuf[0], opaque) != prefix(ix.pbuf[0], opaque)
+}
+
+// Len is the number of rows in the index.
+func (ix *oindex) Len() int { return ix.n }
+
+// build fills an empty index with rows (sorted first, so leaves are packed).
+func (ix *oindex) build(rows map[string]*srow) {
+	type ent struct {
+		pos ipos
+		r   *srow
+	}
+	ents := make([]ent, 0, len(rows))
+	for _, r := range rows {
+		hk := ""
+		if ix.field != "" {
+			hk = value.HashKey(r.row.Get(ix.field))
+		}
+		keys := ix.keysOf(r.row, nil)
+		id := r.id()
+		ents = append(ents, ent{ipos{k: ix.word(ix.group(hk), ix.preOf(keys, id)), keys: keys, id: id}, r})
+	}
+	slices.SortFunc(ents, func(a, b ent) int {
+		if a.pos.k != b.pos.k {
+			return cmpWord(a.pos.k, b.pos.k)
+		}
+		return ix.cmpPos(&a.pos, &b.pos)
+	})
+	for i := range ents {
+		ix.insertAt(&ents[i].pos, ents[i].r)
+	}
+}
+
+// insert adds row r (group hash key hk, its current content) to the index.
+func (ix *oindex) insert(r *srow, hk string) {
+	a := ix.probe(r.row, hk)
+	ix.insertAt(&a, r)
+}
+
+func (ix *oindex) insertAt(a *ipos, r *srow) {
+	if ix.root == nil && ix.leaf == nil {
+		ix.leaf = &ileaf{}
+	}
+	ix.n++
+	if ix.height == 0 {
+		if right := ix.insertLeaf(ix.leaf, a, r); right != nil {
+			in := &iinner{n: 2}
+			in.leaves[0], in.leaves[1] = ix.leaf, right
+			in.seps[1] = ix.posOf(right.rows[0], right.k[0], nil)
+			ix.root, ix.leaf, ix.height = in, nil, 1
+		}
+		return
+	}
+	if right, sep := ix.insertInner(ix.root, ix.height, a, r); right != nil {
+		in := &iinner{n: 2}
+		in.kids[0], in.kids[1] = ix.root, right
+		in.seps[1] = sep
+		ix.root = in
+		ix.height++
+	}
+}
+
+// child returns the index of the child of in that holds (or would hold) position a.
+func (ix *oindex) child(in *iinner, a *ipos) int {
+	lo, hi := 1, in.n // the last i >= 1 with seps[i] <= a; 0 when none
+	for lo < hi {
+		m := (lo + hi) / 2
+		if ix.cmpPos(&in.seps[m], a) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo - 1
+}
+
+// lower returns the number of entries of l ordered before a; upper those ordered at or before.
+func (ix *oindex) lower(l *ileaf, a *ipos) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		m := (lo + hi) / 2
+		if ix.cmpEntry(a, l.k[m], l.rows[m]) > 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (ix *oindex) upper(l *ileaf, a *ipos) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		m := (lo + hi) / 2
+		if ix.cmpEntry(a, l.k[m], l.rows[m]) >= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// insertLeaf inserts r at position a into l, splitting it when full; it returns the new right
+// leaf. Appends at either end of a full leaf split unevenly, so that monotone insertions (new
+// rows at the top of a feed) leave packed leaves behind.
+func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
+	pos := ix.lower(l, a)
+	if l.n < ixMax {
+		copy(l.rows[pos+1:l.n+1], l.rows[pos:l.n])
+		copy(l.k[pos+1:l.n+1], l.k[pos:l.n])
+		l.rows[pos], l.k[pos] = r, a.k
+		l.n++
+		return nil
+	}
+	cut := ixMax / 2
+	switch pos {
+	case l.n:
+		cut = ixMax - ixMax/8
+	case 0:
+		cut = ixMax / 8
+	}
+	right := &ileaf{next: l.next}
+	right.n = copy(right.rows[:], l.rows[cut:l.n])
+	copy(right.k[:], l.k[cut:l.n])
+	for i := cut; i < l.n; i++ {
+		l.rows[i] = nil
+	}
+	l.n = cut
+	l.next = right
+	if pos <= cut {
+		ix.insertLeaf(l, a, r)
+	} else {
+		ix.insertLeaf(right, a, r)
+	}
+	return right
+}
+
+func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipos) {
+	i := ix.child(in, a)
+	if h == 1 {
+		if right := ix.insertLeaf(in.leaves[i], a, r); right != nil {
+			insertIChild(in, i+1, nil, right, ix.posOf(right.rows[0], right.k[0], nil))
+		}
+	} else if right, sep := ix.insertInner(in.kids[i], h-1, a, r); right != nil {
+		insertIChild(in, i+1, right, nil, sep)
+	}
+	if in.n < ixMax {
+		return nil, ipos{}
+	}
+	half := in.n / 2
+	right := &iinner{n: in.n - half}
+	copy(right.seps[:], in.seps[half:in.n])
+	copy(right.kids[:], in.kids[half:in.n])
+	copy(right.leaves[:], in.leaves[half:in.n])
+	sep := right.seps[0]
+	right.seps[0] = ipos{}
+	for j := half; j < in.n; j++ {
+		in.seps[j], in.kids[j], in.leaves[j] = ipos{}, nil, nil
+	}
+	in.n = half
+	return right, sep
+}
+
+func insertIChild(in *iinner, i int, kid *iinner, lf *ileaf, sep ipos) {
+	copy(in.seps[i+1:in.n+1], in.seps[i:in.n])
+	copy(in.kids[i+1:in.n+1], in.kids[i:in.n])
+	copy(in.leaves[i+1:in.n+1], in.leaves[i:in.n])
+	in.seps[i], in.kids[i], in.leaves[i] = sep, kid, lf
+	in.n++
+}
+
+func removeIChild(in *iinner, i int) {
+	copy(in.seps[i:], in.seps[i+1:in.n])
+	copy(in.kids[i:], in.kids[i+1:in.n])
+	copy(in.leaves[i:], in.leaves[i+1:in.n])
+	in.n--
+	in.seps[in.n], in.kids[in.n], in.leaves[in.n] = ipos{}, nil, nil
+}
+
+// remove deletes row r (group hash key hk; r still holds the content it was inserted with). It
+// reports whether the entry was found.
+func (ix *oindex) remove(r *srow, hk string) bool {
+	a := ix.probe(r.row, hk)
+	if ix.height == 0 {
+		if ix.leaf == nil {
+			return false
+		}
+		return ix.removeFromLeaf(ix.leaf, &a, r)
+	}
+	found := ix.removeInner(ix.root, ix.height, &a, r)
+	for ix.height > 0 && ix.root.n == 1 {
+		if ix.height == 1 {
+			ix.leaf, ix.root = ix.root.leaves[0], nil
+		} else {
+			ix.root = ix.root.kids[0]
+		}
+		ix.height--
+	}
+	return found
+}
+
+func (ix *oindex) removeFromLeaf(l *ileaf, a *ipos, r *srow) bool {
+	pos := ix.lower(l, a)
+	if pos >= l.n || l.rows[pos] != r {
+		return false
+	}
+	copy(l.rows[pos:], l.rows[pos+1:l.n])
+	copy(l.k[pos:], l.k[pos+1:l.n])
+	l.n--
+	l.rows[l.n], l.k[l.n] = nil, 0
+	ix.n--
+	return true
+}
+
+func (ix *oindex) removeInner(in *iinner, h int, a *ipos, r *srow) bool {
+	i := ix.child(in, a)
+	if h == 1 {
+		found := ix.removeFromLeaf(in.leaves[i], a, r)
+		if in.leaves[i].n < ixMin {
+			ix.mergeLeaf(in, i)
+		}
+		return found
+	}
+	found := ix.removeInner(in.kids[i], h-1, a, r)
+	if in.kids[i].n < ixMin {
+		ix.mergeInner(in, i)
+	}
+	return found
+}
+
+// mergeLeaf folds the sparse leaf i of in and a neighbour into one leaf when they fit.
+func (ix *oindex) mergeLeaf(in *iinner, i int) {
+	for _, j := range [2]int{i - 1, i + 1} {
+		if j < 0 || j >= in.n {
+			continue
+		}
+		a, b := min(i, j), max(i, j)
+		la, lb := in.leaves[a], in.leaves[b]
+		if la.n+lb.n > ixMax {
+			continue
+		}
+		copy(la.rows[la.n:], lb.rows[:lb.n])
+		copy(la.k[la.n:], lb.k[:lb.n])
+		la.n += lb.n
+		la.next = lb.next
+		removeIChild(in, b)
+		return
+	}
+}
+
+// mergeInner folds the sparse inner child i of in and a neighbour into one node when they fit.
+func (ix *oindex) mergeInner(in *iinner, i int) {
+	for _, j := range [2]int{i - 1, i + 1} {
+		if j < 0 || j >= in.n {
+			continue
+		}
+		a, b := min(i, j), max(i, j)
+		ka, kb := in.kids[a], in.kids[b]
+		if ka.n+kb.n > ixMax-1 {
+			continue
+		}
+		kb.seps[0] = in.seps[b]
+		copy(ka.seps[ka.n:], kb.seps[:kb.n])
+		copy(ka.kids[ka.n:], kb.kids[:kb.n])
+		copy(ka.leaves[ka.n:], kb.leaves[:kb.n])
+		ka.n += kb.n
+		removeIChild(in, b)
+		return
+	}
+}
+
+// icursor walks index entries in order.
+type icursor struct {
+	l *ileaf
+	i int
+}
+
+// next returns the entry under the cursor and advances; ok is false at the end of the index.
+func (c *icursor) next() (r *srow, k uint64, ok bool) {
+	for c.l != nil && c.i >= c.l.n {
+		c.l, c.i = c.l.next, 0
+	}
+	if c.l == nil {
+		return nil, 0, false
+	}
+	r, k = c.l.rows[c.i], c.l.k[c.i]
+	c.i++
+	return r, k, true
+}
+
+// seekAfter returns a cursor at the first entry ordered after position a.
+func (ix *oindex) seekAfter(a *ipos) icursor {
+	l := ix.leaf
+	if ix.height > 0 {
+		in := ix.root
+		for h := ix.height; ; h-- {
+			i := ix.child(in, a)
+			if h == 1 {
+				l = in.leaves[i]
+				break
+			}
+			in = in.kids[i]
+		}
+	}
+	if l == nil {
+		return icursor{}
+	}
+	return icursor{l: l, i: ix.upper(l, a)}
+}
+
+// seekWord returns a cursor at the first entry whose key word is at least k.
+func (ix *oindex) seekWord(k uint64) icursor {
+	l := ix.leaf
+	if ix.height > 0 {
+		in := ix.root
+		for h := ix.height; ; h-- {
+			lo, hi := 1, in.n // the last i >= 1 with seps[i].k < k; 0 when none
+			for lo < hi {
+				m := (lo + hi) / 2
+				if in.seps[m].k < k {
+					lo = m + 1
+				} else {
+					hi = m
+				}
+			}
+			if h == 1 {
+				l = in.leaves[lo-1]
+				break
+			}
+			in = in.kids[lo-1]
+		}
+	}
+	if l == nil {
+		return icursor{}
+	}
+	i := 0
+	for i < l.n && l.k[i] < k {
+		i++
+	}
+	return icursor{l: l, i: i}
+}
+
+// eachInGroup calls fn for every row of the group of prefix-field hash key hk (with the rows of
+// colliding groups), in index order.
+func (ix *oindex) eachInGroup(hk string, fn func(r *srow)) {
+	g := ix.group(hk)
+	c := ix.seekWord(g)
+	for {
+		r, k, ok := c.next()
+		if !ok || !ix.sameGroup(k, g) {
+			return
+		}
+		fn(r)
+	}
+}
