@@ -42,7 +42,7 @@ func addPath(parts []string, out map[string]bool) {
 
 func addExpr(e surql.Expr, out map[string]bool) {
 	switch x := e.(type) {
-	case nil:
+	case nil, *surql.Literal:
 	case *surql.Idiom:
 		names := make([]string, 0, len(x.Parts))
 		for _, p := range x.Parts {
