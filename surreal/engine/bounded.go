@@ -45,12 +45,19 @@ func (n *node) need() int {
 }
 
 // keep is the number of rows a bounded partition holds at most: need plus a buffer of rows
-// just beyond the window, so that members leaving rarely cost a walk.
+// just beyond the window (Options.WindowSlack), so that members leaving rarely cost a walk.
 func (n *node) keep() int {
 	if n.limit == 0 {
 		return 0
 	}
-	return n.start + n.limit + min(n.limit/4+4, 16)
+	slack := n.v.slack
+	switch {
+	case slack == 0:
+		slack = min(n.limit/4+4, 16)
+	case slack < 0:
+		slack = 0
+	}
+	return n.start + n.limit + slack
 }
 
 // startBound prepares a bounded partition's walk; it reports false when the partition cannot be

@@ -10,7 +10,13 @@ import (
 )
 
 // Options configures an Engine. The zero value is valid.
-type Options struct{}
+type Options struct {
+	// WindowSlack is how many matching rows past its end a LIMIT window keeps at hand, so that
+	// members leaving rarely cost a walk of the table's index. 0 picks the default (LIMIT/4+4,
+	// at most 16); a negative value keeps none (every member that leaves costs a walk), which
+	// tests use to exercise that path.
+	WindowSlack int
+}
 
 // Engine holds the base rows and every registered view. It is not safe for concurrent use: the
 // caller serializes Register, Apply and the other calls.
@@ -46,6 +52,7 @@ type Options struct{}
 // the correlation value of existing partitions, and by the records rows dereferenced. Each
 // pipeline touches only its own state and reads the store, so pipelines are independent units.
 type Engine struct {
+	opts    Options
 	st      *store
 	rtr     *router
 	byName  map[string]*view // view key → pipeline
@@ -89,7 +96,7 @@ func mergeDeltas(views []*view, deltas []*Delta, out []Delta, cursors *[]int) []
 
 // New returns an empty engine.
 func New(opts Options) *Engine {
-	e := &Engine{}
+	e := &Engine{opts: opts}
 	e.Reset()
 	return e
 }
@@ -132,6 +139,7 @@ func (e *Engine) Register(id, src string, params value.Value) ([]Member, error) 
 	v := e.byQuery[qkey]
 	if v == nil {
 		v = newView(qkey, params, e.st, e.rtr)
+		v.slack = e.opts.WindowSlack
 		if err := v.compile(sel); err != nil {
 			return nil, fmt.Errorf("register view %s: %w", key, err)
 		}

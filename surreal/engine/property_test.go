@@ -95,6 +95,28 @@ func corpus() []viewSpec {
 		{"first_of_sorted", `SELECT *, (SELECT * FROM comment WHERE author = $parent.id ORDER BY created DESC, id)[0] AS last FROM user`, none},
 		{"in_param", `SELECT * FROM comment WHERE author IN $authors ORDER BY score DESC, created LIMIT 3`, obj("authors", value.Array([]value.Value{rec("user", 1), value.String("user:bob")}))},
 		{"comment_parent_sub", `SELECT *, (SELECT * FROM comment WHERE id = $parent.parent)[0] AS replied FROM comment WHERE score >= 3`, none},
+		// Bounded windows over shared indexes: LIMIT 1-3 with heavy ties and churn at the
+		// boundary, selective filters (long walks), START, routed and per-parent windows,
+		// [n] of ordered subqueries, links that turn a bounded window into a full one.
+		{"top1_ties", `SELECT * FROM comment ORDER BY score DESC LIMIT 1`, none},
+		{"top1_ties_dup", `SELECT * FROM comment ORDER BY score DESC LIMIT 1`, none},
+		{"rare_filter", `SELECT * FROM comment WHERE body = 'z' AND score >= 3 ORDER BY created DESC LIMIT 2`, none},
+		{"rare_filter_id", `SELECT * FROM comment WHERE body = 'y' AND score = 4 LIMIT 1`, none},
+		{"start_window", `SELECT * FROM comment ORDER BY created LIMIT 2 START 3`, none},
+		{"start_ties", `SELECT * FROM thread ORDER BY score LIMIT 1 START 1`, none},
+		{"alias_plain", `SELECT *, score AS s FROM comment ORDER BY s DESC, created LIMIT 2`, none},
+		{"id_desc", `SELECT * FROM comment ORDER BY id DESC LIMIT 2`, none},
+		{"array_order", `SELECT * FROM thread ORDER BY tags LIMIT 2`, none},
+		{"mixed_kinds", `SELECT * FROM user ORDER BY age DESC LIMIT 1 START 2`, none},
+		{"routed_window", `SELECT * FROM comment WHERE author = $user ORDER BY score DESC LIMIT 2`, obj("user", rec("user", "bob"))},
+		{"routed_ids", `SELECT * FROM thread WHERE author = $user LIMIT 1`, obj("user", rec("user", 2))},
+		{"best_comment", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND score > 2 ORDER BY score DESC, created LIMIT 1) AS best FROM thread`, none},
+		{"older_comments", `SELECT *, (SELECT * FROM comment WHERE author = $parent.id ORDER BY created DESC LIMIT 2 START 1) AS older FROM user`, none},
+		{"third_comment", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created)[2] AS third FROM thread WHERE score >= 1`, none},
+		{"newest_shared", `SELECT *, (SELECT * FROM comment WHERE body != 'x' ORDER BY created DESC LIMIT 1) AS newest FROM thread WHERE pinned = true`, none},
+		{"limit0", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created LIMIT 0) AS none FROM thread WHERE score = 1`, none},
+		{"link_taint", `SELECT * FROM comment WHERE body = 'x' OR parent.score > 3 ORDER BY created LIMIT 2`, none},
+		{"link_taint_sub", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND (score > 3 OR author.active = true) ORDER BY created DESC LIMIT 1) AS hot FROM thread`, none},
 	}
 }
 
@@ -114,7 +136,7 @@ var (
 	cities      = []string{"paris", "rome"}
 	baseTime    = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	threadCount = 9
-	commentKeys = 16
+	commentKeys = 24
 )
 
 func (w *world) pick(n int) int { return w.rng.Intn(n) }
@@ -309,8 +331,8 @@ type harness struct {
 	prev  map[string]map[memberKey]int64
 }
 
-func newHarness(t testing.TB, views []viewSpec) *harness {
-	h := &harness{eng: engine.New(engine.Options{}), mdl: &model{db: naive.NewMemDB()}, views: views,
+func newHarness(t testing.TB, views []viewSpec, opts engine.Options) *harness {
+	h := &harness{eng: engine.New(opts), mdl: &model{db: naive.NewMemDB()}, views: views,
 		sels: map[string]*surql.Select{}, prev: map[string]map[memberKey]int64{}}
 	for _, v := range views {
 		sel, err := surql.ParseSelect(v.surql)
@@ -496,8 +518,8 @@ func (h *harness) reregister(t testing.TB, v viewSpec) string {
 }
 
 // replay runs steps against a single view and returns the first discrepancy (or "").
-func replay(t testing.TB, v viewSpec, steps []step) string {
-	h := newHarness(t, []viewSpec{v})
+func replay(t testing.TB, v viewSpec, steps []step, opts engine.Options) string {
+	h := newHarness(t, []viewSpec{v}, opts)
 	for i, s := range steps {
 		bad, err := h.run(s)
 		if err != nil {
@@ -511,13 +533,13 @@ func replay(t testing.TB, v viewSpec, steps []step) string {
 }
 
 // shrink reduces steps (ddmin-style chunk removal) while the view still fails.
-func shrink(t testing.TB, v viewSpec, steps []step) []step {
+func shrink(t testing.TB, v viewSpec, steps []step, opts engine.Options) []step {
 	cur := steps
 	deadline := time.Now().Add(20 * time.Second)
 	for chunk := len(cur) / 2; chunk >= 1; chunk /= 2 {
 		for i := 0; i+chunk <= len(cur) && time.Now().Before(deadline); {
 			cand := append(append([]step(nil), cur[:i]...), cur[i+chunk:]...)
-			if replay(t, v, cand) != "" {
+			if replay(t, v, cand, opts) != "" {
 				cur = cand
 			} else {
 				i += chunk
@@ -557,9 +579,12 @@ func TestPropertyEngineMatchesNaive(t *testing.T) {
 	}
 	views := corpus()
 	for _, seed := range seeds {
+		// Seeds alternate between the default buffer past LIMIT windows, none (every member
+		// that leaves a window walks the index) and one row.
+		opts := engine.Options{WindowSlack: []int{0, -1, 1}[seed%3]}
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			w := &world{rng: rand.New(rand.NewSource(seed))}
-			h := newHarness(t, views)
+			h := newHarness(t, views, opts)
 			var steps []step
 			var last *step
 			for i := 0; i < *flagSteps; i++ {
@@ -582,9 +607,9 @@ func TestPropertyEngineMatchesNaive(t *testing.T) {
 					if !ok {
 						continue
 					}
-					min := shrink(t, v, steps)
-					t.Fatalf("seed %d step %d: view %s (%s): %s\nshrunk reproduction (%d of %d changes; `ssp replay` input):\n%s\nreplay of the shrunk input: %s",
-						seed, i, v.id, v.surql, msg, len(min), len(steps), reproduction(v, min), replay(t, v, min))
+					min := shrink(t, v, steps, opts)
+					t.Fatalf("seed %d step %d (window slack %d): view %s (%s): %s\nshrunk reproduction (%d of %d changes; `ssp replay` input):\n%s\nreplay of the shrunk input: %s",
+						seed, i, opts.WindowSlack, v.id, v.surql, msg, len(min), len(steps), reproduction(v, min), replay(t, v, min, opts))
 				}
 			}
 		})

@@ -32,7 +32,8 @@ type view struct {
 	derefs  map[string]*depSet     // record key → rows and partitions whose evaluation read it
 	rowDeps map[*rowState][]string // the records a row's last evaluation read (rows that read any)
 
-	mark uint64 // router deduplication
+	mark  uint64 // router deduplication
+	slack int    // Options.WindowSlack
 
 	// Scratch state, reused (a view is single-threaded).
 	env          eval.Env
