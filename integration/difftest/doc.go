@@ -21,6 +21,11 @@
 // SurrealDB 3 prints them, datetimes as RFC 3339 strings); a MERGE reaches the engine as a MERGE of
 // the top-level fields it changed, or sometimes as an UPDATE of the full row.
 //
+// A view is re-run on SurrealDB only when the step writes a table it reads (its FROM tables and
+// link targets, deps.go); otherwise SurrealDB's previous answer stands and the engine is still
+// checked against it after every step. Cost on the 2-core reference machine: 3 seeds × 2,000
+// writes × 75 views take about 95 s, about 170 s under -race.
+//
 // Membership off SurrealDB (members.go): each top-level row's id; for each projected field that
 // is a subquery (known from the parsed AST), its rows' ids with parent = the row's id and rel =
 // the field's output name, recursively; `(…)[0]` gives one row or NONE. Versions are compared

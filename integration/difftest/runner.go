@@ -110,6 +110,10 @@ type Report struct {
 	Mismatches []Mismatch // the first difference of each view that differed (not checked after it)
 	Rejected   []RegistrationError
 	Elapsed    time.Duration
+	// Changes counts, per view, the checks at which its SurrealDB membership differed from the
+	// previous check, and MaxSize its largest membership: a view that never changes tests little.
+	Changes map[string]int
+	MaxSize map[string]int
 }
 
 // Schedule returns the script for seed: steps writes from the generator, with each view
@@ -298,7 +302,8 @@ func (s *session) members(id string) (ms []engine.Member, ok bool) {
 // event. A view that differs is reported once and not checked any more; the others go on.
 func (r *Runner) Run(ctx context.Context, seed uint64, steps int) (*Report, error) {
 	start := time.Now()
-	rep := &Report{Seed: seed}
+	rep := &Report{Seed: seed, Changes: map[string]int{}, MaxSize: map[string]int{}}
+	last := map[string]Membership{}
 	script := r.Schedule(seed, steps)
 	s, err := r.newSession(ctx)
 	if err != nil {
@@ -326,6 +331,11 @@ func (r *Runner) Run(ctx context.Context, seed uint64, steps int) (*Report, erro
 		}
 		var still []*compiled
 		for j, c := range s.active {
+			if prev, ok := last[c.ID]; ok && len(Diff(prev, oracle[j])) > 0 {
+				rep.Changes[c.ID]++
+			}
+			last[c.ID] = oracle[j]
+			rep.MaxSize[c.ID] = max(rep.MaxSize[c.ID], len(oracle[j]))
 			d := Diff(oracle[j], got[j])
 			if len(d) == 0 {
 				still = append(still, c)
