@@ -68,7 +68,8 @@ type ileaf struct {
 
 type iinner struct {
 	n      int
-	seps   [ixMax]ipos // seps[i] <= every entry under child i (seps[0] unused)
+	k      [ixMax]uint64 // seps[i].k, inline for the search
+	seps   [ixMax]ipos   // seps[i] <= every entry under child i (seps[0] unused)
 	kids   [ixMax]*iinner
 	leaves [ixMax]*ileaf
 }
@@ -269,6 +270,7 @@ func (ix *oindex) insertAt(a *ipos, r *srow) {
 			in := &iinner{n: 2}
 			in.leaves[0], in.leaves[1] = ix.leaf, right
 			in.seps[1] = ix.posOf(right.rows[0], right.k[0], nil)
+			in.k[1] = in.seps[1].k
 			ix.root, ix.leaf, ix.height = in, nil, 1
 		}
 		return
@@ -276,7 +278,7 @@ func (ix *oindex) insertAt(a *ipos, r *srow) {
 	if right, sep := ix.insertInner(ix.root, ix.height, a, r); right != nil {
 		in := &iinner{n: 2}
 		in.kids[0], in.kids[1] = ix.root, right
-		in.seps[1] = sep
+		in.seps[1], in.k[1] = sep, sep.k
 		ix.root = in
 		ix.height++
 	}
@@ -287,7 +289,7 @@ func (ix *oindex) child(in *iinner, a *ipos) int {
 	lo, hi := 1, in.n // the last i >= 1 with seps[i] <= a; 0 when none
 	for lo < hi {
 		m := (lo + hi) / 2
-		if ix.cmpPos(&in.seps[m], a) <= 0 {
+		if in.k[m] < a.k || (in.k[m] == a.k && ix.cmpPos(&in.seps[m], a) <= 0) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -372,32 +374,35 @@ func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipo
 	}
 	half := in.n / 2
 	right := &iinner{n: in.n - half}
+	copy(right.k[:], in.k[half:in.n])
 	copy(right.seps[:], in.seps[half:in.n])
 	copy(right.kids[:], in.kids[half:in.n])
 	copy(right.leaves[:], in.leaves[half:in.n])
 	sep := right.seps[0]
-	right.seps[0] = ipos{}
+	right.seps[0], right.k[0] = ipos{}, 0
 	for j := half; j < in.n; j++ {
-		in.seps[j], in.kids[j], in.leaves[j] = ipos{}, nil, nil
+		in.k[j], in.seps[j], in.kids[j], in.leaves[j] = 0, ipos{}, nil, nil
 	}
 	in.n = half
 	return right, sep
 }
 
 func insertIChild(in *iinner, i int, kid *iinner, lf *ileaf, sep ipos) {
+	copy(in.k[i+1:in.n+1], in.k[i:in.n])
 	copy(in.seps[i+1:in.n+1], in.seps[i:in.n])
 	copy(in.kids[i+1:in.n+1], in.kids[i:in.n])
 	copy(in.leaves[i+1:in.n+1], in.leaves[i:in.n])
-	in.seps[i], in.kids[i], in.leaves[i] = sep, kid, lf
+	in.k[i], in.seps[i], in.kids[i], in.leaves[i] = sep.k, sep, kid, lf
 	in.n++
 }
 
 func removeIChild(in *iinner, i int) {
+	copy(in.k[i:], in.k[i+1:in.n])
 	copy(in.seps[i:], in.seps[i+1:in.n])
 	copy(in.kids[i:], in.kids[i+1:in.n])
 	copy(in.leaves[i:], in.leaves[i+1:in.n])
 	in.n--
-	in.seps[in.n], in.kids[in.n], in.leaves[in.n] = ipos{}, nil, nil
+	in.k[in.n], in.seps[in.n], in.kids[in.n], in.leaves[in.n] = 0, ipos{}, nil, nil
 }
 
 // remove deletes row r (group hash key hk; r still holds the content it was inserted with). It
@@ -482,7 +487,8 @@ func (ix *oindex) mergeInner(in *iinner, i int) {
 		if ka.n+kb.n > ixMax-1 {
 			continue
 		}
-		kb.seps[0] = in.seps[b]
+		kb.seps[0], kb.k[0] = in.seps[b], in.k[b]
+		copy(ka.k[ka.n:], kb.k[:kb.n])
 		copy(ka.seps[ka.n:], kb.seps[:kb.n])
 		copy(ka.kids[ka.n:], kb.kids[:kb.n])
 		copy(ka.leaves[ka.n:], kb.leaves[:kb.n])
@@ -540,7 +546,7 @@ func (ix *oindex) seekWord(k uint64) icursor {
 			lo, hi := 1, in.n // the last i >= 1 with seps[i].k < k; 0 when none
 			for lo < hi {
 				m := (lo + hi) / 2
-				if in.seps[m].k < k {
+				if in.k[m] < k {
 					lo = m + 1
 				} else {
 					hi = m

@@ -183,3 +183,83 @@ func checkIndex(t *testing.T, st *store, ix *oindex, rng *rand.Rand) {
 		}
 	}
 }
+
+// TestIndexRegistry checks the sharing rules of the store's indexes: one index per spec,
+// equality lookups served by any index with the field as prefix (an unordered one only while
+// no other exists), and nothing left once every user is gone.
+func TestIndexRegistry(t *testing.T) {
+	st := newStore()
+	specs := func() []string {
+		var out []string
+		for sp := range st.table("t").idx {
+			out = append(out, sp)
+		}
+		slices.Sort(out)
+		return out
+	}
+	byCreated := []ixTerm{{field: "created", desc: true}}
+	st.acquireLookup("t", "a")
+	if got := specs(); !slices.Equal(got, []string{indexSpec("a", nil)}) {
+		t.Fatalf("after a lookup: %q", got)
+	}
+	ix := st.acquireIndex("t", "a", byCreated)
+	if got := specs(); !slices.Equal(got, []string{indexSpec("a", byCreated)}) {
+		t.Fatalf("an ordered index on the field must replace the lookup-only one: %q", got)
+	}
+	if st.lookupIndex("t", "a") != ix {
+		t.Fatalf("lookups must use the ordered index")
+	}
+	if again := st.acquireIndex("t", "a", byCreated); again != ix || ix.refs != 2 {
+		t.Fatalf("one index per spec (refs %d)", ix.refs)
+	}
+	other := st.acquireIndex("t", "", byCreated)
+	st.releaseIndex(ix)
+	st.releaseIndex(ix)
+	if got := specs(); len(got) != 2 || st.lookupIndex("t", "a") != ix {
+		t.Fatalf("the last index on a looked-up field must stay: %q", got)
+	}
+	st.releaseLookup("t", "a")
+	if got := specs(); !slices.Equal(got, []string{indexSpec("", byCreated)}) {
+		t.Fatalf("after the last lookup: %q", got)
+	}
+	st.releaseIndex(other)
+	if got := specs(); len(got) != 0 {
+		t.Fatalf("after the last user: %q", got)
+	}
+}
+
+// TestEngineReleasesIndexes registers and unregisters views that create bounded windows and
+// lookups and checks that no index outlives its views.
+func TestEngineReleasesIndexes(t *testing.T) {
+	e := New(Options{})
+	queries := []string{
+		`SELECT * FROM thread WHERE author = $user`,
+		`SELECT * FROM thread WHERE author = $user ORDER BY created DESC LIMIT 2`,
+		`SELECT * FROM thread ORDER BY created DESC LIMIT 3`,
+		`SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created LIMIT 2) AS c FROM thread LIMIT 2`,
+		`SELECT *, (SELECT * FROM comment WHERE thread = $parent.id) AS c FROM thread`,
+	}
+	params := value.ObjectOf([]value.Field{{Key: "user", Val: value.Record("user", value.Int(1))}})
+	for i, q := range queries {
+		if _, err := e.Register(fmt.Sprint("v", i), q, params); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for _, tb := range e.st.tables {
+		n += len(tb.idx)
+	}
+	// thread: (author, created) also serving the lookup, (created), (id order); comment:
+	// (thread, created) serving the window and the lookup.
+	if n != 4 {
+		t.Fatalf("%d indexes for the views, want 4", n)
+	}
+	for i := range queries {
+		e.Unregister(fmt.Sprint("v", i))
+	}
+	for name, tb := range e.st.tables {
+		if len(tb.idx) != 0 || len(tb.lookups) != 0 {
+			t.Fatalf("table %s keeps %d indexes and %d lookups after every view left", name, len(tb.idx), len(tb.lookups))
+		}
+	}
+}

@@ -154,7 +154,8 @@ func (v *view) fill(p *partition) {
 }
 
 // lookupEq calls fn for the rows of n's table whose prefix field may equal val (hash key hk):
-// through the node's index, by id, or (no index) by scanning.
+// by id, or through the node's index or any index with that prefix field (or, were there none,
+// by scanning).
 func (v *view) lookupEq(n *node, val value.Value, hk string, fn func(*srow)) {
 	if n.ixField == "id" {
 		rid := val
@@ -173,7 +174,11 @@ func (v *view) lookupEq(n *node, val value.Value, hk string, fn func(*srow)) {
 		}
 		return
 	}
-	if n.ix == nil {
+	ix := n.ix
+	if ix == nil {
+		ix = v.st.lookupIndex(n.table, n.ixField)
+	}
+	if ix == nil {
 		v.st.scan(n.table, func(r *srow) {
 			if value.HashKey(r.row.Get(n.ixField)) == hk {
 				fn(r)
@@ -181,7 +186,7 @@ func (v *view) lookupEq(n *node, val value.Value, hk string, fn func(*srow)) {
 		})
 		return
 	}
-	n.ix.eachInGroup(hk, fn)
+	ix.eachInGroup(hk, fn)
 }
 
 // window returns the rows currently in the partition's window, in order.

@@ -16,9 +16,10 @@ type store struct {
 }
 
 type table struct {
-	rows map[string]*srow
-	idx  map[string]*oindex // index spec → index
-	seq  uint64             // the last row sequence number handed out
+	rows    map[string]*srow
+	idx     map[string]*oindex // index spec → index
+	lookups map[string]int     // prefix field → nodes that look rows up by it (see acquireLookup)
+	seq     uint64             // the last row sequence number handed out
 }
 
 // srow is one base row. The struct lives as long as the row (an update replaces row in place)
@@ -48,7 +49,7 @@ func newStore() *store { return &store{tables: map[string]*table{}, seed: maphas
 func (s *store) table(name string) *table {
 	t := s.tables[name]
 	if t == nil {
-		t = &table{rows: map[string]*srow{}, idx: map[string]*oindex{}}
+		t = &table{rows: map[string]*srow{}, idx: map[string]*oindex{}, lookups: map[string]int{}}
 		s.tables[name] = t
 	}
 	return t
@@ -149,40 +150,87 @@ func (s *store) acquireIndex(tbl, field string, terms []ixTerm) *oindex {
 		ix = newIndex(s.seed, tbl, field, terms)
 		ix.build(t.rows)
 		t.idx[spec] = ix
+		// An index kept only for equality lookups on the same field is redundant now.
+		for sp, o := range t.idx {
+			if o != ix && o.refs == 0 && field != "" && o.field == field {
+				delete(t.idx, sp)
+			}
+		}
 	}
 	ix.refs++
 	return ix
 }
 
-// acquireLookup returns an index of tbl whose prefix field is field (any sort order: every such
-// index answers equality lookups), creating an unordered one when there is none.
-func (s *store) acquireLookup(tbl, field string) *oindex {
-	t := s.table(tbl)
-	var best *oindex
-	for spec, ix := range t.idx {
-		if ix.field == field && (best == nil || spec < indexSpec(best.field, best.terms)) {
-			best = ix
-		}
-	}
-	if best != nil {
-		best.refs++
-		return best
-	}
-	return s.acquireIndex(tbl, field, nil)
-}
-
-// releaseIndex drops one user of ix, deleting it with the last.
+// releaseIndex drops one user of ix, deleting it with the last unless it is the index that
+// answers equality lookups on its field.
 func (s *store) releaseIndex(ix *oindex) {
 	ix.refs--
-	if ix.refs > 0 {
+	t := s.tables[ix.table]
+	if ix.refs > 0 || t == nil {
 		return
 	}
-	if t := s.tables[ix.table]; t != nil {
-		spec := indexSpec(ix.field, ix.terms)
-		if t.idx[spec] == ix {
-			delete(t.idx, spec)
+	spec := indexSpec(ix.field, ix.terms)
+	if ix.field != "" && t.lookups[ix.field] > 0 {
+		other := false
+		for sp, o := range t.idx {
+			other = other || (sp != spec && o.field == ix.field)
+		}
+		if !other {
+			return // the index that answers the lookups on its field
 		}
 	}
+	delete(t.idx, spec)
+}
+
+// acquireLookup counts one more user of equality lookups on tbl.field (see lookupIndex),
+// creating an unordered index of the field when no index has it as prefix field.
+func (s *store) acquireLookup(tbl, field string) {
+	t := s.table(tbl)
+	t.lookups[field]++
+	if t.lookupIndex(field) == nil {
+		ix := newIndex(s.seed, tbl, field, nil)
+		ix.build(t.rows)
+		t.idx[indexSpec(field, nil)] = ix
+	}
+}
+
+// releaseLookup drops one user of lookups on tbl.field.
+func (s *store) releaseLookup(tbl, field string) {
+	t := s.tables[tbl]
+	if t == nil {
+		return
+	}
+	t.lookups[field]--
+	if t.lookups[field] > 0 {
+		return
+	}
+	delete(t.lookups, field)
+	for sp, ix := range t.idx {
+		if ix.field == field && ix.refs == 0 {
+			delete(t.idx, sp)
+		}
+	}
+}
+
+// lookupIndex returns an index whose prefix field is field (every such index answers equality
+// lookups on it, whatever its order), or nil. Among several, the one with the smallest spec.
+func (t *table) lookupIndex(field string) *oindex {
+	var best *oindex
+	bestSpec := ""
+	for sp, ix := range t.idx {
+		if ix.field == field && (best == nil || sp < bestSpec) {
+			best, bestSpec = ix, sp
+		}
+	}
+	return best
+}
+
+// lookupIndex returns an index of tbl whose prefix field is field, or nil.
+func (s *store) lookupIndex(tbl, field string) *oindex {
+	if t := s.tables[tbl]; t != nil {
+		return t.lookupIndex(field)
+	}
+	return nil
 }
 
 // scan calls fn for every row of tbl (in no particular order).

@@ -136,7 +136,7 @@ func (v *view) start() {
 		case n.boundable:
 			n.ix = v.st.acquireIndex(n.table, n.ixField, n.ixTerms)
 		case n.ixField != "" && n.ixField != "id":
-			n.ix = v.st.acquireLookup(n.table, n.ixField)
+			v.st.acquireLookup(n.table, n.ixField)
 		}
 	}
 	for _, n := range v.nodes {
@@ -177,9 +177,12 @@ func (v *view) stop() {
 	}
 	v.exprDeps = map[string][]*node{}
 	for _, n := range v.nodes {
-		if n.ix != nil {
+		switch {
+		case n.ix != nil:
 			v.st.releaseIndex(n.ix)
 			n.ix = nil
+		case n.ixField != "" && n.ixField != "id":
+			v.st.releaseLookup(n.table, n.ixField)
 		}
 	}
 }
