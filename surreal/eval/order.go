@@ -28,6 +28,10 @@ func Matches(sel *surql.Select, env *Env) bool {
 //  3. otherwise the path on the row itself: this covers `SELECT *`, an aliased idiom ordered by
 //     its source path (`SELECT a AS b … ORDER BY a`, which SurrealDB accepts) and `id`.
 //
+// Plain field paths are read from the stored row without following record links, as SurrealDB
+// does (measured by the differential test: `SELECT author.name AS an … ORDER BY an` sorts every
+// row by NONE when author is a link); only computed fields sort by their evaluated value.
+//
 // A key whose evaluation fails is NONE.
 func OrderKey(sel *surql.Select, env *Env) []value.Value {
 	keys := make([]value.Value, len(sel.Order))
@@ -44,17 +48,27 @@ func orderValue(sel *surql.Select, t surql.OrderTerm, env *Env) value.Value {
 	whole := t.Path.String()
 	for _, f := range sel.Fields {
 		if name, ok := outputName(f); ok && name == whole {
-			return Eval(f.Expr, env)
+			return fieldOrderValue(f, nil, env)
 		}
 	}
 	if first := t.Path.Parts[0]; !first.IsIndex && len(t.Path.Parts) > 1 {
 		for _, f := range sel.Fields {
 			if name, ok := outputName(f); ok && name == first.Name {
-				return walk(Eval(f.Expr, env), t.Path.Parts[1:], env.Links)
+				return fieldOrderValue(f, t.Path.Parts[1:], env)
 			}
 		}
 	}
-	return walk(env.Row, t.Path.Parts, env.Links)
+	return walk(env.Row, t.Path.Parts, nil)
+}
+
+// fieldOrderValue is the sort key of a projected field (then rest of the path). SurrealDB sorts a
+// plain field path on the stored row without following record links (`author.name AS an …
+// ORDER BY an` sorts by NONE when author is a link), while a computed field sorts by its value.
+func fieldOrderValue(f surql.Field, rest []surql.Part, env *Env) value.Value {
+	if id, ok := f.Expr.(*surql.Idiom); ok {
+		return walk(walk(env.Row, id.Parts, nil), rest, nil)
+	}
+	return walk(Eval(f.Expr, env), rest, nil)
 }
 
 // outputName is the output field name of f when it is an alias or an idiom's path text.

@@ -35,7 +35,9 @@ func TestOrderKeyResolvesProjection(t *testing.T) {
 		{"SELECT id, -a AS na FROM t ORDER BY na", "[-2]"},
 		{"SELECT id, o.x FROM t ORDER BY o.x", "[3]"},
 		{"SELECT * FROM t ORDER BY o.x DESC", "[3]"},
-		{"SELECT id, u.name FROM t ORDER BY u.name", "['Bob']"},
+		{"SELECT id, u.name FROM t ORDER BY u.name", "[NONE]"},                     // links are not followed in ORDER BY
+		{"SELECT id, u.name AS n FROM t ORDER BY n", "[NONE]"},                     // not through an alias either
+		{"SELECT id, string::uppercase(u.name) AS n FROM t ORDER BY n", "['BOB']"}, // a computed field is evaluated
 		{"SELECT id, string::uppercase(s) AS up, a FROM t ORDER BY up, a DESC", "['X', 2]"},
 		{"SELECT * FROM t ORDER BY missing, id", "[NONE, t:1]"},
 	}
