@@ -234,23 +234,36 @@ func (ix *oindex) build(rows map[string]*srow) {
 		r   *srow
 	}
 	ents := make([]ent, 0, len(rows))
+	keys := make([]value.Value, 0, len(rows)*len(ix.terms))
 	for _, r := range rows {
 		hk := ""
 		if ix.field != "" {
 			hk = value.HashKey(r.row.Get(ix.field))
 		}
-		keys := ix.keysOf(r.row, nil)
+		n := len(keys)
+		keys = ix.keysOf(r.row, keys)
 		id := r.id()
-		ents = append(ents, ent{ipos{k: ix.word(ix.group(hk), ix.preOf(keys, id)), keys: keys, id: id}, r})
+		ks := keys[n:len(keys):len(keys)]
+		ents = append(ents, ent{ipos{k: ix.word(ix.group(hk), ix.preOf(ks, id)), keys: ks, id: id}, r})
 	}
-	slices.SortFunc(ents, func(a, b ent) int {
-		if a.pos.k != b.pos.k {
-			return cmpWord(a.pos.k, b.pos.k)
-		}
-		return ix.cmpPos(&a.pos, &b.pos)
-	})
+	// Sort small (key word, position) pairs; only equal words compare the full positions.
+	type ord struct {
+		k uint64
+		i int32
+	}
+	ords := make([]ord, len(ents))
 	for i := range ents {
-		ix.insertAt(&ents[i].pos, ents[i].r)
+		ords[i] = ord{ents[i].pos.k, int32(i)}
+	}
+	slices.SortFunc(ords, func(a, b ord) int {
+		if a.k != b.k {
+			return cmpWord(a.k, b.k)
+		}
+		return ix.cmpPos(&ents[a.i].pos, &ents[b.i].pos)
+	})
+	for _, o := range ords {
+		e := &ents[o.i]
+		ix.insertAt(&e.pos, e.r)
 	}
 }
 
@@ -363,6 +376,9 @@ func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipos) {
 	i := ix.child(in, a)
 	if h == 1 {
+		if in.leaves[i].n == ixMax && ix.spill(in, i) {
+			i = ix.child(in, a)
+		}
 		if right := ix.insertLeaf(in.leaves[i], a, r); right != nil {
 			insertIChild(in, i+1, nil, right, ix.posOf(right.rows[0], right.k[0], nil))
 		}
@@ -385,6 +401,41 @@ func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipo
 	}
 	in.n = half
 	return right, sep
+}
+
+// spill makes room in the full leaf i of in by moving some of its entries to a sibling with
+// room (B*-tree style), so that leaves stay fuller than halves; it reports whether it did.
+func (ix *oindex) spill(in *iinner, i int) bool {
+	l := in.leaves[i]
+	if j := i + 1; j < in.n && in.leaves[j].n < ixMax-1 {
+		rl := in.leaves[j]
+		m := (ixMax - rl.n) / 2
+		copy(rl.rows[m:rl.n+m], rl.rows[:rl.n])
+		copy(rl.k[m:rl.n+m], rl.k[:rl.n])
+		copy(rl.rows[:m], l.rows[l.n-m:l.n])
+		copy(rl.k[:m], l.k[l.n-m:l.n])
+		clear(l.rows[l.n-m : l.n])
+		l.n -= m
+		rl.n += m
+		in.seps[j] = ix.posOf(rl.rows[0], rl.k[0], nil)
+		in.k[j] = in.seps[j].k
+		return true
+	}
+	if j := i - 1; j >= 0 && in.leaves[j].n < ixMax-1 {
+		ll := in.leaves[j]
+		m := (ixMax - ll.n) / 2
+		copy(ll.rows[ll.n:ll.n+m], l.rows[:m])
+		copy(ll.k[ll.n:ll.n+m], l.k[:m])
+		copy(l.rows[:l.n-m], l.rows[m:l.n])
+		copy(l.k[:l.n-m], l.k[m:l.n])
+		clear(l.rows[l.n-m : l.n])
+		ll.n += m
+		l.n -= m
+		in.seps[i] = ix.posOf(l.rows[0], l.k[0], nil)
+		in.k[i] = in.seps[i].k
+		return true
+	}
+	return false
 }
 
 func insertIChild(in *iinner, i int, kid *iinner, lf *ileaf, sep ipos) {
