@@ -50,6 +50,10 @@ type Options struct {
 	// full privileges, which is what the embedded engine does by itself.
 	// By default devdb refuses them, like a real SurrealDB server.
 	AllowAnonymous bool
+	// AllowNet lets queries make outgoing network calls to any target
+	// (`http::post` and friends), like `surreal start --allow-net`. Off by
+	// default, as in SurrealDB.
+	AllowNet bool
 }
 
 // Server is a running devdb process: an in-memory SurrealDB 3 engine
@@ -126,6 +130,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.AllowAnonymous {
 		args = append(args, "--allow-anonymous")
+	}
+	if opts.AllowNet {
+		args = append(args, "--allow-net")
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Dir = dir

@@ -9,6 +9,7 @@
 //
 // Usage: node server.mjs [--port 8000] [--host 127.0.0.1] [--user root]
 //                        [--pass root] [--path mem://] [--allow-anonymous]
+//                        [--allow-net]
 //
 // Credentials may also come from DEVDB_USER / DEVDB_PASS, the port from
 // DEVDB_PORT. --port 0 picks a free port. Once listening, exactly one line
@@ -45,6 +46,7 @@ try {
       pass: { type: 'string' },
       path: { type: 'string' },
       'allow-anonymous': { type: 'boolean', default: false },
+      'allow-net': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -62,6 +64,7 @@ if (args.help) {
   --pass PASS         its password (default $DEVDB_PASS or root)
   --path URL          storage: mem:// (default), surrealkv://DIR, rocksdb://DIR
   --allow-anonymous   let connections that did not sign in run queries
+  --allow-net         let queries reach every network target (http::post etc.)
   --verbose           log connections and errors to stderr
 `);
   process.exit(0);
@@ -73,6 +76,7 @@ const rootUser = args.user ?? process.env.DEVDB_USER ?? 'root';
 const rootPass = args.pass ?? process.env.DEVDB_PASS ?? 'root';
 const storage = args.path ?? process.env.DEVDB_PATH ?? 'mem://';
 const allowAnonymous = args['allow-anonymous'];
+const allowNet = args['allow-net'];
 const verbose = args.verbose;
 
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -360,7 +364,10 @@ try {
 
 let engine;
 try {
-  engine = await native.SurrealNodeEngine.connect(storage, undefined);
+  // Outgoing HTTP (http::get/post/…) is denied unless network targets are
+  // allowed: SurrealDB's --allow-net.
+  const options = allowNet ? { capabilities: { network_targets: true } } : undefined;
+  engine = await native.SurrealNodeEngine.connect(storage, options);
 } catch (e) {
   fail(`cannot open ${storage}: ${e.message}`);
 }

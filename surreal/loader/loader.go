@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -31,7 +32,17 @@ const (
 	QueryInfo      = "INFO FOR DB"
 	QueryFirstPage = "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
 	QueryNextPage  = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
+	// The Versioned queries also project each row's committed version from Sp00ky's
+	// `_00_version` table as `_00_rv` (NONE when the row has no version row), so that
+	// bootstrapped rows carry the same version as the ingests of Sp00ky's events.
+	QueryFirstPageVersioned = "SELECT *, " + versionField + " FROM type::table($tb) ORDER BY id LIMIT $n"
+	QueryNextPageVersioned  = "SELECT *, " + versionField + " FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
 )
+
+// VersionTable is Sp00ky's table of committed row versions (`record_id`, `version`).
+const VersionTable = "_00_version"
+
+const versionField = "(SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $parent.id LIMIT 1) AS _00_rv"
 
 // Source runs one read-only SurrealQL statement with its variables bound and returns the
 // statement's result (for a SELECT, an array of row objects). A source that can only send
@@ -68,6 +79,9 @@ func (s ConnSource) QueryValue(ctx context.Context, surql string, vars map[strin
 // Loader reads tables through a Source.
 type Loader struct {
 	src Source
+	// versioned records whether the last table listing saw VersionTable: LoadTable then reads
+	// each row's `_00_rv` from it (SurrealDB fails a query that reads a missing table).
+	versioned atomic.Bool
 }
 
 // New returns a Loader reading from src.
@@ -86,6 +100,8 @@ func (l *Loader) TableDefinitions(ctx context.Context) (map[string]string, error
 	if err != nil {
 		return nil, fmt.Errorf("list tables (INFO FOR DB): %w", err)
 	}
+	_, ok := defs[VersionTable]
+	l.versioned.Store(ok)
 	return defs, nil
 }
 
@@ -135,13 +151,17 @@ func tableDefs(info value.Value) (map[string]string, error) {
 
 // LoadTable reads every row of table in record-id order, pageSize rows at a time
 // (DefaultPageSize if pageSize <= 0), and calls fn with each non-empty page. It stops at the
-// first error, from the source or from fn.
+// first error, from the source or from fn. When the last Tables or TableDefinitions call saw
+// VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
 func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
 	if pageSize <= 0 {
 		pageSize = DefaultPageSize
 	}
 	vars := map[string]value.Value{"tb": value.String(table), "n": value.Int(int64(pageSize))}
-	q := QueryFirstPage
+	q, next := QueryFirstPage, QueryNextPage
+	if l.versioned.Load() {
+		q, next = QueryFirstPageVersioned, QueryNextPageVersioned
+	}
 	for page := 1; ; page++ {
 		res, err := l.src.QueryValue(ctx, q, vars)
 		if err != nil {
@@ -165,6 +185,6 @@ func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn f
 			return nil
 		}
 		vars["last"] = last
-		q = QueryNextPage
+		q = next
 	}
 }

@@ -154,3 +154,41 @@ func TestLoadTablePaging(t *testing.T) {
 		t.Fatalf("LoadTable with a failing callback = %v", err)
 	}
 }
+
+// TestLoadTableVersions: once a table listing saw `_00_version`, loaded rows carry their
+// committed version as `_00_rv` (NONE without a version row); without it, rows load as stored.
+func TestLoadTableVersions(t *testing.T) {
+	c, ctx := dial(t, "versions")
+	exec(t, ctx, c, "CREATE item:1, item:2, item:3 SET n = 1")
+	l := New(ConnSource{Conn: c})
+	load := func() map[string]value.Value {
+		t.Helper()
+		out := map[string]value.Value{}
+		if _, err := l.Tables(ctx); err != nil {
+			t.Fatalf("Tables: %v", err)
+		}
+		if err := l.LoadTable(ctx, "item", 2, func(rows []value.Value) error {
+			for _, r := range rows {
+				out[value.RecordString(r.Get("id"))] = r.Get("_00_rv")
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("LoadTable: %v", err)
+		}
+		return out
+	}
+	for id, rv := range load() {
+		if !rv.IsNone() {
+			t.Fatalf("without _00_version: %s has _00_rv %s", id, rv.SurQL())
+		}
+	}
+	exec(t, ctx, c, "DEFINE TABLE _00_version SCHEMALESS; DEFINE INDEX idx_record_id ON _00_version COLUMNS record_id UNIQUE; "+
+		"CREATE _00_version SET record_id = item:1, version = 4; CREATE _00_version SET record_id = item:3, version = 2")
+	got := load()
+	want := map[string]value.Value{"item:1": value.Int(4), "item:2": value.None(), "item:3": value.Int(2)}
+	for id, w := range want {
+		if g, ok := got[id]; !ok || value.Compare(g, w) != 0 || g.Kind() != w.Kind() {
+			t.Errorf("%s: _00_rv = %s, want %s", id, g.SurQL(), w.SurQL())
+		}
+	}
+}

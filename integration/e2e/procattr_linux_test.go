@@ -1,0 +1,13 @@
+//go:build linux
+
+package e2e
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setProcAttr makes the kernel SIGKILL the SSP when the test binary dies.
+func setProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
