@@ -28,9 +28,9 @@ func (k mkey) String() string {
 // expectation is what SurrealDB's own answer to one view implies for its edges.
 type expectation struct {
 	v       view
-	table   string           // list_ref table the view's edges belong in
-	members map[mkey]int64   // member -> version (the row's `_00_version`)
-	top     map[string]bool  // records that are top-level members
+	table   string          // list_ref table the view's edges belong in
+	members map[mkey]int64  // member -> version (the row's `_00_version`)
+	top     map[string]bool // records that are top-level members
 }
 
 var authRE = regexp.MustCompile(`\$auth\b`)
