@@ -43,8 +43,8 @@ type node struct {
 	exprSubs []*exprSub
 
 	// ixField is the prefix field of the node's index: the correlation's or the route's field
-	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY term is a
-	// top-level field of the row. boundable: the node has a LIMIT, ixTerms are ok and ixField
+	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY key depends
+	// on the row alone (see indexTerms). boundable: the node has a LIMIT, ixTerms are ok and ixField
 	// is not `id` (at most one candidate row), so its partitions keep bounded windows
 	// (bounded.go) over ix; otherwise ix (if any) only answers equality lookups. noBound is set
 	// once a bounded partition's evaluation read a linked record: later partitions start full.
@@ -210,32 +210,41 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	return n, nil
 }
 
-// indexTerms returns sel's ORDER BY as index terms when each term's sort key is a top-level field
-// of the row (as eval.OrderKey resolves it: a projection's alias naming a plain field, or the
-// row's own field), so that sort keys depend on the row alone: no links, params or expressions.
+// indexTerms returns sel's ORDER BY as index terms when each term's sort key depends on the row
+// alone, as eval.OrderKey resolves it: a path of the row, or a projected plain field path (then
+// the rest of the term's path), neither of which follows record links. A term naming a computed
+// projection (an expression, which may read links or params) is not indexable.
 func indexTerms(sel *surql.Select) ([]ixTerm, bool) {
 	var out []ixTerm
 	for _, t := range sel.Order {
 		if t.Path == nil || len(t.Path.Parts) == 0 {
 			return nil, false
 		}
-		field, ok := "", false
+		term := ixTerm{desc: t.Desc, collate: t.Collate, numeric: t.Numeric}
+		var f *surql.Field
 		whole := t.Path.String()
-		projected := false
-		for _, f := range sel.Fields {
-			if name, named := outputName(f); named && name == whole {
-				field, ok = simpleField(f.Expr)
-				projected = true
+		for i := range sel.Fields {
+			if name, ok := outputName(sel.Fields[i]); ok && name == whole {
+				f = &sel.Fields[i]
 				break
 			}
 		}
-		if !projected && len(t.Path.Parts) == 1 && !t.Path.Parts[0].IsIndex && t.Path.Parts[0].Name != "" {
-			field, ok = t.Path.Parts[0].Name, true
+		if f == nil && !t.Path.Parts[0].IsIndex && len(t.Path.Parts) > 1 {
+			for i := range sel.Fields {
+				if name, ok := outputName(sel.Fields[i]); ok && name == t.Path.Parts[0].Name {
+					f, term.rest = &sel.Fields[i], t.Path.Parts[1:]
+					break
+				}
+			}
 		}
-		if !ok {
+		if f == nil {
+			term.path = t.Path.Parts
+		} else if id, ok := f.Expr.(*surql.Idiom); ok && len(id.Parts) > 0 {
+			term.path = id.Parts
+		} else {
 			return nil, false
 		}
-		out = append(out, ixTerm{field: field, desc: t.Desc, collate: t.Collate, numeric: t.Numeric})
+		out = append(out, term)
 	}
 	return out, true
 }

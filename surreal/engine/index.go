@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -27,7 +28,8 @@ import (
 type oindex struct {
 	table, field string // field: the prefix field, "" for none
 	terms        []ixTerm
-	sel          *surql.Select // Order mirrors terms, for eval.CompareKeys
+	sel          *surql.Select // mirrors terms: for eval.OrderKey and eval.CompareKeys
+	plain        bool          // every term is a top-level field (keys are read with Get)
 	seed         maphash.Seed
 	refs         int
 
@@ -39,10 +41,40 @@ type oindex struct {
 	kbuf, pbuf []value.Value // scratch: keys of a compared entry, keys of a probe
 }
 
-// ixTerm is one sort term of an ordered index: a top-level field of the row.
+// ixTerm is one sort term of an ordered index: a path of the row read without following record
+// links (how eval.OrderKey reads ORDER BY paths and plain projected fields): the key is path
+// applied to the row, then rest applied to that (two steps, as for `a.b AS x … ORDER BY x.c`).
+// A term given by field alone is that top-level field.
 type ixTerm struct {
 	field                  string
+	path, rest             []surql.Part
 	desc, collate, numeric bool
+}
+
+// partsText renders idiom parts for index specs.
+func partsText(ps []surql.Part) string {
+	var b strings.Builder
+	for _, p := range ps {
+		if p.IsIndex {
+			fmt.Fprintf(&b, "[%d]", p.Index)
+		} else {
+			b.WriteByte(1)
+			b.WriteString(p.Name)
+		}
+	}
+	return b.String()
+}
+
+// normalize fills path from field (or field from a single-step path).
+func (t ixTerm) normalize() ixTerm {
+	if t.path == nil && t.field != "" {
+		t.path = []surql.Part{{Name: t.field}}
+	}
+	t.field = ""
+	if len(t.path) == 1 && !t.path[0].IsIndex && len(t.rest) == 0 {
+		t.field = t.path[0].Name
+	}
+	return t
 }
 
 // ipos is a position in an index: its key word, sort keys and record id. Positions kept beyond
@@ -79,8 +111,11 @@ func indexSpec(field string, terms []ixTerm) string {
 	var b strings.Builder
 	b.WriteString(field)
 	for _, t := range terms {
+		t = t.normalize()
 		b.WriteByte(0)
-		b.WriteString(t.field)
+		b.WriteString(partsText(t.path))
+		b.WriteByte(2)
+		b.WriteString(partsText(t.rest))
 		b.WriteByte(0)
 		for _, f := range [3]bool{t.desc, t.collate, t.numeric} {
 			if f {
@@ -94,9 +129,19 @@ func indexSpec(field string, terms []ixTerm) string {
 }
 
 func newIndex(seed maphash.Seed, tbl, field string, terms []ixTerm) *oindex {
-	ix := &oindex{table: tbl, field: field, terms: terms, seed: seed, sel: &surql.Select{}}
-	for _, t := range terms {
-		ix.sel.Order = append(ix.sel.Order, surql.OrderTerm{Desc: t.desc, Collate: t.collate, Numeric: t.numeric})
+	ix := &oindex{table: tbl, field: field, seed: seed, sel: &surql.Select{}, plain: true}
+	for i, t := range terms {
+		t = t.normalize()
+		ix.terms = append(ix.terms, t)
+		ix.plain = ix.plain && t.field != ""
+		path := &surql.Idiom{Parts: t.path}
+		if len(t.rest) > 0 {
+			// `path AS x … ORDER BY x.rest`: OrderKey applies rest to the projected path.
+			alias := fmt.Sprintf("\x00term%d", i)
+			ix.sel.Fields = append(ix.sel.Fields, surql.Field{Expr: path, Alias: alias})
+			path = &surql.Idiom{Parts: append([]surql.Part{{Name: alias}}, t.rest...)}
+		}
+		ix.sel.Order = append(ix.sel.Order, surql.OrderTerm{Path: path, Desc: t.desc, Collate: t.collate, Numeric: t.numeric})
 	}
 	return ix
 }
@@ -134,10 +179,13 @@ func (ix *oindex) word(g, pre uint64) uint64 {
 
 // keysOf appends the index's sort keys of row to buf.
 func (ix *oindex) keysOf(row value.Value, buf []value.Value) []value.Value {
-	for _, t := range ix.terms {
-		buf = append(buf, row.Get(t.field))
+	if ix.plain {
+		for _, t := range ix.terms {
+			buf = append(buf, row.Get(t.field))
+		}
+		return buf
 	}
-	return buf
+	return append(buf, eval.OrderKey(ix.sel, &eval.Env{Row: row})...)
 }
 
 // preOf is the sort-key prefix of a row with sort keys keys and id id.

@@ -116,6 +116,10 @@ func corpus() []viewSpec {
 		{"newest_shared", `SELECT *, (SELECT * FROM comment WHERE body != 'x' ORDER BY created DESC LIMIT 1) AS newest FROM thread WHERE pinned = true`, none},
 		{"limit0", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created LIMIT 0) AS none FROM thread WHERE score = 1`, none},
 		{"link_taint", `SELECT * FROM comment WHERE body = 'x' OR parent.score > 3 ORDER BY created LIMIT 2`, none},
+		{"nested_path", `SELECT * FROM thread ORDER BY meta.views DESC, id LIMIT 2`, none},
+		{"alias_rest", `SELECT *, meta AS m FROM thread ORDER BY m.views, title DESC LIMIT 2 START 1`, none},
+		{"index_path", `SELECT * FROM user ORDER BY tags[0] DESC, profile.score LIMIT 2`, none},
+		{"computed_link", `SELECT *, author.age * 1 AS a FROM thread ORDER BY a DESC LIMIT 2`, none},
 		{"link_taint_sub", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND (score > 3 OR author.active = true) ORDER BY created DESC LIMIT 1) AS hot FROM thread`, none},
 	}
 }
