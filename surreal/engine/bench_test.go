@@ -37,8 +37,8 @@ func heapInUse() uint64 {
 
 // setupBench loads rows initial rows and registers views views of the shared benchmark workload;
 // it returns the engine state the views added (heap after registering minus heap with the base
-// rows alone) per member.
-func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Workload, float64) {
+// rows alone) per member, and the part of it held by the shared indexes.
+func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Workload, float64, float64) {
 	b.Helper()
 	w := workload.New(1, workload.Config{Views: views, Rows: rows})
 	eng := engine.New(engine.Options{})
@@ -59,7 +59,8 @@ func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Worklo
 		ms, _ := eng.Members(id)
 		members += len(ms)
 	}
-	return eng, w, float64(state) / float64(max(members, 1))
+	m := float64(max(members, 1))
+	return eng, w, float64(state) / m, float64(eng.Stats().IndexBytes) / m
 }
 
 // BenchmarkApply measures Engine.Apply throughput over the realistic mix of surreal/workload
@@ -70,7 +71,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, rows := range []int{1_000, 10_000, 100_000} {
 		for _, views := range []int{10, 100, 1000} {
 			b.Run(fmt.Sprintf("views=%d/rows=%d", views, rows), func(b *testing.B) {
-				eng, w, perMember := setupBench(b, views, rows)
+				eng, w, perMember, indexPerMember := setupBench(b, views, rows)
 				// Warm up: the stream's first changes may touch cold paths.
 				for range 1000 {
 					if _, err := eng.Apply(w.Next()); err != nil {
@@ -100,6 +101,7 @@ func BenchmarkApply(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 				b.ReportMetric(perMember, "state-B/member")
+				b.ReportMetric(indexPerMember, "index-B/member")
 			})
 		}
 	}

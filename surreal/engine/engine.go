@@ -21,27 +21,41 @@ type Options struct {
 // Engine holds the base rows and every registered view. It is not safe for concurrent use: the
 // caller serializes Register, Apply and the other calls.
 //
-// Design. Base rows are stored once (store), keyed by record id, with on-demand hash indexes of
-// single fields. Each distinct query (normalized SurrealQL plus the params it reads) is one
-// pipeline (view) shared by every view id registered with it. A pipeline is a tree of nodes, one
-// per SELECT (top level and projected subquery fields); a node's state lives in partitions: one
-// for the top level and for subqueries that do not use $parent (shared by all parents), one per
-// parent row otherwise, created when the parent enters a window and dropped when it leaves.
-// A partition keeps every matching row in an order-statistics B+tree ordered by (ORDER BY keys,
-// record id) — record-id order without ORDER BY — with the sort keys computed once per row
-// evaluation, so an insert, delete or move costs O(log n) and changes the window
+// Design. Base rows are stored once (store), keyed by record id; each row has one handle (srow)
+// that indexes and view state point at. Each distinct query (normalized SurrealQL plus the params
+// it reads) is one pipeline (view) shared by every view id registered with it. A pipeline is a
+// tree of nodes, one per SELECT (top level and projected subquery fields); a node's state lives
+// in partitions: one for the top level and for subqueries that do not use $parent (shared by all
+// parents), one per parent row otherwise, created when the parent enters a window and dropped
+// when it leaves. A partition keeps matching rows in an order-statistics B+tree ordered by
+// (ORDER BY keys, record id) — record-id order without ORDER BY — with the sort keys computed
+// once per row evaluation, so an insert, delete or move costs O(log n) and changes the window
 // [START, START+LIMIT) only at its boundaries. Filters see the old state (the row's entry) and
 // the new row, so rows enter and leave on updates. Membership is reference counted by
 // (parent, rel, key), because one record can reach the same parent through several paths.
 //
+// Shared indexes and bounded windows. The store keeps, per (table, correlation or route field,
+// ORDER BY), one ordered index over every row of the table (index.go), created with its first
+// user and shared, reference counted, by all nodes that need it: rows grouped by the field's
+// value, then in sort order. A node with LIMIT whose sort keys depend on the row alone (ORDER BY
+// paths do not follow links) keeps bounded partitions (bounded.go): only the rows before the
+// window, the window and a small buffer past it; it walks its group of the index to refill when
+// members leave and drops rows past the buffer when rows enter, so rows that are neither members
+// nor at hand cost a view nothing and a change still costs O(log n) (plus the rows a refill skips
+// when WHERE rejects them). Other partitions keep every matching row (all of them are members
+// unless the node has LIMIT with computed sort keys). Equality lookups (a new per-parent
+// partition's candidates, a routed view's rows) read the same indexes.
+//
 // Dependencies. A `$parent` subquery whose WHERE has a top-level conjunct `field = $parent…`
 // (either side) indexes its partitions by that value: a change of its table only visits the
 // partitions of the old and new field values, and a new partition reads its candidate rows from
-// the field index. Other `$parent` uses (e.g. `score > $parent.min`) fall back to evaluating the
-// change in every partition of the node and to scanning the table when a partition is built:
-// correct, but proportional to the number of parents and the table size. Record links followed
-// while evaluating a row (`author.name` in WHERE or ORDER BY) are recorded per row, for matching
-// and non-matching rows alike, and a change of such a record re-evaluates exactly those rows.
+// the index group of the value. Other `$parent` uses (e.g. `score > $parent.min`) fall back to
+// evaluating the change in every partition of the node and to scanning the table (with LIMIT:
+// walking it in order) when a partition is built: correct, but proportional to the number of
+// parents and the table size. Record links followed while evaluating a row (`author.name` in
+// WHERE, or in a computed projection ORDER BY reads) are recorded per row, for matching and
+// non-matching rows alike, and a change of such a record re-evaluates exactly those rows; a
+// bounded partition that meets such a row becomes a full one.
 // Subqueries used as values (in WHERE, or in a projection ORDER BY reads) are re-evaluated from
 // the store when a table they read changes: uncorrelated ones are cached and only a changed
 // result re-filters the node (O(rows)); correlated ones re-filter the node on every change of

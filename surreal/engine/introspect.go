@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"unsafe"
 
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -79,4 +80,53 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Stats describes the engine's shared ordered indexes: one per (table, correlation or route
+// field, ORDER BY) that views use, each holding an entry per row of its table, whatever the
+// number of views sharing it.
+type Stats struct {
+	Indexes      int   // shared ordered indexes
+	IndexEntries int   // entries over all indexes (rows of the table per index)
+	IndexBytes   int64 // heap the indexes hold (nodes and separator keys), approximately
+}
+
+// Stats returns the current Stats. It walks every index node: O(rows/64) per index.
+func (e *Engine) Stats() Stats {
+	var s Stats
+	for _, t := range e.st.tables {
+		for _, ix := range t.idx {
+			s.Indexes++
+			s.IndexEntries += ix.n
+			s.IndexBytes += ix.bytes()
+		}
+	}
+	return s
+}
+
+// bytes is the heap held by the index's nodes.
+func (ix *oindex) bytes() int64 {
+	var leaf ileaf
+	var inner iinner
+	var val value.Value
+	if ix.height == 0 {
+		if ix.leaf == nil {
+			return 0
+		}
+		return int64(unsafe.Sizeof(leaf))
+	}
+	var walk func(in *iinner, h int) int64
+	walk = func(in *iinner, h int) int64 {
+		b := int64(unsafe.Sizeof(inner))
+		for i := 0; i < in.n; i++ {
+			b += int64(cap(in.seps[i].keys)) * int64(unsafe.Sizeof(val))
+			if h == 1 {
+				b += int64(unsafe.Sizeof(leaf))
+			} else {
+				b += walk(in.kids[i], h-1)
+			}
+		}
+		return b
+	}
+	return walk(ix.root, ix.height)
 }
