@@ -34,7 +34,7 @@ func TestDiffEdges(t *testing.T) {
 			v:     view{Key: "v", Client: "c"},
 			table: tb,
 			members: map[mkey]int64{
-				{"", "", "thread:1"}:                   2,
+				{"", "", "thread:1"}:                  2,
 				{"thread:1", "comments", "comment:1"}: 1,
 			},
 			top: map[string]bool{"thread:1": true},
