@@ -5,6 +5,7 @@
 //	ssp version   print the version
 //	ssp serve     run the SSP (HTTP API) against SurrealDB
 //	ssp dev       start the bundled dev SurrealDB and an SSP against it
+//	ssp load      load benchmark of a running SSP over loopback
 //
 // Exit codes: 0 success, 1 runtime error, 2 usage error.
 package main
@@ -39,6 +40,7 @@ Commands:
   version   print the version
   serve     run the SSP: HTTP API against SurrealDB (ssp serve -h for flags)
   dev       start the bundled dev SurrealDB and an SSP against it (ssp dev -h)
+  load      load benchmark: a dev SurrealDB, an SSP and concurrent /ingest clients (ssp load -h)
   help      print this help
 `
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runServe(ctx, rest, stdout, stderr)
 	case "dev":
 		err = runDev(ctx, rest, stdout, stderr)
+	case "load":
+		err = runLoad(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "ssp: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

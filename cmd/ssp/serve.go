@@ -73,7 +73,8 @@ type sspServer struct {
 	service *actors.Service
 	http    *nethttp.Server
 	ln      net.Listener
-	served  chan error // the HTTP server's end
+	served  chan error      // the HTTP server's end
+	pprof   *nethttp.Server // debug listener (SPKY_PPROF_ADDR), or nil
 }
 
 // startSSP connects to SurrealDB, starts the actor system (which bootstraps in the background)
@@ -89,6 +90,10 @@ func startSSP(ctx context.Context, cfg config.Config, log *logrus.Logger) (*sspS
 		return nil, fmt.Errorf("connect to SurrealDB at %s (SPKY_DB_WS) as %s, ns %s, db %s: %w", cfg.DBWS, cfg.DBUser, cfg.DBNS, cfg.DBName, err)
 	}
 	reg := prometheus.NewRegistry()
+	if err := registerRuntimeCollectors(reg); err != nil {
+		_ = db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	svc, err := actors.New(actors.Deps{Config: cfg, Log: log, DB: db, Registry: reg, Version: version})
 	if err != nil {
 		_ = db.Close(context.WithoutCancel(ctx))
@@ -118,6 +123,11 @@ func startSSP(ctx context.Context, cfg config.Config, log *logrus.Logger) (*sspS
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		},
+	}
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		if s.pprof, err = startPprof(addr, log); err != nil {
+			log.WithError(err).Warn("pprof debug listener not started")
+		}
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	log.WithField("addr", ln.Addr().String()).Info("HTTP API listening")
@@ -167,6 +177,9 @@ func (s *sspServer) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
+	}
+	if s.pprof != nil {
+		_ = s.pprof.Close()
 	}
 	if err := s.service.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain the actor system: %w", err))

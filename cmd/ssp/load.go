@@ -1,0 +1,1365 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	surrealdb "github.com/surrealdb/surrealdb.go"
+	"github.com/surrealdb/surrealdb.go/pkg/connection"
+	"github.com/surrealdb/surrealdb.go/pkg/models"
+
+	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/value"
+	"github.com/sp00ky/ssp/surreal/workload"
+)
+
+const loadUsage = `Usage: ssp load [flags]
+
+Load benchmark of the running SSP over loopback (127.0.0.1 only). For every -views count it
+starts a fresh dev SurrealDB (or uses -db) and a fresh SSP (by default a separate ` + "`ssp serve`" + `
+process, so the generator's CPU is not the SSP's), ingests the initial rows of the workload of
+package surreal/workload, registers its views plus one lag-probe view, waits until every edge
+is written, then drives POST /ingest with -clients concurrent keep-alive HTTP clients for
+-duration (or -count ingests) and prints one table row.
+
+Lag: every -sample-th ingest is a CREATE of a lagprobe row that the probe view
+(SELECT * FROM lagprobe, no owner, so its edges share the _00_list_ref writer with the
+workload's unowned views) adds; a LIVE SELECT on _00_list_ref filtered to that view times
+the edge's notification from the ingest's 200 OK; the probe row is then deleted by a later
+ingest.
+
+Columns: views; ingests = measured ingests (probes included); ingest/s, p50, p99 = throughput
+and latency of POST /ingest at the client; errors = answers other than 200; edges/s = edge
+writes (ssp_edge_writes_total) from the start of the run until the writers drained, per
+second of that span; drain = time after the last ingest until every edge was written;
+lag50, lag95 = ingest 200 OK → edge LIVE notification; lag-n = lag samples (and lost probes
+if any); ssp-cpu, db-cpu = CPU of the SSP and of the dev SurrealDB during the run, in cores;
+rss, heap = the SSP's resident set and Go heap in use after the drain.
+
+-soak D runs one cell (a single -views count) for D and prints, every -soak-every, the
+interval's throughput, latency and lag with the SSP's RSS, heap, live heap after GC and
+goroutines, so that a memory leak shows as a trend.
+
+Flags:
+`
+
+// probeView is the view key of the lag probe, probeTable its table.
+const (
+	probeView  = "ssp_load_probe"
+	probeTable = "lagprobe"
+)
+
+// loadFlags are the options of `ssp load`.
+type loadFlags struct {
+	views     []int
+	rows      int
+	clients   int
+	duration  time.Duration
+	count     int
+	rate      float64
+	sample    int
+	soak      time.Duration
+	soakEvery time.Duration
+	mode      string // "subprocess" or "inproc"
+	sspBin    string
+	db        string
+	dbUser    string
+	dbPass    string
+	refMode   string
+	seed      int64
+	rv        bool
+	pprof     string
+	verbose   bool
+}
+
+// parseLoadFlags parses and checks the command line of `ssp load`.
+func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
+	f := loadFlags{views: []int{100, 1000}}
+	fs := flag.NewFlagSet("ssp load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, loadUsage)
+		fs.PrintDefaults()
+	}
+	fs.Func("views", "comma-separated view counts, one table row each (default 100,1000)", intList(&f.views))
+	fs.IntVar(&f.rows, "rows", 10000, "initial rows of the workload, ingested before the views are registered")
+	fs.IntVar(&f.clients, "clients", 16, "concurrent HTTP clients (keep-alive connections)")
+	fs.DurationVar(&f.duration, "duration", 20*time.Second, "measured run per cell (0 with -count: until -count ingests)")
+	fs.IntVar(&f.count, "count", 0, "stop a cell after this many ingests (0: -duration only)")
+	fs.Float64Var(&f.rate, "rate", 0, "target ingests per second over all clients (0: as fast as the SSP answers)")
+	fs.IntVar(&f.sample, "sample", 100, "one ingest in this many is a lag probe (0: no lag measurement)")
+	fs.DurationVar(&f.soak, "soak", 0, "soak mode: run one cell this long, sampling memory every -soak-every")
+	fs.DurationVar(&f.soakEvery, "soak-every", 10*time.Second, "sampling interval of -soak")
+	fs.StringVar(&f.mode, "ssp", "subprocess", "how the SSP runs: subprocess (`ssp serve`) or inproc (same process as the generator)")
+	fs.StringVar(&f.sspBin, "ssp-bin", "", "ssp binary for -ssp subprocess (default: this executable)")
+	fs.StringVar(&f.db, "db", "", "SurrealDB RPC URL to use instead of starting the dev SurrealDB (each cell gets its own database)")
+	fs.StringVar(&f.dbUser, "db-user", "root", "SurrealDB root user for -db")
+	fs.StringVar(&f.dbPass, "db-pass", "root", "SurrealDB root password for -db")
+	fs.StringVar(&f.refMode, "ref-mode", "dedicated", "SPKY_SSP_REF_MODE of the SSP: dedicated or single")
+	fs.Int64Var(&f.seed, "seed", 1, "workload seed")
+	fs.BoolVar(&f.rv, "rv", false, "keep the rows' _00_rv (the SSP then waits for _00_version rows, which the generator writes first)")
+	fs.StringVar(&f.pprof, "pprof", "", "host:port for the SSP subprocess's pprof listener (SPKY_PPROF_ADDR)")
+	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's and the database's logs to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, err
+		}
+		return f, errUsage
+	}
+	bad := func(format string, a ...any) (loadFlags, error) {
+		fmt.Fprintf(stderr, "ssp load: "+format+"\n", a...)
+		return f, errUsage
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q", fs.Arg(0))
+	case len(f.views) == 0:
+		return bad("-views needs at least one count")
+	case f.rows < 0:
+		return bad("-rows must not be negative, got %d", f.rows)
+	case f.clients < 1:
+		return bad("-clients must be at least 1, got %d", f.clients)
+	case f.count < 0:
+		return bad("-count must not be negative, got %d", f.count)
+	case f.duration < 0:
+		return bad("-duration must not be negative, got %s", f.duration)
+	case f.soak == 0 && f.duration == 0 && f.count == 0:
+		return bad("-duration 0 needs -count to bound the run")
+	case f.rate < 0:
+		return bad("-rate must not be negative, got %g", f.rate)
+	case f.sample < 0:
+		return bad("-sample must not be negative, got %d", f.sample)
+	case f.soak < 0:
+		return bad("-soak must not be negative, got %s", f.soak)
+	case f.soak > 0 && len(f.views) != 1:
+		return bad("-soak runs one cell: give a single -views count, got %d", len(f.views))
+	case f.soak > 0 && f.count > 0:
+		return bad("-soak and -count exclude each other")
+	case f.soakEvery <= 0:
+		return bad("-soak-every must be positive, got %s", f.soakEvery)
+	case f.mode != "subprocess" && f.mode != "inproc":
+		return bad("-ssp must be subprocess or inproc, got %q", f.mode)
+	case f.refMode != "dedicated" && f.refMode != "single":
+		return bad("-ref-mode must be dedicated or single, got %q", f.refMode)
+	}
+	for _, v := range f.views {
+		if v < 1 {
+			return bad("-views counts must be at least 1, got %d", v)
+		}
+	}
+	if f.db != "" {
+		host, err := urlHost(f.db)
+		if err != nil {
+			return bad("-db %q: %v", f.db, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return bad("-db %q is not on loopback: the load generator only talks to 127.0.0.1", f.db)
+		}
+	}
+	if f.pprof != "" {
+		host, _, err := net.SplitHostPort(f.pprof)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return bad("-pprof %q must be a loopback host:port such as 127.0.0.1:6060", f.pprof)
+		}
+	}
+	return f, nil
+}
+
+// urlHost returns the host of a ws://, wss://, http:// or https:// URL.
+func urlHost(u string) (string, error) {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return "", errors.New("want a URL such as ws://127.0.0.1:8000")
+	}
+	hostport, _, _ := strings.Cut(rest, "/")
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", fmt.Errorf("want host:port after the scheme: %w", err)
+	}
+	return host, nil
+}
+
+// runLoad implements `ssp load`.
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseLoadFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "ssp load: %s %s/%s, CPU %s, %d cores, commit %s, SSP %s, ref mode %s, load average %s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), sspModeText(f.mode),
+		f.refMode, loadAverage())
+	bound := fmt.Sprintf("%s per cell", f.duration)
+	switch {
+	case f.soak > 0:
+		bound = fmt.Sprintf("soak %s", f.soak)
+	case f.count > 0 && f.duration > 0:
+		bound = fmt.Sprintf("%d ingests or %s per cell", f.count, f.duration)
+	case f.count > 0:
+		bound = fmt.Sprintf("%d ingests per cell", f.count)
+	}
+	rate := "unlimited"
+	if f.rate > 0 {
+		rate = fmt.Sprintf("%.0f/s", f.rate)
+	}
+	probes := "off"
+	if f.sample > 0 {
+		probes = fmt.Sprintf("1 in %d", f.sample)
+	}
+	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, %d clients, %s, rate %s, lag probes %s, _00_rv %s\n",
+		f.seed, f.rows, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv])
+	if f.soak > 0 {
+		res, err := loadCell(ctx, f, f.views[0], stdout)
+		if err != nil {
+			return fmt.Errorf("soak with %d views: %w", f.views[0], err)
+		}
+		printLoadHeader(stdout)
+		printLoadRow(stdout, res)
+	} else {
+		printLoadHeader(stdout)
+		for _, v := range f.views {
+			res, err := loadCell(ctx, f, v, nil)
+			if err != nil {
+				return fmt.Errorf("%d views: %w", v, err)
+			}
+			printLoadRow(stdout, res)
+		}
+	}
+	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())
+	return nil
+}
+
+func sspModeText(mode string) string {
+	if mode == "inproc" {
+		return "in-process (the generator shares its CPU and heap)"
+	}
+	return "subprocess"
+}
+
+// loadColumns are the table's column names.
+var loadColumns = []string{"views", "ingests", "ingest/s", "p50", "p99", "errors", "edges/s", "drain",
+	"lag50", "lag95", "lag-n", "ssp-cpu", "db-cpu", "gen-cpu", "cpu/ing", "B/ing", "rss", "heap"}
+
+func printLoadHeader(w io.Writer) {
+	fmt.Fprintf(w, "%6s %9s %9s %8s %8s %6s %9s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n", anySlice(loadColumns)...)
+}
+
+func printLoadRow(w io.Writer, r cellStats) {
+	lagN := strconv.Itoa(r.lagSamples)
+	if r.lagLost > 0 {
+		lagN += fmt.Sprintf("/-%d", r.lagLost)
+	}
+	fmt.Fprintf(w, "%6d %9d %9.0f %8s %8s %6d %9.0f %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n",
+		r.views, r.ingests, r.perSec(), fmtLat(r.lat.quantile(50)), fmtLat(r.lat.quantile(99)), r.errors,
+		r.edgesPerSec(), fmtDur(r.drain), fmtLat(r.lagHist.quantile(50)), fmtLat(r.lagHist.quantile(95)), lagN,
+		fmtCores(r.sspCPU, r.span), fmtCores(r.dbCPU, r.span), fmtCores(r.genCPU, r.span), r.cpuPerIngest(), r.allocPerIngest(), fmtSize(r.rss), fmtSize(r.heap))
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
+// fmtLat formats a latency, "-" when unknown (negative).
+func fmtLat(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmtDur(d)
+}
+
+// fmtCores formats CPU time over a span as cores in use, "-" when unknown.
+func fmtCores(cpu, span time.Duration) string {
+	if cpu < 0 || span <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", cpu.Seconds()/span.Seconds())
+}
+
+// fmtSize formats a byte count, "-" when unknown (0).
+func fmtSize(b uint64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmtBytes(float64(b))
+}
+
+// loadAverage returns the 1-minute load average, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
+// commitID returns the VCS revision the binary was built from, or the checkout's HEAD.
+func commitID() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 7 {
+				rev = rev[:7]
+			}
+			if dirty {
+				rev += "+dirty"
+			}
+			return rev
+		}
+	}
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	if err := exec.Command("git", "diff", "--quiet", "HEAD", "--", ".").Run(); err != nil {
+		rev += "+dirty"
+	}
+	return rev
+}
+
+// cellStats is what one cell measured.
+type cellStats struct {
+	views      int
+	ingests    int64
+	errors     int64
+	window     time.Duration // first ingest to last answer
+	drain      time.Duration // last answer to every edge written
+	span       time.Duration // window + drain (CPU and edge rates are over this)
+	lat        histCounts
+	edges      float64
+	lagHist    histCounts
+	lagSamples int
+	lagLost    int
+	sspCPU     time.Duration // -1 when unknown
+	dbCPU      time.Duration // -1 when unknown
+	genCPU     time.Duration // the generator's process (-1 when unknown)
+	rss, heap  uint64
+	allocated  float64 // bytes the SSP allocated over the span (go_memstats_alloc_bytes_total)
+}
+
+// cpuPerIngest formats the SSP's CPU time per measured ingest (over the span: edge writes of
+// the drain included).
+func (r cellStats) cpuPerIngest() string {
+	if r.sspCPU < 0 || r.ingests == 0 {
+		return "-"
+	}
+	return fmtDur(r.sspCPU / time.Duration(r.ingests))
+}
+
+// allocPerIngest formats the bytes the SSP allocated per measured ingest.
+func (r cellStats) allocPerIngest() string {
+	if r.allocated <= 0 || r.ingests == 0 {
+		return "-"
+	}
+	return fmtBytes(r.allocated / float64(r.ingests))
+}
+
+func (r cellStats) perSec() float64 {
+	if r.window <= 0 {
+		return 0
+	}
+	return float64(r.ingests) / r.window.Seconds()
+}
+
+func (r cellStats) edgesPerSec() float64 {
+	if r.span <= 0 {
+		return 0
+	}
+	return r.edges / r.span.Seconds()
+}
+
+// loadEnv is one cell's running database and SSP.
+type loadEnv struct {
+	base    string // the SSP's base URL
+	token   string
+	http    *nethttp.Client
+	sspPID  int // the SSP's process (this one when in-process)
+	dbPID   int // the database's process, 0 if unknown
+	dbURL   string
+	dbUser  string
+	dbPass  string
+	ns, db  string
+	closers []func() error // run in reverse order by close
+}
+
+func (e *loadEnv) close() error {
+	var errs []error
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		if err := e.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.closers = nil
+	return errors.Join(errs...)
+}
+
+// startLoadEnv starts (or connects to) the database and starts the SSP, and waits until the
+// SSP is ready.
+func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
+	env = &loadEnv{ns: "load", db: "bench", dbUser: f.dbUser, dbPass: f.dbPass}
+	defer func() {
+		if err != nil {
+			_ = env.close()
+		}
+	}()
+	var logw io.Writer = io.Discard
+	if f.verbose {
+		logw = os.Stderr
+	}
+	if f.db == "" {
+		srv, err := devdb.Start(ctx, devdb.Options{Log: logw})
+		if err != nil {
+			return env, fmt.Errorf("start the dev SurrealDB: %w", err)
+		}
+		env.closers = append(env.closers, srv.Close)
+		env.dbURL, env.dbUser, env.dbPass = srv.URL(), srv.User, srv.Pass
+		env.dbPID = childWithArg("server.mjs")
+	} else {
+		env.dbURL = f.db
+		env.db = fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	}
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	env.token = hex.EncodeToString(tok[:])
+	args := []string{
+		"--ssp-listen-addr", "127.0.0.1:0",
+		"--db-ws", env.dbURL, "--db-user", env.dbUser, "--db-pass", env.dbPass,
+		"--db-ns", env.ns, "--db-name", env.db,
+		"--auth-secret", env.token,
+		"--ssp-ref-mode", f.refMode,
+		"--ttl-cleanup-interval-secs", "3600",
+		"--log-level", "warn",
+	}
+	if f.mode == "inproc" {
+		if err := startInprocSSP(ctx, env, args); err != nil {
+			return env, err
+		}
+	} else if err := startSubprocessSSP(ctx, env, f, args, logw); err != nil {
+		return env, err
+	}
+	env.http = &nethttp.Client{Transport: &nethttp.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        f.clients + 8,
+		MaxIdleConnsPerHost: f.clients + 8,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}}
+	env.closers = append(env.closers, func() error { env.http.CloseIdleConnections(); return nil })
+	return env, env.waitReady(ctx, 2*time.Minute)
+}
+
+// startInprocSSP runs the SSP in this process.
+func startInprocSSP(ctx context.Context, env *loadEnv, args []string) error {
+	cfg, err := config.Load(args, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return fmt.Errorf("configure the in-process SSP: %w", err)
+	}
+	srv, err := startSSP(ctx, cfg, config.NewLogger(cfg))
+	if err != nil {
+		return fmt.Errorf("start the in-process SSP: %w", err)
+	}
+	env.base, env.sspPID = srv.URL(), os.Getpid()
+	env.closers = append(env.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return nil
+}
+
+// startSubprocessSSP runs `ssp serve` as a child process and reads its URL from its output.
+func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []string, logw io.Writer) error {
+	bin := f.sspBin
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this executable to run `ssp serve` (use -ssp-bin): %w", err)
+		}
+		bin = exe
+	}
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Env = os.Environ()
+	if f.pprof != "" {
+		cmd.Env = append(cmd.Env, pprofEnv+"="+f.pprof)
+	}
+	stderr := &tailWriter{max: 16 << 10, next: logw}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("start the SSP: %w", err)
+	}
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the SSP (%s serve): %w", bin, err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	urlCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "SSP listening on "); ok {
+				u, _, _ := strings.Cut(rest, " ")
+				select {
+				case urlCh <- u:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	env.sspPID = cmd.Process.Pid
+	env.closers = append(env.closers, func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("the SSP did not stop within a minute of SIGTERM and was killed; stderr: %s", stderr)
+		}
+		if waitErr != nil {
+			return fmt.Errorf("the SSP exited with %v; stderr: %s", waitErr, stderr)
+		}
+		return nil
+	})
+	select {
+	case env.base = <-urlCh:
+		return nil
+	case <-exited:
+		return fmt.Errorf("the SSP exited before listening (%v): %s", waitErr, stderr)
+	case <-time.After(time.Minute):
+		return fmt.Errorf("the SSP printed no listening line within a minute; stderr: %s", stderr)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tailWriter keeps the last max bytes written and copies everything to next.
+type tailWriter struct {
+	mu   sync.Mutex
+	max  int
+	buf  []byte
+	next io.Writer
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	_, _ = t.next.Write(p)
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// waitReady polls /health until the SSP is ready.
+func (e *loadEnv) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := "no answer"
+	for {
+		status, body, err := e.do(ctx, nethttp.MethodGet, "/health", nil)
+		switch {
+		case err == nil && status == nethttp.StatusOK:
+			return nil
+		case err != nil:
+			last = err.Error()
+		default:
+			last = fmt.Sprintf("%d %s", status, body)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the SSP was not ready within %s (last /health: %s)", timeout, last)
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// do sends one request to the SSP and returns the status and body.
+func (e *loadEnv) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := nethttp.NewRequestWithContext(ctx, method, e.base+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	client := e.http
+	if client == nil {
+		client = nethttp.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// metrics scrapes the SSP's /metrics.
+func (e *loadEnv) metrics(ctx context.Context) (promMetrics, error) {
+	return scrapeMetrics(ctx, e.http, e.base+"/metrics")
+}
+
+// waitDrained waits until no ingest is queued and every edge item is written.
+func (e *loadEnv) waitDrained(ctx context.Context, timeout time.Duration) (promMetrics, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := e.metrics(ctx)
+		if err != nil {
+			return nil, err
+		}
+		depth, ok := m.sum("ssp_mailbox_depth")
+		if !ok {
+			return nil, errors.New("the SSP's /metrics has no ssp_mailbox_depth")
+		}
+		if depth == 0 {
+			return m, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("edge writers still had %.0f items queued after %s", depth, timeout)
+		}
+		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ingestBody encodes a change as a POST /ingest body; without rv the record's `_00_rv` is
+// dropped.
+func ingestBody(c engine.Change, rv bool) []byte {
+	m := map[string]any{"table": c.Table, "op": c.Op.String(), "id": value.RecordString(c.ID)}
+	if c.Op != engine.OpDelete {
+		rec := c.Record
+		if !rv && rec.Get("_00_rv").Kind() != value.KindNone {
+			fields := make([]value.Field, 0, rec.Len())
+			for _, fl := range rec.Fields() {
+				if fl.Key != "_00_rv" {
+					fields = append(fields, fl)
+				}
+			}
+			rec = value.ObjectOf(fields)
+		}
+		m["record"] = rec.ToAny()
+	}
+	b, err := json.Marshal(m)
+	if err != nil { // values of the workload always encode
+		panic(fmt.Sprintf("encode ingest of %s: %v", value.RecordString(c.ID), err))
+	}
+	return b
+}
+
+// probeBody is the ingest of lag probe n.
+func probeBody(op string, n int64) []byte {
+	if op == "DELETE" {
+		return fmt.Appendf(nil, `{"table":%q,"op":"DELETE","id":"%s:%d"}`, probeTable, probeTable, n)
+	}
+	return fmt.Appendf(nil, `{"table":%q,"op":"CREATE","id":"%s:%d","record":{"n":%d}}`, probeTable, probeTable, n, n)
+}
+
+// versionWrites returns the `_00_version` upserts that make the `_00_rv` waits of changes
+// succeed (the writer's transaction does this in production), or nil.
+func versionWrites(cs []engine.Change) (string, map[string]any) {
+	var sb strings.Builder
+	vars := map[string]any{}
+	for i, c := range cs {
+		rv := c.Record.Get("_00_rv")
+		if c.Op == engine.OpDelete || rv.Kind() != value.KindInt {
+			continue
+		}
+		vars[fmt.Sprintf("k%d", i)] = value.RecordString(c.ID)
+		vars[fmt.Sprintf("r%d", i)] = models.NewRecordID(c.ID.Table(), c.ID.Key().ToAny())
+		vars[fmt.Sprintf("v%d", i)] = rv.AsInt()
+		fmt.Fprintf(&sb, "UPSERT type::record('_00_version', $k%d) SET record_id = $r%d, version = $v%d;\n", i, i, i)
+	}
+	return sb.String(), vars
+}
+
+// bodySource hands out the ingest bodies of the workload's change stream to the clients:
+// first the pregenerated ones, then (unless the run is bounded by their number) bodies a
+// producer goroutine makes on the fly.
+type bodySource struct {
+	pre  [][]byte      // pregenerated bodies
+	next atomic.Int64  // index into pre
+	ch   chan []byte   // produced on the fly, nil when pre is all there is
+	stop chan struct{} // ends the producer
+	done chan struct{} // closed when the producer has ended
+}
+
+// maxPregen bounds the pregenerated bodies (a few hundred bytes each).
+const maxPregen = 300_000
+
+// newBodySource pregenerates n bodies (at most maxPregen); when more may be needed (exact is
+// false, or n > maxPregen) a producer continues the stream once they are used up. write, if not
+// nil, makes the `_00_version` rows of each batch of changes before its bodies are handed out.
+func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]engine.Change) error) (*bodySource, error) {
+	const batch = 256
+	s := &bodySource{stop: make(chan struct{}), done: make(chan struct{})}
+	pre := min(n, maxPregen)
+	cs := make([]engine.Change, 0, batch)
+	for i := 0; i < pre; i++ {
+		c := w.Next()
+		s.pre = append(s.pre, ingestBody(c, rv))
+		if cs = append(cs, c); write != nil && (len(cs) == batch || i == pre-1) {
+			if err := write(cs); err != nil {
+				return nil, err
+			}
+			cs = cs[:0]
+		}
+	}
+	if exact && n <= maxPregen {
+		close(s.done)
+		return s, nil
+	}
+	s.ch = make(chan []byte, 4*batch)
+	go func() {
+		defer close(s.done)
+		for {
+			cs := make([]engine.Change, batch)
+			for i := range cs {
+				cs[i] = w.Next()
+			}
+			if write != nil {
+				if err := write(cs); err != nil {
+					return
+				}
+			}
+			for _, c := range cs {
+				select {
+				case s.ch <- ingestBody(c, rv):
+				case <-s.stop:
+					return
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+// get returns the next body, false when the bodies are used up or the producer ended.
+func (s *bodySource) get() ([]byte, bool) {
+	if i := s.next.Add(1) - 1; i < int64(len(s.pre)) {
+		return s.pre[i], true
+	}
+	if s.ch == nil {
+		return nil, false
+	}
+	select {
+	case b := <-s.ch:
+		return b, true
+	case <-s.done:
+		return nil, false
+	}
+}
+
+func (s *bodySource) close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+}
+
+// probeTracker pairs the 200 OK of each lag probe with its edge's LIVE notification.
+type probeTracker struct {
+	mu      sync.Mutex
+	acked   map[int64]time.Time // 200 OK seen, notification not yet
+	noticed map[int64]time.Time // notification seen before the 200 OK
+	lag     latHist
+	samples atomic.Int64
+	deletes chan int64 // probes to delete by a later ingest
+}
+
+func newProbeTracker() *probeTracker {
+	return &probeTracker{acked: map[int64]time.Time{}, noticed: map[int64]time.Time{}, deletes: make(chan int64, 4096)}
+}
+
+func (p *probeTracker) ack(n int64, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.noticed[n]; ok {
+		delete(p.noticed, n)
+		p.record(n, t.Sub(at))
+		return
+	}
+	p.acked[n] = at
+}
+
+func (p *probeTracker) notice(n int64, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.acked[n]; ok {
+		delete(p.acked, n)
+		p.record(n, at.Sub(t))
+		return
+	}
+	p.noticed[n] = at
+}
+
+// record counts one lag sample (an edge visible before the 200 OK arrived counts as 0) and
+// queues the probe's deletion.
+func (p *probeTracker) record(n int64, lag time.Duration) {
+	p.lag.add(max(lag, 0))
+	p.samples.Add(1)
+	select {
+	case p.deletes <- n:
+	default: // the row stays; it only grows the probe view a little
+	}
+}
+
+// outstanding returns the probes acknowledged whose edge has not been seen yet.
+func (p *probeTracker) outstanding() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.acked)
+}
+
+// watchProbes subscribes to the probe view's edges and feeds their notifications to p until
+// ctx ends. It returns once the LIVE query is running.
+func watchProbes(ctx context.Context, env *loadEnv, p *probeTracker) (stop func(), err error) {
+	db, err := surrealdb.FromEndpointURLString(ctx, env.dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to SurrealDB for the lag probe: %w", err)
+	}
+	fail := func(err error) (func(), error) {
+		_ = db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if _, err := db.SignIn(ctx, surrealdb.Auth{Username: env.dbUser, Password: env.dbPass}); err != nil {
+		return fail(fmt.Errorf("lag probe: sign in: %w", err))
+	}
+	if err := db.Use(ctx, env.ns, env.db); err != nil {
+		return fail(fmt.Errorf("lag probe: use %s/%s: %w", env.ns, env.db, err))
+	}
+	q := fmt.Sprintf("LIVE SELECT * FROM _00_list_ref WHERE in = _00_query:%s", probeView)
+	res, err := surrealdb.Query[models.UUID](ctx, db, q, nil)
+	if err != nil {
+		return fail(fmt.Errorf("lag probe: %s: %w", q, err))
+	}
+	liveID := (*res)[0].Result.String()
+	notes, err := db.LiveNotifications(liveID)
+	if err != nil {
+		return fail(fmt.Errorf("lag probe: live notifications: %w", err))
+	}
+	done := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case n, ok := <-notes:
+				if !ok {
+					return
+				}
+				at := time.Now()
+				if n.Action != connection.CreateAction && n.Action != connection.UpdateAction {
+					continue
+				}
+				if id, ok := probeOf(n.Result); ok {
+					p.notice(id, at)
+				}
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = surrealdb.Query[any](cctx, db, "KILL $id", map[string]any{"id": (*res)[0].Result})
+		_ = db.Close(cctx)
+	}, nil
+}
+
+// probeOf returns n when an edge notification's `out` is lagprobe:n.
+func probeOf(result any) (int64, bool) {
+	row, ok := result.(map[string]any)
+	if !ok {
+		return 0, false
+	}
+	var rid models.RecordID
+	switch out := row["out"].(type) {
+	case models.RecordID:
+		rid = out
+	case *models.RecordID:
+		if out == nil {
+			return 0, false
+		}
+		rid = *out
+	default:
+		return 0, false
+	}
+	if rid.Table != probeTable {
+		return 0, false
+	}
+	switch id := rid.ID.(type) {
+	case uint64:
+		return int64(id), true
+	case int64:
+		return id, true
+	}
+	return 0, false
+}
+
+// runner drives the measured ingests.
+type runner struct {
+	env     *loadEnv
+	src     *bodySource
+	probes  *probeTracker // nil without probes
+	sample  int64
+	limit   int64 // 0: none
+	rate    float64
+	start   time.Time
+	issued  atomic.Int64
+	errors  atomic.Int64
+	lastErr atomic.Value // string
+	hists   []*latHist
+}
+
+// client is one HTTP client's loop.
+func (r *runner) client(ctx context.Context, h *latHist) {
+	hc, err := newRawClient(r.env.base, "/ingest", r.env.token)
+	if err != nil {
+		r.fail(err.Error())
+		return
+	}
+	defer hc.close()
+	over := func() bool { // the run ended (a deadline may pass on the socket before ctx says so)
+		dl, ok := ctx.Deadline()
+		return ctx.Err() != nil || ok && !time.Now().Before(dl)
+	}
+	for !over() {
+		var body []byte
+		probe := int64(0)
+		if r.probes != nil {
+			select {
+			case n := <-r.probes.deletes:
+				body = probeBody("DELETE", n)
+			default:
+			}
+		}
+		if body == nil {
+			i := r.issued.Add(1) - 1
+			if r.limit > 0 && i >= r.limit {
+				return
+			}
+			if r.rate > 0 {
+				due := r.start.Add(time.Duration(float64(i) / r.rate * float64(time.Second)))
+				if wait := time.Until(due); wait > 0 && sleepCtx(ctx, wait) != nil {
+					return
+				}
+			}
+			if r.probes != nil && i%r.sample == 0 {
+				probe = i/r.sample + 1
+				body = probeBody("CREATE", probe)
+			} else {
+				var ok bool
+				if body, ok = r.src.get(); !ok {
+					return
+				}
+			}
+		}
+		t0 := time.Now()
+		status, rb, err := hc.post(ctx, body)
+		t1 := time.Now()
+		switch {
+		case err != nil:
+			if !over() {
+				r.fail(err.Error())
+			}
+			continue
+		case status != 200:
+			r.fail(fmt.Sprintf("%d %s", status, rb))
+			if status == 503 {
+				_ = sleepCtx(ctx, 10*time.Millisecond)
+			}
+			continue
+		}
+		h.add(t1.Sub(t0))
+		if probe > 0 {
+			r.probes.ack(probe, t1)
+		}
+	}
+}
+
+func (r *runner) fail(msg string) {
+	r.errors.Add(1)
+	r.lastErr.Store(msg)
+}
+
+func (r *runner) latency() histCounts {
+	var c histCounts
+	for _, h := range r.hists {
+		c = c.plus(h.snapshot())
+	}
+	return c
+}
+
+// loadCell runs one cell with v views. With f.soak it runs for f.soak and prints a sample
+// line to soakOut every f.soakEvery.
+func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res cellStats, err error) {
+	res = cellStats{views: v, sspCPU: -1, dbCPU: -1, genCPU: -1}
+	env, err := startLoadEnv(ctx, f)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := env.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("stop: %w", cerr)
+		}
+	}()
+	w := workload.New(f.seed, workload.Config{Views: v, Rows: f.rows})
+
+	var writeVersions func([]engine.Change) error
+	if f.rv {
+		vdb, err := connectDB(ctx, env)
+		if err != nil {
+			return res, err
+		}
+		defer func() { _ = vdb.Close(context.WithoutCancel(ctx)) }()
+		if _, err := surrealdb.Query[any](ctx, vdb, "DEFINE TABLE IF NOT EXISTS _00_version SCHEMALESS;"+
+			"DEFINE INDEX IF NOT EXISTS idx_record_id ON TABLE _00_version COLUMNS record_id UNIQUE;", nil); err != nil {
+			return res, fmt.Errorf("define _00_version: %w", err)
+		}
+		writeVersions = func(cs []engine.Change) error {
+			q, vars := versionWrites(cs)
+			if q == "" {
+				return nil
+			}
+			if _, err := surrealdb.Query[any](ctx, vdb, "BEGIN;\n"+q+"COMMIT;", vars); err != nil {
+				return fmt.Errorf("write _00_version rows: %w", err)
+			}
+			return nil
+		}
+	}
+
+	// Initial rows (no views yet, so no edges), then the views and the probe view.
+	initial := w.Initial()
+	if writeVersions != nil {
+		for i := 0; i < len(initial); i += 500 {
+			if err := writeVersions(initial[i:min(i+500, len(initial))]); err != nil {
+				return res, err
+			}
+		}
+	}
+	bodies := make([][]byte, 0, len(initial)+1)
+	for _, c := range initial {
+		bodies = append(bodies, ingestBody(c, f.rv))
+	}
+	bodies = append(bodies, probeBody("CREATE", 0)) // the probe view's anchor member
+	if err := env.sendAll(ctx, "/ingest", bodies, f.clients); err != nil {
+		return res, fmt.Errorf("ingest the %d initial rows: %w", len(initial), err)
+	}
+	regs := make([][]byte, 0, v+1)
+	for _, vs := range w.Views() {
+		regs = append(regs, registerBody(vs.ID, vs.SurQL, vs.Params))
+	}
+	regs = append(regs, registerBody(probeView, "SELECT * FROM "+probeTable, value.None()))
+	if err := env.sendAll(ctx, "/view/register", regs, min(f.clients, 8)); err != nil {
+		return res, fmt.Errorf("register %d views: %w", v+1, err)
+	}
+	if _, err := env.waitDrained(ctx, 10*time.Minute); err != nil {
+		return res, fmt.Errorf("initial edges: %w", err)
+	}
+
+	r := &runner{env: env, sample: int64(f.sample), limit: int64(f.count), rate: f.rate}
+	if f.sample > 0 {
+		r.probes = newProbeTracker()
+		stopWatch, err := watchProbes(ctx, env, r.probes)
+		if err != nil {
+			return res, err
+		}
+		defer stopWatch()
+	}
+	// Pregenerate what the run needs (the count, or a guess from the duration and the rate) so
+	// that making bodies does not compete with the SSP for the CPU while measuring.
+	pregen, exact := f.count, f.count > 0
+	if !exact {
+		perSec := f.rate
+		if perSec <= 0 {
+			perSec = 15000
+		}
+		pregen = int(perSec * max(f.duration, f.soak).Seconds())
+	}
+	if r.src, err = newBodySource(w, pregen, exact, f.rv, writeVersions); err != nil {
+		return res, err
+	}
+	defer r.src.close()
+
+	m0, err := env.metrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	sspCPU0, _, sspErr := procUsage(env.sspPID)
+	dbCPU0, _, dbErr := procUsage(env.dbPID)
+	if env.dbPID == 0 {
+		dbErr = errors.New("unknown database process")
+	}
+	genCPU0, genOK := processCPU()
+
+	runFor := f.duration
+	if f.soak > 0 {
+		runFor = f.soak
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	if runFor > 0 {
+		rctx, cancel = context.WithTimeout(ctx, runFor)
+	}
+	defer cancel()
+	r.start = time.Now()
+	var wg sync.WaitGroup
+	for range f.clients {
+		h := &latHist{}
+		r.hists = append(r.hists, h)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.client(rctx, h)
+		}()
+	}
+	if soakOut != nil {
+		allDone := make(chan struct{})
+		go func() { wg.Wait(); close(allDone) }()
+		soakSamples(rctx, env, r, f.soakEvery, soakOut, allDone)
+	}
+	wg.Wait()
+	end := time.Now()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.window = end.Sub(r.start)
+	res.lat = r.latency()
+	res.ingests = int64(res.lat.count())
+	res.errors = r.errors.Load()
+	if res.errors > 0 {
+		fmt.Fprintf(os.Stderr, "ssp load: %d views: %d ingests failed; last: %v\n", v, res.errors, r.lastErr.Load())
+	}
+
+	m2, err := env.waitDrained(ctx, 10*time.Minute)
+	if err != nil {
+		return res, err
+	}
+	drained := time.Now()
+	res.drain = drained.Sub(end)
+	res.span = drained.Sub(r.start)
+	res.edges = m2.get("ssp_edge_writes_total") - m0.get("ssp_edge_writes_total")
+	res.allocated = m2.get("go_memstats_alloc_bytes_total") - m0.get("go_memstats_alloc_bytes_total")
+	if sspErr == nil {
+		if cpu, _, err := procUsage(env.sspPID); err == nil {
+			res.sspCPU = cpu - sspCPU0
+		}
+	}
+	if dbErr == nil {
+		if cpu, _, err := procUsage(env.dbPID); err == nil {
+			res.dbCPU = cpu - dbCPU0
+		}
+	}
+	if cpu, ok := processCPU(); ok && genOK {
+		res.genCPU = cpu - genCPU0
+	}
+	if f.mode == "subprocess" {
+		if _, rss, err := procUsage(env.sspPID); err == nil {
+			res.rss = rss
+		}
+	} else if rss, ok := m2.sum("process_resident_memory_bytes"); ok {
+		res.rss = uint64(rss)
+	}
+	res.heap = uint64(m2.get("go_memstats_heap_alloc_bytes"))
+	if r.probes != nil {
+		// The last probes' notifications may still be on their way.
+		deadline := time.Now().Add(5 * time.Second)
+		for r.probes.outstanding() > 0 && time.Now().Before(deadline) {
+			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				return res, err
+			}
+		}
+		res.lagHist = r.probes.lag.snapshot()
+		res.lagSamples = int(r.probes.samples.Load())
+		res.lagLost = r.probes.outstanding()
+	}
+	return res, nil
+}
+
+// connectDB opens an SDK connection to the cell's database.
+func connectDB(ctx context.Context, env *loadEnv) (*surrealdb.DB, error) {
+	db, err := surrealdb.FromEndpointURLString(ctx, env.dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to SurrealDB at %s: %w", env.dbURL, err)
+	}
+	if _, err := db.SignIn(ctx, surrealdb.Auth{Username: env.dbUser, Password: env.dbPass}); err != nil {
+		_ = db.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("sign in to SurrealDB as %s: %w", env.dbUser, err)
+	}
+	if err := db.Use(ctx, env.ns, env.db); err != nil {
+		_ = db.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("use %s/%s: %w", env.ns, env.db, err)
+	}
+	return db, nil
+}
+
+// registerBody is a POST /view/register body.
+func registerBody(id, surql string, params value.Value) []byte {
+	m := map[string]any{"id": "_00_query:" + id, "surql": surql, "clientId": "ssp-load", "ttl": "1d"}
+	if params.Kind() == value.KindObject {
+		m["params"] = params.ToAny()
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("encode registration of %s: %v", id, err))
+	}
+	return b
+}
+
+// sendAll POSTs every body to path with n concurrent clients; the first failure ends it.
+func (e *loadEnv) sendAll(ctx context.Context, path string, bodies [][]byte, n int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(bodies)) {
+					return
+				}
+				status, rb, err := e.do(ctx, nethttp.MethodPost, path, bodies[i])
+				if err == nil && status != nethttp.StatusOK {
+					err = fmt.Errorf("status %d: %s", status, rb)
+				}
+				if err != nil {
+					cancel(fmt.Errorf("POST %s %s: %w", path, bodies[i], err))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// soakSamples prints one line every interval until ctx ends or done closes.
+func soakSamples(ctx context.Context, env *loadEnv, r *runner, every time.Duration, out io.Writer, done <-chan struct{}) {
+	fmt.Fprintf(out, "%8s %9s %8s %8s %9s %8s %9s %9s %9s %9s %6s\n",
+		"elapsed", "ingest/s", "p50", "p99", "edges/s", "lag95", "backlog", "rss", "heap", "live", "gorout")
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	prevLat := r.latency()
+	var prevLag histCounts
+	if r.probes != nil {
+		prevLag = r.probes.lag.snapshot()
+	}
+	prevAt := r.start
+	pm, _ := env.metrics(ctx)
+	prevEdges := pm.get("ssp_edge_writes_total")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		lat := r.latency()
+		dl := lat.minus(prevLat)
+		var lag histCounts
+		if r.probes != nil {
+			lag = r.probes.lag.snapshot()
+		}
+		dlag := lag.minus(prevLag)
+		mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m, err := env.metrics(mctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "%8s scrape failed: %v\n", now.Sub(r.start).Round(time.Second), err)
+			continue
+		}
+		secs := now.Sub(prevAt).Seconds()
+		var rss uint64
+		if _, x, err := procUsage(env.sspPID); err == nil {
+			rss = x
+		}
+		edges := m.get("ssp_edge_writes_total")
+		fmt.Fprintf(out, "%8s %9.0f %8s %8s %9.0f %8s %9.0f %9s %9s %9s %6.0f\n",
+			now.Sub(r.start).Round(time.Second), float64(dl.count())/secs, fmtLat(dl.quantile(50)), fmtLat(dl.quantile(99)),
+			(edges-prevEdges)/secs, fmtLat(dlag.quantile(95)), m.get("ssp_mailbox_depth", `actor="writers"`),
+			fmtSize(rss), fmtSize(uint64(m.get("go_memstats_heap_alloc_bytes"))),
+			fmtSize(uint64(m.get("go_gc_heap_live_bytes"))), m.get("go_goroutines"))
+		prevLat, prevLag, prevAt, prevEdges = lat, lag, now, edges
+	}
+}
