@@ -20,18 +20,20 @@ import (
 // contiguous, in sort order; rows of another value whose hash collides interleave with them
 // (walkers evaluate WHERE, which rejects them). Without a prefix field there is one group.
 //
-// Each entry is a 64-bit key word plus a pointer to the row (16 bytes): the word holds the group
-// hash in its top hashBits bits and an order-preserving truncation of the first sort key (or of
-// the id without ORDER BY) below, so that comparisons rarely need the row; ties fall back to the
-// full sort keys read from the row and then to the id. Entries are removed while their row still
-// holds the content they were sorted by (store.apply).
+// Each entry is a 64-bit key word plus the row's 32-bit slot in its table (12 bytes, no
+// pointers: moving entries costs no GC write barriers): the word holds the group hash in its top
+// hashBits bits and an order-preserving truncation of the first sort key (or of the id without
+// ORDER BY) below, so that comparisons rarely need the row; ties fall back to the full sort keys
+// read from the row and then to the id. Entries are removed while their row still holds the
+// content they were sorted by (store.apply).
 type oindex struct {
-	table, field string // field: the prefix field, "" for none
-	terms        []ixTerm
-	sel          *surql.Select // mirrors terms: for eval.OrderKey and eval.CompareKeys
-	plain        bool          // every term is a top-level field (keys are read with Get)
-	seed         maphash.Seed
-	refs         int
+	tbl   *table
+	field string // the prefix field, "" for none
+	terms []ixTerm
+	sel   *surql.Select // mirrors terms: for eval.OrderKey and eval.CompareKeys
+	plain bool          // every term is a top-level field (keys are read with Get)
+	seed  maphash.Seed
+	refs  int
 
 	root   *iinner // nil while the tree is a single leaf
 	leaf   *ileaf  // the root when root == nil
@@ -78,32 +80,41 @@ func (t ixTerm) normalize() ixTerm {
 }
 
 // ipos is a position in an index: its key word, sort keys and record id. Positions kept beyond
-// one call (separators, walk frontiers) own their keys slice.
+// one call (walk frontiers) own their keys slice.
 type ipos struct {
 	k    uint64
 	keys []value.Value
 	id   value.Value
 }
 
+// isep is a separator of an inner node: the position of the row r had when it became the
+// separator (its keys are a snapshot: r may change since; its id does not).
+type isep struct {
+	keys []value.Value
+	r    *srow
+}
+
 const (
-	ixMax    = 64 // entries per node
-	ixMin    = ixMax / 4
+	lMax     = 84 // entries per leaf: 84*12 bytes plus the header make a 1 KiB allocation
+	lMin     = lMax / 4
+	iMax     = 64 // children per inner node
+	iMin     = iMax / 4
 	hashBits = 24 // top bits of a key word holding the group hash (prefixed indexes)
 )
 
 type ileaf struct {
-	n    int
+	n    int32
 	next *ileaf
-	k    [ixMax]uint64
-	rows [ixMax]*srow
+	k    [lMax]uint64
+	s    [lMax]uint32 // slots of the rows in ix.tbl.slab
 }
 
 type iinner struct {
 	n      int
-	k      [ixMax]uint64 // seps[i].k, inline for the search
-	seps   [ixMax]ipos   // seps[i] <= every entry under child i (seps[0] unused)
-	kids   [ixMax]*iinner
-	leaves [ixMax]*ileaf
+	k      [iMax]uint64 // separator key words, inline for the search
+	seps   [iMax]isep   // seps[i] <= every entry under child i (seps[0] unused)
+	kids   [iMax]*iinner
+	leaves [iMax]*ileaf
 }
 
 // indexSpec is the sharing key of an index of one table.
@@ -128,8 +139,8 @@ func indexSpec(field string, terms []ixTerm) string {
 	return b.String()
 }
 
-func newIndex(seed maphash.Seed, tbl, field string, terms []ixTerm) *oindex {
-	ix := &oindex{table: tbl, field: field, seed: seed, sel: &surql.Select{}, plain: true}
+func newIndex(seed maphash.Seed, tbl *table, field string, terms []ixTerm) *oindex {
+	ix := &oindex{tbl: tbl, field: field, seed: seed, sel: &surql.Select{}, plain: true}
 	for i, t := range terms {
 		t = t.normalize()
 		ix.terms = append(ix.terms, t)
@@ -205,9 +216,12 @@ func (ix *oindex) probe(row value.Value, hk string) ipos {
 	return ipos{k: ix.word(ix.group(hk), ix.preOf(ix.pbuf, id)), keys: ix.pbuf, id: id}
 }
 
-// posOf returns the position of row r (key word k), owning its keys (appended to buf[:0]).
-func (ix *oindex) posOf(r *srow, k uint64, buf []value.Value) ipos {
-	return ipos{k: k, keys: ix.keysOf(r.row, buf[:0]), id: r.id()}
+// row returns the row in slot s.
+func (ix *oindex) row(s uint32) *srow { return ix.tbl.slab[s] }
+
+// sepOf returns a separator for the entry (k, r): its key word and a snapshot of its position.
+func (ix *oindex) sepOf(k uint64, r *srow) (uint64, isep) {
+	return k, isep{keys: ix.keysOf(r.row, nil), r: r}
 }
 
 // hashOf returns the hash key of the prefix field of the change's old or new row ("" without a
@@ -227,6 +241,17 @@ func cmpWord(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// cmpSep orders separator (k, s) against position a.
+func (ix *oindex) cmpSep(k uint64, s *isep, a *ipos) int {
+	if c := cmpWord(k, a.k); c != 0 {
+		return c
+	}
+	if c := eval.CompareKeys(ix.sel, s.keys, a.keys); c != 0 {
+		return c
+	}
+	return eval.TieBreak(s.r.id(), a.id)
 }
 
 // cmpPos orders two positions.
@@ -277,6 +302,9 @@ func (ix *oindex) Len() int { return ix.n }
 
 // build fills an empty index with rows (sorted first, so leaves are packed).
 func (ix *oindex) build(rows map[string]*srow) {
+	if ix.leaf == nil && ix.root == nil {
+		ix.leaf = &ileaf{}
+	}
 	type ent struct {
 		pos ipos
 		r   *srow
@@ -330,16 +358,15 @@ func (ix *oindex) insertAt(a *ipos, r *srow) {
 		if right := ix.insertLeaf(ix.leaf, a, r); right != nil {
 			in := &iinner{n: 2}
 			in.leaves[0], in.leaves[1] = ix.leaf, right
-			in.seps[1] = ix.posOf(right.rows[0], right.k[0], nil)
-			in.k[1] = in.seps[1].k
+			in.k[1], in.seps[1] = ix.sepOf(right.k[0], ix.row(right.s[0]))
 			ix.root, ix.leaf, ix.height = in, nil, 1
 		}
 		return
 	}
-	if right, sep := ix.insertInner(ix.root, ix.height, a, r); right != nil {
+	if right, k, sep := ix.insertInner(ix.root, ix.height, a, r); right != nil {
 		in := &iinner{n: 2}
 		in.kids[0], in.kids[1] = ix.root, right
-		in.seps[1], in.k[1] = sep, sep.k
+		in.k[1], in.seps[1] = k, sep
 		ix.root = in
 		ix.height++
 	}
@@ -350,7 +377,7 @@ func (ix *oindex) child(in *iinner, a *ipos) int {
 	lo, hi := 1, in.n // the last i >= 1 with seps[i] <= a; 0 when none
 	for lo < hi {
 		m := (lo + hi) / 2
-		if in.k[m] < a.k || (in.k[m] == a.k && ix.cmpPos(&in.seps[m], a) <= 0) {
+		if in.k[m] < a.k || (in.k[m] == a.k && ix.cmpSep(in.k[m], &in.seps[m], a) <= 0) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -361,10 +388,10 @@ func (ix *oindex) child(in *iinner, a *ipos) int {
 
 // lower returns the number of entries of l ordered before a; upper those ordered at or before.
 func (ix *oindex) lower(l *ileaf, a *ipos) int {
-	lo, hi := 0, l.n
+	lo, hi := 0, int(l.n)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if ix.cmpEntry(a, l.k[m], l.rows[m]) > 0 {
+		if ix.cmpEntry(a, l.k[m], ix.row(l.s[m])) > 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -374,10 +401,10 @@ func (ix *oindex) lower(l *ileaf, a *ipos) int {
 }
 
 func (ix *oindex) upper(l *ileaf, a *ipos) int {
-	lo, hi := 0, l.n
+	lo, hi := 0, int(l.n)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if ix.cmpEntry(a, l.k[m], l.rows[m]) >= 0 {
+		if ix.cmpEntry(a, l.k[m], ix.row(l.s[m])) >= 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -391,27 +418,25 @@ func (ix *oindex) upper(l *ileaf, a *ipos) int {
 // rows at the top of a feed) leave packed leaves behind.
 func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 	pos := ix.lower(l, a)
-	if l.n < ixMax {
-		copy(l.rows[pos+1:l.n+1], l.rows[pos:l.n])
-		copy(l.k[pos+1:l.n+1], l.k[pos:l.n])
-		l.rows[pos], l.k[pos] = r, a.k
+	n := int(l.n)
+	if n < lMax {
+		copy(l.s[pos+1:n+1], l.s[pos:n])
+		copy(l.k[pos+1:n+1], l.k[pos:n])
+		l.s[pos], l.k[pos] = r.slot, a.k
 		l.n++
 		return nil
 	}
-	cut := ixMax / 2
+	cut := lMax / 2
 	switch pos {
-	case l.n:
-		cut = ixMax - ixMax/8
+	case n:
+		cut = lMax - lMax/8
 	case 0:
-		cut = ixMax / 8
+		cut = lMax / 8
 	}
-	right := &ileaf{next: l.next}
-	right.n = copy(right.rows[:], l.rows[cut:l.n])
-	copy(right.k[:], l.k[cut:l.n])
-	for i := cut; i < l.n; i++ {
-		l.rows[i] = nil
-	}
-	l.n = cut
+	right := &ileaf{next: l.next, n: int32(n - cut)}
+	copy(right.s[:], l.s[cut:n])
+	copy(right.k[:], l.k[cut:n])
+	l.n = int32(cut)
 	l.next = right
 	if pos <= cut {
 		ix.insertLeaf(l, a, r)
@@ -421,20 +446,21 @@ func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 	return right
 }
 
-func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipos) {
+func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, uint64, isep) {
 	i := ix.child(in, a)
 	if h == 1 {
-		if in.leaves[i].n == ixMax && ix.spill(in, i) {
+		if in.leaves[i].n == lMax && ix.spill(in, i) {
 			i = ix.child(in, a)
 		}
 		if right := ix.insertLeaf(in.leaves[i], a, r); right != nil {
-			insertIChild(in, i+1, nil, right, ix.posOf(right.rows[0], right.k[0], nil))
+			k, sep := ix.sepOf(right.k[0], ix.row(right.s[0]))
+			insertIChild(in, i+1, nil, right, k, sep)
 		}
-	} else if right, sep := ix.insertInner(in.kids[i], h-1, a, r); right != nil {
-		insertIChild(in, i+1, right, nil, sep)
+	} else if right, k, sep := ix.insertInner(in.kids[i], h-1, a, r); right != nil {
+		insertIChild(in, i+1, right, nil, k, sep)
 	}
-	if in.n < ixMax {
-		return nil, ipos{}
+	if in.n < iMax {
+		return nil, 0, isep{}
 	}
 	half := in.n / 2
 	right := &iinner{n: in.n - half}
@@ -442,56 +468,55 @@ func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, ipo
 	copy(right.seps[:], in.seps[half:in.n])
 	copy(right.kids[:], in.kids[half:in.n])
 	copy(right.leaves[:], in.leaves[half:in.n])
-	sep := right.seps[0]
-	right.seps[0], right.k[0] = ipos{}, 0
+	k, sep := right.k[0], right.seps[0]
+	right.k[0], right.seps[0] = 0, isep{}
 	for j := half; j < in.n; j++ {
-		in.k[j], in.seps[j], in.kids[j], in.leaves[j] = 0, ipos{}, nil, nil
+		in.k[j], in.seps[j], in.kids[j], in.leaves[j] = 0, isep{}, nil, nil
 	}
 	in.n = half
-	return right, sep
+	return right, k, sep
 }
 
 // spill makes room in the full leaf i of in by moving some of its entries to a sibling with
 // room (B*-tree style), so that leaves stay fuller than halves; it reports whether it did.
 func (ix *oindex) spill(in *iinner, i int) bool {
 	l := in.leaves[i]
-	if j := i + 1; j < in.n && in.leaves[j].n < ixMax-1 {
+	n := int(l.n)
+	if j := i + 1; j < in.n && in.leaves[j].n < lMax-1 {
 		rl := in.leaves[j]
-		m := (ixMax - rl.n) / 2
-		copy(rl.rows[m:rl.n+m], rl.rows[:rl.n])
-		copy(rl.k[m:rl.n+m], rl.k[:rl.n])
-		copy(rl.rows[:m], l.rows[l.n-m:l.n])
-		copy(rl.k[:m], l.k[l.n-m:l.n])
-		clear(l.rows[l.n-m : l.n])
-		l.n -= m
-		rl.n += m
-		in.seps[j] = ix.posOf(rl.rows[0], rl.k[0], nil)
-		in.k[j] = in.seps[j].k
+		rn := int(rl.n)
+		m := (lMax - rn) / 2
+		copy(rl.s[m:rn+m], rl.s[:rn])
+		copy(rl.k[m:rn+m], rl.k[:rn])
+		copy(rl.s[:m], l.s[n-m:n])
+		copy(rl.k[:m], l.k[n-m:n])
+		l.n -= int32(m)
+		rl.n += int32(m)
+		in.k[j], in.seps[j] = ix.sepOf(rl.k[0], ix.row(rl.s[0]))
 		return true
 	}
-	if j := i - 1; j >= 0 && in.leaves[j].n < ixMax-1 {
+	if j := i - 1; j >= 0 && in.leaves[j].n < lMax-1 {
 		ll := in.leaves[j]
-		m := (ixMax - ll.n) / 2
-		copy(ll.rows[ll.n:ll.n+m], l.rows[:m])
-		copy(ll.k[ll.n:ll.n+m], l.k[:m])
-		copy(l.rows[:l.n-m], l.rows[m:l.n])
-		copy(l.k[:l.n-m], l.k[m:l.n])
-		clear(l.rows[l.n-m : l.n])
-		ll.n += m
-		l.n -= m
-		in.seps[i] = ix.posOf(l.rows[0], l.k[0], nil)
-		in.k[i] = in.seps[i].k
+		ln := int(ll.n)
+		m := (lMax - ln) / 2
+		copy(ll.s[ln:ln+m], l.s[:m])
+		copy(ll.k[ln:ln+m], l.k[:m])
+		copy(l.s[:n-m], l.s[m:n])
+		copy(l.k[:n-m], l.k[m:n])
+		ll.n += int32(m)
+		l.n -= int32(m)
+		in.k[i], in.seps[i] = ix.sepOf(l.k[0], ix.row(l.s[0]))
 		return true
 	}
 	return false
 }
 
-func insertIChild(in *iinner, i int, kid *iinner, lf *ileaf, sep ipos) {
+func insertIChild(in *iinner, i int, kid *iinner, lf *ileaf, k uint64, sep isep) {
 	copy(in.k[i+1:in.n+1], in.k[i:in.n])
 	copy(in.seps[i+1:in.n+1], in.seps[i:in.n])
 	copy(in.kids[i+1:in.n+1], in.kids[i:in.n])
 	copy(in.leaves[i+1:in.n+1], in.leaves[i:in.n])
-	in.k[i], in.seps[i], in.kids[i], in.leaves[i] = sep.k, sep, kid, lf
+	in.k[i], in.seps[i], in.kids[i], in.leaves[i] = k, sep, kid, lf
 	in.n++
 }
 
@@ -501,7 +526,7 @@ func removeIChild(in *iinner, i int) {
 	copy(in.kids[i:], in.kids[i+1:in.n])
 	copy(in.leaves[i:], in.leaves[i+1:in.n])
 	in.n--
-	in.k[in.n], in.seps[in.n], in.kids[in.n], in.leaves[in.n] = 0, ipos{}, nil, nil
+	in.k[in.n], in.seps[in.n], in.kids[in.n], in.leaves[in.n] = 0, isep{}, nil, nil
 }
 
 // remove deletes row r (group hash key hk; r still holds the content it was inserted with). It
@@ -528,13 +553,13 @@ func (ix *oindex) remove(r *srow, hk string) bool {
 
 func (ix *oindex) removeFromLeaf(l *ileaf, a *ipos, r *srow) bool {
 	pos := ix.lower(l, a)
-	if pos >= l.n || l.rows[pos] != r {
+	n := int(l.n)
+	if pos >= n || l.s[pos] != r.slot {
 		return false
 	}
-	copy(l.rows[pos:], l.rows[pos+1:l.n])
-	copy(l.k[pos:], l.k[pos+1:l.n])
+	copy(l.s[pos:], l.s[pos+1:n])
+	copy(l.k[pos:], l.k[pos+1:n])
 	l.n--
-	l.rows[l.n], l.k[l.n] = nil, 0
 	ix.n--
 	return true
 }
@@ -543,13 +568,13 @@ func (ix *oindex) removeInner(in *iinner, h int, a *ipos, r *srow) bool {
 	i := ix.child(in, a)
 	if h == 1 {
 		found := ix.removeFromLeaf(in.leaves[i], a, r)
-		if in.leaves[i].n < ixMin {
+		if in.leaves[i].n < lMin {
 			ix.mergeLeaf(in, i)
 		}
 		return found
 	}
 	found := ix.removeInner(in.kids[i], h-1, a, r)
-	if in.kids[i].n < ixMin {
+	if in.kids[i].n < iMin {
 		ix.mergeInner(in, i)
 	}
 	return found
@@ -563,10 +588,10 @@ func (ix *oindex) mergeLeaf(in *iinner, i int) {
 		}
 		a, b := min(i, j), max(i, j)
 		la, lb := in.leaves[a], in.leaves[b]
-		if la.n+lb.n > ixMax {
+		if la.n+lb.n > lMax {
 			continue
 		}
-		copy(la.rows[la.n:], lb.rows[:lb.n])
+		copy(la.s[la.n:], lb.s[:lb.n])
 		copy(la.k[la.n:], lb.k[:lb.n])
 		la.n += lb.n
 		la.next = lb.next
@@ -583,10 +608,10 @@ func (ix *oindex) mergeInner(in *iinner, i int) {
 		}
 		a, b := min(i, j), max(i, j)
 		ka, kb := in.kids[a], in.kids[b]
-		if ka.n+kb.n > ixMax-1 {
+		if ka.n+kb.n > iMax-1 {
 			continue
 		}
-		kb.seps[0], kb.k[0] = in.seps[b], in.k[b]
+		kb.k[0], kb.seps[0] = in.k[b], in.seps[b]
 		copy(ka.k[ka.n:], kb.k[:kb.n])
 		copy(ka.seps[ka.n:], kb.seps[:kb.n])
 		copy(ka.kids[ka.n:], kb.kids[:kb.n])
@@ -599,19 +624,20 @@ func (ix *oindex) mergeInner(in *iinner, i int) {
 
 // icursor walks index entries in order.
 type icursor struct {
-	l *ileaf
-	i int
+	ix *oindex
+	l  *ileaf
+	i  int
 }
 
 // next returns the entry under the cursor and advances; ok is false at the end of the index.
 func (c *icursor) next() (r *srow, k uint64, ok bool) {
-	for c.l != nil && c.i >= c.l.n {
+	for c.l != nil && c.i >= int(c.l.n) {
 		c.l, c.i = c.l.next, 0
 	}
 	if c.l == nil {
 		return nil, 0, false
 	}
-	r, k = c.l.rows[c.i], c.l.k[c.i]
+	r, k = c.ix.row(c.l.s[c.i]), c.l.k[c.i]
 	c.i++
 	return r, k, true
 }
@@ -633,7 +659,7 @@ func (ix *oindex) seekAfter(a *ipos) icursor {
 	if l == nil {
 		return icursor{}
 	}
-	return icursor{l: l, i: ix.upper(l, a)}
+	return icursor{ix: ix, l: l, i: ix.upper(l, a)}
 }
 
 // seekWord returns a cursor at the first entry whose key word is at least k.
@@ -642,7 +668,7 @@ func (ix *oindex) seekWord(k uint64) icursor {
 	if ix.height > 0 {
 		in := ix.root
 		for h := ix.height; ; h-- {
-			lo, hi := 1, in.n // the last i >= 1 with seps[i].k < k; 0 when none
+			lo, hi := 1, in.n // the last i >= 1 with k[i] < k; 0 when none
 			for lo < hi {
 				m := (lo + hi) / 2
 				if in.k[m] < k {
@@ -662,10 +688,10 @@ func (ix *oindex) seekWord(k uint64) icursor {
 		return icursor{}
 	}
 	i := 0
-	for i < l.n && l.k[i] < k {
+	for i < int(l.n) && l.k[i] < k {
 		i++
 	}
-	return icursor{l: l, i: i}
+	return icursor{ix: ix, l: l, i: i}
 }
 
 // eachInGroup calls fn for every row of the group of prefix-field hash key hk (with the rows of

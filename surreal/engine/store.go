@@ -16,7 +16,10 @@ type store struct {
 }
 
 type table struct {
+	name    string
 	rows    map[string]*srow
+	slab    []*srow            // by slot: indexes refer to rows by slot (4 bytes, no pointer)
+	free    []uint32           // slots of deleted rows, for reuse
 	idx     map[string]*oindex // index spec → index
 	lookups map[string]int     // prefix field → nodes that look rows up by it (see acquireLookup)
 	seq     uint64             // the last row sequence number handed out
@@ -30,6 +33,7 @@ type srow struct {
 	row  value.Value
 	key  string // value.RecordString of the id
 	seq  uint64
+	slot uint32 // index of the row in its table's slab while it exists
 	gone bool
 }
 
@@ -49,7 +53,7 @@ func newStore() *store { return &store{tables: map[string]*table{}, seed: maphas
 func (s *store) table(name string) *table {
 	t := s.tables[name]
 	if t == nil {
-		t = &table{rows: map[string]*srow{}, idx: map[string]*oindex{}, lookups: map[string]int{}}
+		t = &table{name: name, rows: map[string]*srow{}, idx: map[string]*oindex{}, lookups: map[string]int{}}
 		s.tables[name] = t
 	}
 	return t
@@ -112,6 +116,14 @@ func (s *store) apply(c *change) {
 	case r == nil:
 		r = &srow{row: c.new, key: c.key, seq: c.seq}
 		t.rows[c.key] = r
+		if n := len(t.free); n > 0 {
+			r.slot = t.free[n-1]
+			t.free = t.free[:n-1]
+			t.slab[r.slot] = r
+		} else {
+			r.slot = uint32(len(t.slab))
+			t.slab = append(t.slab, r)
+		}
 		for _, ix := range t.idx {
 			ix.insert(r, ix.hashOf(c, false))
 		}
@@ -120,6 +132,8 @@ func (s *store) apply(c *change) {
 			ix.remove(r, ix.hashOf(c, true))
 		}
 		delete(t.rows, c.key)
+		t.slab[r.slot] = nil
+		t.free = append(t.free, r.slot)
 		r.gone = true
 	default:
 		// Entries are removed while the row still holds its old content (index comparisons read
@@ -147,7 +161,7 @@ func (s *store) acquireIndex(tbl, field string, terms []ixTerm) *oindex {
 	spec := indexSpec(field, terms)
 	ix := t.idx[spec]
 	if ix == nil {
-		ix = newIndex(s.seed, tbl, field, terms)
+		ix = newIndex(s.seed, t, field, terms)
 		ix.build(t.rows)
 		t.idx[spec] = ix
 		// An index kept only for equality lookups on the same field is redundant now.
@@ -165,7 +179,7 @@ func (s *store) acquireIndex(tbl, field string, terms []ixTerm) *oindex {
 // answers equality lookups on its field.
 func (s *store) releaseIndex(ix *oindex) {
 	ix.refs--
-	t := s.tables[ix.table]
+	t := ix.tbl
 	if ix.refs > 0 || t == nil {
 		return
 	}
@@ -188,7 +202,7 @@ func (s *store) acquireLookup(tbl, field string) {
 	t := s.table(tbl)
 	t.lookups[field]++
 	if t.lookupIndex(field) == nil {
-		ix := newIndex(s.seed, tbl, field, nil)
+		ix := newIndex(s.seed, t, field, nil)
 		ix.build(t.rows)
 		t.idx[indexSpec(field, nil)] = ix
 	}
