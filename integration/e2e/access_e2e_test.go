@@ -124,7 +124,7 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	if err := r.run(ctx, []write{thread("a1", a), thread("b1", b), comment}); err != nil {
 		t.Fatal(err)
 	}
-	converge(t, ctx, db, views, mode, true)
+	converge(t, ctx, db, ssp, views, mode, true)
 
 	// A reads its own edges (top-level thread and the comment under it), nothing of B's.
 	outs, err := a.selectOuts(ctx, a.table)
@@ -167,7 +167,7 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	if err := r.run(ctx, []write{thread("b2", b)}); err != nil {
 		t.Fatal(err)
 	}
-	converge(t, ctx, db, views, mode, true) // B's new edge is in SurrealDB
+	converge(t, ctx, db, ssp, views, mode, true) // B's new edge is in SurrealDB
 	if err := r.run(ctx, []write{thread("a2", a)}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("A got no live notification for its new edge within 30s")
 	}
-	converge(t, ctx, db, views, mode, true)
+	converge(t, ctx, db, ssp, views, mode, true)
 	select {
 	case n := <-notesB:
 		t.Fatalf("A got a live notification from B's table: %s %#v", n.Action, n.Result)

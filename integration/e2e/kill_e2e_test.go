@@ -82,7 +82,7 @@ func TestKillMidWorkload(t *testing.T) {
 	}
 	// A user deleted while the SSP was down keeps its (empty) per-user table: nothing removes
 	// the tables of users that no longer exist (a known gap), so stale tables are only logged.
-	snap := converge(t, ctx, db, views, mode, false)
+	snap := converge(t, ctx, db, second, views, mode, false)
 	for _, d := range userTableDiffs(t, ctx, db, mode, snap, true) {
 		t.Logf("known gap: %s", d)
 	}

@@ -98,7 +98,7 @@ func startSSP(t *testing.T, cfg sspConfig) *sspProc {
 	}()
 	t.Cleanup(func() {
 		p.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("E2E_SSP_LOGS") != "" {
 			t.Logf("ssp (%s, db %s) log tail:\n%s", cfg.RefMode, cfg.DB, p.logs.String())
 		}
 	})

@@ -16,14 +16,18 @@ import (
 // convergeTimeout bounds waiting for the SSP's edge writes to reach SurrealDB.
 const convergeTimeout = 90 * time.Second
 
-// converge polls until the edge rows equal what SurrealDB's answers to the views imply (plus,
-// in dedicated mode, one per-user table per existing user and, with strictTables, none for
-// others) and did not change since the previous poll. It returns the final snapshot.
-func converge(t *testing.T, ctx context.Context, db *conn.Conn, views []view, mode membership.RefMode, strictTables bool) snapshot {
+// converge polls until the SSP has nothing left to write (no ingest or edge item waiting) and
+// the edge rows equal what SurrealDB's answers to the views imply (plus, in dedicated mode, one
+// per-user table per existing user and, with strictTables, none for others) and did not change
+// since the previous poll. It returns the final snapshot.
+func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, views []view, mode membership.RefMode, strictTables bool) snapshot {
 	t.Helper()
 	var snap snapshot
 	var prev []string
 	waitFor(t, convergeTimeout, 100*time.Millisecond, func() (bool, string) {
+		if d := p.metric("ssp_mailbox_depth"); d != 0 {
+			return false, fmt.Sprintf("the SSP still has %v items to write", d)
+		}
 		exp, err := expect(ctx, db, views, mode)
 		if err != nil {
 			t.Fatalf("oracle: %v", err)
@@ -155,7 +159,8 @@ func TestWorkloadMembership(t *testing.T) {
 			if dropped, rejected := proxy.counts(); dropped+rejected > 0 {
 				t.Errorf("proxy: %d ingests dropped, %d rejected", dropped, rejected)
 			}
-			snap := converge(t, ctx, db, views, mode, true)
+			snap := converge(t, ctx, db, ssp, views, mode, true)
+			checkQueryRows(t, ctx, db, views)
 			before := rowsText(snap, true)
 			members := 0
 			for _, rows := range snap {
@@ -187,10 +192,33 @@ func TestWorkloadMembership(t *testing.T) {
 				ssp.mustDo("POST", "/ingest", b, 200)
 			}
 			waitWritersIdle(t, ssp)
-			final := converge(t, ctx, db, views, mode, true)
+			final := converge(t, ctx, db, ssp, views, mode, true)
 			if d := diffLines(rowsText(snap, false), rowsText(final, false)); len(d) > 0 {
 				t.Errorf("replaying the workload changed edge rows:\n%s", head(d, 20))
 			}
 		})
+	}
+}
+
+// checkQueryRows checks the `_00_query` row of every view: surql, clientId and auth_id as
+// registered.
+func checkQueryRows(t *testing.T, ctx context.Context, db *conn.Conn, views []view) {
+	t.Helper()
+	rows := exec1(t, ctx, db, "SELECT * FROM _00_query", nil)[0].Value.Elems()
+	got := map[string]value.Value{}
+	for _, r := range rows {
+		got[r.Get("id").Key().AsString()] = r
+	}
+	if len(got) != len(views) {
+		t.Errorf("%d _00_query rows, want %d", len(got), len(views))
+	}
+	for _, v := range views {
+		r, ok := got[v.Key]
+		switch {
+		case !ok:
+			t.Errorf("no _00_query row for view %s", v.Key)
+		case r.Get("surql").AsString() != v.SurQL || r.Get("clientId").AsString() != v.Client || r.Get("auth_id").AsString() != v.Owner:
+			t.Errorf("_00_query:%s = %s, want surql %q, clientId %q, auth_id %q", v.Key, r.SurQL(), v.SurQL, v.Client, v.Owner)
+		}
 	}
 }
