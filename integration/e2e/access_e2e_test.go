@@ -10,7 +10,6 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/connection"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
-	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -42,10 +41,10 @@ func signUp(t *testing.T, ctx context.Context, dbName, name string) recordUser {
 	}
 	id := (*res)[0].Result
 	uid := fmt.Sprint(id.ID)
-	if id.Table != "user" || !membership.ValidTableName(uid) {
+	if id.Table != "user" || !validName(uid) {
 		t.Fatalf("$auth.id of %s = %#v", name, id)
 	}
-	return recordUser{db: db, authID: "user:" + uid, table: membership.UserTable(uid)}
+	return recordUser{db: db, authID: "user:" + uid, table: userTable(uid)}
 }
 
 // selectOuts runs `SELECT * FROM <table>` as the record user and returns the edges' out records.
@@ -73,7 +72,7 @@ func (u recordUser) selectOuts(ctx context.Context, table string) ([]string, err
 func TestDedicatedRecordAccess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	mode := membership.RefDedicated
+	mode := dedicated
 	name, db := newDatabase(t, ctx, "access")
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), true), nil)
@@ -102,7 +101,7 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	authOf := func(u recordUser) map[string]any { return map[string]any{"auth": map[string]any{"id": u.authID}} }
 	views := []view{
 		{Key: "a_threads", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id) AS comments FROM thread WHERE author = $auth.id",
-			Params: authOf(a), Owner: a.authID, Client: "client-a"},
+			Params: authOf(a), Owner: a.authID, Client: "client-a", Subs: []sub{{Name: "comments"}}},
 		{Key: "b_threads", SurQL: "SELECT * FROM thread WHERE author = $auth.id", Params: authOf(b), Owner: b.authID, Client: "client-b"},
 	}
 	for _, v := range views {
@@ -134,7 +133,7 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	if got := fmt.Sprint(sortedStrings(outs)); got != "[comment:ca1 thread:a1]" {
 		t.Fatalf("A reads %s from its own table, want [comment:ca1 thread:a1]", got)
 	}
-	for _, tb := range []string{b.table, membership.GlobalTable} {
+	for _, tb := range []string{b.table, globalTable} {
 		if outs, err := a.selectOuts(ctx, tb); err == nil && len(outs) > 0 {
 			t.Fatalf("A reads %v from %s", outs, tb)
 		}

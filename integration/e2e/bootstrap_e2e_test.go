@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -48,7 +47,7 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 	exec1(t, ctx, db, fmt.Sprintf("CREATE gate:1 SET n = 1 RETURN NONE; DEFINE FIELD g ON TABLE gate COMPUTED http::get('%s/')", gate.URL), nil)
-	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(membership.RefDedicated)})
+	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(dedicated)})
 	proxy.setTarget(ssp.base)
 
 	probe := map[string]any{"table": "probe", "op": "CREATE", "id": "probe:1", "record": map[string]any{"n": 1}}

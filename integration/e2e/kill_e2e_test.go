@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/sp00ky/ssp/surreal/membership"
 )
 
 // TestKillMidWorkload SIGKILLs the SSP while writers are writing into SurrealDB, keeps writing
@@ -22,7 +20,7 @@ import (
 func TestKillMidWorkload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	mode := membership.RefDedicated
+	mode := dedicated
 	name, db := newDatabase(t, ctx, "kill")
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/sp00ky/ssp/surreal/conn"
-	"github.com/sp00ky/ssp/surreal/membership"
-	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -36,11 +34,11 @@ type expectation struct {
 var authRE = regexp.MustCompile(`\$auth\b`)
 
 // expect runs every view on SurrealDB with its params and reads the membership off the answer:
-// each top-level row's id, and for each projected subquery field its rows' ids with the holding
-// row as parent and the field's name as rel, recursively. Versions come from `_00_version`.
+// each top-level row's id, and for each subquery field (view.Subs) its rows' ids with the
+// holding row as parent and the field's name as rel, recursively. Versions come from `_00_version`.
 // SurrealDB does not let a client set `$auth`, so the view's `$auth` is renamed to a bound
 // `$__auth` (the SSP defines `$auth` as the view's `params.auth`).
-func expect(ctx context.Context, db *conn.Conn, views []view, mode membership.RefMode) (map[string]*expectation, error) {
+func expect(ctx context.Context, db *conn.Conn, views []view, mode refMode) (map[string]*expectation, error) {
 	rs, err := db.Query(ctx, "SELECT record_id, version FROM _00_version", nil)
 	if err == nil {
 		err = conn.StatementErr(rs)
@@ -54,10 +52,6 @@ func expect(ctx context.Context, db *conn.Conn, views []view, mode membership.Re
 	}
 	out := map[string]*expectation{}
 	for _, v := range views {
-		sel, err := surql.ParseSelect(v.SurQL)
-		if err != nil {
-			return nil, fmt.Errorf("parse view %s: %w", v.Key, err)
-		}
 		params, err := value.FromAny(v.Params)
 		if err != nil {
 			return nil, fmt.Errorf("params of view %s: %w", v.Key, err)
@@ -77,8 +71,8 @@ func expect(ctx context.Context, db *conn.Conn, views []view, mode membership.Re
 		if err != nil {
 			return nil, fmt.Errorf("run view %s on SurrealDB: %w", v.Key, err)
 		}
-		e := &expectation{v: v, table: membership.TableFor(mode, v.Owner), members: map[mkey]int64{}, top: map[string]bool{}}
-		if err := e.walk(sel, rs[0].Value, "", "", false, versions); err != nil {
+		e := &expectation{v: v, table: tableFor(mode, v.Owner), members: map[mkey]int64{}, top: map[string]bool{}}
+		if err := e.walk(v.Subs, rs[0].Value, "", "", false, versions); err != nil {
 			return nil, fmt.Errorf("view %s: %w", v.Key, err)
 		}
 		out[v.Key] = e
@@ -86,7 +80,7 @@ func expect(ctx context.Context, db *conn.Conn, views []view, mode membership.Re
 	return out, nil
 }
 
-func (e *expectation) walk(sel *surql.Select, rows value.Value, parent, rel string, single bool, versions map[string]int64) error {
+func (e *expectation) walk(subs []sub, rows value.Value, parent, rel string, single bool, versions map[string]int64) error {
 	if single {
 		if rows.IsNullish() {
 			return nil
@@ -97,12 +91,12 @@ func (e *expectation) walk(sel *surql.Select, rows value.Value, parent, rel stri
 		return nil
 	}
 	if rows.Kind() != value.KindArray {
-		return fmt.Errorf("rows of %s: got %s, want an array", sel.From, rows.Kind())
+		return fmt.Errorf("rows under %q: got %s, want an array", rel, rows.Kind())
 	}
 	for _, row := range rows.Elems() {
 		id := row.Get("id")
 		if id.Kind() != value.KindRecord {
-			return fmt.Errorf("a row of %s has no record id: %s", sel.From, row.SurQL())
+			return fmt.Errorf("a row under %q has no record id: %s", rel, row.SurQL())
 		}
 		key := value.RecordString(id)
 		ver, ok := versions[key]
@@ -113,12 +107,8 @@ func (e *expectation) walk(sel *surql.Select, rows value.Value, parent, rel stri
 		if parent == "" {
 			e.top[key] = true
 		}
-		for _, f := range sel.Fields {
-			sq, ok := f.Expr.(*surql.Subquery)
-			if !ok {
-				continue
-			}
-			if err := e.walk(sq.Select, row.Get(f.Name()), key, f.Name(), sq.Index != nil, versions); err != nil {
+		for _, sq := range subs {
+			if err := e.walk(sq.Subs, row.Get(sq.Name), key, sq.Name, sq.Single, versions); err != nil {
 				return err
 			}
 		}
@@ -164,7 +154,7 @@ func listRefTables(ctx context.Context, db *conn.Conn) ([]string, error) {
 	}
 	var out []string
 	for _, f := range rs[0].Value.Get("tables").Fields() {
-		if strings.HasPrefix(f.Key, membership.GlobalTable) {
+		if strings.HasPrefix(f.Key, globalTable) {
 			out = append(out, f.Key)
 		}
 	}
@@ -185,7 +175,7 @@ func diffEdges(exp map[string]*expectation, snap snapshot) []string {
 		for _, id := range sortedKeys(rows) {
 			row := rows[id]
 			in := row.Get("in")
-			if in.Kind() != value.KindRecord || in.Table() != membership.QueryTable {
+			if in.Kind() != value.KindRecord || in.Table() != queryTable {
 				out = append(out, fmt.Sprintf("%s %s: in = %s is not a _00_query record", tb, id, in.SurQL()))
 				continue
 			}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -239,6 +238,15 @@ type view struct {
 	Params map[string]any // JSON params as the client sends them (records as "tb:key" strings)
 	Owner  string         // params.auth.id, "" when unowned
 	Client string
+	Subs   []sub // the subquery fields of the projection
+}
+
+// sub is one subquery field of a projection: its output name, whether it is `(…)[0]` (one row
+// or NONE), and its own subquery fields. The oracle reads members off SurrealDB's answer with it.
+type sub struct {
+	Name   string
+	Single bool
+	Subs   []sub
 }
 
 // register registers v over HTTP (POST /view/register).
@@ -260,5 +268,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = context.Background

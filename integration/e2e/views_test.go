@@ -20,13 +20,15 @@ func corpus() []view {
 			Params: auth("bob"), Owner: "user:bob"},
 		{Key: "alice_min", SurQL: "SELECT * FROM thread WHERE author = $auth.id AND score >= $min ORDER BY created, id LIMIT 3",
 			Params: map[string]any{"auth": map[string]any{"id": "user:alice"}, "min": 3}, Owner: "user:alice"},
-		{Key: "recent", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created DESC, id LIMIT 2) AS recent FROM thread WHERE score >= 4"},
+		{Key: "recent", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY created DESC, id LIMIT 2) AS recent FROM thread WHERE score >= 4",
+			Subs: []sub{{Name: "recent"}}},
 		{Key: "nested", SurQL: "SELECT *, (SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND score > 1 LIMIT 2) AS comments " +
 			"FROM thread WHERE author = $parent.id ORDER BY score DESC, id LIMIT 2) AS threads FROM user WHERE active = true",
-			Params: auth("carol"), Owner: "user:carol"},
-		{Key: "with_author", SurQL: "SELECT *, (SELECT * FROM user WHERE id = $parent.author LIMIT 1)[0] AS au FROM thread WHERE tags CONTAINS 'db'"},
+			Params: auth("carol"), Owner: "user:carol", Subs: []sub{{Name: "threads", Subs: []sub{{Name: "comments"}}}}},
+		{Key: "with_author", SurQL: "SELECT *, (SELECT * FROM user WHERE id = $parent.author LIMIT 1)[0] AS au FROM thread WHERE tags CONTAINS 'db'",
+			Subs: []sub{{Name: "au", Single: true}}},
 		{Key: "bob_mine", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND author = $auth.id ORDER BY id) AS mine " +
-			"FROM thread WHERE author = $auth.id OR score = 9", Params: auth("bob"), Owner: "user:bob"},
+			"FROM thread WHERE author = $auth.id OR score = 9", Params: auth("bob"), Owner: "user:bob", Subs: []sub{{Name: "mine"}}},
 		{Key: "clean", SurQL: "SELECT * FROM comment WHERE score IN [1, 2, 3] AND body != 'spam' ORDER BY score DESC, created, id LIMIT 6"},
 	}
 	for i := range vs {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sp00ky/ssp/surreal/conn"
-	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -20,7 +19,7 @@ const convergeTimeout = 90 * time.Second
 // the edge rows equal what SurrealDB's answers to the views imply (plus, in dedicated mode, one
 // per-user table per existing user and, with strictTables, none for others) and did not change
 // since the previous poll. It returns the final snapshot.
-func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, views []view, mode membership.RefMode, strictTables bool) snapshot {
+func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, views []view, mode refMode, strictTables bool) snapshot {
 	t.Helper()
 	var snap snapshot
 	var prev []string
@@ -53,19 +52,19 @@ func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, view
 // (defined when the user's CREATE was ingested) and, with strict, none for users that do not
 // exist (removed when their DELETE was ingested); in single mode none. (Rows in a table of a
 // missing user are reported by diffEdges.)
-func userTableDiffs(t *testing.T, ctx context.Context, db *conn.Conn, mode membership.RefMode, s snapshot, strict bool) []string {
+func userTableDiffs(t *testing.T, ctx context.Context, db *conn.Conn, mode refMode, s snapshot, strict bool) []string {
 	t.Helper()
 	want := map[string]bool{}
-	if mode == membership.RefDedicated {
+	if mode == dedicated {
 		for _, id := range exec1(t, ctx, db, "SELECT VALUE id FROM user", nil)[0].Value.Elems() {
-			if uid, ok := membership.UserID(value.RecordString(id)); ok {
-				want[membership.UserTable(uid)] = true
+			if uid, ok := userUID(value.RecordString(id)); ok {
+				want[userTable(uid)] = true
 			}
 		}
 	}
 	var out []string
 	for tb := range s {
-		if strings.HasPrefix(tb, membership.UserTablePrefix) && !want[tb] && (strict || mode == membership.RefSingle) {
+		if strings.HasPrefix(tb, userTablePrefix) && !want[tb] && (strict || mode == single) {
 			out = append(out, fmt.Sprintf("table %s exists but its user does not (or single mode)", tb))
 		}
 	}
@@ -119,7 +118,7 @@ func lastBodies(t *testing.T, bodies [][]byte) [][]byte {
 // imply. Replaying the ingests afterwards (each record's last body, then the whole sequence)
 // must leave the edge tables as they were.
 func TestWorkloadMembership(t *testing.T) {
-	for i, mode := range []membership.RefMode{membership.RefDedicated, membership.RefSingle} {
+	for _, mode := range []refMode{dedicated, single} {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -130,7 +129,7 @@ func TestWorkloadMembership(t *testing.T) {
 			proxy.setTarget(ssp.base)
 			ssp.waitReady(time.Minute)
 
-			gen := newGenerator(uint64(100 + i))
+			gen := newGenerator(100) // the same workload in both modes
 			r := &runner{db: db, writers: 3}
 			if err := r.run(ctx, gen.owners()); err != nil {
 				t.Fatal(err)
