@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -60,7 +59,6 @@ func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]V
 	seen := map[edgeKey]bool{}
 	var stale []value.Value
 	var fix []edgeKey
-	now := value.Datetime(time.Now())
 	err := w.scanEdges(ctx, table, func(row value.Value) {
 		st.Scanned++
 		id := row.Get("id")
@@ -69,7 +67,7 @@ func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]V
 			stale = append(stale, id)
 			return
 		}
-		want, present := w.edgeRow(table, k, now)
+		want, present := w.edgeRow(table, k)
 		switch {
 		case !present:
 			stale = append(stale, id)

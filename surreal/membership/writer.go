@@ -425,7 +425,6 @@ func (w *Writer) commit(ctx context.Context, table string, items []item) error {
 func (w *Writer) buildTx(table string, items []item) (string, map[string]any) {
 	var b strings.Builder
 	vars := map[string]any{"tb": table}
-	now := value.Datetime(time.Now())
 	b.WriteString("BEGIN TRANSACTION;\n")
 	for i, it := range items {
 		n := strconv.Itoa(i)
@@ -439,7 +438,7 @@ func (w *Writer) buildTx(table string, items []item) (string, map[string]any) {
 		default:
 			k := *it.edge
 			vars["v"+n] = edgeID(table, k.view, k.pos)
-			row, ok := w.edgeRow(table, k, now)
+			row, ok := w.edgeRow(table, k)
 			if !ok {
 				b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 				continue
@@ -459,8 +458,11 @@ func edgeID(table, view string, p pos) value.Value {
 	}))
 }
 
-// edgeRow returns the row edge k must hold now, or false when the member is gone.
-func (w *Writer) edgeRow(table string, k edgeKey, now value.Value) (value.Value, bool) {
+// edgeRow returns the row edge k must hold now, or false when the member is gone. It leaves
+// updatedAt out: every list_ref table defines it as `VALUE time::now()`, and Sp00ky's CLI schema
+// makes it READONLY, where SurrealDB rejects any write that sets it explicitly to a new value
+// ("Found changed value for field `updatedAt` … but field is readonly").
+func (w *Writer) edgeRow(table string, k edgeKey) (value.Value, bool) {
 	vs := w.views[viewRef{table, k.view}]
 	if vs == nil {
 		return value.Value{}, false
@@ -475,7 +477,6 @@ func (w *Writer) edgeRow(table string, k edgeKey, now value.Value) (value.Value,
 		{Key: "version", Val: value.Int(m.version)},
 		{Key: "clientId", Val: value.String(vs.clientID)},
 		{Key: "auth_id", Val: value.String(vs.authID)},
-		{Key: "updatedAt", Val: now},
 	}
 	if k.parent != "" {
 		ps := vs.parentSlot(k.parent)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/value"
 )
 
 func TestTableFor(t *testing.T) {
@@ -337,5 +338,48 @@ func TestRemoveViewAndClearAll(t *testing.T) {
 	}
 	if st := e.w.Stats(); st.Pending != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestCLIReadonlyUpdatedAt: with the `_00_list_ref` schema Sp00ky's CLI applies (updatedAt
+// `VALUE time::now() READONLY`), edges can be updated, reconciled and removed; updatedAt is set
+// by the field itself.
+func TestCLIReadonlyUpdatedAt(t *testing.T) {
+	e := newEnv(t, WriterOptions{MaxAttempts: 1})
+	const tb = GlobalTable
+	e.exec("DEFINE TABLE _00_list_ref SCHEMALESS PERMISSIONS FOR select, create, update WHERE true; "+
+		"DEFINE FIELD in ON _00_list_ref TYPE record; DEFINE FIELD out ON _00_list_ref TYPE record; "+
+		"DEFINE FIELD clientId ON _00_list_ref TYPE string; DEFINE FIELD version ON _00_list_ref TYPE int; "+
+		"DEFINE FIELD updatedAt ON _00_list_ref TYPE datetime VALUE time::now() READONLY; "+
+		"DEFINE FIELD parent ON _00_list_ref TYPE option<record<_00_list_ref>>; "+
+		"DEFINE FIELD parent_rel ON _00_list_ref TYPE option<string>", nil)
+	if err := e.w.EnsureGlobalTable(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	steps := [][]ViewDelta{
+		{added("v1", tb, top("thread:1", 1), sub("thread:1", "comments", "comment:a", 1))},
+		{{ViewKey: "v1", Table: tb, ClientID: "client-2", AuthID: "user:alice", Delta: engine.Delta{
+			Updated: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}},
+	}
+	for i, batch := range steps {
+		if err := e.w.ApplyDeltas(e.ctx, batch); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if top, sub := e.clientRead(tb, "v1"); !eq(top, []string{"thread:1@2"}) || !eq(sub, []string{"comment:a@3<thread:1"}) {
+		t.Fatalf("after the update: top %v, sub %v", top, sub)
+	}
+	for _, r := range e.exec("SELECT VALUE updatedAt FROM _00_list_ref", nil)[0].Value.Elems() {
+		if r.Kind() != value.KindDatetime {
+			t.Fatalf("updatedAt = %s, want a datetime", r.SurQL())
+		}
+	}
+	e.exec("UPDATE _00_list_ref SET version = 9 WHERE out = thread:1", nil)
+	if _, err := e.w.Reconcile(e.ctx, tb, map[string]ViewMembership{"v1": {ClientID: "client-2", AuthID: "user:alice",
+		Members: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if top, _ := e.clientRead(tb, "v1"); !eq(top, []string{"thread:1@2"}) {
+		t.Fatalf("after reconcile: top %v", top)
 	}
 }
