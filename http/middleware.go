@@ -38,8 +38,8 @@ func (s *server) auth(c *gin.Context) {
 	if s.opts.AuthSecret == "" {
 		return
 	}
-	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(s.opts.AuthSecret))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+	got := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(got[:], s.secretDigest[:]) != 1 {
 		s.unauthorized(c, "invalid bearer token: it does not match SPKY_AUTH_SECRET")
 	}
 }
