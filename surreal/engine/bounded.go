@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"github.com/sp00ky/ssp/surreal/eval"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -78,11 +77,13 @@ func (v *view) startBound(p *partition) bool {
 	return true
 }
 
-// setFront moves the frontier to the index position of row rs of the partition.
-func (b *bound) setFront(ix *oindex, rs *rowState) {
-	b.front.k = ix.word(b.g, rs.pre)
-	b.front.keys = append(b.front.keys[:0], rs.keys...)
-	b.front.id = rs.id()
+// setFront moves the frontier to the index position of row rs of the partition's tree.
+func (b *bound) setFront(n *node, rs *rowState) {
+	keys := n.entryKeys(rs)
+	id := rs.id()
+	b.front.k = n.ix.word(b.g, n.prefix(keys, id))
+	b.front.keys = append(b.front.keys[:0], keys...)
+	b.front.id = id
 	b.walked = true
 }
 
@@ -115,20 +116,13 @@ func (v *view) refill(p *partition, prow value.Value, target int) {
 		b.front.keys = ix.keysOf(r.row, b.front.keys[:0])
 		b.front.id = r.id()
 		b.walked = true
-		if p.rows[r.seq] != nil {
-			continue
-		}
-		match, keys, deps := v.evalRow(p, r.row, prow)
+		match, _, deps := v.evalRow(p, r.row, prow)
 		if len(deps) > 0 {
 			b.tainted = true
 		}
-		if !match {
-			continue
+		if match {
+			p.tree.Insert(&rowState{part: p, r: r})
 		}
-		rs := &rowState{part: p, r: r}
-		p.rows[r.seq] = rs
-		n.setKeys(rs, keys)
-		p.tree.Insert(rs)
 	}
 }
 
@@ -136,23 +130,26 @@ func (v *view) refill(p *partition, prow value.Value, target int) {
 func (v *view) trim(p *partition) {
 	b, n := p.bnd, p.n
 	for keep := n.keep(); p.tree.Len() > keep; {
-		last := p.tree.Last()
-		p.tree.Delete(last)
-		delete(p.rows, last.r.seq)
+		p.tree.Delete(p.tree.Last())
 		b.complete = false
 		if nl := p.tree.Last(); nl != nil {
-			b.setFront(n.ix, nl)
+			b.setFront(n, nl)
 		} else {
 			b.walked = false
 		}
 	}
 }
 
-// reevalBounded is reeval for a bounded partition.
-func (v *view) reevalBounded(p *partition, r *srow, row value.Value) {
+// reevalBounded is reeval for a bounded partition. Its rows keep no sort keys and the partition
+// no map of them: the changed row is found in the tree by the position its old content had.
+func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value) {
 	b, n := p.bnd, p.n
 	ix := n.ix
-	rs := p.rows[r.seq]
+	var rs *rowState
+	if !old.IsNone() && p.tree.Len() > 0 {
+		v.oldKeys = ix.keysOf(old, v.oldKeys[:0])
+		rs = p.tree.Find(r, v.oldKeys)
+	}
 	var pos ipos
 	within := false
 	if !row.IsNone() {
@@ -160,45 +157,43 @@ func (v *view) reevalBounded(p *partition, r *srow, row value.Value) {
 		// match (the prefix field's equality is part of WHERE), so the group is not looked up.
 		v.posKeys = ix.keysOf(row, v.posKeys[:0])
 		id := row.Get("id")
-		pos = ipos{k: ix.word(b.g, ix.preOf(v.posKeys, id)), keys: v.posKeys, id: id}
+		pos = ipos{k: ix.word(b.g, n.prefix(v.posKeys, id)), keys: v.posKeys, id: id}
 		within = b.within(ix, &pos)
 	}
 	if rs == nil && !within {
 		return // beyond the frontier before and after: a later walk sees it as it is then
 	}
 	prow := v.parentRow(p)
-	var match bool
-	var keys []value.Value
+	match := false
 	if within {
 		var deps []string
-		match, keys, deps = v.evalRow(p, row, prow)
+		match, _, deps = v.evalRow(p, row, prow)
 		if len(deps) > 0 {
 			b.tainted = true
 		}
 	}
 	if rs != nil {
-		if match && (!n.ordered || eval.CompareKeys(n.sel, rs.keys, keys) == 0) {
-			if n.ordered {
-				rs.keys = keys // same position; the stored prefix stays valid
-			}
-			v.endBounded(p)
+		id := r.id()
+		if match && n.compare(v.oldKeys, id, v.posKeys, id) == 0 && n.prefix(v.oldKeys, id) == n.prefix(v.posKeys, id) {
+			v.endBounded(p) // same position
 			return
 		}
+		rs.keys = v.oldKeys // the position it was inserted at
 		rnk := p.tree.Delete(rs)
-		delete(p.rows, r.seq)
+		rs.keys = nil
 		if p.tree.Len() < n.need() {
 			// Before the window's new boundary row is looked up (the walk appends past every
-			// row in the tree, so the deleted row's rank stays valid).
+			// row in the tree, so the deleted row's rank stays valid). The walk may meet the
+			// row again, if it moved past the frontier.
 			v.refill(p, prow, n.keep())
 		}
 		v.onDelete(p, rnk, rs)
 	}
-	if match && p.rows[r.seq] == nil && b.within(ix, &pos) {
+	if match {
+		// Within the frontier as it was before any walk above, so no walk has met it.
 		if rs == nil {
 			rs = &rowState{part: p, r: r}
 		}
-		p.rows[r.seq] = rs
-		n.setKeys(rs, keys)
 		v.onInsert(p, p.tree.Insert(rs), rs)
 	}
 	v.trim(p)

@@ -1,15 +1,21 @@
 package engine
 
-import "github.com/sp00ky/ssp/surreal/value"
+import (
+	"slices"
+
+	"github.com/sp00ky/ssp/surreal/value"
+)
 
 // rowState is one row known to a partition: an item of the partition's order-statistics B+tree
-// while the row matches the partition's WHERE; in partitions that keep all their rows, rows whose
-// evaluation dereferenced links are also kept when they do not match, so that a change of a
-// linked record re-evaluates exactly the rows that looked at it.
+// while the row matches the partition's WHERE; in full partitions, rows whose evaluation
+// dereferenced links are also kept when they do not match, so that a change of a linked record
+// re-evaluates exactly the rows that looked at it.
 type rowState struct {
-	pre     uint64        // order-preserving prefix of the sort key (see node.setKeys)
-	keys    []value.Value // ORDER BY sort keys, computed once per evaluation (never mutated)
-	r       *srow         // the base row (its id, key and sequence number)
+	// keys are the row's ORDER BY sort keys, computed once per evaluation and never mutated. Rows
+	// of bounded partitions leave them nil: their keys depend on the row alone and are read off
+	// the stored row (rowOrder.entryKeys).
+	keys    []value.Value
+	r       *srow // the base row (its id, key and sequence number)
 	part    *partition
 	inTree  bool
 	hasDeps bool // its last evaluation read linked records (see view.rowDeps)
@@ -21,17 +27,30 @@ func (rs *rowState) key() string { return rs.r.key }
 // id is the row's record id.
 func (rs *rowState) id() value.Value { return rs.r.id() }
 
-// btree is an order-statistics B+tree of rowStates ordered by (pre, then cmp): O(log n) insert,
-// delete, rank and select with few cache misses, because the 64-bit key prefixes the binary
-// searches mostly decide on are stored inline in the nodes. Nodes that become sparse are
-// merged with a neighbour. Leaves grow on demand, so a partition of a few rows stays small.
+// rowOrder is the order of a btree's rows (implemented by node).
+type rowOrder interface {
+	// probeKeys and entryKeys return the sort keys of a row being inserted or deleted and of a
+	// row in the tree; the results may live in scratch space reused by the next call of the
+	// same method.
+	probeKeys(rs *rowState) []value.Value
+	entryKeys(rs *rowState) []value.Value
+	// prefix maps sort keys (and the id) to an order-preserving 64-bit prefix.
+	prefix(keys []value.Value, id value.Value) uint64
+	// compare orders two rows by sort keys, then id.
+	compare(aKeys []value.Value, aID value.Value, bKeys []value.Value, bID value.Value) int
+}
+
+// btree is an order-statistics B+tree of rowStates ordered by (prefix, then the full order):
+// O(log n) insert, delete, rank and select with few cache misses, because the 64-bit key
+// prefixes the binary searches mostly decide on are stored inline in the nodes. Nodes that
+// become sparse are merged with a neighbour. Leaves grow on demand, so a partition of a few rows
+// stays small.
 type btree struct {
 	root   *binner // nil while the tree is a single leaf
 	leaf   *bleaf  // the root when root == nil
 	height int32   // 0: the root is a leaf
 	n      int32
-	// cmp orders two rows with equal prefixes by their full sort keys and ids.
-	cmp func(aKeys []value.Value, aID value.Value, b *rowState) int
+	ord    rowOrder
 }
 
 const (
@@ -66,28 +85,30 @@ type binner struct {
 	leaves [bMax]*bleaf  // children when this node is at height 1
 }
 
+// probe is the position of the row an operation looks for: rs (or, for Find, a rowState of r)
+// is the row itself, whose entry compares equal without reading its keys.
+type probe struct {
+	bkey
+	rs *rowState
+	r  *srow
+}
+
+func (t *btree) probeOf(rs *rowState) probe {
+	keys := t.ord.probeKeys(rs)
+	id := rs.id()
+	return probe{bkey{t.ord.prefix(keys, id), keys, id}, rs, nil}
+}
+
 // Len is the number of rows in the tree.
 func (t *btree) Len() int { return int(t.n) }
 
-func (t *btree) cmpTo(pre uint64, keys []value.Value, id value.Value, b *rowState) int {
-	if pre != b.pre {
-		if pre < b.pre {
-			return -1
-		}
-		return 1
-	}
-	return t.cmp(keys, id, b)
-}
-
-// sepLE reports whether separator s orders at or before row rs.
-func (t *btree) sepLE(s *bkey, rs *rowState) bool { return t.cmpTo(s.pre, s.keys, s.id, rs) <= 0 }
-
-// child returns the index of the child of in that holds (or would hold) rs.
-func (t *btree) child(in *binner, rs *rowState) int {
-	lo, hi := 1, in.n // find the last i >= 1 with seps[i] <= rs; 0 when none
+// child returns the index of the child of in that holds (or would hold) the probe's row.
+func (t *btree) child(in *binner, p *probe) int {
+	lo, hi := 1, in.n // find the last i >= 1 with seps[i] <= p; 0 when none
 	for lo < hi {
 		m := (lo + hi) / 2
-		if in.pre[m] < rs.pre || (in.pre[m] == rs.pre && t.sepLE(&in.seps[m], rs)) {
+		s := &in.seps[m]
+		if in.pre[m] < p.pre || (in.pre[m] == p.pre && t.ord.compare(s.keys, s.id, p.keys, p.id) <= 0) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -96,27 +117,22 @@ func (t *btree) child(in *binner, rs *rowState) int {
 	return lo - 1
 }
 
-// leafPos returns the number of items of l ordered before rs.
-func (t *btree) leafPos(l *bleaf, rs *rowState) int {
+// leafPos returns the number of items of l ordered before the probe's row.
+func (t *btree) leafPos(l *bleaf, p *probe) int {
 	lo, hi := 0, len(l.ents)
-	var id value.Value
-	idSet := false
 	for lo < hi {
 		m := (lo + hi) / 2
 		e := &l.ents[m]
 		var c int
 		switch {
-		case e.pre < rs.pre:
+		case e.pre < p.pre:
 			c = -1
-		case e.pre > rs.pre:
+		case e.pre > p.pre:
 			c = 1
-		case e.rs == rs:
+		case e.rs == p.rs || e.rs.r == p.r:
 			c = 0
 		default:
-			if !idSet {
-				id, idSet = rs.id(), true
-			}
-			c = -t.cmp(rs.keys, id, e.rs)
+			c = t.ord.compare(t.ord.entryKeys(e.rs), e.rs.id(), p.keys, p.id)
 		}
 		if c < 0 {
 			lo = m + 1
@@ -127,7 +143,43 @@ func (t *btree) leafPos(l *bleaf, rs *rowState) int {
 	return lo
 }
 
-func keyOf(rs *rowState) bkey { return bkey{pre: rs.pre, keys: rs.keys, id: rs.id()} }
+// keyOf returns a separator for entry e (owning its keys).
+func (t *btree) keyOf(e bent) bkey {
+	keys := e.rs.keys
+	if keys == nil {
+		keys = slices.Clone(t.ord.entryKeys(e.rs))
+	}
+	return bkey{pre: e.pre, keys: keys, id: e.rs.id()}
+}
+
+// Find returns the row of the tree whose base row is r, located by the position it was inserted
+// at (sort keys keys; the row's entry is recognized by r, so r may hold other content by now),
+// or nil.
+func (t *btree) Find(r *srow, keys []value.Value) *rowState {
+	if t.n == 0 {
+		return nil
+	}
+	id := r.id()
+	p := probe{bkey{t.ord.prefix(keys, id), keys, id}, nil, r}
+	l := t.leaf
+	if t.height > 0 {
+		in := t.root
+		for h := t.height; ; h-- {
+			i := t.child(in, &p)
+			if h == 1 {
+				l = in.leaves[i]
+				break
+			}
+			in = in.kids[i]
+		}
+	}
+	// The first entry at or after p; entries of equal position are the row itself.
+	pos := t.leafPos(l, &p)
+	if pos < len(l.ents) && l.ents[pos].rs.r == r {
+		return l.ents[pos].rs
+	}
+	return nil
+}
 
 // Insert adds rs (not in the tree) and returns its rank.
 func (t *btree) Insert(rs *rowState) int {
@@ -136,19 +188,20 @@ func (t *btree) Insert(rs *rowState) int {
 	}
 	t.n++
 	rs.inTree = true
+	p := t.probeOf(rs)
 	if t.height == 0 {
-		rank, right := t.insertLeaf(t.leaf, rs)
+		rank, right := t.insertLeaf(t.leaf, &p)
 		if right != nil {
 			in := &binner{n: 2}
 			in.leaves[0], in.leaves[1] = t.leaf, right
 			in.cnt[0], in.cnt[1] = int32(len(t.leaf.ents)), int32(len(right.ents))
-			in.seps[1] = keyOf(right.ents[0].rs)
+			in.seps[1] = t.keyOf(right.ents[0])
 			in.pre[1] = in.seps[1].pre
 			t.root, t.leaf, t.height = in, nil, 1
 		}
 		return rank
 	}
-	rank, right, sep := t.insertInner(t.root, int(t.height), rs)
+	rank, right, sep := t.insertInner(t.root, int(t.height), &p)
 	if right != nil {
 		in := &binner{n: 2}
 		in.kids[0], in.kids[1] = t.root, right
@@ -170,8 +223,8 @@ func total(in *binner) int {
 
 // insertLeaf inserts rs into l, splitting it when full; it returns rs's position in l (or, when
 // it went to the new right leaf, l's remaining size plus its position there) and the new leaf.
-func (t *btree) insertLeaf(l *bleaf, rs *rowState) (int, *bleaf) {
-	pos := t.leafPos(l, rs)
+func (t *btree) insertLeaf(l *bleaf, p *probe) (int, *bleaf) {
+	pos := t.leafPos(l, p)
 	n := len(l.ents)
 	if n < bMax {
 		if n == cap(l.ents) {
@@ -181,7 +234,7 @@ func (t *btree) insertLeaf(l *bleaf, rs *rowState) (int, *bleaf) {
 		}
 		l.ents = l.ents[:n+1]
 		copy(l.ents[pos+1:], l.ents[pos:n])
-		l.ents[pos] = bent{rs.pre, rs}
+		l.ents[pos] = bent{p.pre, p.rs}
 		return pos, nil
 	}
 	half := bMax / 2
@@ -190,30 +243,30 @@ func (t *btree) insertLeaf(l *bleaf, rs *rowState) (int, *bleaf) {
 	clear(l.ents[half:])
 	l.ents = l.ents[:half]
 	if pos <= half {
-		r, _ := t.insertLeaf(l, rs)
+		r, _ := t.insertLeaf(l, p)
 		return r, right
 	}
-	r, _ := t.insertLeaf(right, rs)
+	r, _ := t.insertLeaf(right, p)
 	return half + r, right
 }
 
 // insertInner inserts rs under in (at height h) and returns its rank within in, plus the new
 // right sibling and its separator when in split.
-func (t *btree) insertInner(in *binner, h int, rs *rowState) (int, *binner, bkey) {
-	i := t.child(in, rs)
+func (t *btree) insertInner(in *binner, h int, p *probe) (int, *binner, bkey) {
+	i := t.child(in, p)
 	rank := 0
 	for j := 0; j < i; j++ {
 		rank += int(in.cnt[j])
 	}
 	if h == 1 {
-		r, right := t.insertLeaf(in.leaves[i], rs)
+		r, right := t.insertLeaf(in.leaves[i], p)
 		rank += r
 		in.cnt[i] = int32(len(in.leaves[i].ents))
 		if right != nil {
-			t.insertChild(in, i+1, nil, right, int32(len(right.ents)), keyOf(right.ents[0].rs))
+			t.insertChild(in, i+1, nil, right, int32(len(right.ents)), t.keyOf(right.ents[0]))
 		}
 	} else {
-		r, right, sep := t.insertInner(in.kids[i], h-1, rs)
+		r, right, sep := t.insertInner(in.kids[i], h-1, p)
 		rank += r
 		if right != nil {
 			rc := int32(total(right))
@@ -270,12 +323,13 @@ func removeChild(in *binner, i int) {
 func (t *btree) Delete(rs *rowState) int {
 	rs.inTree = false
 	t.n--
+	p := t.probeOf(rs)
 	if t.height == 0 {
-		pos := t.leafPos(t.leaf, rs)
+		pos := t.leafPos(t.leaf, &p)
 		deleteAt(t.leaf, pos)
 		return pos
 	}
-	rank := t.deleteInner(t.root, int(t.height), rs)
+	rank := t.deleteInner(t.root, int(t.height), &p)
 	for t.height > 0 && t.root.n == 1 {
 		if t.height == 1 {
 			t.leaf, t.root = t.root.leaves[0], nil
@@ -294,8 +348,8 @@ func deleteAt(l *bleaf, pos int) {
 	l.ents = l.ents[:n-1]
 }
 
-func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
-	i := t.child(in, rs)
+func (t *btree) deleteInner(in *binner, h int, p *probe) int {
+	i := t.child(in, p)
 	rank := 0
 	for j := 0; j < i; j++ {
 		rank += int(in.cnt[j])
@@ -303,7 +357,7 @@ func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
 	in.cnt[i]--
 	if h == 1 {
 		l := in.leaves[i]
-		pos := t.leafPos(l, rs)
+		pos := t.leafPos(l, p)
 		deleteAt(l, pos)
 		rank += pos
 		if len(l.ents) < bMin {
@@ -311,7 +365,7 @@ func (t *btree) deleteInner(in *binner, h int, rs *rowState) int {
 		}
 		return rank
 	}
-	rank += t.deleteInner(in.kids[i], h-1, rs)
+	rank += t.deleteInner(in.kids[i], h-1, p)
 	if in.kids[i].n < bMin {
 		t.mergeInner(in, i)
 	}

@@ -26,22 +26,18 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(7))
-			full := func(aKeys []value.Value, aID value.Value, b *rowState) int {
-				if c := value.Compare(aKeys[0], b.keys[0]); c != 0 {
-					return c
-				}
-				return value.Compare(aID, b.id())
-			}
+			ord := testOrder{coarse: tc.coarse}
 			cmp := func(a, b *rowState) int {
-				if a.pre != b.pre {
-					if a.pre < b.pre {
+				pa, pb := ord.prefix(a.keys, a.id()), ord.prefix(b.keys, b.id())
+				if pa != pb {
+					if pa < pb {
 						return -1
 					}
 					return 1
 				}
-				return full(a.keys, a.id(), b)
+				return ord.compare(a.keys, a.id(), b.keys, b.id())
 			}
-			tr := &btree{cmp: full}
+			tr := &btree{ord: ord}
 			var model []*rowState
 			nodes := map[int64]*rowState{}
 			maxH := 0
@@ -60,10 +56,7 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 					}
 				} else if !ok {
 					k := value.Int(rng.Int63n(int64(tc.distinct)))
-					n := &rowState{r: &srow{row: value.ObjectOf([]value.Field{{Key: "id", Val: value.Record("t", value.Int(id))}})}, keys: []value.Value{k}, pre: prefix(k, false)}
-					if tc.coarse {
-						n.pre = 0
-					}
+					n := &rowState{r: &srow{row: value.ObjectOf([]value.Field{{Key: "id", Val: value.Record("t", value.Int(id))}})}, keys: []value.Value{k}}
 					rank := tr.Insert(n)
 					i := sort.Search(len(model), func(i int) bool { return cmp(model[i], n) >= 0 })
 					if rank != i {
@@ -85,6 +78,13 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 						if got := tr.At(i); got != want {
 							t.Fatalf("step %d: At(%d) wrong", step, i)
 						}
+						if got := tr.Find(want.r, want.keys); got != want {
+							t.Fatalf("step %d: Find(row %d) wrong", step, i)
+						}
+					}
+					absent := &srow{row: value.ObjectOf([]value.Field{{Key: "id", Val: value.Record("t", value.Int(-1))}})}
+					if tr.Find(absent, []value.Value{value.Int(0)}) != nil {
+						t.Fatalf("step %d: Find of an absent row found one", step)
 					}
 					if tr.At(len(model)) != nil || tr.At(-1) != nil {
 						t.Fatalf("step %d: At out of range must be nil", step)
@@ -116,6 +116,25 @@ func TestBTreeAgainstSortedSlice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testOrder orders rows by their first key, then id; coarse prefixes are all 0 (every
+// comparison falls back to the full order).
+type testOrder struct{ coarse bool }
+
+func (testOrder) probeKeys(rs *rowState) []value.Value { return rs.keys }
+func (testOrder) entryKeys(rs *rowState) []value.Value { return rs.keys }
+func (o testOrder) prefix(keys []value.Value, _ value.Value) uint64 {
+	if o.coarse {
+		return 0
+	}
+	return prefix(keys[0], false)
+}
+func (testOrder) compare(aKeys []value.Value, aID value.Value, bKeys []value.Value, bID value.Value) int {
+	if c := value.Compare(aKeys[0], bKeys[0]); c != 0 {
+		return c
+	}
+	return value.Compare(aID, bID)
 }
 
 // TestPrefixOrder checks that prefix agrees with value.Compare wherever it decides.

@@ -54,6 +54,8 @@ type node struct {
 	noBound   bool
 	ix        *oindex
 
+	pbuf, ebuf []value.Value // scratch of probeKeys and entryKeys
+
 	parts     map[string]*partition              // by instance key (parent row key, "" if single)
 	corrIdx   map[string]map[*partition]struct{} // HashKey of the parent-side value → partitions
 	unindexed map[*partition]struct{}            // partitions whose parent-side value is not indexable

@@ -18,8 +18,9 @@ type partition struct {
 	refs    int32            // how many parent windows hold this partition (per-parent, top)
 	parents map[string]int32 // shared nodes: parent row keys the window rows are attached to
 	tree    btree
-	rows    map[uint64]*rowState // by row sequence number: rows in the tree, and (full partitions) non-matching rows that dereferenced links
-	bnd     *bound               // set while the partition keeps a bounded window
+	rows    map[uint64]*rowState // full partitions, by row sequence number: rows in the tree and non-matching rows that dereferenced links
+	bnd     *bound               // set while the partition keeps a bounded window (then rows is nil)
+	born    uint64               // the view's step number when the partition was created
 
 	sig     []value.Value // values of the node's $parent expressions for this parent
 	sigDeps []string      // records read computing sig (the parent row itself included)
@@ -40,40 +41,56 @@ type storeResolver struct{ st *store }
 
 func (r storeResolver) Record(id value.Value) (value.Value, bool) { return r.st.getID(id) }
 
-// cmp orders a row with sort keys aKeys and id aID against row b: ORDER BY keys, then the
-// tie-break on ids; record-id order without ORDER BY.
-func (n *node) cmp(aKeys []value.Value, aID value.Value, b *rowState) int {
-	if n.ordered {
-		if c := eval.CompareKeys(n.sel, aKeys, b.keys); c != 0 {
-			return c
-		}
-		return eval.TieBreak(aID, b.id())
+// The node is the rowOrder of its partitions' trees: ORDER BY keys, then the tie-break on ids;
+// record-id order without ORDER BY.
+
+func (n *node) probeKeys(rs *rowState) []value.Value {
+	if rs.keys != nil || !n.ordered {
+		return rs.keys
 	}
-	return value.Compare(aID, b.id())
+	n.pbuf = n.ix.keysOf(rs.r.row, n.pbuf[:0]) // a bounded partition's row
+	return n.pbuf
 }
 
-// setKeys stores a row's sort keys and their order-preserving prefix.
-func (n *node) setKeys(rs *rowState, keys []value.Value) {
-	rs.keys = keys
-	if n.ordered {
-		rs.pre = 0
-		if len(keys) > 0 && len(n.sel.Order) > 0 {
-			t := n.sel.Order[0]
-			rs.pre = termPrefix(keys[0], t.Desc, t.Collate || t.Numeric)
-		}
-		return
+func (n *node) entryKeys(rs *rowState) []value.Value {
+	if rs.keys != nil || !n.ordered {
+		return rs.keys
 	}
-	rs.pre = idPrefix(rs.id())
+	n.ebuf = n.ix.keysOf(rs.r.row, n.ebuf[:0])
+	return n.ebuf
+}
+
+func (n *node) prefix(keys []value.Value, id value.Value) uint64 {
+	if !n.ordered {
+		return idPrefix(id)
+	}
+	if len(keys) == 0 {
+		return 0
+	}
+	t := n.sel.Order[0]
+	return termPrefix(keys[0], t.Desc, t.Collate || t.Numeric)
+}
+
+func (n *node) compare(aKeys []value.Value, aID value.Value, bKeys []value.Value, bID value.Value) int {
+	if n.ordered {
+		if c := eval.CompareKeys(n.sel, aKeys, bKeys); c != 0 {
+			return c
+		}
+		return eval.TieBreak(aID, bID)
+	}
+	return value.Compare(aID, bID)
 }
 
 func (v *view) newPartition(n *node, key string) *partition {
-	p := &partition{n: n, key: key, rows: map[uint64]*rowState{}}
-	p.tree.cmp = n.cmp
+	p := &partition{n: n, key: key, born: v.stepNo}
+	p.tree.ord = n
 	if n.shared {
 		p.parents = map[string]int32{}
 	}
 	if n.boundable && !n.noBound {
 		p.bnd = &bound{}
+	} else {
+		p.rows = map[uint64]*rowState{}
 	}
 	n.parts[key] = p
 	return p
@@ -125,7 +142,7 @@ func (v *view) fill(p *partition) {
 		// A row's evaluation read linked records: keep all rows, with their dependencies.
 		n.noBound = true
 		p.bnd = nil
-		clear(p.rows)
+		p.rows = map[uint64]*rowState{}
 		p.tree.Clear()
 	}
 	var cands []*srow
@@ -147,7 +164,7 @@ func (v *view) fill(p *partition) {
 		p.rows[r.seq] = rs
 		v.setRowDeps(rs, deps)
 		if match {
-			n.setKeys(rs, keys)
+			rs.keys = keys
 			p.tree.Insert(rs)
 		}
 	}
@@ -321,11 +338,11 @@ func (v *view) evalRow(p *partition, row, prow value.Value) (bool, []value.Value
 	return match, keys, deps
 }
 
-// reeval brings one row of a partition up to date (row NONE: the row is gone) and applies the
-// resulting window changes.
-func (v *view) reeval(p *partition, r *srow, row value.Value) {
+// reeval brings one row of a partition up to date (row NONE: the row is gone; old is the content
+// the partition last saw, NONE if the row is new) and applies the resulting window changes.
+func (v *view) reeval(p *partition, r *srow, old, row value.Value) {
 	if p.bnd != nil {
-		v.reevalBounded(p, r, row)
+		v.reevalBounded(p, r, old, row)
 		return
 	}
 	n := p.n
@@ -360,7 +377,7 @@ func (v *view) reeval(p *partition, r *srow, row value.Value) {
 		v.onDelete(p, rnk, rs)
 	}
 	if match {
-		n.setKeys(rs, keys)
+		rs.keys = keys
 		rnk := p.tree.Insert(rs)
 		v.onInsert(p, rnk, rs)
 	} else if len(deps) == 0 {
@@ -544,7 +561,9 @@ func (v *view) recompute(p *partition) {
 	}
 	v.removePartDeps(p)
 	v.unregisterRoute(p)
-	p.rows = map[uint64]*rowState{}
+	if p.bnd == nil {
+		p.rows = map[uint64]*rowState{}
+	}
 	p.tree.Clear()
 	v.fill(p)
 	newWin := v.window(p)
