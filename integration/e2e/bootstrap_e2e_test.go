@@ -73,7 +73,7 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 		for _, c := range []struct {
 			path string
 			body any
-		}{{"/ingest", probe}, {"/view/register", reg}} {
+		}{{"/ingest", probe}, {"/view/register", reg}, {"/view/unregister", map[string]any{"id": "v"}}} {
 			if code, a := ask("POST", c.path, c.body); code != 503 || a.Code != "SSP_NOT_READY" {
 				t.Fatalf("%s: %s = %d %+v, want 503 SSP_NOT_READY", phase, c.path, code, a)
 			}
