@@ -104,10 +104,11 @@ type Service struct {
 	bootDelay    time.Duration
 	writerOpts   membership.WriterOptions
 
-	system  *actor.ActorSystem
-	coord   *actor.PID
-	ttl     *actor.PID
-	flusher *actor.PID
+	system        *actor.ActorSystem
+	coord         *actor.PID
+	coordDispatch *pinnedDispatcher // the coordinator's goroutine
+	ttl           *actor.PID
+	flusher       *actor.PID
 
 	status      atomic.Value // Status
 	queue       chan struct{}
@@ -235,7 +236,9 @@ func (s *Service) Start(ctx context.Context) error {
 	root := s.system.Root
 	coord := newCoordinator(s)
 	var err error
-	if s.coord, err = root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return coord }), "coordinator"); err != nil {
+	s.coordDispatch = newPinnedDispatcher()
+	coordProps := actor.PropsFromProducer(func() actor.Actor { return coord }, actor.WithDispatcher(s.coordDispatch))
+	if s.coord, err = root.SpawnNamed(coordProps, "coordinator"); err != nil {
 		return fmt.Errorf("start coordinator: %w", err)
 	}
 	if s.ttl, err = root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &ttlActor{s: s} }), "ttl"); err != nil {
@@ -682,6 +685,7 @@ func (s *Service) shutdown(ctx context.Context) error {
 		}
 	}
 	s.system.Shutdown()
+	s.coordDispatch.close()
 	close(s.stoppedCh)
 	if err != nil {
 		s.log.WithError(err).Error("SSP stopped without draining")
