@@ -19,6 +19,7 @@ type node struct {
 	v        *view
 	sel      *surql.Select
 	table    string
+	tbl      *table // the store's table (set by view.start)
 	rel      string // the field's output name (empty at the top level)
 	parent   *node
 	children []*node

@@ -414,8 +414,8 @@ func (ix *oindex) upper(l *ileaf, a *ipos) int {
 }
 
 // insertLeaf inserts r at position a into l, splitting it when full; it returns the new right
-// leaf. Appends at either end of a full leaf split unevenly, so that monotone insertions (new
-// rows at the top of a feed) leave packed leaves behind.
+// leaf. Appends at either end of a full leaf split it unevenly, so that monotone insertions (the
+// sorted build, new rows at the top of a feed) leave packed leaves behind.
 func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 	pos := ix.lower(l, a)
 	n := int(l.n)
@@ -429,9 +429,9 @@ func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 	cut := lMax / 2
 	switch pos {
 	case n:
-		cut = lMax - lMax/8
+		cut = lMax - 2
 	case 0:
-		cut = lMax / 8
+		cut = 2
 	}
 	right := &ileaf{next: l.next, n: int32(n - cut)}
 	copy(right.s[:], l.s[cut:n])
@@ -448,6 +448,7 @@ func (ix *oindex) insertLeaf(l *ileaf, a *ipos, r *srow) *ileaf {
 
 func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, uint64, isep) {
 	i := ix.child(in, a)
+	added := -1 // the index of a new child
 	if h == 1 {
 		if in.leaves[i].n == lMax && ix.spill(in, i) {
 			i = ix.child(in, a)
@@ -455,14 +456,23 @@ func (ix *oindex) insertInner(in *iinner, h int, a *ipos, r *srow) (*iinner, uin
 		if right := ix.insertLeaf(in.leaves[i], a, r); right != nil {
 			k, sep := ix.sepOf(right.k[0], ix.row(right.s[0]))
 			insertIChild(in, i+1, nil, right, k, sep)
+			added = i + 1
 		}
 	} else if right, k, sep := ix.insertInner(in.kids[i], h-1, a, r); right != nil {
 		insertIChild(in, i+1, right, nil, k, sep)
+		added = i + 1
 	}
 	if in.n < iMax {
 		return nil, 0, isep{}
 	}
+	// Split; a child appended at either end (monotone insertions) leaves a packed node behind.
 	half := in.n / 2
+	switch {
+	case added == in.n-1:
+		half = in.n - 2
+	case added == 1:
+		half = 2
+	}
 	right := &iinner{n: in.n - half}
 	copy(right.k[:], in.k[half:in.n])
 	copy(right.seps[:], in.seps[half:in.n])

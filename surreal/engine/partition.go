@@ -462,7 +462,7 @@ func (v *view) flush(p *partition) {
 // enter makes a row of p's window a member under each parent and materializes its subqueries.
 func (v *view) enter(p *partition, rs *rowState) {
 	n := p.n
-	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.table, +1) })
+	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.tbl, +1) })
 	for _, c := range n.children {
 		v.attach(c, rs.key())
 	}
@@ -471,7 +471,7 @@ func (v *view) enter(p *partition, rs *rowState) {
 // leave undoes enter.
 func (v *view) leave(p *partition, rs *rowState) {
 	n := p.n
-	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.table, -1) })
+	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.tbl, -1) })
 	for _, c := range n.children {
 		v.detach(c, rs.key())
 	}
@@ -488,7 +488,7 @@ func (v *view) attach(c *node, parentKey string) {
 		p.parents[parentKey]++
 		if p.parents[parentKey] == 1 {
 			for _, rs := range v.window(p) {
-				v.addMember(parentKey, c.rel, rs.key(), c.table, +1)
+				v.addMember(parentKey, c.rel, rs.key(), c.tbl, +1)
 			}
 		}
 		return
@@ -513,7 +513,7 @@ func (v *view) detach(c *node, parentKey string) {
 		if p.parents[parentKey] <= 0 {
 			delete(p.parents, parentKey)
 			for _, rs := range v.window(p) {
-				v.addMember(parentKey, c.rel, rs.key(), c.table, -1)
+				v.addMember(parentKey, c.rel, rs.key(), c.tbl, -1)
 			}
 		}
 		if len(p.parents) == 0 {

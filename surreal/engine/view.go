@@ -60,8 +60,8 @@ type subRef struct {
 }
 
 type memberList struct {
-	table string
-	refs  []memberRef
+	tbl  *table // the member's table in the store (for its version)
+	refs []memberRef
 }
 
 type memberRef struct {
@@ -133,6 +133,7 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 // materializes the top level.
 func (v *view) start() {
 	for _, n := range v.nodes {
+		n.tbl = v.st.table(n.table)
 		switch {
 		case n.boundable:
 			n.ix = v.st.acquireIndex(n.table, n.ixField, n.ixTerms)
@@ -189,10 +190,10 @@ func (v *view) stop() {
 }
 
 // addMember changes the count of membership (parent, rel, key) by d.
-func (v *view) addMember(parent, rel, key, tbl string, d int32) {
+func (v *view) addMember(parent, rel, key string, tbl *table, d int32) {
 	ml := v.members[key]
 	if ml == nil {
-		ml = &memberList{table: tbl}
+		ml = &memberList{tbl: tbl}
 		v.members[key] = ml
 	}
 	i := 0
@@ -510,9 +511,9 @@ func (v *view) delta(c *change) *Delta {
 		id := memberID{t.parent, t.rel, t.key}
 		switch {
 		case r.before <= 0 && r.n > 0:
-			get().Added = append(get().Added, v.member(id, t.ml.table, c))
+			get().Added = append(get().Added, v.member(id, t.ml.tbl, c))
 		case r.before > 0 && r.n <= 0:
-			get().Removed = append(get().Removed, v.member(id, t.ml.table, c))
+			get().Removed = append(get().Removed, v.member(id, t.ml.tbl, c))
 		}
 	}
 	if c.changed && !c.new.IsNone() {
@@ -521,7 +522,7 @@ func (v *view) delta(c *change) *Delta {
 				if r.n <= 0 || (r.step == v.stepNo && r.before <= 0) {
 					continue
 				}
-				get().Updated = append(get().Updated, v.member(memberID{r.parent, r.rel, c.key}, ml.table, c))
+				get().Updated = append(get().Updated, v.member(memberID{r.parent, r.rel, c.key}, ml.tbl, c))
 			}
 		}
 	}
@@ -543,10 +544,10 @@ func (v *view) delta(c *change) *Delta {
 	return d
 }
 
-func (v *view) member(id memberID, tbl string, c *change) Member {
+func (v *view) member(id memberID, tbl *table, c *change) Member {
 	m := Member{Key: id.key, Parent: id.parent, Rel: id.rel, Version: 1}
-	if row, ok := v.st.get(tbl, id.key); ok {
-		m.Version = eval.Version(row)
+	if r := tbl.rows[id.key]; r != nil {
+		m.Version = eval.Version(r.row)
 	} else if id.key == c.key && !c.old.IsNone() {
 		m.Version = eval.Version(c.old)
 	}
@@ -558,8 +559,8 @@ func (v *view) list() []Member {
 	out := make([]Member, 0, len(v.members))
 	for k, ml := range v.members {
 		ver := int64(1)
-		if row, ok := v.st.get(ml.table, k); ok {
-			ver = eval.Version(row)
+		if r := ml.tbl.rows[k]; r != nil {
+			ver = eval.Version(r.row)
 		}
 		for _, r := range ml.refs {
 			if r.n > 0 {
