@@ -53,6 +53,11 @@ import (
 type Config struct {
 	Views int // number of views Views returns
 	Rows  int // number of rows Initial returns, over all tables
+	// Window, when positive, keeps the data size stationary for long (soak) runs: once more
+	// than Window rows of a table that the stream created are alive, every further create of
+	// that table is followed by a DELETE of the oldest of them. The initial rows are left to
+	// the usual mix.
+	Window int
 }
 
 // ViewSpec is one view of the workload, ready for engine.Register.
@@ -94,6 +99,11 @@ type table struct {
 	author []uint32 // by id: the user a thread or comment links to
 	thread []uint32 // by id: the thread a comment links to
 	alive  int
+
+	// Config.Window: ids from first on were created by the stream; streamAlive of them are
+	// alive; none below cursor is.
+	first, cursor int64
+	streamAlive   int
 }
 
 func (t *table) next() int64 { return int64(len(t.ver)) }
@@ -116,6 +126,7 @@ type Workload struct {
 	rng    *rand.Rand // the change stream
 	tables [numTables]*table
 	views  []ViewSpec
+	queued []engine.Change // Config.Window deletes, returned by the next calls of Next
 }
 
 // New returns the workload for seed and cfg. Negative sizes count as zero.
@@ -148,6 +159,9 @@ func New(seed int64, cfg Config) *Workload {
 		// A comment goes to a thread that existed when it was written, mostly a recent one.
 		existing := min(threads, 1+(k+1)*threads/max(counts[tComment], 1))
 		w.tables[tComment].add(skewLow(r, users), skewHigh(r, existing))
+	}
+	for _, tb := range w.tables {
+		tb.first, tb.cursor = tb.next(), tb.next()
 	}
 	w.views = w.makeViews()
 	return w
@@ -263,6 +277,11 @@ func (w *Workload) Initial() []engine.Change {
 // Next returns the next change of the stream (see the package comment for the mix). The stream
 // assumes the initial rows were applied first.
 func (w *Workload) Next() engine.Change {
+	if len(w.queued) > 0 {
+		c := w.queued[0]
+		w.queued = w.queued[1:]
+		return c
+	}
 	p := w.rng.IntN(100)
 	switch {
 	case p < 40:
@@ -299,7 +318,20 @@ func (w *Workload) create(t int) engine.Change {
 	if t == tComment {
 		thread = w.pickInt(tThread, skewHigh)
 	}
-	id := w.tables[t].add(author, thread)
+	tb := w.tables[t]
+	id := tb.add(author, thread)
+	if w.cfg.Window > 0 {
+		if tb.streamAlive++; tb.streamAlive > w.cfg.Window {
+			for tb.ver[tb.cursor] == 0 {
+				tb.cursor++
+			}
+			old := tb.cursor
+			tb.ver[old] = 0
+			tb.alive--
+			tb.streamAlive--
+			w.queued = append(w.queued, engine.Change{Table: tableNames[t], Op: engine.OpDelete, ID: record(t, old)})
+		}
+	}
 	return engine.Change{Table: tableNames[t], Op: engine.OpCreate, ID: record(t, id), Record: w.row(t, id, 1)}
 }
 
@@ -335,6 +367,9 @@ func (w *Workload) delete(t int) engine.Change {
 	tb := w.tables[t]
 	tb.ver[id] = 0
 	tb.alive--
+	if id >= tb.first {
+		tb.streamAlive--
+	}
 	return engine.Change{Table: tableNames[t], Op: engine.OpDelete, ID: record(t, id)}
 }
 

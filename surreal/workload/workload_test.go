@@ -243,3 +243,56 @@ func TestViewMix(t *testing.T) {
 		t.Error("Views exposes internal state")
 	}
 }
+
+func TestWindowKeepsTheDataStationary(t *testing.T) {
+	const window = 40
+	w := New(12, Config{Rows: 400, Window: window})
+	rows := map[string]bool{}
+	initial := map[string]int{}
+	for _, c := range w.Initial() {
+		rows[c.ID.SurQL()] = true
+		initial[c.Table]++
+	}
+	live := func(table string) int {
+		n := 0
+		for id := range rows {
+			if strings.HasPrefix(id, table+":") {
+				n++
+			}
+		}
+		return n
+	}
+	creates, deletes := 0, 0
+	for i := range 20000 {
+		c := w.Next()
+		id := c.ID.SurQL()
+		switch c.Op {
+		case engine.OpCreate:
+			if rows[id] {
+				t.Fatalf("change %d: CREATE of existing %s", i, id)
+			}
+			rows[id] = true
+			creates++
+		case engine.OpDelete:
+			if !rows[id] {
+				t.Fatalf("change %d: DELETE of missing %s", i, id)
+			}
+			delete(rows, id)
+			deletes++
+		default:
+			if !rows[id] {
+				t.Fatalf("change %d: op %d of missing %s", i, c.Op, id)
+			}
+		}
+		if i%1000 == 999 {
+			for _, tb := range []string{"user", "thread", "comment"} {
+				if n := live(tb); n > initial[tb]+window+1 {
+					t.Fatalf("change %d: %d %s rows alive, want at most %d initial + %d", i, n, tb, initial[tb], window)
+				}
+			}
+		}
+	}
+	if deletes < creates-3*window {
+		t.Errorf("%d creates but %d deletes: the window should delete as much as is created", creates, deletes)
+	}
+}
