@@ -142,22 +142,34 @@ func (v *view) trim(p *partition) {
 
 // reevalBounded is reeval for a bounded partition. Its rows keep no sort keys and the partition
 // no map of them: the changed row is found in the tree by the position its old content had.
-func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value) {
+func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value, c *change) {
 	b, n := p.bnd, p.n
 	ix := n.ix
+	// The sort keys of the old and new content, as the store computed them for the index.
+	oldKeys, newKeys := v.oldKeys[:0], v.posKeys[:0]
+	if c != nil && ix.step == c.step {
+		oldKeys, newKeys = ix.oldKeys, ix.newKeys
+	} else {
+		if !old.IsNone() {
+			oldKeys = ix.keysOf(old, oldKeys)
+			v.oldKeys = oldKeys
+		}
+		if !row.IsNone() {
+			newKeys = ix.keysOf(row, newKeys)
+			v.posKeys = newKeys
+		}
+	}
 	var rs *rowState
 	if !old.IsNone() && p.tree.Len() > 0 {
-		v.oldKeys = ix.keysOf(old, v.oldKeys[:0])
-		rs = p.tree.Find(r, v.oldKeys)
+		rs = p.tree.Find(r, oldKeys)
 	}
 	var pos ipos
 	within := false
 	if !row.IsNone() {
 		// The row's position in the partition's group: were it in another group it would not
 		// match (the prefix field's equality is part of WHERE), so the group is not looked up.
-		v.posKeys = ix.keysOf(row, v.posKeys[:0])
-		id := row.Get("id")
-		pos = ipos{k: ix.word(b.g, n.prefix(v.posKeys, id)), keys: v.posKeys, id: id}
+		id := r.id()
+		pos = ipos{k: ix.word(b.g, n.prefix(newKeys, id)), keys: newKeys, id: id}
 		within = b.within(ix, &pos)
 	}
 	if rs == nil && !within {
@@ -174,11 +186,11 @@ func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value) {
 	}
 	if rs != nil {
 		id := r.id()
-		if match && n.compare(v.oldKeys, id, v.posKeys, id) == 0 && n.prefix(v.oldKeys, id) == n.prefix(v.posKeys, id) {
+		if match && n.compare(oldKeys, id, newKeys, id) == 0 && n.prefix(oldKeys, id) == n.prefix(newKeys, id) {
 			v.endBounded(p) // same position
 			return
 		}
-		rs.keys = v.oldKeys // the position it was inserted at
+		rs.keys = oldKeys // the position it was inserted at
 		rnk := p.tree.Delete(rs)
 		rs.keys = nil
 		if p.tree.Len() < n.need() {

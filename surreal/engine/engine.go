@@ -252,16 +252,17 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 	if had && !row.IsNone() && strictEqual(old, row) {
 		return nil, nil
 	}
-	ch := &change{table: c.Table, key: key, new: row, changed: true}
+	e.step++
+	ch := &change{table: c.Table, key: key, new: row, changed: true, step: e.step}
 	ch.hashes = ch.hbuf[:0]
 	if had {
 		ch.old = old
 		ch.seq = cur.seq
+		ch.r = cur
 	} else {
 		ch.seq = e.st.nextSeq(c.Table)
 	}
 	e.st.apply(ch)
-	e.step++
 	views := e.rtr.collect(ch, e.step, e.scratch[:0])
 	// Deltas of the affected pipelines, one per view id, sorted by view id (each pipeline's
 	// names are sorted already, so one affected pipeline needs no sort).

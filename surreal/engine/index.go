@@ -41,6 +41,13 @@ type oindex struct {
 	n      int
 
 	kbuf, pbuf []value.Value // scratch: keys of a compared entry, keys of a probe
+
+	// The sort keys of the old and new content of the row of the change of step step, computed
+	// once by store.apply for the index and the bounded windows over it.
+	step             uint64
+	oldKeys, newKeys []value.Value
+	moving, adding   bool // the pending change removes the row's entry, adds one (at newPos)
+	newPos           ipos
 }
 
 // ixTerm is one sort term of an ordered index: a path of the row read without following record
@@ -208,12 +215,11 @@ func (ix *oindex) preOf(keys []value.Value, id value.Value) uint64 {
 	return termPrefix(keys[0], t.desc, t.collate || t.numeric)
 }
 
-// probe returns the position of row in group hash key hk; its keys live in scratch space that
-// the next probe overwrites.
-func (ix *oindex) probe(row value.Value, hk string) ipos {
-	ix.pbuf = ix.keysOf(row, ix.pbuf[:0])
+// probe returns the position of row in group hash key hk, its keys appended to buf[:0].
+func (ix *oindex) probe(row value.Value, hk string, buf []value.Value) ipos {
+	buf = ix.keysOf(row, buf[:0])
 	id := row.Get("id")
-	return ipos{k: ix.word(ix.group(hk), ix.preOf(ix.pbuf, id)), keys: ix.pbuf, id: id}
+	return ipos{k: ix.word(ix.group(hk), ix.preOf(buf, id)), keys: buf, id: id}
 }
 
 // row returns the row in slot s.
@@ -279,22 +285,33 @@ func (ix *oindex) cmpEntry(a *ipos, k uint64, r *srow) int {
 	return eval.TieBreak(a.id, r.id())
 }
 
-// moves reports whether change c (an update) changes the row's position in the index.
-func (ix *oindex) moves(c *change) bool {
-	if ix.field != "" && c.hash(ix.field, true) != c.hash(ix.field, false) {
-		return true
+// apply keeps the index current with change c of row r (store.apply calls it twice: before the
+// row's content changes, with after false, and after, with after true) and records the sort
+// keys of the old and new content for the views.
+func (ix *oindex) apply(c *change, r *srow, after bool) {
+	if !after {
+		ix.step = c.step
+		ix.oldKeys, ix.newKeys = ix.oldKeys[:0], ix.newKeys[:0]
+		var op, np ipos
+		if !c.old.IsNone() {
+			op = ix.probe(c.old, ix.hashOf(c, true), ix.oldKeys)
+			ix.oldKeys = op.keys
+		}
+		if !c.new.IsNone() {
+			np = ix.probe(c.new, ix.hashOf(c, false), ix.newKeys)
+			ix.newKeys = np.keys
+		}
+		ix.moving = !c.old.IsNone() && (c.new.IsNone() || op.k != np.k || eval.CompareKeys(ix.sel, op.keys, np.keys) != 0)
+		ix.adding = !c.new.IsNone() && (c.old.IsNone() || ix.moving)
+		ix.newPos = np
+		if ix.moving {
+			ix.removeAt(&op, r)
+		}
+		return
 	}
-	if len(ix.terms) == 0 {
-		return false
+	if ix.adding {
+		ix.insertAt(&ix.newPos, r)
 	}
-	ix.kbuf = ix.keysOf(c.old, ix.kbuf[:0])
-	ix.pbuf = ix.keysOf(c.new, ix.pbuf[:0])
-	if eval.CompareKeys(ix.sel, ix.kbuf, ix.pbuf) != 0 {
-		return true
-	}
-	t := ix.terms[0]
-	opaque := t.collate || t.numeric
-	return prefix(ix.kbuf[0], opaque) != prefix(ix.pbuf[0], opaque)
 }
 
 // Len is the number of rows in the index.
@@ -341,12 +358,6 @@ func (ix *oindex) build(rows map[string]*srow) {
 		e := &ents[o.i]
 		ix.insertAt(&e.pos, e.r)
 	}
-}
-
-// insert adds row r (group hash key hk, its current content) to the index.
-func (ix *oindex) insert(r *srow, hk string) {
-	a := ix.probe(r.row, hk)
-	ix.insertAt(&a, r)
 }
 
 func (ix *oindex) insertAt(a *ipos, r *srow) {
@@ -539,17 +550,16 @@ func removeIChild(in *iinner, i int) {
 	in.k[in.n], in.seps[in.n], in.kids[in.n], in.leaves[in.n] = 0, isep{}, nil, nil
 }
 
-// remove deletes row r (group hash key hk; r still holds the content it was inserted with). It
-// reports whether the entry was found.
-func (ix *oindex) remove(r *srow, hk string) bool {
-	a := ix.probe(r.row, hk)
+// removeAt deletes row r, which the index holds at position a. It reports whether the entry was
+// found.
+func (ix *oindex) removeAt(a *ipos, r *srow) bool {
 	if ix.height == 0 {
 		if ix.leaf == nil {
 			return false
 		}
-		return ix.removeFromLeaf(ix.leaf, &a, r)
+		return ix.removeFromLeaf(ix.leaf, a, r)
 	}
-	found := ix.removeInner(ix.root, ix.height, &a, r)
+	found := ix.removeInner(ix.root, ix.height, a, r)
 	for ix.height > 0 && ix.root.n == 1 {
 		if ix.height == 1 {
 			ix.leaf, ix.root = ix.root.leaves[0], nil

@@ -69,12 +69,14 @@ func TestIndexAgainstSortedModel(t *testing.T) {
 				}
 				return value.ObjectOf(fs)
 			}
+			step := uint64(0)
 			apply := func(id int, row value.Value) {
 				key := value.RecordString(value.Record("t", value.Int(int64(id))))
-				c := &change{table: "t", key: key, new: row}
+				step++
+				c := &change{table: "t", key: key, new: row, step: step}
 				c.hashes = c.hbuf[:0]
 				if r := st.getRow("t", key); r != nil {
-					c.old, c.seq = r.row, r.seq
+					c.old, c.seq, c.r = r.row, r.seq, r
 				} else if row.IsNone() {
 					return
 				} else {

@@ -339,10 +339,11 @@ func (v *view) evalRow(p *partition, row, prow value.Value) (bool, []value.Value
 }
 
 // reeval brings one row of a partition up to date (row NONE: the row is gone; old is the content
-// the partition last saw, NONE if the row is new) and applies the resulting window changes.
-func (v *view) reeval(p *partition, r *srow, old, row value.Value) {
+// the partition last saw, NONE if the row is new; c is the change of the row, if it changed) and
+// applies the resulting window changes.
+func (v *view) reeval(p *partition, r *srow, old, row value.Value, c *change) {
 	if p.bnd != nil {
-		v.reevalBounded(p, r, old, row)
+		v.reevalBounded(p, r, old, row, c)
 		return
 	}
 	n := p.n

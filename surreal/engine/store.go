@@ -107,14 +107,21 @@ func (s *store) count(tbl string) int {
 	return 0
 }
 
-// apply stores the new row of change c (or deletes the row), keeps the indexes current and sets
-// c.r to the row's handle.
+// apply stores the new row of change c (or deletes the row; c.r is the existing row, if any),
+// keeps the indexes current and sets c.r to the row's handle.
 func (s *store) apply(c *change) {
 	t := s.table(c.table)
-	r := t.rows[c.key]
-	switch {
-	case r == nil:
+	r := c.r
+	if r == nil {
 		r = &srow{row: c.new, key: c.key, seq: c.seq}
+	}
+	// Index entries are removed while the row still holds its old content (index comparisons
+	// read it) and inserted once it holds the new one.
+	for _, ix := range t.idx {
+		ix.apply(c, r, false)
+	}
+	switch {
+	case c.r == nil:
 		t.rows[c.key] = r
 		if n := len(t.free); n > 0 {
 			r.slot = t.free[n-1]
@@ -124,32 +131,16 @@ func (s *store) apply(c *change) {
 			r.slot = uint32(len(t.slab))
 			t.slab = append(t.slab, r)
 		}
-		for _, ix := range t.idx {
-			ix.insert(r, ix.hashOf(c, false))
-		}
 	case c.new.IsNone():
-		for _, ix := range t.idx {
-			ix.remove(r, ix.hashOf(c, true))
-		}
 		delete(t.rows, c.key)
 		t.slab[r.slot] = nil
 		t.free = append(t.free, r.slot)
 		r.gone = true
 	default:
-		// Entries are removed while the row still holds its old content (index comparisons read
-		// it) and inserted again once it holds the new one.
-		var buf [8]*oindex
-		moved := buf[:0]
-		for _, ix := range t.idx {
-			if ix.moves(c) {
-				ix.remove(r, ix.hashOf(c, true))
-				moved = append(moved, ix)
-			}
-		}
 		r.row = c.new
-		for _, ix := range moved {
-			ix.insert(r, ix.hashOf(c, false))
-		}
+	}
+	for _, ix := range t.idx {
+		ix.apply(c, r, true)
 	}
 	c.r = r
 }

@@ -331,7 +331,8 @@ func (v *view) takeDerefs() []string {
 type change struct {
 	table, key string
 	seq        uint64      // the row's store sequence number
-	r          *srow       // the row's handle (set by store.apply)
+	step       uint64      // the engine's step number of the change
+	r          *srow       // the row's handle (the existing row, or set by store.apply)
 	old, new   value.Value // NONE when absent
 	changed    bool        // the row's content (or version) differs
 	hashes     []fieldHash // HashKeys of fields of old and new, computed once per change
@@ -407,7 +408,7 @@ func (v *view) apply(c *change) *Delta {
 			// so this does not happen today; a bounded partition must not see it twice, as it
 			// finds the changed row by its old content.)
 			if !p.dead && p.born != v.stepNo {
-				v.reeval(p, c.r, c.old, c.new)
+				v.reeval(p, c.r, c.old, c.new, c)
 			}
 			ps[i] = nil
 		}
@@ -429,7 +430,7 @@ func (v *view) apply(c *change) *Delta {
 			if p.dead || p.rows[rs.r.seq] != rs {
 				continue
 			}
-			v.reeval(p, rs.r, rs.r.live(), rs.r.live())
+			v.reeval(p, rs.r, rs.r.live(), rs.r.live(), nil)
 		}
 		for _, p := range parts {
 			if p.dead {
