@@ -223,3 +223,82 @@ func BenchmarkViewSize(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSelectiveWindow measures what bounded LIMIT windows pay for filters that reject most
+// rows: every change deletes the window's first member, so the rows at hand run out and the
+// window walks the shared index on, evaluating WHERE on the rows it skips (when the matching rows
+// run out, the deleted ones are re-created, untimed). walked/op is index entries evaluated per
+// change.
+func BenchmarkSelectiveWindow(b *testing.B) {
+	const rows = 100_000
+	for _, pct := range []float64{50, 5, 0.5} {
+		b.Run(fmt.Sprintf("match=%g%%", pct), func(b *testing.B) {
+			eng := engine.New(engine.Options{})
+			min := int(1000 - pct*10)
+			score := func(id int) int { return (id * 7919) % 1000 }
+			base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			create := func(id int) engine.Change {
+				c, err := engine.NewChange("thread", "CREATE", fmt.Sprintf("thread:%d", id), value.ObjectOf([]value.Field{
+					{Key: "score", Val: value.Int(int64(score(id)))},
+					{Key: "created", Val: value.Datetime(base.Add(time.Duration(id) * time.Minute))},
+				}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				return c
+			}
+			apply := func(c engine.Change) {
+				if _, err := eng.Apply(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var top []int // matching ids, oldest first
+			for i := 1; i <= rows; i++ {
+				apply(create(i))
+				if score(i) >= min {
+					top = append(top, i)
+				}
+			}
+			q := fmt.Sprintf("SELECT * FROM thread WHERE score >= %d ORDER BY created DESC LIMIT 20", min)
+			if _, err := eng.Register("v", q, value.None()); err != nil {
+				b.Fatal(err)
+			}
+			// Delete the newest matching rows, newest first, keeping 40.
+			dels := make([]engine.Change, len(top)-40)
+			adds := make([]engine.Change, len(dels))
+			for i := range dels {
+				id := top[len(top)-1-i]
+				c, err := engine.NewChange("thread", "DELETE", fmt.Sprintf("thread:%d", id), value.None())
+				if err != nil {
+					b.Fatal(err)
+				}
+				dels[i], adds[i] = c, create(id)
+			}
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0, walked0 := cpuTime(), eng.Stats().Walked
+			var restoreCPU time.Duration
+			var restoreWalked uint64
+			next := 0
+			for range b.N {
+				if next == len(dels) {
+					b.StopTimer()
+					c0, w0 := cpuTime(), eng.Stats().Walked
+					for i := len(adds) - 1; i >= 0; i-- {
+						apply(adds[i])
+					}
+					restoreCPU += cpuTime() - c0
+					restoreWalked += eng.Stats().Walked - w0
+					next = 0
+					b.StartTimer()
+				}
+				apply(dels[next])
+				next++
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0-restoreCPU).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(eng.Stats().Walked-walked0-restoreWalked)/float64(b.N), "walked/op")
+		})
+	}
+}

@@ -112,6 +112,7 @@ func (v *view) refill(p *partition, prow value.Value, target int) {
 			b.complete = true
 			return
 		}
+		v.st.walked++
 		b.front.k = k
 		b.front.keys = ix.keysOf(r.row, b.front.keys[:0])
 		b.front.id = r.id()

@@ -89,11 +89,14 @@ type Stats struct {
 	Indexes      int   // shared ordered indexes
 	IndexEntries int   // entries over all indexes (rows of the table per index)
 	IndexBytes   int64 // heap the indexes hold (nodes and separator keys), approximately
+	// Walked counts the index entries LIMIT windows have evaluated to refill themselves (when
+	// building, and when members left and the rows at hand ran out), since New or Reset.
+	Walked uint64
 }
 
 // Stats returns the current Stats. It walks every index node: O(rows/64) per index.
 func (e *Engine) Stats() Stats {
-	var s Stats
+	s := Stats{Walked: e.st.walked}
 	for _, t := range e.st.tables {
 		for _, ix := range t.idx {
 			s.Indexes++

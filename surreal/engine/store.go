@@ -13,6 +13,7 @@ import (
 type store struct {
 	tables map[string]*table
 	seed   maphash.Seed // hashes correlation values into index key words
+	walked uint64       // index entries bounded windows walked to refill (Stats.Walked)
 }
 
 type table struct {
