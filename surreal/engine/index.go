@@ -40,7 +40,7 @@ type oindex struct {
 	height int
 	n      int
 
-	kbuf, pbuf []value.Value // scratch: keys of a compared entry, keys of a probe
+	kbuf []value.Value // scratch: keys of a compared entry
 
 	// The sort keys of the old and new content of the row of the change of step step, computed
 	// once by store.apply for the index and the bounded windows over it.

@@ -132,7 +132,8 @@ func (v *view) fill(p *partition) {
 	v.addPartDeps(p, p.sigDeps)
 	v.registerRoute(p, prow)
 	if p.bnd != nil && !v.startBound(p) {
-		p.bnd = nil
+		p.bnd = nil // a correlation value that cannot be indexed: keep every row
+		p.rows = map[uint64]*rowState{}
 	}
 	if p.bnd != nil {
 		v.refill(p, prow, n.keep())

@@ -120,6 +120,7 @@ func corpus() []viewSpec {
 		{"alias_rest", `SELECT *, meta AS m FROM thread ORDER BY m.views, title DESC LIMIT 2 START 1`, none},
 		{"index_path", `SELECT * FROM user ORDER BY tags[0] DESC, profile.score LIMIT 2`, none},
 		{"computed_link", `SELECT *, author.age * 1 AS a FROM thread ORDER BY a DESC LIMIT 2`, none},
+		{"unindexed_window", `SELECT *, (SELECT * FROM thread WHERE tags = $parent.tags ORDER BY created DESC LIMIT 1) AS same1 FROM user WHERE active = true`, none},
 		{"siblings", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.thread ORDER BY created DESC, score LIMIT 2) AS siblings FROM comment WHERE score >= 3`, none},
 		{"link_taint_sub", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND (score > 3 OR author.active = true) ORDER BY created DESC LIMIT 1) AS hot FROM thread`, none},
 	}
