@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -16,16 +17,36 @@ func (w *Writer) EnsureUserTable(ctx context.Context, uid string) error {
 	if !ValidTableName(uid) {
 		return fmt.Errorf("define list_ref table: user id %q is not [A-Za-z0-9_]+", uid)
 	}
-	w.ddlMu.Lock()
-	defer w.ddlMu.Unlock()
-	if w.defined[uid] {
+	st := w.userDDL(uid)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.defined {
 		return nil
 	}
 	if err := w.ddl(ctx, userTableDDL(uid), nil); err != nil {
 		return fmt.Errorf("define list_ref table %s: %w", UserTable(uid), err)
 	}
-	w.defined[uid] = true
+	st.defined = true
 	return nil
+}
+
+// userDDLState serializes the definition and removal of one user's table; other users' run
+// at the same time (a definition waits for a database round trip, and every per-user writer
+// checks its table before each flush).
+type userDDLState struct {
+	mu      sync.Mutex
+	defined bool // this process defined the table (and did not remove it since)
+}
+
+func (w *Writer) userDDL(uid string) *userDDLState {
+	w.ddlMu.Lock()
+	defer w.ddlMu.Unlock()
+	st := w.defined[uid]
+	if st == nil {
+		st = &userDDLState{}
+		w.defined[uid] = st
+	}
+	return st
 }
 
 // EnsureGlobalTable defines `_00_list_ref` with its fields unless they exist already (the
@@ -62,12 +83,13 @@ func (w *Writer) DropUserTable(ctx context.Context, uid string) error {
 		return fmt.Errorf("remove list_ref table: user id %q is not [A-Za-z0-9_]+", uid)
 	}
 	table := UserTable(uid)
-	w.ddlMu.Lock()
-	defer w.ddlMu.Unlock()
+	st := w.userDDL(uid)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	w.mu.Lock()
 	w.forgetTableLocked(table)
 	w.mu.Unlock()
-	delete(w.defined, uid)
+	st.defined = false
 	if err := w.ddl(ctx, "REMOVE TABLE IF EXISTS "+table+";", nil); err != nil {
 		return fmt.Errorf("remove list_ref table %s: %w", table, err)
 	}

@@ -56,6 +56,15 @@ type WriterOptions struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// PageSize is the number of edges Reconcile reads per query (default 1000).
 	PageSize int
+	// Parallel is the number of transactions one flush of a table may run at once (default
+	// 1). A flush of more than ParallelMin writes is split by view into up to Parallel
+	// groups, each written in its own transactions, concurrently; the writes of one view stay
+	// in one group, in order. A single table's edges can then use more than one of the
+	// database's threads.
+	Parallel int
+	// ParallelMin is the smallest flush that is split (default 64 writes): smaller ones are
+	// one transaction, which is cheaper.
+	ParallelMin int
 	// Log receives failures (logrus' standard logger if nil).
 	Log logrus.FieldLogger
 }
@@ -75,6 +84,12 @@ func (o *WriterOptions) fill() {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 1
+	}
+	if o.ParallelMin <= 0 {
+		o.ParallelMin = 64
 	}
 	if o.Log == nil {
 		o.Log = logrus.StandardLogger()
@@ -119,8 +134,8 @@ type Writer struct {
 	views map[viewRef]*viewState
 	queue map[string]*tableQueue // per table
 
-	ddlMu   sync.Mutex
-	defined map[string]bool // uids whose table this process defined
+	ddlMu   sync.Mutex               // guards defined (not the DDL itself)
+	defined map[string]*userDDLState // per uid
 
 	transactions, statements, failedAttempts, failedFlushes, invalid atomic.Int64
 
@@ -136,7 +151,7 @@ func NewWriter(q Querier, opts WriterOptions) *Writer {
 		opts:    opts,
 		views:   map[viewRef]*viewState{},
 		queue:   map[string]*tableQueue{},
-		defined: map[string]bool{},
+		defined: map[string]*userDDLState{},
 	}
 }
 
@@ -354,27 +369,46 @@ func (w *Writer) flushTable(ctx context.Context, table string) error {
 	for i := range q.edges {
 		items = append(items, item{edge: &q.edges[i]})
 	}
-	done := 0
-	var err error
-	for done < len(items) {
-		n := min(w.opts.MaxStatements, len(items)-done)
-		if err = w.commit(ctx, table, items[done:done+n]); err != nil {
-			break
+	groups := w.split(items)
+	done := make([]int, len(groups)) // items written, from the front of each group
+	errs := make([]error, len(groups))
+	write := func(g int) {
+		part := groups[g]
+		for done[g] < len(part) {
+			n := min(w.opts.MaxStatements, len(part)-done[g])
+			if errs[g] = w.commit(ctx, table, part[done[g]:done[g]+n]); errs[g] != nil {
+				return
+			}
+			done[g] += n
 		}
-		done += n
+	}
+	if len(groups) == 1 {
+		write(0)
+	} else {
+		// The groups only read the writer's state (w.mu is held) and write disjoint edges.
+		var wg sync.WaitGroup
+		for g := range groups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				write(g)
+			}()
+		}
+		wg.Wait()
 	}
 	// Drop what was written; keep the rest in order.
-	rest := items[done:]
 	nq := &tableQueue{queued: map[edgeKey]struct{}{}}
-	for _, it := range rest {
-		switch {
-		case it.edge != nil:
-			nq.edges = append(nq.edges, *it.edge)
-			nq.queued[*it.edge] = struct{}{}
-		case it.removal != "":
-			nq.removals = append(nq.removals, it.removal)
-		default:
-			nq.stale = append(nq.stale, it.stale)
+	for g, part := range groups {
+		for _, it := range part[done[g]:] {
+			switch {
+			case it.edge != nil:
+				nq.edges = append(nq.edges, *it.edge)
+				nq.queued[*it.edge] = struct{}{}
+			case it.removal != "":
+				nq.removals = append(nq.removals, it.removal)
+			default:
+				nq.stale = append(nq.stale, it.stale)
+			}
 		}
 	}
 	if nq.len() == 0 {
@@ -382,12 +416,50 @@ func (w *Writer) flushTable(ctx context.Context, table string) error {
 	} else {
 		w.queue[table] = nq
 	}
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		w.opts.Log.WithFields(logrus.Fields{"table": table, "pending": nq.len(), "attempts": w.opts.MaxAttempts}).
 			WithError(err).Error("edge writes failed; kept for the next flush")
 		return fmt.Errorf("write edges of %s (%d writes kept for retry): %w", table, nq.len(), err)
 	}
 	return nil
+}
+
+// split divides a flush's items into the groups written concurrently (WriterOptions.Parallel):
+// by view, so that each view's writes stay in one group in their order; stale ids (which
+// belong to no known view) go to the first group. A small flush is one group.
+func (w *Writer) split(items []item) [][]item {
+	p := w.opts.Parallel
+	if p <= 1 || len(items) < w.opts.ParallelMin {
+		return [][]item{items}
+	}
+	groups := make([][]item, p)
+	for _, it := range items {
+		g := 0
+		switch {
+		case it.edge != nil:
+			g = viewGroup(it.edge.view, p)
+		case it.removal != "":
+			g = viewGroup(it.removal, p)
+		}
+		groups[g] = append(groups[g], it)
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// viewGroup hashes a view key (FNV-1a) to one of p groups.
+func viewGroup(view string, p int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(view); i++ {
+		h ^= uint32(view[i])
+		h *= 16777619
+	}
+	return int(h % uint32(p))
 }
 
 // commit writes items as one transaction, retrying with backoff.

@@ -1,7 +1,9 @@
 package membership
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sp00ky/ssp/surreal/engine"
@@ -381,5 +383,71 @@ func TestCLIReadonlyUpdatedAt(t *testing.T) {
 	}
 	if top, _ := e.clientRead(tb, "v1"); !eq(top, []string{"thread:1@2"}) {
 		t.Fatalf("after reconcile: top %v", top)
+	}
+}
+
+func TestParallelFlush(t *testing.T) {
+	e := newEnv(t, WriterOptions{Parallel: 3, ParallelMin: 1, MaxStatements: 5, MaxAttempts: 2})
+	var broken atomic.Bool
+	e.w.fault = func(string, int) bool { return broken.Load() }
+	const tb = GlobalTable
+	var batch []ViewDelta
+	for v := range 6 {
+		view := fmt.Sprintf("v%d", v)
+		var ms []engine.Member
+		for i := range 7 {
+			ms = append(ms, top(fmt.Sprintf("thread:%d", i), int64(v+1)))
+		}
+		ms = append(ms, sub("thread:0", "comments", "comment:1", 1), sub("thread:0", "comments", "comment:2", 1))
+		batch = append(batch, added(view, tb, ms...))
+	}
+	before := e.q.n.Load()
+	if err := e.w.ApplyDeltas(e.ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.q.n.Load() - before; n < 11 { // 54 writes in groups, at most 5 per transaction
+		t.Fatalf("%d transactions for 54 writes capped at 5", n)
+	}
+	check := func(when string, version func(v int) int64, gone string) {
+		t.Helper()
+		for v := range 6 {
+			gotTop, gotSub := e.clientRead(tb, fmt.Sprintf("v%d", v))
+			var wantTop []string
+			for i := range 7 {
+				if k := fmt.Sprintf("thread:%d", i); k != gone {
+					wantTop = append(wantTop, fmt.Sprintf("%s@%d", k, version(v)))
+				}
+			}
+			wantSub := []string{"comment:1@1<thread:0", "comment:2@1<thread:0"}
+			if !eq(gotTop, wantTop) || !eq(gotSub, wantSub) {
+				t.Fatalf("%s, view v%d: top %v sub %v, want %v %v", when, v, gotTop, gotSub, wantTop, wantSub)
+			}
+		}
+	}
+	check("after the parallel flush", func(v int) int64 { return int64(v + 1) }, "")
+
+	// A failing database keeps every group's writes; the next flush writes them in order.
+	broken.Store(true)
+	var later []ViewDelta
+	for v := range 6 {
+		d := engine.Delta{Removed: []engine.Member{top("thread:6", int64(v+1))}}
+		for i := range 6 {
+			d.Updated = append(d.Updated, top(fmt.Sprintf("thread:%d", i), 10))
+		}
+		later = append(later, ViewDelta{ViewKey: fmt.Sprintf("v%d", v), Table: tb, ClientID: "c", Delta: d})
+	}
+	if err := e.w.ApplyDeltas(e.ctx, later); err == nil {
+		t.Fatal("ApplyDeltas with a failing database: no error")
+	}
+	if st := e.w.Stats(); st.Pending != 42 {
+		t.Fatalf("pending %d, want 42 (stats %+v)", st.Pending, st)
+	}
+	broken.Store(false)
+	if err := e.w.Flush(e.ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	check("after recovery", func(int) int64 { return 10 }, "thread:6")
+	if st := e.w.Stats(); st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
