@@ -14,6 +14,7 @@ type metrics struct {
 	members        prometheus.Gauge       // ssp_view_members
 	edgeWrites     *prometheus.CounterVec // ssp_edge_writes_total{kind}
 	edgeLatency    prometheus.Histogram   // ssp_edge_write_duration_seconds
+	edgeLag        prometheus.Histogram   // ssp_edge_lag_seconds
 	edgeFailures   prometheus.Counter     // ssp_edge_write_failures_total
 	restarts       *prometheus.CounterVec // ssp_actor_restarts_total{kind}
 	bootstrap      prometheus.Gauge       // ssp_bootstrap_duration_seconds
@@ -55,6 +56,10 @@ func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
 			Name: "ssp_edge_write_duration_seconds", Help: "Duration of one list_ref writer flush (one transaction per table).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		edgeLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ssp_edge_lag_seconds", Help: "Time from a step's in-memory apply (before its /ingest answer) to the commit of its edge writes, per view and step.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
 		edgeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
 		}),
@@ -80,7 +85,7 @@ func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
 			ConstLabels: prometheus.Labels{"actor": d.actor},
 		}, d.f))
 	}
-	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency,
+	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
 		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts}
 	for _, g := range m.mailbox {
 		m.all = append(m.all, g)

@@ -65,8 +65,15 @@ type Deps struct {
 	Version string
 	// Hooks are test hooks.
 	Hooks Hooks
-	// EdgeWriter tunes every list_ref table's membership.Writer (its Log is replaced).
+	// EdgeWriter tunes every list_ref table's membership.Writer (its Log is replaced; Parallel
+	// defaults to 2).
 	EdgeWriter membership.WriterOptions
+	// MaxWriterBacklog bounds the edge items queued in the writers and not yet handed to the
+	// database (DefaultMaxWriterBacklog if zero, no bound if negative). While the writers are
+	// that far behind, /ingest waits for them (up to Config.IngestWait, then ErrBusy), so a
+	// database slower than the ingest rate slows the ingests down instead of letting the
+	// backlog, and the memory it holds, grow without end.
+	MaxWriterBacklog int
 	// BootstrapAttempts and BootstrapRetryDelay bound the bootstrap's retries of transient
 	// failures (10 tries 5 s apart if zero).
 	BootstrapAttempts   int
@@ -103,6 +110,7 @@ type Service struct {
 	bootAttempts int
 	bootDelay    time.Duration
 	writerOpts   membership.WriterOptions
+	maxBacklog   int64 // MaxWriterBacklog; <= 0: no bound
 
 	system        *actor.ActorSystem
 	coord         *actor.PID
@@ -175,7 +183,11 @@ func New(deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: log, db: deps.DB, reg: reg, hooks: deps.Hooks, version: deps.Version, refMode: mode,
 		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, writerOpts: deps.EdgeWriter,
-		queue: make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), stoppedCh: make(chan struct{}), bootDone: make(chan struct{}),
+		maxBacklog: int64(deps.MaxWriterBacklog),
+		queue:      make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), stoppedCh: make(chan struct{}), bootDone: make(chan struct{}),
+	}
+	if s.maxBacklog == 0 {
+		s.maxBacklog = DefaultMaxWriterBacklog
 	}
 	if s.bootAttempts <= 0 {
 		s.bootAttempts = 10
@@ -208,8 +220,16 @@ func (s *Service) Registry() *prometheus.Registry { return s.reg }
 func (s *Service) newEdgeWriter(table string) *membership.Writer {
 	o := s.writerOpts
 	o.Log = s.log.WithField("table", table)
+	if o.Parallel == 0 {
+		o.Parallel = defaultWriterParallel
+	}
 	return membership.NewWriter(s.db, o)
 }
+
+// defaultWriterParallel is membership.WriterOptions.Parallel unless Deps.EdgeWriter sets it:
+// a big flush of one table (the shared _00_list_ref above all) runs as two concurrent
+// transactions, so its edges are not limited to one database thread.
+const defaultWriterParallel = 2
 
 // userOfTable returns the uid of a per-user list_ref table.
 func userOfTable(table string) (string, bool) {
@@ -342,28 +362,58 @@ func (s *Service) startWait(id value.Value, rv int64) *rvWait {
 	return w
 }
 
-// acquire takes an ingest queue slot, waiting up to Config.IngestWait.
+// DefaultMaxWriterBacklog is Deps.MaxWriterBacklog when zero: about 100 MB of queued deltas.
+const DefaultMaxWriterBacklog = 100_000
+
+// acquire waits while the writers' backlog is over its bound, then takes an ingest queue slot;
+// both waits together last at most Config.IngestWait.
 func (s *Service) acquire(ctx context.Context) error {
 	select {
 	case s.queue <- struct{}{}:
-		return nil
+		if s.maxBacklog <= 0 || s.writerDepth.Load() <= s.maxBacklog {
+			return nil // the usual case: no wait, no timer
+		}
+		s.release()
 	default:
 	}
 	if s.cfg.IngestWait <= 0 {
-		return ErrBusy
+		return s.busy()
 	}
-	t := time.NewTimer(s.cfg.IngestWait)
-	defer t.Stop()
+	deadline := time.NewTimer(s.cfg.IngestWait)
+	defer deadline.Stop()
+	if s.maxBacklog > 0 && s.writerDepth.Load() > s.maxBacklog {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for s.writerDepth.Load() > s.maxBacklog {
+			select {
+			case <-tick.C:
+			case <-deadline.C:
+				return s.busy()
+			case <-s.closingCh:
+				return ErrShuttingDown
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	select {
 	case s.queue <- struct{}{}:
 		return nil
-	case <-t.C:
-		return ErrBusy
+	case <-deadline.C:
+		return s.busy()
 	case <-s.closingCh:
 		return ErrShuttingDown
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// busy is the ErrBusy of a wait that ran out, saying which bound held the ingest back.
+func (s *Service) busy() error {
+	if n := s.writerDepth.Load(); s.maxBacklog > 0 && n > s.maxBacklog {
+		return fmt.Errorf("%w (edge writers %d items behind the database, bound %d)", ErrBusy, n, s.maxBacklog)
+	}
+	return ErrBusy
 }
 
 func (s *Service) release() { <-s.queue }

@@ -355,5 +355,6 @@ func (a *viewActor) publish(ctx actor.Context, d engine.Delta, wait *rvWait) {
 	a.s.sendWriter(ctx, sl.writer, &edgeItem{
 		delta: membership.ViewDelta{ViewKey: sl.key, Table: sl.table, ClientID: sl.clientID, AuthID: sl.authID, Delta: d},
 		wait:  wait,
+		at:    time.Now(),
 	})
 }

@@ -18,6 +18,7 @@ type (
 	edgeItem struct {
 		delta membership.ViewDelta
 		wait  *rvWait
+		at    time.Time // when the view applied the step (ssp_edge_lag_seconds)
 	}
 	// removeViewItem deletes every edge of a view, after the view's earlier items.
 	removeViewItem struct {
@@ -222,6 +223,7 @@ func (a *writerActor) pump(ctx actor.Context) {
 func (a *writerActor) flushReady(ctx actor.Context) bool {
 	st := a.st
 	var batch []membership.ViewDelta
+	var lagFrom []time.Time // of the items in batch
 	var removals []string
 	cut := map[string]int{} // view → items taken from the front of its queue
 	for _, view := range st.order {
@@ -235,6 +237,9 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 					break collect
 				}
 				batch = append(batch, it.delta)
+				if !it.at.IsZero() {
+					lagFrom = append(lagFrom, it.at)
+				}
 				i++
 			case *removeViewItem:
 				removals = append(removals, view)
@@ -287,6 +292,12 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 	st.order = kept
 	a.s.writerDepth.Add(int64(-handed))
 	a.countWrites(batch)
+	if err == nil {
+		done := time.Now()
+		for _, at := range lagFrom {
+			a.s.m.edgeLag.Observe(done.Sub(at).Seconds())
+		}
+	}
 	if err != nil {
 		a.s.m.edgeFailures.Inc()
 		a.s.log.WithFields(logrus.Fields{"table": st.table, "pending": st.w.Stats().Pending}).WithError(err).

@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sp00ky/ssp/config"
+)
+
+// While the edge writers are more than Deps.MaxWriterBacklog items behind, an ingest waits for
+// them and then gives up with ErrBusy (503); once they catch up, ingests are accepted again.
+func TestWriterBacklogHoldsIngestsBack(t *testing.T) {
+	h := newHarness(t, harnessOpts{
+		cfg:  func(c *config.Config) { c.IngestWait = 200 * time.Millisecond },
+		deps: func(d *Deps) { d.MaxWriterBacklog = 2 },
+	})
+	// Edge items wait for these versions, so they stay queued in the writer.
+	h.exec("DEFINE TABLE _00_version SCHEMALESS; "+
+		"FOR $i IN 1..=3 { CREATE _00_version SET record_id = type::record('thread', $i), version = 1 };", nil)
+	h.register("threads", "SELECT * FROM thread", "user:alice")
+	for i := 1; i <= 3; i++ {
+		h.ingest("thread", "CREATE", fmt.Sprintf("thread:%d", i), map[string]any{"_00_rv": 2})
+	}
+	if d := h.s.writerDepth.Load(); d != 3 {
+		t.Fatalf("writer backlog %d, want 3 items waiting for _00_version", d)
+	}
+	start := time.Now()
+	err := h.s.Ingest(h.ctx, h.change("thread", "CREATE", "thread:4", map[string]any{}), "")
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "edge writers 3 items behind") {
+		t.Fatalf("ingest over the backlog bound: %v, want ErrBusy naming the backlog", err)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("busy after %v, want it to wait IngestWait (200ms) first", waited)
+	}
+	h.exec("UPDATE _00_version SET version = 2", nil)
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		d := h.s.writerDepth.Load()
+		return d == 0, fmt.Sprintf("writer backlog %d", d)
+	})
+	h.ingest("thread", "CREATE", "thread:4", map[string]any{})
+	h.waitEdgesMatch()
+}
