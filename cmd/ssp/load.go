@@ -32,6 +32,7 @@ import (
 	"github.com/sp00ky/ssp/config"
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 	"github.com/sp00ky/ssp/surreal/workload"
 )
@@ -45,9 +46,11 @@ package surreal/workload, registers its views plus one lag-probe view, waits unt
 is written, then drives POST /ingest with -clients concurrent keep-alive HTTP clients for
 -duration (or -count ingests) and prints one table row.
 
-Lag: every -sample-th ingest is a CREATE of a lagprobe row that the probe view
-(SELECT * FROM lagprobe, no owner, so its edges share the _00_list_ref writer with the
-workload's unowned views) adds; a LIVE SELECT on _00_list_ref filtered to that view times
+Lag, two ways. clag50/clag95: the SSP's own ssp_edge_lag_seconds, from a step's in-memory
+apply (just before its 200 OK) to the commit of its edge writes, over every view and step.
+lag50/lag95: what a client sees. Every -sample-th ingest is a CREATE of a lagprobe row that
+the probe view (SELECT * FROM lagprobe, owned by user:sspprobe, so in dedicated mode its
+edges have their own table as a client's views do) adds; a LIVE SELECT on that table times
 the edge's notification from the ingest's 200 OK; the probe row is then deleted by a later
 ingest.
 
@@ -55,8 +58,7 @@ Columns: views; ingests = measured ingests (probes included); ingest/s, p50, p99
 and latency of POST /ingest at the client; errors = answers other than 200; edges/s = edge
 writes (ssp_edge_writes_total) from the start of the run until the writers drained, per
 second of that span; drain = time after the last ingest until every edge was written;
-lag50, lag95 = ingest 200 OK → edge LIVE notification; lag-n = lag samples (and lost probes
-if any); ssp-cpu, db-cpu = CPU of the SSP and of the dev SurrealDB during the run, in cores;
+clag50, clag95, lag50, lag95 as above; lag-n = lag samples (and lost probes if any); ssp-cpu, db-cpu = CPU of the SSP and of the dev SurrealDB during the run, in cores;
 rss, heap = the SSP's resident set and Go heap in use after the drain.
 
 -soak D runs one cell (a single -views count) for D and prints, every -soak-every, the
@@ -66,11 +68,22 @@ goroutines, so that a memory leak shows as a trend.
 Flags:
 `
 
-// probeView is the view key of the lag probe, probeTable its table.
+// defaultSoakWindow is -window of a soak run.
+const defaultSoakWindow = 1000
+
+// probeView is the view key of the lag probe, probeTable its table, probeOwner its owner: in
+// dedicated mode its edges have their own table, as a client's views have, so the LIVE query
+// that times them does not run over every edge of the workload (SurrealDB evaluates a LIVE
+// query for each write to its table, which roughly doubled the database's work per edge).
 const (
 	probeView  = "ssp_load_probe"
 	probeTable = "lagprobe"
+	probeOwner = "user:sspprobe"
 )
+
+// probeParams are the probe view's parameters: its owner.
+var probeParams = value.ObjectOf([]value.Field{{Key: "auth", Val: value.ObjectOf([]value.Field{
+	{Key: "id", Val: value.String(probeOwner)}})}})
 
 // loadFlags are the options of `ssp load`.
 type loadFlags struct {
@@ -91,6 +104,7 @@ type loadFlags struct {
 	refMode   string
 	seed      int64
 	rv        bool
+	window    int
 	pprof     string
 	verbose   bool
 }
@@ -121,6 +135,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.StringVar(&f.refMode, "ref-mode", "dedicated", "SPKY_SSP_REF_MODE of the SSP: dedicated or single")
 	fs.Int64Var(&f.seed, "seed", 1, "workload seed")
 	fs.BoolVar(&f.rv, "rv", false, "keep the rows' _00_rv (the SSP then waits for _00_version rows, which the generator writes first)")
+	fs.IntVar(&f.window, "window", 0, "keep the data stationary: delete the oldest stream-created row of a table once more than this many are alive (default 1000 with -soak, else 0: the data grows)")
 	fs.StringVar(&f.pprof, "pprof", "", "host:port for the SSP subprocess's pprof listener (SPKY_PPROF_ADDR)")
 	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's and the database's logs to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -128,6 +143,11 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 			return f, err
 		}
 		return f, errUsage
+	}
+	windowSet := false
+	fs.Visit(func(fl *flag.Flag) { windowSet = windowSet || fl.Name == "window" })
+	if !windowSet && f.soak > 0 {
+		f.window = defaultSoakWindow
 	}
 	bad := func(format string, a ...any) (loadFlags, error) {
 		fmt.Fprintf(stderr, "ssp load: "+format+"\n", a...)
@@ -138,6 +158,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("unexpected argument %q", fs.Arg(0))
 	case len(f.views) == 0:
 		return bad("-views needs at least one count")
+	case f.window < 0:
+		return bad("-window must not be negative, got %d", f.window)
 	case f.rows < 0:
 		return bad("-rows must not be negative, got %d", f.rows)
 	case f.clients < 1:
@@ -230,8 +252,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if f.sample > 0 {
 		probes = fmt.Sprintf("1 in %d", f.sample)
 	}
-	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, %d clients, %s, rate %s, lag probes %s, _00_rv %s\n",
-		f.seed, f.rows, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv])
+	window := "off (the data grows)"
+	if f.window > 0 {
+		window = fmt.Sprintf("%d rows per table", f.window)
+	}
+	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, window %s, %d clients, %s, rate %s, lag probes %s, _00_rv %s\n",
+		f.seed, f.rows, window, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv])
 	if f.soak > 0 {
 		res, err := loadCell(ctx, f, f.views[0], stdout)
 		if err != nil {
@@ -239,14 +265,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		printLoadHeader(stdout)
 		printLoadRow(stdout, res)
+		printKinds(stdout, res)
 	} else {
 		printLoadHeader(stdout)
+		var all []cellStats
 		for _, v := range f.views {
 			res, err := loadCell(ctx, f, v, nil)
 			if err != nil {
 				return fmt.Errorf("%d views: %w", v, err)
 			}
 			printLoadRow(stdout, res)
+			all = append(all, res)
+		}
+		for _, res := range all {
+			printKinds(stdout, res)
 		}
 	}
 	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())
@@ -262,10 +294,10 @@ func sspModeText(mode string) string {
 
 // loadColumns are the table's column names.
 var loadColumns = []string{"views", "ingests", "ingest/s", "p50", "p99", "errors", "edges/s", "drain",
-	"lag50", "lag95", "lag-n", "ssp-cpu", "db-cpu", "gen-cpu", "cpu/ing", "B/ing", "rss", "heap"}
+	"clag50", "clag95", "lag50", "lag95", "lag-n", "ssp-cpu", "db-cpu", "gen-cpu", "cpu/ing", "B/ing", "rss", "heap"}
 
 func printLoadHeader(w io.Writer) {
-	fmt.Fprintf(w, "%6s %9s %9s %8s %8s %6s %9s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n", anySlice(loadColumns)...)
+	fmt.Fprintf(w, "%6s %9s %9s %8s %8s %6s %9s %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n", anySlice(loadColumns)...)
 }
 
 func printLoadRow(w io.Writer, r cellStats) {
@@ -273,10 +305,24 @@ func printLoadRow(w io.Writer, r cellStats) {
 	if r.lagLost > 0 {
 		lagN += fmt.Sprintf("/-%d", r.lagLost)
 	}
-	fmt.Fprintf(w, "%6d %9d %9.0f %8s %8s %6d %9.0f %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n",
+	fmt.Fprintf(w, "%6d %9d %9.0f %8s %8s %6d %9.0f %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n",
 		r.views, r.ingests, r.perSec(), fmtLat(r.lat.quantile(50)), fmtLat(r.lat.quantile(99)), r.errors,
-		r.edgesPerSec(), fmtDur(r.drain), fmtLat(r.lagHist.quantile(50)), fmtLat(r.lagHist.quantile(95)), lagN,
+		r.edgesPerSec(), fmtDur(r.drain), fmtLat(r.commitLag50), fmtLat(r.commitLag95), fmtLat(r.lagHist.quantile(50)), fmtLat(r.lagHist.quantile(95)), lagN,
 		fmtCores(r.sspCPU, r.span), fmtCores(r.dbCPU, r.span), fmtCores(r.genCPU, r.span), r.cpuPerIngest(), r.allocPerIngest(), fmtSize(r.rss), fmtSize(r.heap))
+}
+
+// printKinds prints the latency of each kind of change of a cell.
+func printKinds(w io.Writer, r cellStats) {
+	fmt.Fprintf(w, "/ingest latency by change, %d views:", r.views)
+	for k := range uint8(numKinds) {
+		c, ok := r.kinds[k]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "  %s %.1f%% p50 %s p99 %s;", kindName(k), 100*float64(c.count())/float64(max(r.ingests, 1)),
+			fmtLat(c.quantile(50)), fmtLat(c.quantile(99)))
+	}
+	fmt.Fprintln(w)
 }
 
 func anySlice(s []string) []any {
@@ -374,6 +420,10 @@ type cellStats struct {
 	genCPU     time.Duration // the generator's process (-1 when unknown)
 	rss, heap  uint64
 	allocated  float64 // bytes the SSP allocated over the span (go_memstats_alloc_bytes_total)
+	kinds      map[uint8]histCounts
+	// commitLag50 and commitLag95 are the SSP's ssp_edge_lag_seconds over the span: step
+	// applied → its edges committed, estimated from the histogram's buckets (-1 if unknown).
+	commitLag50, commitLag95 time.Duration
 }
 
 // cpuPerIngest formats the SSP's CPU time per measured ingest (over the span: edge writes of
@@ -418,6 +468,7 @@ type loadEnv struct {
 	dbUser  string
 	dbPass  string
 	ns, db  string
+	refMode string
 	closers []func() error // run in reverse order by close
 }
 
@@ -435,7 +486,7 @@ func (e *loadEnv) close() error {
 // startLoadEnv starts (or connects to) the database and starts the SSP, and waits until the
 // SSP is ready.
 func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
-	env = &loadEnv{ns: "load", db: "bench", dbUser: f.dbUser, dbPass: f.dbPass}
+	env = &loadEnv{ns: "load", db: "bench", dbUser: f.dbUser, dbPass: f.dbPass, refMode: f.refMode}
 	defer func() {
 		if err != nil {
 			_ = env.close()
@@ -745,11 +796,11 @@ func versionWrites(cs []engine.Change) (string, map[string]any) {
 // first the pregenerated ones, then (unless the run is bounded by their number) bodies a
 // producer goroutine makes on the fly.
 type bodySource struct {
-	pre  [][]byte      // pregenerated bodies
-	next atomic.Int64  // index into pre
-	ch   chan []byte   // produced on the fly, nil when pre is all there is
-	stop chan struct{} // ends the producer
-	done chan struct{} // closed when the producer has ended
+	pre  []ingestReq    // pregenerated bodies
+	next atomic.Int64   // index into pre
+	ch   chan ingestReq // produced on the fly, nil when pre is all there is
+	stop chan struct{}  // ends the producer
+	done chan struct{}  // closed when the producer has ended
 }
 
 // maxPregen bounds the pregenerated bodies (a few hundred bytes each).
@@ -765,7 +816,7 @@ func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]eng
 	cs := make([]engine.Change, 0, batch)
 	for i := 0; i < pre; i++ {
 		c := w.Next()
-		s.pre = append(s.pre, ingestBody(c, rv))
+		s.pre = append(s.pre, ingestReq{ingestBody(c, rv), kindOf(c.Table, c.Op)})
 		if cs = append(cs, c); write != nil && (len(cs) == batch || i == pre-1) {
 			if err := write(cs); err != nil {
 				return nil, err
@@ -777,7 +828,7 @@ func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]eng
 		close(s.done)
 		return s, nil
 	}
-	s.ch = make(chan []byte, 4*batch)
+	s.ch = make(chan ingestReq, 4*batch)
 	go func() {
 		defer close(s.done)
 		for {
@@ -792,7 +843,7 @@ func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]eng
 			}
 			for _, c := range cs {
 				select {
-				case s.ch <- ingestBody(c, rv):
+				case s.ch <- ingestReq{ingestBody(c, rv), kindOf(c.Table, c.Op)}:
 				case <-s.stop:
 					return
 				}
@@ -803,18 +854,18 @@ func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]eng
 }
 
 // get returns the next body, false when the bodies are used up or the producer ended.
-func (s *bodySource) get() ([]byte, bool) {
+func (s *bodySource) get() (ingestReq, bool) {
 	if i := s.next.Add(1) - 1; i < int64(len(s.pre)) {
 		return s.pre[i], true
 	}
 	if s.ch == nil {
-		return nil, false
+		return ingestReq{}, false
 	}
 	select {
 	case b := <-s.ch:
 		return b, true
 	case <-s.done:
-		return nil, false
+		return ingestReq{}, false
 	}
 }
 
@@ -898,7 +949,7 @@ func watchProbes(ctx context.Context, env *loadEnv, p *probeTracker) (stop func(
 	if err := db.Use(ctx, env.ns, env.db); err != nil {
 		return fail(fmt.Errorf("lag probe: use %s/%s: %w", env.ns, env.db, err))
 	}
-	q := fmt.Sprintf("LIVE SELECT * FROM _00_list_ref WHERE in = _00_query:%s", probeView)
+	q := fmt.Sprintf("LIVE SELECT * FROM %s WHERE in = _00_query:%s", membership.TableFor(membership.RefMode(env.refMode), probeOwner), probeView)
 	res, err := surrealdb.Query[models.UUID](ctx, db, q, nil)
 	if err != nil {
 		return fail(fmt.Errorf("lag probe: %s: %w", q, err))
@@ -981,12 +1032,12 @@ type runner struct {
 	start   time.Time
 	issued  atomic.Int64
 	errors  atomic.Int64
-	lastErr atomic.Value // string
-	hists   []*latHist
+	lastErr atomic.Value      // string
+	hists   [numKinds]latHist // per kind of change
 }
 
 // client is one HTTP client's loop.
-func (r *runner) client(ctx context.Context, h *latHist) {
+func (r *runner) client(ctx context.Context) {
 	hc, err := newRawClient(r.env.base, "/ingest", r.env.token)
 	if err != nil {
 		r.fail(err.Error())
@@ -999,6 +1050,7 @@ func (r *runner) client(ctx context.Context, h *latHist) {
 	}
 	for !over() {
 		var body []byte
+		kind := kindOf(probeTable, engine.OpDelete)
 		probe := int64(0)
 		if r.probes != nil {
 			select {
@@ -1020,12 +1072,13 @@ func (r *runner) client(ctx context.Context, h *latHist) {
 			}
 			if r.probes != nil && i%r.sample == 0 {
 				probe = i/r.sample + 1
-				body = probeBody("CREATE", probe)
+				body, kind = probeBody("CREATE", probe), kindOf(probeTable, engine.OpCreate)
 			} else {
-				var ok bool
-				if body, ok = r.src.get(); !ok {
+				req, ok := r.src.get()
+				if !ok {
 					return
 				}
+				body, kind = req.body, req.kind
 			}
 		}
 		t0 := time.Now()
@@ -1044,7 +1097,7 @@ func (r *runner) client(ctx context.Context, h *latHist) {
 			}
 			continue
 		}
-		h.add(t1.Sub(t0))
+		r.hists[kind].add(t1.Sub(t0))
 		if probe > 0 {
 			r.probes.ack(probe, t1)
 		}
@@ -1058,10 +1111,53 @@ func (r *runner) fail(msg string) {
 
 func (r *runner) latency() histCounts {
 	var c histCounts
-	for _, h := range r.hists {
-		c = c.plus(h.snapshot())
+	for k := range r.hists {
+		c = c.plus(r.hists[k].snapshot())
 	}
 	return c
+}
+
+// byKind returns the latency of each kind of change that was sent.
+func (r *runner) byKind() map[uint8]histCounts {
+	out := map[uint8]histCounts{}
+	for k := range r.hists {
+		if c := r.hists[k].snapshot(); c.count() > 0 {
+			out[uint8(k)] = c
+		}
+	}
+	return out
+}
+
+// ingestReq is one pregenerated /ingest body and its kind (kindOf).
+type ingestReq struct {
+	body []byte
+	kind uint8
+}
+
+// Kinds of change, for latencies per table and operation: kindTables × the four operations.
+var kindTables = []string{"user", "thread", "comment", probeTable}
+
+const numKinds = 5 * 4 // kindTables plus "other"
+
+// kindOf returns the kind of a change of table with op.
+func kindOf(table string, op engine.Op) uint8 {
+	t := len(kindTables)
+	for i, name := range kindTables {
+		if name == table {
+			t = i
+		}
+	}
+	return uint8(t*4 + int(op-engine.OpCreate))
+}
+
+// kindName spells a kind.
+func kindName(k uint8) string {
+	t, op := int(k/4), engine.OpCreate+engine.Op(k%4)
+	name := "other"
+	if t < len(kindTables) {
+		name = kindTables[t]
+	}
+	return name + " " + op.String()
 }
 
 // loadCell runs one cell with v views. With f.soak it runs for f.soak and prints a sample
@@ -1077,7 +1173,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 			err = fmt.Errorf("stop: %w", cerr)
 		}
 	}()
-	w := workload.New(f.seed, workload.Config{Views: v, Rows: f.rows})
+	w := workload.New(f.seed, workload.Config{Views: v, Rows: f.rows, Window: f.window})
 
 	var writeVersions func([]engine.Change) error
 	if f.rv {
@@ -1123,7 +1219,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	for _, vs := range w.Views() {
 		regs = append(regs, registerBody(vs.ID, vs.SurQL, vs.Params))
 	}
-	regs = append(regs, registerBody(probeView, "SELECT * FROM "+probeTable, value.None()))
+	regs = append(regs, registerBody(probeView, "SELECT * FROM "+probeTable, probeParams))
 	if err := env.sendAll(ctx, "/view/register", regs, min(f.clients, 8)); err != nil {
 		return res, fmt.Errorf("register %d views: %w", v+1, err)
 	}
@@ -1178,12 +1274,10 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	r.start = time.Now()
 	var wg sync.WaitGroup
 	for range f.clients {
-		h := &latHist{}
-		r.hists = append(r.hists, h)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.client(rctx, h)
+			r.client(rctx)
 		}()
 	}
 	if soakOut != nil {
@@ -1198,6 +1292,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	}
 	res.window = end.Sub(r.start)
 	res.lat = r.latency()
+	res.kinds = r.byKind()
 	res.ingests = int64(res.lat.count())
 	res.errors = r.errors.Load()
 	if res.errors > 0 {
@@ -1213,6 +1308,8 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.span = drained.Sub(r.start)
 	res.edges = m2.get("ssp_edge_writes_total") - m0.get("ssp_edge_writes_total")
 	res.allocated = m2.get("go_memstats_alloc_bytes_total") - m0.get("go_memstats_alloc_bytes_total")
+	res.commitLag50 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 50)
+	res.commitLag95 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 95)
 	if sspErr == nil {
 		if cpu, _, err := procUsage(env.sspPID); err == nil {
 			res.sspCPU = cpu - sspCPU0

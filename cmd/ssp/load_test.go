@@ -45,6 +45,7 @@ func TestLoadFlags(t *testing.T) {
 		{"remote db", []string{"load", "-db", "ws://10.0.0.8:8000"}, 2, "not on loopback"},
 		{"db without scheme", []string{"load", "-db", "127.0.0.1:8000"}, 2, "want a URL"},
 		{"remote pprof", []string{"load", "-pprof", "0.0.0.0:6060"}, 2, "must be a loopback host:port"},
+		{"negative window", []string{"load", "-window", "-1"}, 2, "-window must not be negative"},
 		{"unknown flag", []string{"load", "-fast"}, 2, "flag provided but not defined: -fast"},
 	}
 	for _, tt := range tests {
@@ -116,7 +117,7 @@ func TestLoadShort(t *testing.T) {
 	if n, err := strconv.Atoi(lagN); err != nil || n < 1 || n > 40 {
 		t.Errorf("lag-n = %s, want 1 to 40 samples of the 40 probes", cell("lag-n"))
 	}
-	for _, c := range []string{"p50", "p99", "lag50", "lag95", "rss", "heap"} {
+	for _, c := range []string{"p50", "p99", "clag50", "clag95", "lag50", "lag95", "rss", "heap"} {
 		if cell(c) == "-" {
 			t.Errorf("column %s is empty: %s", c, lines[header+1])
 		}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	nethttp "net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -195,4 +197,62 @@ outer:
 func (m promMetrics) get(name string, want ...string) float64 {
 	v, _ := m.sum(name, want...)
 	return v
+}
+
+// bucketQuantile estimates the p-th percentile (0 < p ≤ 100) of the Prometheus histogram
+// name between two scrapes (the increase from before to after), interpolating linearly within
+// a bucket as histogram_quantile does; -1 when nothing was observed.
+func bucketQuantile(before, after promMetrics, name string, p float64) time.Duration {
+	type bucket struct {
+		le float64
+		n  float64
+	}
+	collect := func(m promMetrics) map[float64]float64 {
+		out := map[float64]float64{}
+		for _, s := range m {
+			if s.name != name+"_bucket" {
+				continue
+			}
+			_, rest, ok := strings.Cut(s.labels, `le="`)
+			if !ok {
+				continue
+			}
+			le, _, _ := strings.Cut(rest, `"`)
+			bound, err := strconv.ParseFloat(le, 64)
+			if err != nil {
+				continue
+			}
+			out[bound] += s.value
+		}
+		return out
+	}
+	b0, b1 := collect(before), collect(after)
+	var bs []bucket
+	for le, n := range b1 {
+		bs = append(bs, bucket{le, n - b0[le]})
+	}
+	if len(bs) == 0 {
+		return -1
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	total := bs[len(bs)-1].n // the +Inf bucket counts everything
+	if total <= 0 {
+		return -1
+	}
+	rank := total * p / 100
+	lower, below := 0.0, 0.0
+	for _, b := range bs {
+		if b.n >= rank {
+			if math.IsInf(b.le, 1) {
+				return time.Duration(lower * float64(time.Second))
+			}
+			frac := 0.0
+			if b.n > below {
+				frac = (rank - below) / (b.n - below)
+			}
+			return time.Duration((lower + (b.le-lower)*frac) * float64(time.Second))
+		}
+		lower, below = b.le, b.n
+	}
+	return time.Duration(lower * float64(time.Second))
 }
