@@ -59,16 +59,77 @@ type subRef struct {
 	es *exprSub
 }
 
+// memberList holds the memberships of one record: at the top level (kept inline: most members
+// have only that one) and under parent rows.
 type memberList struct {
-	tbl  *table // the member's table in the store (for its version)
-	refs []memberRef
+	tbl  *table      // the member's table in the store (for its version)
+	top  memberCount // the top-level membership (no parent, no rel); zero when absent
+	refs []memberRef // memberships under parent rows
 }
 
 type memberRef struct {
 	parent, rel string
-	n           int32
-	before      int32  // count before the step stepNo
-	step        uint64 // the last step that touched this ref
+	memberCount
+}
+
+// memberCount is the reference count of one membership.
+type memberCount struct {
+	n      int32
+	before int32  // count before the step `step`
+	step   uint64 // the last step that touched it (0: none since it was added)
+}
+
+// get returns the count of membership (parent, rel), or nil when it is absent.
+func (ml *memberList) get(parent, rel string) *memberCount {
+	if parent == "" && rel == "" {
+		if ml.top == (memberCount{}) {
+			return nil
+		}
+		return &ml.top
+	}
+	for i := range ml.refs {
+		if ml.refs[i].parent == parent && ml.refs[i].rel == rel {
+			return &ml.refs[i].memberCount
+		}
+	}
+	return nil
+}
+
+// add returns the count of membership (parent, rel), adding it when absent. The pointer is valid
+// until the next add or drop.
+func (ml *memberList) add(parent, rel string) *memberCount {
+	if c := ml.get(parent, rel); c != nil {
+		return c
+	}
+	if parent == "" && rel == "" {
+		return &ml.top
+	}
+	ml.refs = append(ml.refs, memberRef{parent: parent, rel: rel})
+	return &ml.refs[len(ml.refs)-1].memberCount
+}
+
+// drop removes membership (parent, rel).
+func (ml *memberList) drop(parent, rel string) {
+	if parent == "" && rel == "" {
+		ml.top = memberCount{}
+		return
+	}
+	for i := range ml.refs {
+		if ml.refs[i].parent == parent && ml.refs[i].rel == rel {
+			ml.refs = append(ml.refs[:i], ml.refs[i+1:]...)
+			return
+		}
+	}
+}
+
+// each calls fn for every membership of the list.
+func (ml *memberList) each(fn func(parent, rel string, c *memberCount)) {
+	if ml.top != (memberCount{}) {
+		fn("", "", &ml.top)
+	}
+	for i := range ml.refs {
+		fn(ml.refs[i].parent, ml.refs[i].rel, &ml.refs[i].memberCount)
+	}
 }
 
 type memberID struct{ parent, rel, key string }
@@ -196,38 +257,22 @@ func (v *view) addMember(parent, rel, key string, tbl *table, d int32) {
 		ml = &memberList{tbl: tbl}
 		v.members[key] = ml
 	}
-	i := 0
-	for i < len(ml.refs) && (ml.refs[i].parent != parent || ml.refs[i].rel != rel) {
-		i++
-	}
-	if i == len(ml.refs) {
-		ml.refs = append(ml.refs, memberRef{parent: parent, rel: rel})
-	}
-	r := &ml.refs[i]
+	r := ml.add(parent, rel)
 	if v.inStep && r.step != v.stepNo {
 		r.step, r.before = v.stepNo, r.n
 		v.touched = append(v.touched, touchedRef{key: key, parent: parent, rel: rel, ml: ml})
 	}
 	r.n += d
 	if r.n <= 0 && !v.inStep {
-		v.dropRef(key, ml, i)
+		v.dropRef(key, ml, parent, rel)
 	}
 }
 
-func (v *view) dropRef(key string, ml *memberList, i int) {
-	ml.refs = append(ml.refs[:i], ml.refs[i+1:]...)
-	if len(ml.refs) == 0 && v.members[key] == ml {
+func (v *view) dropRef(key string, ml *memberList, parent, rel string) {
+	ml.drop(parent, rel)
+	if ml.top == (memberCount{}) && len(ml.refs) == 0 && v.members[key] == ml {
 		delete(v.members, key)
 	}
-}
-
-func (ml *memberList) find(parent, rel string) int {
-	for i := range ml.refs {
-		if ml.refs[i].parent == parent && ml.refs[i].rel == rel {
-			return i
-		}
-	}
-	return -1
 }
 
 // setRowDeps records that rs's last evaluation read the records keys (replacing what the
@@ -504,11 +549,10 @@ func (v *view) delta(c *change) *Delta {
 		return d
 	}
 	for _, t := range v.touched {
-		i := t.ml.find(t.parent, t.rel)
-		if i < 0 {
+		r := t.ml.get(t.parent, t.rel)
+		if r == nil {
 			continue // already handled (listed twice)
 		}
-		r := t.ml.refs[i]
 		id := memberID{t.parent, t.rel, t.key}
 		switch {
 		case r.before <= 0 && r.n > 0:
@@ -519,17 +563,17 @@ func (v *view) delta(c *change) *Delta {
 	}
 	if c.changed && !c.new.IsNone() {
 		if ml := v.members[c.key]; ml != nil {
-			for _, r := range ml.refs {
+			ml.each(func(parent, rel string, r *memberCount) {
 				if r.n <= 0 || (r.step == v.stepNo && r.before <= 0) {
-					continue
+					return
 				}
-				get().Updated = append(get().Updated, v.member(memberID{r.parent, r.rel, c.key}, ml.tbl, c))
-			}
+				get().Updated = append(get().Updated, v.member(memberID{parent, rel, c.key}, ml.tbl, c))
+			})
 		}
 	}
 	for _, t := range v.touched {
-		if i := t.ml.find(t.parent, t.rel); i >= 0 && t.ml.refs[i].n <= 0 {
-			v.dropRef(t.key, t.ml, i)
+		if r := t.ml.get(t.parent, t.rel); r != nil && r.n <= 0 {
+			v.dropRef(t.key, t.ml, t.parent, t.rel)
 		}
 	}
 	for i := range v.touched {
@@ -563,11 +607,11 @@ func (v *view) list() []Member {
 		if r := ml.tbl.rows[k]; r != nil {
 			ver = eval.Version(r.row)
 		}
-		for _, r := range ml.refs {
+		ml.each(func(parent, rel string, r *memberCount) {
 			if r.n > 0 {
-				out = append(out, Member{Key: k, Version: ver, Parent: r.parent, Rel: r.rel})
+				out = append(out, Member{Key: k, Version: ver, Parent: parent, Rel: rel})
 			}
-		}
+		})
 	}
 	sortMembers(out)
 	return out
