@@ -10,12 +10,11 @@ import (
 	"github.com/sp00ky/ssp/config"
 )
 
-// While the edge writers are more than Deps.MaxWriterBacklog items behind, an ingest waits for
+// While the edge writers are more than Config.EdgeBacklog items behind, an ingest waits for
 // them and then gives up with ErrBusy (503); once they catch up, ingests are accepted again.
 func TestWriterBacklogHoldsIngestsBack(t *testing.T) {
 	h := newHarness(t, harnessOpts{
-		cfg:  func(c *config.Config) { c.IngestWait = 200 * time.Millisecond },
-		deps: func(d *Deps) { d.MaxWriterBacklog = 2 },
+		cfg: func(c *config.Config) { c.IngestWait = 200 * time.Millisecond; c.EdgeBacklog = 2 },
 	})
 	// Edge items wait for these versions, so they stay queued in the writer.
 	h.exec("DEFINE TABLE _00_version SCHEMALESS; "+

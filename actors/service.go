@@ -68,12 +68,6 @@ type Deps struct {
 	// EdgeWriter tunes every list_ref table's membership.Writer (its Log is replaced; Parallel
 	// defaults to 2).
 	EdgeWriter membership.WriterOptions
-	// MaxWriterBacklog bounds the edge items queued in the writers and not yet handed to the
-	// database (DefaultMaxWriterBacklog if zero, no bound if negative). While the writers are
-	// that far behind, /ingest waits for them (up to Config.IngestWait, then ErrBusy), so a
-	// database slower than the ingest rate slows the ingests down instead of letting the
-	// backlog, and the memory it holds, grow without end.
-	MaxWriterBacklog int
 	// BootstrapAttempts and BootstrapRetryDelay bound the bootstrap's retries of transient
 	// failures (10 tries 5 s apart if zero).
 	BootstrapAttempts   int
@@ -110,7 +104,12 @@ type Service struct {
 	bootAttempts int
 	bootDelay    time.Duration
 	writerOpts   membership.WriterOptions
-	maxBacklog   int64 // MaxWriterBacklog; <= 0: no bound
+	// maxBacklog is Config.EdgeBacklog: the edge items the writers may hold before the
+	// database took them. While they are further behind, /ingest waits for them (up to
+	// Config.IngestWait, then ErrBusy), so a database slower than the ingest rate slows the
+	// ingests down instead of letting the backlog, and the memory it holds, grow without end.
+	// <= 0: no bound.
+	maxBacklog int64
 
 	system        *actor.ActorSystem
 	coord         *actor.PID
@@ -183,11 +182,8 @@ func New(deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: log, db: deps.DB, reg: reg, hooks: deps.Hooks, version: deps.Version, refMode: mode,
 		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, writerOpts: deps.EdgeWriter,
-		maxBacklog: int64(deps.MaxWriterBacklog),
+		maxBacklog: int64(cfg.EdgeBacklog),
 		queue:      make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), stoppedCh: make(chan struct{}), bootDone: make(chan struct{}),
-	}
-	if s.maxBacklog == 0 {
-		s.maxBacklog = DefaultMaxWriterBacklog
 	}
 	if s.bootAttempts <= 0 {
 		s.bootAttempts = 10
@@ -361,9 +357,6 @@ func (s *Service) startWait(id value.Value, rv int64) *rvWait {
 	}()
 	return w
 }
-
-// DefaultMaxWriterBacklog is Deps.MaxWriterBacklog when zero: about 100 MB of queued deltas.
-const DefaultMaxWriterBacklog = 100_000
 
 // acquire waits while the writers' backlog is over its bound, then takes an ingest queue slot;
 // both waits together last at most Config.IngestWait.

@@ -62,6 +62,7 @@ type Config struct {
 	MetricsFlushInterval time.Duration       // SPKY_METRICS_FLUSH_INTERVAL_MS
 	IngestQueue          int                 // SPKY_INGEST_QUEUE
 	IngestWait           time.Duration       // SPKY_INGEST_WAIT_MS (0 = answer 503 at once)
+	EdgeBacklog          int                 // SPKY_EDGE_BACKLOG (0 = no bound)
 	ShutdownTimeout      time.Duration       // SPKY_SHUTDOWN_TIMEOUT_SECS
 	RVWaitTimeout        time.Duration       // SPKY_RV_WAIT_TIMEOUT_MS
 	ConfigFile           string              // the sp00ky.yml actually read; empty if none

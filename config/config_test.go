@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 		DBNS: "main", DBName: "app", RefMode: RefModeDedicated, TTLCleanupInterval: 60 * time.Second,
 		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
-		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second,
+		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,
 		ShutdownTimeout: 30 * time.Second, RVWaitTimeout: 5 * time.Second,
 	}
 	if !regexp.MustCompile(`^ssp-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(cfg.SSPID) {

@@ -37,6 +37,7 @@
 //	SPKY_METRICS_FLUSH_INTERVAL_MS  metrics.flush_interval_ms   --metrics-flush-interval-ms   2000
 //	SPKY_INGEST_QUEUE               ingest.queue                --ingest-queue                1024
 //	SPKY_INGEST_WAIT_MS             ingest.wait_ms              --ingest-wait-ms              2000 (0: 503 at once)
+//	SPKY_EDGE_BACKLOG               edge.backlog                --edge-backlog                20000 (0: no bound)
 //	SPKY_SHUTDOWN_TIMEOUT_SECS      shutdown.timeout_secs       --shutdown-timeout-secs       30
 //	SPKY_RV_WAIT_TIMEOUT_MS         rv.wait_timeout_ms          --rv-wait-timeout-ms          5000
 //

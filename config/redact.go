@@ -65,6 +65,7 @@ func (c Config) Redacted() map[string]any {
 		"SPKY_METRICS_FLUSH_INTERVAL_MS": c.MetricsFlushInterval.Milliseconds(),
 		"SPKY_INGEST_QUEUE":              c.IngestQueue,
 		"SPKY_INGEST_WAIT_MS":            c.IngestWait.Milliseconds(),
+		"SPKY_EDGE_BACKLOG":              c.EdgeBacklog,
 		"SPKY_SHUTDOWN_TIMEOUT_SECS":     int64(c.ShutdownTimeout.Seconds()),
 		"SPKY_RV_WAIT_TIMEOUT_MS":        c.RVWaitTimeout.Milliseconds(),
 	}

@@ -143,6 +143,8 @@ func settings() []setting {
 			apply: intSetter(false, func(c *Config) *int { return &c.IngestQueue })},
 		{env: "SPKY_INGEST_WAIT_MS", def: "2000", usage: "milliseconds /ingest waits on a full mailbox before 503 (0: fail at once)",
 			apply: durationSetter(time.Millisecond, true, func(c *Config) *time.Duration { return &c.IngestWait })},
+		{env: "SPKY_EDGE_BACKLOG", def: "20000", usage: "edge items the writers may queue before /ingest waits for the database (0: no bound)",
+			apply: intSetter(true, func(c *Config) *int { return &c.EdgeBacklog })},
 		{env: "SPKY_SHUTDOWN_TIMEOUT_SECS", def: "30", usage: "seconds allowed for a graceful shutdown",
 			apply: durationSetter(time.Second, false, func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{env: "SPKY_RV_WAIT_TIMEOUT_MS", def: "5000", usage: "milliseconds to wait for a record version",
