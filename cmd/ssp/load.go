@@ -55,7 +55,9 @@ the edge's notification from the ingest's 200 OK; the probe row is then deleted 
 ingest.
 
 Columns: views; ingests = measured ingests (probes included); ingest/s, p50, p99 = throughput
-and latency of POST /ingest at the client; errors = answers other than 200; edges/s = edge
+and latency of POST /ingest at the client (accepted ones); busy = 503 SSP_BUSY answers
+(backpressure: the SSP's edge writers are too far behind the database; the change is dropped
+by the generator, not retried); errors = other answers than 200; edges/s = edge
 writes (ssp_edge_writes_total) from the start of the run until the writers drained, per
 second of that span; drain = time after the last ingest until every edge was written;
 clag50, clag95, lag50, lag95 as above; lag-n = lag samples (and lost probes if any); ssp-cpu, db-cpu = CPU of the SSP and of the dev SurrealDB during the run, in cores;
@@ -105,6 +107,7 @@ type loadFlags struct {
 	seed      int64
 	rv        bool
 	window    int
+	backlog   int // -edge-backlog; -1: the SSP's default
 	pprof     string
 	verbose   bool
 }
@@ -136,6 +139,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.Int64Var(&f.seed, "seed", 1, "workload seed")
 	fs.BoolVar(&f.rv, "rv", false, "keep the rows' _00_rv (the SSP then waits for _00_version rows, which the generator writes first)")
 	fs.IntVar(&f.window, "window", 0, "keep the data stationary: delete the oldest stream-created row of a table once more than this many are alive (default 1000 with -soak, else 0: the data grows)")
+	fs.IntVar(&f.backlog, "edge-backlog", -1, "SPKY_EDGE_BACKLOG of the SSP (0: unbounded, so ingests outrun a slow database; -1: the SSP's default)")
 	fs.StringVar(&f.pprof, "pprof", "", "host:port for the SSP subprocess's pprof listener (SPKY_PPROF_ADDR)")
 	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's and the database's logs to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -158,6 +162,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("unexpected argument %q", fs.Arg(0))
 	case len(f.views) == 0:
 		return bad("-views needs at least one count")
+	case f.backlog < -1:
+		return bad("-edge-backlog must be -1 (default), 0 (no bound) or positive, got %d", f.backlog)
 	case f.window < 0:
 		return bad("-window must not be negative, got %d", f.window)
 	case f.rows < 0:
@@ -256,8 +262,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if f.window > 0 {
 		window = fmt.Sprintf("%d rows per table", f.window)
 	}
-	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, window %s, %d clients, %s, rate %s, lag probes %s, _00_rv %s\n",
-		f.seed, f.rows, window, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv])
+	backlog := "SSP default"
+	if f.backlog == 0 {
+		backlog = "unbounded"
+	} else if f.backlog > 0 {
+		backlog = strconv.Itoa(f.backlog)
+	}
+	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, window %s, %d clients, %s, rate %s, lag probes %s, _00_rv %s, edge backlog %s\n",
+		f.seed, f.rows, window, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv], backlog)
 	if f.soak > 0 {
 		res, err := loadCell(ctx, f, f.views[0], stdout)
 		if err != nil {
@@ -293,11 +305,11 @@ func sspModeText(mode string) string {
 }
 
 // loadColumns are the table's column names.
-var loadColumns = []string{"views", "ingests", "ingest/s", "p50", "p99", "errors", "edges/s", "drain",
+var loadColumns = []string{"views", "ingests", "ingest/s", "p50", "p99", "busy", "errors", "edges/s", "drain",
 	"clag50", "clag95", "lag50", "lag95", "lag-n", "ssp-cpu", "db-cpu", "gen-cpu", "cpu/ing", "B/ing", "rss", "heap"}
 
 func printLoadHeader(w io.Writer) {
-	fmt.Fprintf(w, "%6s %9s %9s %8s %8s %6s %9s %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n", anySlice(loadColumns)...)
+	fmt.Fprintf(w, "%6s %9s %9s %8s %8s %6s %6s %9s %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n", anySlice(loadColumns)...)
 }
 
 func printLoadRow(w io.Writer, r cellStats) {
@@ -305,8 +317,8 @@ func printLoadRow(w io.Writer, r cellStats) {
 	if r.lagLost > 0 {
 		lagN += fmt.Sprintf("/-%d", r.lagLost)
 	}
-	fmt.Fprintf(w, "%6d %9d %9.0f %8s %8s %6d %9.0f %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n",
-		r.views, r.ingests, r.perSec(), fmtLat(r.lat.quantile(50)), fmtLat(r.lat.quantile(99)), r.errors,
+	fmt.Fprintf(w, "%6d %9d %9.0f %8s %8s %6d %6d %9.0f %8s %8s %8s %8s %8s %9s %7s %7s %7s %8s %7s %9s %9s\n",
+		r.views, r.ingests, r.perSec(), fmtLat(r.lat.quantile(50)), fmtLat(r.lat.quantile(99)), r.busy, r.errors,
 		r.edgesPerSec(), fmtDur(r.drain), fmtLat(r.commitLag50), fmtLat(r.commitLag95), fmtLat(r.lagHist.quantile(50)), fmtLat(r.lagHist.quantile(95)), lagN,
 		fmtCores(r.sspCPU, r.span), fmtCores(r.dbCPU, r.span), fmtCores(r.genCPU, r.span), r.cpuPerIngest(), r.allocPerIngest(), fmtSize(r.rss), fmtSize(r.heap))
 }
@@ -406,7 +418,8 @@ func commitID() string {
 type cellStats struct {
 	views      int
 	ingests    int64
-	errors     int64
+	busy       int64         // 503 SSP_BUSY answers (backpressure), retried
+	errors     int64         // other failures
 	window     time.Duration // first ingest to last answer
 	drain      time.Duration // last answer to every edge written
 	span       time.Duration // window + drain (CPU and edge rates are over this)
@@ -519,6 +532,9 @@ func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
 		"--ssp-ref-mode", f.refMode,
 		"--ttl-cleanup-interval-secs", "3600",
 		"--log-level", "warn",
+	}
+	if f.backlog >= 0 {
+		args = append(args, "--edge-backlog", strconv.Itoa(f.backlog))
 	}
 	if f.mode == "inproc" {
 		if err := startInprocSSP(ctx, env, args); err != nil {
@@ -1032,6 +1048,7 @@ type runner struct {
 	start   time.Time
 	issued  atomic.Int64
 	errors  atomic.Int64
+	busy    atomic.Int64
 	lastErr atomic.Value      // string
 	hists   [numKinds]latHist // per kind of change
 }
@@ -1090,11 +1107,13 @@ func (r *runner) client(ctx context.Context) {
 				r.fail(err.Error())
 			}
 			continue
+		case status == 503 && bytes.Contains(rb, []byte("SSP_BUSY")):
+			// Backpressure: the change was not accepted; the next one waits a little.
+			r.busy.Add(1)
+			_ = sleepCtx(ctx, 10*time.Millisecond)
+			continue
 		case status != 200:
 			r.fail(fmt.Sprintf("%d %s", status, rb))
-			if status == 503 {
-				_ = sleepCtx(ctx, 10*time.Millisecond)
-			}
 			continue
 		}
 		r.hists[kind].add(t1.Sub(t0))
@@ -1295,6 +1314,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.kinds = r.byKind()
 	res.ingests = int64(res.lat.count())
 	res.errors = r.errors.Load()
+	res.busy = r.busy.Load()
 	if res.errors > 0 {
 		fmt.Fprintf(os.Stderr, "ssp load: %d views: %d ingests failed; last: %v\n", v, res.errors, r.lastErr.Load())
 	}

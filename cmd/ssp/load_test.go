@@ -45,6 +45,7 @@ func TestLoadFlags(t *testing.T) {
 		{"remote db", []string{"load", "-db", "ws://10.0.0.8:8000"}, 2, "not on loopback"},
 		{"db without scheme", []string{"load", "-db", "127.0.0.1:8000"}, 2, "want a URL"},
 		{"remote pprof", []string{"load", "-pprof", "0.0.0.0:6060"}, 2, "must be a loopback host:port"},
+		{"bad backlog", []string{"load", "-edge-backlog", "-2"}, 2, "-edge-backlog must be -1"},
 		{"negative window", []string{"load", "-window", "-1"}, 2, "-window must not be negative"},
 		{"unknown flag", []string{"load", "-fast"}, 2, "flag provided but not defined: -fast"},
 	}
