@@ -56,12 +56,15 @@ ingest.
 
 Columns: views; ingests = measured ingests (probes included); ingest/s, p50, p99 = throughput
 and latency of POST /ingest at the client (accepted ones); busy = 503 SSP_BUSY answers
-(backpressure: the SSP's edge writers are too far behind the database; the change is dropped
-by the generator, not retried); errors = other answers than 200; edges/s = edge
-writes (ssp_edge_writes_total) from the start of the run until the writers drained, per
-second of that span; drain = time after the last ingest until every edge was written;
-clag50, clag95, lag50, lag95 as above; lag-n = lag samples (and lost probes if any); ssp-cpu, db-cpu = CPU of the SSP and of the dev SurrealDB during the run, in cores;
-rss, heap = the SSP's resident set and Go heap in use after the drain.
+(backpressure: the edge writers are SPKY_EDGE_BACKLOG items behind the database; the
+generator drops that change); errors = other answers than 200; edges/s = edge writes
+(ssp_edge_writes_total) from the start of the run until the writers drained, per second of
+that span; drain = time after the last ingest until every edge was written; clag50, clag95,
+lag50, lag95 as above; lag-n = lag samples (and lost probes, if any); ssp-cpu, db-cpu,
+gen-cpu = CPU of the SSP, the dev SurrealDB and this generator over that span, in cores;
+cpu/ing, B/ing = the SSP's CPU time and allocated bytes per measured ingest (edge writes
+included); rss, heap = the SSP's resident set and Go heap in use after the drain. A line per
+cell then gives the latency by kind of change.
 
 -soak D runs one cell (a single -views count) for D and prints, every -soak-every, the
 interval's throughput, latency and lag with the SSP's RSS, heap, live heap after GC and
