@@ -1331,6 +1331,15 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.span = drained.Sub(r.start)
 	res.edges = m2.get("ssp_edge_writes_total") - m0.get("ssp_edge_writes_total")
 	res.allocated = m2.get("go_memstats_alloc_bytes_total") - m0.get("go_memstats_alloc_bytes_total")
+	for _, c := range []struct{ name, what string }{
+		{"ssp_rv_wait_timeouts_total", "_00_version waits gave up"},
+		{"ssp_edge_write_failures_total", "edge flushes failed (and were retried)"},
+		{"ssp_actor_restarts_total", "actors were restarted"},
+	} {
+		if n := m2.get(c.name) - m0.get(c.name); n > 0 {
+			fmt.Fprintf(os.Stderr, "ssp load: %d views: %.0f %s during the run\n", v, n, c.what)
+		}
+	}
 	res.commitLag50 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 50)
 	res.commitLag95 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 95)
 	if sspErr == nil {
