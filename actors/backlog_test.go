@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/sp00ky/ssp/config"
 )
 
@@ -41,4 +43,24 @@ func TestWriterBacklogHoldsIngestsBack(t *testing.T) {
 	})
 	h.ingest("thread", "CREATE", "thread:4", map[string]any{})
 	h.waitEdgesMatch()
+}
+
+// Deleting users whose tables no view writes to drops their tables without leaving a writer
+// actor behind for each of them (a soak run with user churn grew by one actor per deletion).
+func TestDeletedUsersLeaveNoWriters(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for i := range 5 {
+		h.ingest("user", "CREATE", fmt.Sprintf("user:u%d", i), map[string]any{"name": "U"})
+		h.ingest("user", "DELETE", fmt.Sprintf("user:u%d", i), nil)
+	}
+	for i := range 5 {
+		table := fmt.Sprintf("_00_list_ref_user_u%d", i)
+		if h.tableExists(table) {
+			t.Errorf("%s still exists after its user was deleted", table)
+		}
+		pid, err := ask(h.ctx, h.s, h.s.coord, func(r chan *actor.PID) any { return &writerIfAnyMsg{table: table, reply: r} })
+		if err != nil || pid != nil {
+			t.Errorf("writer of %s after the user's deletion: %v, %v; want none", table, pid, err)
+		}
+	}
 }

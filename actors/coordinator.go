@@ -61,6 +61,11 @@ type (
 		table string
 		reply chan *actor.PID
 	}
+	// writerIfAnyMsg is answered with the table's writer, or nil if it has none.
+	writerIfAnyMsg struct {
+		table string
+		reply chan *actor.PID
+	}
 	snapshotMsg struct {
 		reply chan snapshot
 	}
@@ -205,6 +210,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		m.reply <- c.load(m.table, m.rows)
 	case *writerForMsg:
 		m.reply <- c.writerFor(ctx, m.table)
+	case *writerIfAnyMsg:
+		m.reply <- c.writers[m.table]
 	case *snapshotMsg:
 		m.reply <- c.snapshot()
 	case *infoMsg:

@@ -459,10 +459,19 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		return ack.err
 	}
 	if userTable != "" && c.Op == engine.OpDelete {
-		// After the step's edge items (queued by the view actors before they acknowledged).
-		if pid, err := s.writerFor(ctx, userTable); err == nil {
-			uid, _ := userOfTable(userTable)
+		uid, _ := userOfTable(userTable)
+		pid, err := ask(ctx, s, s.coord, func(r chan *actor.PID) any { return &writerIfAnyMsg{table: userTable, reply: r} })
+		switch {
+		case err != nil:
+		case pid != nil:
+			// After the step's edge items (queued by the view actors before they acknowledged).
 			s.system.Root.Send(pid, &dropTableMsg{uid: uid})
+		default:
+			// No view writes to the table, so nothing is queued for it: drop it now rather
+			// than start a writer actor for every deleted user (they were never stopped).
+			if err := s.ddl.DropUserTable(ctx, uid); err != nil {
+				s.log.WithField("table", userTable).WithError(err).Warn("remove per-user list_ref table failed")
+			}
 		}
 	}
 	count(resultOK)
