@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -22,17 +21,7 @@ import (
 var srv *devdb.Server
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	s, err := devdb.Start(ctx, devdb.Options{})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "devdb:", err)
-		os.Exit(1)
-	}
-	srv = s
-	code := m.Run()
-	_ = srv.Close()
-	os.Exit(code)
+	devdb.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
 }
 
 var dbSeq atomic.Int64
