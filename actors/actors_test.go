@@ -278,6 +278,24 @@ func TestRVWaitOrdersEdgesAfterTheRowVersion(t *testing.T) {
 	}})
 }
 
+// A record deleted and re-created while its update waits for a version `_00_version` will never
+// show again (UPDATE rv 4 → DELETE → CREATE rv 1) does not hold its views' edges for the whole
+// wait timeout: the later change ends the earlier wait.
+func TestRVWaitSupersededByRecreate(t *testing.T) {
+	h := newHarness(t, harnessOpts{cfg: func(c *config.Config) { c.RVWaitTimeout = 10 * time.Minute }})
+	h.exec("DEFINE TABLE _00_version SCHEMALESS; CREATE _00_version SET record_id = thread:5, version = 1", nil)
+	h.register("threads", "SELECT * FROM thread", "user:alice")
+	h.ingest("thread", "CREATE", "thread:5", map[string]any{"_00_rv": 1})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"threads|||thread:5@1|client-threads|user:alice"}})
+	h.ingest("thread", "UPDATE", "thread:5", map[string]any{"_00_rv": 4, "x": 1}) // version 4 never shows
+	h.ingest("thread", "DELETE", "thread:5", map[string]any{})
+	h.ingest("thread", "CREATE", "thread:5", map[string]any{"_00_rv": 1, "x": 2})
+	h.ingest("thread", "CREATE", "thread:6", map[string]any{}) // queued behind thread:5's items
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {
+		"threads|||thread:5@1|client-threads|user:alice", "threads|||thread:6@1|client-threads|user:alice",
+	}})
+}
+
 // Bootstrap from a database with data, `_00_query` rows and stale, missing and wrong edges ends
 // ready with the edges reconciled.
 func TestBootstrapReconcilesEdges(t *testing.T) {

@@ -145,16 +145,28 @@ type coordinator struct {
 	children map[string]childInfo // by PID id
 	retiring map[string]*viewSlot // key → the last retired incarnation
 	strategy actor.SupervisorStrategy
+	waits    map[string]pendingWait // record id text → its latest change's `_00_rv` wait
+	// purgeWaitsAt is the size of waits at which completed entries are dropped (doubling, so
+	// the sweep stays amortised O(1) per change).
+	purgeWaitsAt int
+}
+
+// pendingWait is the `_00_rv` wait of a record's latest change.
+type pendingWait struct {
+	wait *rvWait
+	rv   int64
 }
 
 func newCoordinator(s *Service) *coordinator {
 	return &coordinator{
-		s:        s,
-		eng:      engine.New(engine.Options{}),
-		views:    map[string]*viewEntry{},
-		writers:  map[string]*actor.PID{},
-		children: map[string]childInfo{},
-		retiring: map[string]*viewSlot{},
+		s:            s,
+		eng:          engine.New(engine.Options{}),
+		views:        map[string]*viewEntry{},
+		writers:      map[string]*actor.PID{},
+		children:     map[string]childInfo{},
+		retiring:     map[string]*viewSlot{},
+		waits:        map[string]pendingWait{},
+		purgeWaitsAt: 4096,
 		// Restart on every failure; the retry budget is large enough never to give up on a view.
 		strategy: actor.NewOneForOneStrategy(math.MaxInt32, time.Minute, actor.DefaultDecider),
 	}
@@ -262,13 +274,9 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestMsg) {
 		m.ack.err = err
 		return
 	}
+	wait := c.rvWait(m.change, len(deltas) > 0)
 	if len(deltas) == 0 {
 		return
-	}
-	// A DELETE has no row version to wait for: its `_00_version` row goes with the row.
-	var wait *rvWait
-	if rv := recordVersion(m.change.Record); rv > 0 && m.change.Op != engine.OpDelete {
-		wait = c.s.startWait(m.change.ID, rv)
 	}
 	n, diff := 0, 0
 	for i := range deltas {
@@ -289,6 +297,36 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestMsg) {
 		ctx.Send(e.pid, &viewStep{delta: d, latency: latency, wait: wait, ack: m.ack})
 	}
 	c.s.m.members.Add(float64(diff))
+}
+
+// rvWait starts the `_00_rv` wait of a change that has a version (SPEC §2.4); a DELETE has none:
+// its `_00_version` row goes with the row. A record deleted or re-created (its version going
+// back) ends the wait of its previous change, which could otherwise never see its version and
+// would hold the views' edges for the whole wait timeout.
+// Only a change that affected some view (affects) starts a wait.
+func (c *coordinator) rvWait(ch engine.Change, affects bool) *rvWait {
+	key := value.RecordString(ch.ID)
+	rv := recordVersion(ch.Record)
+	if prev, ok := c.waits[key]; ok {
+		if ch.Op == engine.OpDelete || rv <= prev.rv {
+			prev.wait.supersede()
+		}
+		delete(c.waits, key)
+	}
+	if rv <= 0 || ch.Op == engine.OpDelete || !affects {
+		return nil
+	}
+	if len(c.waits) >= c.purgeWaitsAt {
+		for k, p := range c.waits {
+			if p.wait.isDone() {
+				delete(c.waits, k)
+			}
+		}
+		c.purgeWaitsAt = max(4096, 2*len(c.waits))
+	}
+	w := c.s.startWait(ch.ID, rv)
+	c.waits[key] = pendingWait{wait: w, rv: rv}
+	return w
 }
 
 // apply runs the engine step; a panic in the engine becomes an error.

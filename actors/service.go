@@ -344,10 +344,18 @@ func (s *Service) writerFor(ctx context.Context, table string) (*actor.PID, erro
 
 // startWait starts the `_00_rv` wait of a change (SPEC §2.4).
 func (s *Service) startWait(id value.Value, rv int64) *rvWait {
-	w := &rvWait{}
+	ctx, cancel := context.WithCancel(s.ctx)
+	w := &rvWait{cancel: cancel}
 	go func() {
 		defer w.complete()
-		if err := s.store.WaitVersion(s.ctx, id, rv); err != nil {
+		defer cancel()
+		err := s.store.WaitVersion(ctx, id, rv)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil && s.ctx.Err() == nil:
+			s.log.WithFields(logrus.Fields{"record": value.RecordString(id), "rv": rv}).
+				Debug("_00_version wait superseded by a later change of the record")
+		default:
 			if errors.Is(err, membership.ErrVersionTimeout) {
 				s.m.rvTimeouts.Inc()
 			}

@@ -40,9 +40,23 @@ func (a *stepAck) finish() {
 // a writer flushes an item only after its wait (and the waits of the view's earlier items)
 // completed.
 type rvWait struct {
-	mu    sync.Mutex
-	fired bool
-	subs  []func()
+	mu     sync.Mutex
+	fired  bool
+	subs   []func()
+	cancel func() // stops the polling; nil for a wait that polls nothing
+}
+
+// supersede ends the wait early because a later change of the same record arrived: the edges
+// of this change are overwritten by that change's edges, so waiting for a version the record
+// may never show again (UPDATE rv 4 → DELETE → CREATE rv 1) would only hold its views back.
+func (w *rvWait) supersede() {
+	if w == nil {
+		return
+	}
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.complete()
 }
 
 // isDone reports whether the wait completed. A nil wait is always done.
