@@ -10,39 +10,6 @@ import (
 	"github.com/sp00ky/ssp/surreal/workload"
 )
 
-// sameValue reports whether a and b are the same value: same kinds all the way down, same
-// fields in the same order, same scalars.
-func sameValue(a, b value.Value) bool {
-	if a.Kind() != b.Kind() {
-		return false
-	}
-	switch a.Kind() {
-	case value.KindArray:
-		ea, eb := a.Elems(), b.Elems()
-		if len(ea) != len(eb) {
-			return false
-		}
-		for i := range ea {
-			if !sameValue(ea[i], eb[i]) {
-				return false
-			}
-		}
-		return true
-	case value.KindObject:
-		fa, fb := a.Fields(), b.Fields()
-		if len(fa) != len(fb) {
-			return false
-		}
-		for i := range fa {
-			if fa[i].Key != fb[i].Key || !sameValue(fa[i].Val, fb[i].Val) {
-				return false
-			}
-		}
-		return true
-	}
-	return a.SurQL() == b.SurQL()
-}
-
 // checkFast asserts that fastIngest either declines body or decodes it exactly as parseIngest.
 func checkFast(t *testing.T, body string) (accepted bool) {
 	t.Helper()
@@ -54,7 +21,7 @@ func checkFast(t *testing.T, body string) (accepted bool) {
 	if err != nil {
 		t.Fatalf("fastIngest accepted a body parseIngest rejects (%v):\n%s", err, body)
 	}
-	if fc.Table != sc.Table || fc.Op != sc.Op || !sameValue(fc.ID, sc.ID) || !sameValue(fc.Record, sc.Record) || fa != sa {
+	if fc.Table != sc.Table || fc.Op != sc.Op || !value.Identical(fc.ID, sc.ID) || !value.Identical(fc.Record, sc.Record) || fa != sa {
 		t.Fatalf("fastIngest and parseIngest differ on\n%s\nfast: %s %s %s %s %q\nslow: %s %s %s %s %q", body,
 			fc.Table, fc.Op, fc.ID.SurQL(), fc.Record.SurQL(), fa, sc.Table, sc.Op, sc.ID.SurQL(), sc.Record.SurQL(), sa)
 	}

@@ -70,10 +70,6 @@ func rec(s string) value.Value {
 	return v
 }
 
-func sameValue(a, b value.Value) bool {
-	return a.Kind() == b.Kind() && value.Compare(a, b) == 0 && a.SurQL() == b.SurQL()
-}
-
 func TestDecodeLiterals(t *testing.T) {
 	c, ctx := dial(t, srv.URL())
 	when := time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC)
@@ -105,7 +101,7 @@ func TestDecodeLiterals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.surql, func(t *testing.T) {
 			rs := mustQuery(t, ctx, c, tc.surql, nil)
-			if len(rs) != 1 || !sameValue(rs[0].Value, tc.want) {
+			if len(rs) != 1 || !value.Identical(rs[0].Value, tc.want) {
 				t.Fatalf("got %v, want %s", rs, tc.want.SurQL())
 			}
 		})
@@ -131,12 +127,12 @@ func TestBindRoundTrip(t *testing.T) {
 	for _, v := range vals {
 		t.Run(v.SurQL(), func(t *testing.T) {
 			rs := mustQuery(t, ctx, c, "RETURN $v", map[string]any{"v": v})
-			if !sameValue(rs[0].Value, v) {
+			if !value.Identical(rs[0].Value, v) {
 				t.Fatalf("got %s, want %s", rs[0].Value.SurQL(), v.SurQL())
 			}
 			// Bound through ToDB explicitly, too.
 			rs = mustQuery(t, ctx, c, "RETURN $v", map[string]any{"v": conn.ToDB(v)})
-			if !sameValue(rs[0].Value, v) {
+			if !value.Identical(rs[0].Value, v) {
 				t.Fatalf("ToDB: got %s, want %s", rs[0].Value.SurQL(), v.SurQL())
 			}
 		})

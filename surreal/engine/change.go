@@ -181,7 +181,7 @@ func validate(c Change) (Change, error) {
 		c.Record = value.None()
 		return c, nil
 	}
-	if cur := c.Record.Get("id"); cur.Kind() != value.KindRecord || !strictEqual(cur, c.ID) {
+	if cur := c.Record.Get("id"); cur.Kind() != value.KindRecord || !value.Identical(cur, c.ID) {
 		c.Record = c.Record.With("id", c.ID)
 	}
 	return c, nil

@@ -249,7 +249,7 @@ func (e *Engine) Apply(c Change) ([]Delta, error) {
 			return nil, nil
 		}
 	}
-	if had && !row.IsNone() && strictEqual(old, row) {
+	if had && !row.IsNone() && value.Identical(old, row) {
 		return nil, nil
 	}
 	e.step++

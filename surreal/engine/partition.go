@@ -259,7 +259,7 @@ func (v *view) sigUnchanged(p *partition) bool {
 	sig, deps := v.computeSig(p, prow)
 	same := len(sig) == len(p.sig)
 	for i := 0; same && i < len(sig); i++ {
-		same = strictEqual(sig[i], p.sig[i])
+		same = value.Identical(sig[i], p.sig[i])
 	}
 	if same {
 		v.removePartDeps(p)

@@ -112,43 +112,6 @@ func setPath(obj value.Value, path []string, v value.Value) value.Value {
 	return obj.With(path[0], setPath(inner, path[1:], v))
 }
 
-// strictEqual reports whether a and b are the same value of the same kinds (unlike value.Equal,
-// 1 and 1.0 or a string and the record it spells differ): row content comparison.
-func strictEqual(a, b value.Value) bool {
-	if a.Kind() != b.Kind() {
-		return false
-	}
-	switch a.Kind() {
-	case value.KindArray:
-		ea, eb := a.Elems(), b.Elems()
-		if len(ea) != len(eb) {
-			return false
-		}
-		for i := range ea {
-			if !strictEqual(ea[i], eb[i]) {
-				return false
-			}
-		}
-		return true
-	case value.KindObject:
-		fa, fb := a.Fields(), b.Fields()
-		if len(fa) != len(fb) {
-			return false
-		}
-		for i := range fa {
-			if fa[i].Key != fb[i].Key || !strictEqual(fa[i].Val, fb[i].Val) {
-				return false
-			}
-		}
-		return true
-	case value.KindRecord:
-		return a.Table() == b.Table() && strictEqual(a.Key(), b.Key())
-	case value.KindFloat:
-		return a.AsFloat() == b.AsFloat() || (a.AsFloat() != a.AsFloat() && b.AsFloat() != b.AsFloat())
-	}
-	return value.Compare(a, b) == 0
-}
-
 // mergeRow merges patch into row as SurrealDB's MERGE does: nested objects are merged
 // recursively, any other value replaces the stored one.
 func mergeRow(row, patch value.Value) value.Value {

@@ -434,7 +434,7 @@ func (v *view) apply(c *change) *Delta {
 			}
 			old := es.val
 			es.valid = false
-			if !strictEqual(old, v.subValue(es.q, &eval.Env{Params: v.params})) {
+			if !value.Identical(old, v.subValue(es.q, &eval.Env{Params: v.params})) {
 				need = true
 			}
 		}

@@ -292,3 +292,42 @@ func ContainsNone(a, b Value) bool {
 	}
 	return !ContainsAny(a, b)
 }
+
+// Identical reports whether a and b are the same value down to their kinds: unlike Equal, 1 and
+// 1.0 differ, and so do a string and the record or datetime it spells. It compares row content
+// (did an update change anything?) and decoded values in tests. NaN is identical to NaN.
+func Identical(a, b Value) bool {
+	if a.kind != b.kind {
+		return false
+	}
+	switch a.kind {
+	case KindArray:
+		ea, eb := a.ref.([]Value), b.ref.([]Value)
+		if len(ea) != len(eb) {
+			return false
+		}
+		for i := range ea {
+			if !Identical(ea[i], eb[i]) {
+				return false
+			}
+		}
+		return true
+	case KindObject:
+		fa, fb := a.ref.(*Object).fields, b.ref.(*Object).fields
+		if len(fa) != len(fb) {
+			return false
+		}
+		for i := range fa {
+			if fa[i].Key != fb[i].Key || !Identical(fa[i].Val, fb[i].Val) {
+				return false
+			}
+		}
+		return true
+	case KindRecord:
+		return a.s == b.s && Identical(*a.ref.(*Value), *b.ref.(*Value))
+	case KindFloat:
+		fa, fb := math.Float64frombits(a.n), math.Float64frombits(b.n)
+		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
+	}
+	return a.n == b.n && a.s == b.s
+}

@@ -188,3 +188,30 @@ func TestWith(t *testing.T) {
 		t.Errorf("With = %s", got)
 	}
 }
+
+func TestIdentical(t *testing.T) {
+	r1, _ := ParseRecord("user:1")
+	tests := []struct {
+		a, b Value
+		want bool
+	}{
+		{Int(1), Int(1), true},
+		{Int(1), Float(1), false},
+		{Float(0), Float(math.Copysign(0, -1)), true},
+		{Float(math.NaN()), Float(math.NaN()), true},
+		{String("user:1"), r1, false},
+		{r1, Record("user", Int(1)), true},
+		{Record("user", Int(1)), Record("user", String("1")), false},
+		{Array([]Value{Int(1), Null()}), Array([]Value{Int(1), Null()}), true},
+		{Array([]Value{Int(1), Null()}), Array([]Value{Int(1), None()}), false},
+		{ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Int(1)}}), true},
+		{ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Float(1)}}), false},
+		{String("a"), String("a"), true},
+		{None(), Null(), false},
+	}
+	for _, tt := range tests {
+		if got := Identical(tt.a, tt.b); got != tt.want {
+			t.Errorf("Identical(%s, %s) = %v, want %v", tt.a.SurQL(), tt.b.SurQL(), got, tt.want)
+		}
+	}
+}
