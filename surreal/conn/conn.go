@@ -156,7 +156,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 		cfg.Log.WithFields(logrus.Fields{"url": cfg.URL, "attempt": attempt}).WithError(err).
 			Warn("surrealdb dial failed, retrying")
-		if werr := sleep(ctx, backoff(cfg.BaseBackoff, cfg.MaxBackoff, attempt)); werr != nil {
+		if werr := Sleep(ctx, Backoff(cfg.BaseBackoff, cfg.MaxBackoff, attempt)); werr != nil {
 			return nil, fmt.Errorf("dial surrealdb %s: %w (last error: %v)", cfg.URL, werr, err)
 		}
 	}
@@ -335,7 +335,7 @@ func (c *Conn) query(ctx context.Context, surql string, vars map[string]any, att
 		}
 		c.cfg.Log.WithFields(logrus.Fields{"attempt": attempt, "query": abbreviate(surql)}).WithError(lastErr).
 			Warn("surrealdb query failed transiently, retrying")
-		if werr := sleep(ctx, backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
+		if werr := Sleep(ctx, Backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
 			return nil, fmt.Errorf("query %s: %w (last error: %v)", abbreviate(surql), werr, lastErr)
 		}
 	}
@@ -443,7 +443,7 @@ func (c *Conn) Version(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("surrealdb version: %w", err)
 		}
 		lastErr = err
-		if werr := sleep(ctx, backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
+		if werr := Sleep(ctx, Backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
 			return "", fmt.Errorf("surrealdb version: %w (last error: %v)", werr, lastErr)
 		}
 	}
@@ -499,7 +499,9 @@ func isTransport(ctx context.Context, err error) bool {
 	return !errors.As(err, &rpcErr)
 }
 
-func backoff(base, limit time.Duration, attempt int) time.Duration {
+// Backoff is the delay before retry number attempt (1-based): base doubled per earlier attempt,
+// capped at limit.
+func Backoff(base, limit time.Duration, attempt int) time.Duration {
 	d := base
 	for i := 1; i < attempt && d < limit; i++ {
 		d *= 2
@@ -507,7 +509,8 @@ func backoff(base, limit time.Duration, attempt int) time.Duration {
 	return min(d, limit)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx is done, whichever comes first; it returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

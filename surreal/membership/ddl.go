@@ -70,7 +70,7 @@ func (w *Writer) ddl(ctx context.Context, surql string, vars map[string]any) err
 		if err == nil || attempt >= w.opts.MaxAttempts || ctx.Err() != nil || !conn.IsConflict(err) {
 			return err
 		}
-		if werr := sleep(ctx, backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
+		if werr := conn.Sleep(ctx, conn.Backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
 			return fmt.Errorf("%w (last error: %v)", werr, err)
 		}
 	}

@@ -319,7 +319,7 @@ func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) erro
 			return fmt.Errorf("wait for %s version %d after %s (%s): %w",
 				value.RecordString(rid), rv, s.opts.VersionTimeout, detail, ErrVersionTimeout)
 		}
-		if err := sleep(ctx, min(versionBackoff[min(i, len(versionBackoff)-1)], remaining)); err != nil {
+		if err := conn.Sleep(ctx, min(versionBackoff[min(i, len(versionBackoff)-1)], remaining)); err != nil {
 			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, err)
 		}
 	}

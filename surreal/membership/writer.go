@@ -487,7 +487,7 @@ func (w *Writer) commit(ctx context.Context, table string, items []item) error {
 		}
 		w.opts.Log.WithFields(logrus.Fields{"table": table, "statements": len(items), "attempt": attempt}).
 			WithError(err).Warn("edge transaction failed, retrying")
-		if werr := sleep(ctx, backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
+		if werr := conn.Sleep(ctx, conn.Backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
 			return fmt.Errorf("%w (last error: %v)", werr, err)
 		}
 	}
@@ -557,23 +557,4 @@ func (w *Writer) edgeRow(table string, k edgeKey) (value.Value, bool) {
 			value.Field{Key: "parent_rel", Val: value.String(k.rel)})
 	}
 	return value.ObjectOf(fs), true
-}
-
-func backoff(base, limit time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
