@@ -61,6 +61,11 @@ func loadServeConfig(args []string, lookup config.LookupFunc, stdout, stderr io.
 	case err != nil:
 		fmt.Fprintf(stderr, "ssp: %v\n\nRun with -h for the flags and their variables.\n", err)
 		return cfg, errUsage
+	case cfg.SchedulerURL != "":
+		// Running standalone instead would be a silent default: the scheduler would never hear
+		// of this SSP.
+		fmt.Fprintf(stderr, "ssp: SPKY_SCHEDULER_URL is set (%s), but scheduler mode (SPEC §6) is not implemented yet; unset it to run standalone\n", cfg.SchedulerURL)
+		return cfg, errUsage
 	}
 	return cfg, nil
 }
