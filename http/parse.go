@@ -39,7 +39,7 @@ func parseIngest(body []byte) (engine.Change, string, error) {
 		case string:
 			assignee = a
 		default:
-			return engine.Change{}, "", fmt.Errorf("field \"job_assignee\" must be a string (an SSP id), got %s", jsonKind(a))
+			return engine.Change{}, "", fmt.Errorf("field \"job_assignee\" must be a string (an SSP id), got %s", value.JSONKind(a))
 		}
 	}
 	return ch, assignee, nil
@@ -56,7 +56,7 @@ func object(body []byte, what string) (map[string]json.RawMessage, error) {
 		if err := json.Unmarshal(trimmed, &x); err != nil {
 			return nil, fmt.Errorf("%s body is not valid JSON: %v", what, err)
 		}
-		return nil, fmt.Errorf("%s body must be a JSON object, got %s", what, jsonKind(x))
+		return nil, fmt.Errorf("%s body must be a JSON object, got %s", what, value.JSONKind(x))
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &m); err != nil {
@@ -96,7 +96,7 @@ func stringField(m map[string]json.RawMessage, required bool, hint string, names
 	if err := json.Unmarshal(raw, &s); err != nil {
 		var x any
 		_ = json.Unmarshal(raw, &x)
-		return "", false, fmt.Errorf("field %q must be a string%s, got %s", name, hint, jsonKind(x))
+		return "", false, fmt.Errorf("field %q must be a string%s, got %s", name, hint, value.JSONKind(x))
 	}
 	if required && strings.TrimSpace(s) == "" {
 		return "", false, fmt.Errorf("field %q must not be empty%s", name, hint)
@@ -200,20 +200,15 @@ func parseParams(m map[string]json.RawMessage) (value.Value, error) {
 		if err := dec.Decode(&obj); err != nil {
 			return value.None(), fmt.Errorf("field \"params\" is not a valid JSON object: %v", err)
 		}
-		// Field by field, so that params which happen to be exactly {tb, id} stay an object.
-		fs := make([]value.Field, 0, len(obj))
-		for k, x := range obj {
-			v, err := value.FromAny(x)
-			if err != nil {
-				return value.None(), fmt.Errorf("field \"params\".%s: %v", k, err)
-			}
-			fs = append(fs, value.Field{Key: k, Val: v})
+		v, err := value.ObjectFromAny(obj)
+		if err != nil {
+			return value.None(), fmt.Errorf("field \"params\".%v", err)
 		}
-		return value.ObjectOf(fs), nil
+		return v, nil
 	}
 	var x any
 	_ = json.Unmarshal(raw, &x)
-	return value.None(), fmt.Errorf("field \"params\" must be a JSON object or a string holding a SurrealQL object literal, got %s", jsonKind(x))
+	return value.None(), fmt.Errorf("field \"params\" must be a JSON object or a string holding a SurrealQL object literal, got %s", value.JSONKind(x))
 }
 
 // parseUnregister decodes a /view/unregister body and returns the view key.
@@ -277,22 +272,4 @@ func parseLog(body []byte) (logMessage, error) {
 		}
 	}
 	return msg, nil
-}
-
-func jsonKind(x any) string {
-	switch x.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case float64, json.Number:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", x)
 }

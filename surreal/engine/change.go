@@ -54,7 +54,7 @@ func ParseChange(body []byte) (Change, error) {
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return Change{}, fmt.Errorf("ingest body must be a JSON object, got %s", jsonKind(raw))
+		return Change{}, fmt.Errorf("ingest body must be a JSON object, got %s", value.JSONKind(raw))
 	}
 	table, err := stringField(m, "table")
 	if err != nil {
@@ -72,28 +72,14 @@ func ParseChange(body []byte) (Change, error) {
 	if r, present := m["record"]; present && r != nil {
 		obj, ok := r.(map[string]any)
 		if !ok {
-			return Change{}, fmt.Errorf("field \"record\" must be a JSON object, got %s", jsonKind(r))
+			return Change{}, fmt.Errorf("field \"record\" must be a JSON object, got %s", value.JSONKind(r))
 		}
-		record, err = objectFromJSON(obj)
+		record, err = value.ObjectFromAny(obj)
 		if err != nil {
 			return Change{}, fmt.Errorf("field \"record\": %w", err)
 		}
 	}
 	return NewChange(table, op, id, record)
-}
-
-// objectFromJSON converts the record object field by field, so that a row which happens to have
-// exactly the fields {tb, id} stays an object (FromAny would read it as a record id).
-func objectFromJSON(m map[string]any) (value.Value, error) {
-	fs := make([]value.Field, 0, len(m))
-	for k, x := range m {
-		v, err := value.FromAny(x)
-		if err != nil {
-			return value.None(), fmt.Errorf("%s: %w", k, err)
-		}
-		fs = append(fs, value.Field{Key: k, Val: v})
-	}
-	return value.ObjectOf(fs), nil
 }
 
 func stringField(m map[string]any, name string) (string, error) {
@@ -103,27 +89,9 @@ func stringField(m map[string]any, name string) (string, error) {
 	}
 	s, ok := x.(string)
 	if !ok {
-		return "", fmt.Errorf("field %q must be a string, got %s", name, jsonKind(x))
+		return "", fmt.Errorf("field %q must be a string, got %s", name, value.JSONKind(x))
 	}
 	return s, nil
-}
-
-func jsonKind(x any) string {
-	switch x.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", x)
 }
 
 // NewChange validates the decoded parts of a change: op is CREATE, UPDATE, MERGE or DELETE (any

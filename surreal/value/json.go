@@ -226,3 +226,38 @@ func HashKey(v Value) string {
 	}
 	return "\x0f" + v.SurQL()
 }
+
+// ObjectFromAny converts a decoded JSON object into an object value field by field, so that an
+// object which happens to have exactly the fields {tb, id} or {table, key} stays an object (a row
+// or a params object; FromAny would read it as a record id).
+func ObjectFromAny(m map[string]any) (Value, error) {
+	fs := make([]Field, 0, len(m))
+	for k, x := range m {
+		v, err := FromAny(x)
+		if err != nil {
+			return Value{}, fmt.Errorf("%s: %w", k, err)
+		}
+		fs = append(fs, Field{Key: k, Val: v})
+	}
+	return ObjectOf(fs), nil
+}
+
+// JSONKind names the JSON type of a decoded JSON value for error messages ("a string", "an
+// object", …).
+func JSONKind(x any) string {
+	switch x.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", x)
+}

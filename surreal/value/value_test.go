@@ -2,6 +2,7 @@ package value
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -212,6 +213,27 @@ func TestIdentical(t *testing.T) {
 	for _, tt := range tests {
 		if got := Identical(tt.a, tt.b); got != tt.want {
 			t.Errorf("Identical(%s, %s) = %v, want %v", tt.a.SurQL(), tt.b.SurQL(), got, tt.want)
+		}
+	}
+}
+
+func TestObjectFromAnyKeepsRecordShapedObjects(t *testing.T) {
+	v, err := ObjectFromAny(map[string]any{"tb": "user", "id": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Kind() != KindObject || v.Get("tb").AsString() != "user" {
+		t.Errorf("ObjectFromAny({tb, id}) = %s, want the object kept", v.SurQL())
+	}
+	if v, _ := FromAny(map[string]any{"tb": "user", "id": "7"}); v.Kind() != KindRecord {
+		t.Errorf("FromAny({tb, id}) = %s, want a record", v.SurQL())
+	}
+	if _, err := ObjectFromAny(map[string]any{"bad": struct{}{}}); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("error %v does not name the field", err)
+	}
+	for x, want := range map[any]string{nil: "null", true: "a boolean", "s": "a string", 1.5: "a number"} {
+		if got := JSONKind(x); got != want {
+			t.Errorf("JSONKind(%v) = %s, want %s", x, got, want)
 		}
 	}
 }
