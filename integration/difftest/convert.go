@@ -189,30 +189,12 @@ func recordFromSurreal(r models.RecordID) (value.Value, error) {
 // records as `table:key` strings in SurrealDB 3's spelling (surrealRecordText), datetimes as
 // RFC 3339 strings, NULL as null; NONE object fields are left out.
 func toJSONAny(v value.Value) any {
-	switch v.Kind() {
-	case value.KindNone, value.KindNull:
-		return nil
-	case value.KindRecord:
-		return surrealRecordText(v)
-	case value.KindDatetime:
-		return v.AsTime().Format(time.RFC3339Nano)
-	case value.KindArray:
-		out := make([]any, 0, v.Len())
-		for _, e := range v.Elems() {
-			out = append(out, toJSONAny(e))
+	return v.ConvertTo(func(v value.Value) (any, bool) {
+		if v.Kind() == value.KindRecord {
+			return surrealRecordText(v), true
 		}
-		return out
-	case value.KindObject:
-		out := make(map[string]any, v.Len())
-		for _, f := range v.Fields() {
-			if f.Val.IsNone() {
-				continue
-			}
-			out[f.Key] = toJSONAny(f.Val)
-		}
-		return out
-	}
-	return v.ToAny()
+		return nil, false
+	})
 }
 
 // surrealRecordText spells a record id as SurrealDB 3 prints it (`<string> id`): an integer key as

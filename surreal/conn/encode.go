@@ -11,43 +11,21 @@ import (
 // models.RecordID (Int keys as int64, String keys as string, Array/Object keys converted),
 // datetimes → models.CustomDateTime, durations → models.CustomDuration, arrays → []any,
 // objects → map[string]any (NONE fields dropped).
-func ToDB(v value.Value) any {
+func ToDB(v value.Value) any { return v.ConvertTo(dbLeaf) }
+
+// dbLeaf spells the kinds whose SDK type differs from value.ToAny's plain JSON spelling.
+func dbLeaf(v value.Value) (any, bool) {
 	switch v.Kind() {
 	case value.KindNone:
-		return models.None
-	case value.KindNull:
-		return nil
-	case value.KindBool:
-		return v.AsBool()
-	case value.KindInt:
-		return v.AsInt()
-	case value.KindFloat:
-		return v.AsFloat()
-	case value.KindString:
-		return v.AsString()
+		return models.None, true
 	case value.KindDuration:
-		return models.CustomDuration{Duration: v.AsDuration()}
+		return models.CustomDuration{Duration: v.AsDuration()}, true
 	case value.KindDatetime:
-		return models.CustomDateTime{Time: v.AsTime()}
-	case value.KindArray:
-		out := make([]any, 0, v.Len())
-		for _, e := range v.Elems() {
-			out = append(out, ToDB(e))
-		}
-		return out
-	case value.KindObject:
-		out := make(map[string]any, v.Len())
-		for _, f := range v.Fields() {
-			if f.Val.IsNone() {
-				continue
-			}
-			out[f.Key] = ToDB(f.Val)
-		}
-		return out
+		return models.CustomDateTime{Time: v.AsTime()}, true
 	case value.KindRecord:
-		return models.RecordID{Table: v.Table(), ID: ToDB(v.Key())}
+		return models.RecordID{Table: v.Table(), ID: ToDB(v.Key())}, true
 	}
-	return nil
+	return nil, false
 }
 
 // bindVars returns vars with every value.Value converted by ToDB (recursively inside plain

@@ -175,28 +175,8 @@ func Equal(a, b Value) bool {
 		return false
 	}
 	switch a.kind {
-	case KindArray:
-		ea, eb := a.ref.([]Value), b.ref.([]Value)
-		if len(ea) != len(eb) {
-			return false
-		}
-		for i := range ea {
-			if !Equal(ea[i], eb[i]) {
-				return false
-			}
-		}
-		return true
-	case KindObject:
-		fa, fb := a.ref.(*Object).fields, b.ref.(*Object).fields
-		if len(fa) != len(fb) {
-			return false
-		}
-		for i := range fa {
-			if fa[i].Key != fb[i].Key || !Equal(fa[i].Val, fb[i].Val) {
-				return false
-			}
-		}
-		return true
+	case KindArray, KindObject:
+		return elementwise(a, b, Equal)
 	case KindRecord:
 		return a.s == b.s && Equal(*a.ref.(*Value), *b.ref.(*Value)) && (*a.ref.(*Value)).kind == (*b.ref.(*Value)).kind
 	}
@@ -301,28 +281,8 @@ func Identical(a, b Value) bool {
 		return false
 	}
 	switch a.kind {
-	case KindArray:
-		ea, eb := a.ref.([]Value), b.ref.([]Value)
-		if len(ea) != len(eb) {
-			return false
-		}
-		for i := range ea {
-			if !Identical(ea[i], eb[i]) {
-				return false
-			}
-		}
-		return true
-	case KindObject:
-		fa, fb := a.ref.(*Object).fields, b.ref.(*Object).fields
-		if len(fa) != len(fb) {
-			return false
-		}
-		for i := range fa {
-			if fa[i].Key != fb[i].Key || !Identical(fa[i].Val, fb[i].Val) {
-				return false
-			}
-		}
-		return true
+	case KindArray, KindObject:
+		return elementwise(a, b, Identical)
 	case KindRecord:
 		return a.s == b.s && Identical(*a.ref.(*Value), *b.ref.(*Value))
 	case KindFloat:
@@ -330,4 +290,31 @@ func Identical(a, b Value) bool {
 		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
 	}
 	return a.n == b.n && a.s == b.s
+}
+
+// elementwise reports whether a and b, two arrays or two objects, hold elements that eq finds
+// equal pairwise (objects: under the same keys).
+func elementwise(a, b Value, eq func(x, y Value) bool) bool {
+	if a.kind == KindArray {
+		ea, eb := a.ref.([]Value), b.ref.([]Value)
+		if len(ea) != len(eb) {
+			return false
+		}
+		for i := range ea {
+			if !eq(ea[i], eb[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	fa, fb := a.ref.(*Object).fields, b.ref.(*Object).fields
+	if len(fa) != len(fb) {
+		return false
+	}
+	for i := range fa {
+		if fa[i].Key != fb[i].Key || !eq(fa[i].Val, fb[i].Val) {
+			return false
+		}
+	}
+	return true
 }

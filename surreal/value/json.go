@@ -133,7 +133,19 @@ func recordObject(m map[string]any) (Value, bool) {
 
 // ToAny converts v into plain Go values for encoding/json: records as `table:key` strings,
 // datetimes as RFC 3339 strings, durations as SurrealDB duration strings, NONE as nil.
-func (v Value) ToAny() any {
+func (v Value) ToAny() any { return v.ConvertTo(nil) }
+
+// ConvertTo converts v into plain Go values like ToAny, but asks leaf first for every value of
+// the tree: when it answers ok, its result stands for that value; otherwise arrays become []any,
+// objects map[string]any (NONE fields left out) and other values as ToAny spells them. Use it to
+// encode values for another consumer (a database driver, another JSON spelling) without
+// repeating the walk.
+func (v Value) ConvertTo(leaf func(Value) (any, bool)) any {
+	if leaf != nil {
+		if x, ok := leaf(v); ok {
+			return x
+		}
+	}
 	switch v.kind {
 	case KindNone, KindNull:
 		return nil
@@ -152,7 +164,7 @@ func (v Value) ToAny() any {
 	case KindArray:
 		out := make([]any, 0, v.Len())
 		for _, e := range v.Elems() {
-			out = append(out, e.ToAny())
+			out = append(out, e.ConvertTo(leaf))
 		}
 		return out
 	case KindObject:
@@ -161,7 +173,7 @@ func (v Value) ToAny() any {
 			if f.Val.kind == KindNone {
 				continue
 			}
-			out[f.Key] = f.Val.ToAny()
+			out[f.Key] = f.Val.ConvertTo(leaf)
 		}
 		return out
 	case KindRecord:

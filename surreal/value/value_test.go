@@ -1,6 +1,7 @@
 package value
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -235,5 +236,23 @@ func TestObjectFromAnyKeepsRecordShapedObjects(t *testing.T) {
 		if got := JSONKind(x); got != want {
 			t.Errorf("JSONKind(%v) = %s, want %s", x, got, want)
 		}
+	}
+}
+
+func TestConvertToLeafHook(t *testing.T) {
+	r, _ := ParseRecord("user:1")
+	v := ObjectOf([]Field{{"a", Array([]Value{r, Int(2)})}, {"gone", None()}, {"r", r}})
+	got := v.ConvertTo(func(x Value) (any, bool) {
+		if x.Kind() == KindRecord {
+			return "REC", true
+		}
+		return nil, false
+	})
+	want := map[string]any{"a": []any{"REC", int64(2)}, "r": "REC"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ConvertTo = %v, want %v", got, want)
+	}
+	if fmt.Sprint(v.ToAny()) != fmt.Sprint(map[string]any{"a": []any{"user:1", int64(2)}, "r": "user:1"}) {
+		t.Errorf("ToAny = %v", v.ToAny())
 	}
 }
