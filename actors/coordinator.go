@@ -305,15 +305,19 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestMsg) {
 // would hold the views' edges for the whole wait timeout.
 // Only a change that affected some view (affects) starts a wait.
 func (c *coordinator) rvWait(ch engine.Change, affects bool) *rvWait {
-	key := value.RecordString(ch.ID)
 	rv := recordVersion(ch.Record)
+	starts := rv > 0 && ch.Op != engine.OpDelete && affects
+	if !starts && len(c.waits) == 0 {
+		return nil // the common case without versions: no key to spell, no map to touch
+	}
+	key := value.RecordString(ch.ID)
 	if prev, ok := c.waits[key]; ok {
 		if ch.Op == engine.OpDelete || rv <= prev.rv {
 			prev.wait.supersede()
 		}
 		delete(c.waits, key)
 	}
-	if rv <= 0 || ch.Op == engine.OpDelete || !affects {
+	if !starts {
 		return nil
 	}
 	if len(c.waits) >= c.purgeWaitsAt {
