@@ -16,6 +16,7 @@ import (
 
 	"github.com/sp00ky/ssp/config"
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -25,7 +26,7 @@ import (
 var srv *devdb.Server
 
 func TestMain(m *testing.M) {
-	devdb.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
+	devdbtest.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
 }
 
 var dbSeq atomic.Int64

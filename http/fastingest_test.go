@@ -7,7 +7,7 @@ import (
 
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
-	"github.com/sp00ky/ssp/surreal/workload"
+	"github.com/sp00ky/ssp/internal/workload"
 )
 
 // checkFast asserts that fastIngest either declines body or decodes it exactly as parseIngest.

@@ -1,11 +1,9 @@
 // Command ssp is the Sp00ky Sidecar Processor. Subcommands:
 //
 //	ssp replay    run an offline replay script (JSON lines on stdin, results on stdout)
-//	ssp bench     benchmark the view engine on the realistic workload
 //	ssp version   print the version
 //	ssp serve     run the SSP (HTTP API) against SurrealDB
 //	ssp dev       start the bundled dev SurrealDB and an SSP against it
-//	ssp load      load benchmark of a running SSP over loopback
 //
 // Exit codes: 0 success, 1 runtime error, 2 usage error.
 package main
@@ -36,16 +34,14 @@ const usage = `Usage: ssp <command> [flags]
 
 Commands:
   replay    run an offline replay: JSON lines on stdin, one result line per check on stdout
-  bench     benchmark the view engine on the realistic workload (ssp bench -h for flags)
   version   print the version
   serve     run the SSP: HTTP API against SurrealDB (ssp serve -h for flags)
   dev       start the bundled dev SurrealDB and an SSP against it (ssp dev -h)
-  load      load benchmark: a dev SurrealDB, an SSP and concurrent /ingest clients (ssp load -h)
   help      print this help
 `
 
 func main() {
-	// No signal handling: SIGINT/SIGTERM end replay and bench at once, which loses nothing.
+	// serve and dev handle SIGINT/SIGTERM themselves; replay ends at once, which loses nothing.
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -72,14 +68,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = noFlags("replay", rest, stderr, func() error {
 			return replay.Run(ctx, stdin, stdout, engine.New(engine.Options{}))
 		})
-	case "bench":
-		err = runBench(ctx, rest, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, rest, stdout, stderr)
 	case "dev":
 		err = runDev(ctx, rest, stdout, stderr)
-	case "load":
-		err = runLoad(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "ssp: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

@@ -37,7 +37,7 @@ func startPprof(addr string, log logrus.FieldLogger) (*nethttp.Server, error) {
 }
 
 // registerRuntimeCollectors adds the Go runtime (heap, live heap after GC, goroutines, GC) and
-// process (RSS, CPU seconds) metrics to reg, for /metrics and `ssp load`.
+// process (RSS, CPU seconds) metrics to reg, for /metrics and `ssp-bench load`.
 func registerRuntimeCollectors(reg prometheus.Registerer) error {
 	goc := collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}))

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sp00ky/ssp/internal/naive"
 	"github.com/sp00ky/ssp/surreal/engine"
-	"github.com/sp00ky/ssp/surreal/naive"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -18,7 +18,7 @@ type naiveView struct {
 	params value.Value
 }
 
-// naiveEngine is the from-scratch evaluator (surreal/naive) behind the Engine interface.
+// naiveEngine is the from-scratch evaluator (internal/naive) behind the Engine interface.
 type naiveEngine struct {
 	db    *naive.MemDB
 	views map[string]naiveView

@@ -82,11 +82,9 @@ func buildSSP(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("build ssp: cannot locate the package source")
 	}
 	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			return "", fmt.Errorf("build ssp: no go command: %w", err)
-		}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("build ssp: no go command: %w", err)
 	}
 	bin := filepath.Join(dir, "ssp")
 	args := []string{"build"}

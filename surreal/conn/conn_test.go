@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -22,7 +23,7 @@ import (
 var srv *devdb.Server
 
 func TestMain(m *testing.M) {
-	devdb.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
+	devdbtest.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
 }
 
 var dbSeq atomic.Int64

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
-	"github.com/sp00ky/ssp/surreal/workload"
+	"github.com/sp00ky/ssp/internal/workload"
 )
 
 // cpuTime is the CPU time (user+system) the process has used: unlike wall time it is not
@@ -63,7 +63,7 @@ func setupBench(b *testing.B, views, rows int) (*engine.Engine, *workload.Worklo
 	return eng, w, float64(state) / m, float64(eng.Stats().IndexBytes) / m
 }
 
-// BenchmarkApply measures Engine.Apply throughput over the realistic mix of surreal/workload
+// BenchmarkApply measures Engine.Apply throughput over the realistic mix of internal/workload
 // (per-user filters, top-k feeds, simple filters, thread detail with nested subqueries) for
 // 10/100/1000 views over 1k/10k/100k rows. Besides ns/op and allocs/op it reports the p50 and
 // p99 latency of one change.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sp00ky/ssp/surreal/engine"
-	"github.com/sp00ky/ssp/surreal/naive"
+	"github.com/sp00ky/ssp/internal/naive"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -20,7 +21,7 @@ import (
 var srv *devdb.Server
 
 func TestMain(m *testing.M) {
-	devdb.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
+	devdbtest.RunTests(m, devdb.Options{}, func(s *devdb.Server) { srv = s })
 }
 
 var dbSeq atomic.Int64

@@ -2,24 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// serveChildEnv makes the test binary act as `ssp` (see TestMain): `ssp load` runs the SSP as
-// a subprocess of its own executable, which in tests is this binary.
-const serveChildEnv = "SSP_TEST_RUN_AS_SSP"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(serveChildEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 func TestLoadFlags(t *testing.T) {
 	tests := []struct {
@@ -40,7 +28,6 @@ func TestLoadFlags(t *testing.T) {
 		{"soak with two cells", []string{"load", "-soak", "1m", "-views", "100,1000"}, 2, "give a single -views count"},
 		{"soak with count", []string{"load", "-soak", "1m", "-views", "100", "-count", "5"}, 2, "exclude each other"},
 		{"soak interval", []string{"load", "-soak-every", "0s"}, 2, "-soak-every must be positive"},
-		{"ssp mode", []string{"load", "-ssp", "docker"}, 2, `-ssp must be subprocess or inproc, got "docker"`},
 		{"ref mode", []string{"load", "-ref-mode", "both"}, 2, "-ref-mode must be dedicated or single"},
 		{"remote db", []string{"load", "-db", "ws://10.0.0.8:8000"}, 2, "not on loopback"},
 		{"db without scheme", []string{"load", "-db", "127.0.0.1:8000"}, 2, "want a URL"},
@@ -52,7 +39,7 @@ func TestLoadFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			code := run(context.Background(), tt.args, nil, &stdout, &stderr)
+			code := run(context.Background(), tt.args, &stdout, &stderr)
 			if code != tt.code {
 				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr.String())
 			}
@@ -66,19 +53,15 @@ func TestLoadFlags(t *testing.T) {
 	}
 }
 
-// TestLoadShort runs a small load against a real dev SurrealDB and an SSP subprocess (this
-// test binary acting as `ssp serve`) and checks the table, not the speed.
+// TestLoadShort runs a small load against a real dev SurrealDB and an `ssp serve` subprocess
+// (built by ssp-load from ./cmd/ssp) and checks the table, not the speed.
 func TestLoadShort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev SurrealDB and an SSP process")
-	}
-	t.Setenv(serveChildEnv, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr strings.Builder
 	args := []string{"load", "-views", "6", "-rows", "300", "-count", "400", "-duration", "0",
 		"-clients", "4", "-sample", "10", "-seed", "3"}
-	if code := run(ctx, args, nil, &stdout, &stderr); code != 0 {
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()

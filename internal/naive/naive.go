@@ -1,7 +1,8 @@
 // Package naive is the from-scratch view evaluator of the SSP: given a SELECT, its params and the
 // whole database, it computes the view's membership by scanning, filtering, sorting and slicing,
 // recursively for subquery fields. It is deliberately simple and slow; it is the reference that
-// property tests hold the incremental engine to.
+// property tests hold the incremental engine to. It sits under the top-level internal/ (test
+// machinery shared by several top-level folders, fenced from other modules, not linked into ssp).
 package naive
 
 import (

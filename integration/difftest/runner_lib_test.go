@@ -156,8 +156,6 @@ type session struct {
 	// active views); cache holds each view's last membership read off SurrealDB.
 	batches map[string]*batch
 	cache   map[string]Membership
-	// ingests records the ingest bodies sent, per event index (nil for registrations).
-	ingests [][]byte
 }
 
 func (r *Runner) newSession(ctx context.Context) (*session, error) {

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sp00ky/ssp/internal/naive"
 	"github.com/sp00ky/ssp/surreal/engine"
-	"github.com/sp00ky/ssp/surreal/naive"
 	"github.com/sp00ky/ssp/surreal/surql"
 )
 

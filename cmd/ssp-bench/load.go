@@ -29,20 +29,19 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/connection"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
-	"github.com/sp00ky/ssp/config"
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/internal/workload"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
-	"github.com/sp00ky/ssp/surreal/workload"
 )
 
-const loadUsage = `Usage: ssp load [flags]
+const loadUsage = `Usage: ssp-bench load [flags]
 
 Load benchmark of the running SSP over loopback (127.0.0.1 only). For every -views count it
 starts a fresh dev SurrealDB (or uses -db) and a fresh SSP (by default a separate ` + "`ssp serve`" + `
-process, so the generator's CPU is not the SSP's), ingests the initial rows of the workload of
-package surreal/workload, registers its views plus one lag-probe view, waits until every edge
+process, -ssp-bin, built from ./cmd/ssp when not given), ingests the initial rows of the workload of
+package internal/workload, registers its views plus one lag-probe view, waits until every edge
 is written, then drives POST /ingest with -clients concurrent keep-alive HTTP clients for
 -duration (or -count ingests) and prints one table row.
 
@@ -101,7 +100,6 @@ type loadFlags struct {
 	sample    int
 	soak      time.Duration
 	soakEvery time.Duration
-	mode      string // "subprocess" or "inproc"
 	sspBin    string
 	db        string
 	dbUser    string
@@ -118,7 +116,7 @@ type loadFlags struct {
 // parseLoadFlags parses and checks the command line of `ssp load`.
 func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	f := loadFlags{views: []int{100, 1000}}
-	fs := flag.NewFlagSet("ssp load", flag.ContinueOnError)
+	fs := flag.NewFlagSet("ssp-bench load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, loadUsage)
@@ -133,8 +131,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.IntVar(&f.sample, "sample", 100, "one ingest in this many is a lag probe (0: no lag measurement)")
 	fs.DurationVar(&f.soak, "soak", 0, "soak mode: run one cell this long, sampling memory every -soak-every")
 	fs.DurationVar(&f.soakEvery, "soak-every", 10*time.Second, "sampling interval of -soak")
-	fs.StringVar(&f.mode, "ssp", "subprocess", "how the SSP runs: subprocess (`ssp serve`) or inproc (same process as the generator)")
-	fs.StringVar(&f.sspBin, "ssp-bin", "", "ssp binary for -ssp subprocess (default: this executable)")
+	fs.StringVar(&f.sspBin, "ssp-bin", "", "the ssp binary to run as `ssp serve` (default: go build ./cmd/ssp into a temporary directory)")
 	fs.StringVar(&f.db, "db", "", "SurrealDB RPC URL to use instead of starting the dev SurrealDB (each cell gets its own database)")
 	fs.StringVar(&f.dbUser, "db-user", "root", "SurrealDB root user for -db")
 	fs.StringVar(&f.dbPass, "db-pass", "root", "SurrealDB root password for -db")
@@ -157,7 +154,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		f.window = defaultSoakWindow
 	}
 	bad := func(format string, a ...any) (loadFlags, error) {
-		fmt.Fprintf(stderr, "ssp load: "+format+"\n", a...)
+		fmt.Fprintf(stderr, "ssp-bench load: "+format+"\n", a...)
 		return f, errUsage
 	}
 	switch {
@@ -191,8 +188,6 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("-soak and -count exclude each other")
 	case f.soakEvery <= 0:
 		return bad("-soak-every must be positive, got %s", f.soakEvery)
-	case f.mode != "subprocess" && f.mode != "inproc":
-		return bad("-ssp must be subprocess or inproc, got %q", f.mode)
 	case f.refMode != "dedicated" && f.refMode != "single":
 		return bad("-ref-mode must be dedicated or single, got %q", f.refMode)
 	}
@@ -233,7 +228,7 @@ func urlHost(u string) (string, error) {
 	return host, nil
 }
 
-// runLoad implements `ssp load`.
+// runLoad implements `ssp-bench load`.
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseLoadFlags(args, stderr)
 	if err != nil {
@@ -241,9 +236,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "ssp load: %s %s/%s, CPU %s, %d cores, commit %s, SSP %s, ref mode %s, load average %s\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), sspModeText(f.mode),
-		f.refMode, loadAverage())
+	fmt.Fprintf(stdout, "ssp-bench load: %s %s/%s, CPU %s, %d cores, commit %s, SSP subprocess, ref mode %s, load average %s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), f.refMode, loadAverage())
 	bound := fmt.Sprintf("%s per cell", f.duration)
 	switch {
 	case f.soak > 0:
@@ -298,13 +292,6 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())
 	return nil
-}
-
-func sspModeText(mode string) string {
-	if mode == "inproc" {
-		return "in-process (the generator shares its CPU and heap)"
-	}
-	return "subprocess"
 }
 
 // loadColumns are the table's column names.
@@ -539,11 +526,7 @@ func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
 	if f.backlog >= 0 {
 		args = append(args, "--edge-backlog", strconv.Itoa(f.backlog))
 	}
-	if f.mode == "inproc" {
-		if err := startInprocSSP(ctx, env, args); err != nil {
-			return env, err
-		}
-	} else if err := startSubprocessSSP(ctx, env, f, args, logw); err != nil {
+	if err := startSubprocessSSP(ctx, env, f, args, logw); err != nil {
 		return env, err
 	}
 	env.http = &nethttp.Client{Transport: &nethttp.Transport{
@@ -557,34 +540,14 @@ func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
 	return env, env.waitReady(ctx, 2*time.Minute)
 }
 
-// startInprocSSP runs the SSP in this process.
-func startInprocSSP(ctx context.Context, env *loadEnv, args []string) error {
-	cfg, err := config.Load(args, func(string) (string, bool) { return "", false })
-	if err != nil {
-		return fmt.Errorf("configure the in-process SSP: %w", err)
-	}
-	srv, err := startSSP(ctx, cfg, config.NewLogger(cfg))
-	if err != nil {
-		return fmt.Errorf("start the in-process SSP: %w", err)
-	}
-	env.base, env.sspPID = srv.URL(), os.Getpid()
-	env.closers = append(env.closers, func() error {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
-	return nil
-}
-
 // startSubprocessSSP runs `ssp serve` as a child process and reads its URL from its output.
 func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []string, logw io.Writer) error {
 	bin := f.sspBin
 	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("find this executable to run `ssp serve` (use -ssp-bin): %w", err)
+		var err error
+		if bin, err = buildSSP(ctx, env); err != nil {
+			return err
 		}
-		bin = exe
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = os.Environ()
@@ -1355,10 +1318,8 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	if cpu, ok := processCPU(); ok && genOK {
 		res.genCPU = cpu - genCPU0
 	}
-	if f.mode == "subprocess" {
-		if _, rss, err := procUsage(env.sspPID); err == nil {
-			res.rss = rss
-		}
+	if _, rss, err := procUsage(env.sspPID); err == nil {
+		res.rss = rss
 	} else if rss, ok := m2.sum("process_resident_memory_bytes"); ok {
 		res.rss = uint64(rss)
 	}

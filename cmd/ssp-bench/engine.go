@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sp00ky/ssp/internal/workload"
 	"github.com/sp00ky/ssp/surreal/engine"
-	"github.com/sp00ky/ssp/surreal/workload"
 )
 
-// benchFlags are the options of `ssp bench`.
+// benchFlags are the options of `ssp-bench engine`.
 type benchFlags struct {
 	views   []int
 	rows    []int
@@ -26,9 +26,9 @@ type benchFlags struct {
 	seed    int64
 }
 
-const benchUsage = `Usage: ssp bench [flags]
+const benchUsage = `Usage: ssp-bench engine [flags]
 
-Benchmarks the view engine on the workload of package surreal/workload, on one core
+Benchmarks the view engine on the workload of package internal/workload, on one core
 (GOMAXPROCS=1), for every combination of -views and -rows. Per cell: load the rows, register the
 views, then apply -changes changes of the workload's change stream one by one.
 
@@ -45,7 +45,7 @@ Flags:
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := benchFlags{views: []int{10, 100, 1000}, rows: []int{1000, 10000, 100000}}
-	fs := flag.NewFlagSet("ssp bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("ssp-bench engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -62,16 +62,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ssp bench: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "ssp-bench engine: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
 	if f.changes < 1 {
-		fmt.Fprintf(stderr, "ssp bench: -changes must be at least 1, got %d\n", f.changes)
+		fmt.Fprintf(stderr, "ssp-bench engine: -changes must be at least 1, got %d\n", f.changes)
 		return errUsage
 	}
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	fmt.Fprintf(stdout, "ssp bench: GOMAXPROCS=%d, %s %s/%s, CPU %s, seed %d, %d changes per cell\n",
+	fmt.Fprintf(stdout, "ssp-bench engine: GOMAXPROCS=%d, %s %s/%s, CPU %s, seed %d, %d changes per cell\n",
 		runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), f.seed, f.changes)
 	fmt.Fprintf(stdout, "%6s %7s %9s %9s %10s %9s %9s %9s %9s %9s %9s %9s %9s\n",
 		"views", "rows", "load", "register", "changes/s", "p50", "p99", "cpu/ch", "allocs/ch", "deltas/ch", "B/row", "B/view", "members")

@@ -1,7 +1,11 @@
 // Package workload generates the SSP's benchmark workload: a deterministic, seeded social/forum
 // dataset, a mix of live queries over it and a realistic stream of row changes. It is shared by
 // `go test -bench` in surreal/engine (use it from an external `engine_test` package: workload
-// imports engine) and by `ssp bench`, so both measure the same thing.
+// imports engine) and by `ssp-bench`, so both measure the same thing.
+//
+// It lives under the top-level internal/ because it is test machinery used from several
+// top-level folders (surreal, integration, cmd/ssp-bench): Go's internal rule fences it from
+// other modules, and the ssp binary does not link it.
 //
 // Schema (every row also has `id` and an integer `_00_rv` version, bumped by each update):
 //
