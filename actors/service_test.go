@@ -28,7 +28,7 @@ func TestRegisterWritesEdgesAndQueryRow(t *testing.T) {
 		t.Errorf("view id %q, want v1", r.ViewID)
 	}
 	wantMembers := []engine.Member{{Key: "thread:1", Version: 1}, {Key: "comment:1", Version: 1, Parent: "thread:1", Rel: "comments"}}
-	sortMembers(wantMembers)
+	engine.SortMembers(wantMembers)
 	if got := describeMembers(r.Records); got != describeMembers(wantMembers) {
 		t.Errorf("records %s, want %s", got, describeMembers(wantMembers))
 	}

@@ -84,7 +84,7 @@ func TestDiffMembers(t *testing.T) {
 
 func sortedMembers(ms []engine.Member) []engine.Member {
 	out := append([]engine.Member(nil), ms...)
-	sortMembers(out)
+	engine.SortMembers(out)
 	return out
 }
 

@@ -159,7 +159,7 @@ func (sl *viewSlot) members() []engine.Member {
 	for _, m := range sl.cache {
 		out = append(out, m)
 	}
-	sortMembers(out)
+	engine.SortMembers(out)
 	return out
 }
 
@@ -183,7 +183,7 @@ func diffMembers(have map[memberID]engine.Member, want []engine.Member) engine.D
 			d.Removed = append(d.Removed, m)
 		}
 	}
-	sortMembers(d.Removed)
+	engine.SortMembers(d.Removed)
 	return d
 }
 
@@ -191,26 +191,12 @@ func emptyDelta(d engine.Delta) bool {
 	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Updated) == 0
 }
 
-// sortMembers sorts by parent, rel, key (the engine's order).
-func sortMembers(ms []engine.Member) {
-	sort.Slice(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if a.Parent != b.Parent {
-			return a.Parent < b.Parent
-		}
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Key < b.Key
-	})
-}
-
 // resultHash is the result_hash of a membership: the lowercase hex SHA-256 of the JSON array of
 // the members (each {"key","version"[,"parent","rel"]}) sorted by parent, rel, key. Equal
 // memberships have equal hashes, whatever order they were produced in.
 func resultHash(ms []engine.Member) string {
 	sorted := append([]engine.Member(nil), ms...)
-	sortMembers(sorted)
+	engine.SortMembers(sorted)
 	if sorted == nil {
 		sorted = []engine.Member{}
 	}

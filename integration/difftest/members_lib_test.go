@@ -27,22 +27,8 @@ func (m Membership) Sorted() []engine.Member {
 	for _, x := range m {
 		out = append(out, x)
 	}
-	SortMembers(out)
+	engine.SortMembers(out)
 	return out
-}
-
-// SortMembers sorts members by parent, rel and key.
-func SortMembers(ms []engine.Member) {
-	sort.Slice(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if a.Parent != b.Parent {
-			return a.Parent < b.Parent
-		}
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Key < b.Key
-	})
 }
 
 // canonRecord rewrites a record id's text into value.RecordString's spelling, so that `user:⟨10⟩`

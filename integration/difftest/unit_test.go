@@ -148,7 +148,7 @@ func TestFromResult(t *testing.T) {
 		{Key: "user:⟨10⟩", Version: NoVersion, Parent: "comment:ca", Rel: "who"},
 		{Key: "user:1", Version: NoVersion, Parent: "thread:tb", Rel: "first"},
 	}
-	SortMembers(want)
+	engine.SortMembers(want)
 	if g := got.Sorted(); !reflect.DeepEqual(g, want) {
 		t.Errorf("members:\n got %v\nwant %v", g, want)
 	}

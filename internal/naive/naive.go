@@ -36,7 +36,7 @@ func Eval(sel *surql.Select, params value.Value, db DB) ([]engine.Member, error)
 	if sel == nil {
 		return nil, fmt.Errorf("naive eval: no query")
 	}
-	ev := &evaluator{db: db, params: params, seen: map[memberKey]bool{}}
+	ev := &evaluator{db: db, params: params, seen: map[engine.MemberKey]bool{}}
 	rows, err := ev.query(sel, value.None())
 	if err != nil {
 		return nil, fmt.Errorf("naive eval: %w", err)
@@ -48,35 +48,24 @@ func Eval(sel *surql.Select, params value.Value, db DB) ([]engine.Member, error)
 		}
 	}
 	out := ev.members
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Parent != b.Parent {
-			return a.Parent < b.Parent
-		}
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Key < b.Key
-	})
+	engine.SortMembers(out)
 	return out, nil
 }
-
-type memberKey struct{ parent, rel, key string }
 
 type evaluator struct {
 	db      DB
 	params  value.Value
-	seen    map[memberKey]bool
+	seen    map[engine.MemberKey]bool
 	members []engine.Member
 }
 
 func (ev *evaluator) add(row value.Value, parent, rel string) {
-	k := memberKey{parent: parent, rel: rel, key: value.RecordString(row.Get("id"))}
+	k := engine.MemberKey{Parent: parent, Rel: rel, Key: value.RecordString(row.Get("id"))}
 	if ev.seen[k] {
 		return
 	}
 	ev.seen[k] = true
-	ev.members = append(ev.members, engine.Member{Key: k.key, Version: eval.Version(row), Parent: parent, Rel: rel})
+	ev.members = append(ev.members, engine.Member{Key: k.Key, Version: eval.Version(row), Parent: parent, Rel: rel})
 }
 
 // children adds the members of every subquery field of sel for the result row r, recursively.

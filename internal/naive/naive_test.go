@@ -2,7 +2,6 @@ package naive_test
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
@@ -58,16 +57,7 @@ func members(spec ...string) []engine.Member {
 		}
 		out = append(out, engine.Member{Parent: p[0], Rel: p[1], Key: p[2], Version: v})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Parent != b.Parent {
-			return a.Parent < b.Parent
-		}
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Key < b.Key
-	})
+	engine.SortMembers(out)
 	return out
 }
 

@@ -5,6 +5,9 @@
 package engine
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -36,6 +39,41 @@ type Member struct {
 	Version int64  `json:"version"`
 	Parent  string `json:"parent,omitempty"`
 	Rel     string `json:"rel,omitempty"`
+}
+
+// MemberKey is a member's identity within its view: the record and where it sits (Parent and
+// Rel empty at the top level). A record can be a member at several places at once.
+type MemberKey struct {
+	Parent, Rel, Key string
+}
+
+// ID returns m's identity.
+func (m Member) ID() MemberKey {
+	return MemberKey{Parent: m.Parent, Rel: m.Rel, Key: m.Key}
+}
+
+// Less orders member keys by Parent, then Rel, then Key, in byte order: the order of every
+// membership the engine returns and of every list built from one.
+func (k MemberKey) Less(o MemberKey) bool {
+	return k.compare(o) < 0
+}
+
+func (k MemberKey) compare(o MemberKey) int {
+	if c := strings.Compare(k.Parent, o.Parent); c != 0 {
+		return c
+	}
+	if c := strings.Compare(k.Rel, o.Rel); c != 0 {
+		return c
+	}
+	return strings.Compare(k.Key, o.Key)
+}
+
+// SortMembers sorts ms by their keys (MemberKey.Less).
+func SortMembers(ms []Member) {
+	if len(ms) < 2 {
+		return
+	}
+	slices.SortFunc(ms, func(a, b Member) int { return a.ID().compare(b.ID()) })
 }
 
 // Delta is how one view's membership changed in one step. Updated holds members still present

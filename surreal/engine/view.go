@@ -2,7 +2,6 @@ package engine
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/sp00ky/ssp/surreal/eval"
 	"github.com/sp00ky/ssp/surreal/surql"
@@ -131,8 +130,6 @@ func (ml *memberList) each(fn func(parent, rel string, c *memberCount)) {
 		fn(ml.refs[i].parent, ml.refs[i].rel, &ml.refs[i].memberCount)
 	}
 }
-
-type memberID struct{ parent, rel, key string }
 
 type depSet struct {
 	rows  map[*rowState]struct{}
@@ -553,7 +550,7 @@ func (v *view) delta(c *change) *Delta {
 		if r == nil {
 			continue // already handled (listed twice)
 		}
-		id := memberID{t.parent, t.rel, t.key}
+		id := MemberKey{Parent: t.parent, Rel: t.rel, Key: t.key}
 		switch {
 		case r.before <= 0 && r.n > 0:
 			get().Added = append(get().Added, v.member(id, t.ml.tbl, c))
@@ -567,7 +564,7 @@ func (v *view) delta(c *change) *Delta {
 				if r.n <= 0 || (r.step == v.stepNo && r.before <= 0) {
 					return
 				}
-				get().Updated = append(get().Updated, v.member(memberID{parent, rel, c.key}, ml.tbl, c))
+				get().Updated = append(get().Updated, v.member(MemberKey{Parent: parent, Rel: rel, Key: c.key}, ml.tbl, c))
 			})
 		}
 	}
@@ -583,17 +580,17 @@ func (v *view) delta(c *change) *Delta {
 	if d == nil {
 		return nil
 	}
-	sortMembers(d.Added)
-	sortMembers(d.Removed)
-	sortMembers(d.Updated)
+	SortMembers(d.Added)
+	SortMembers(d.Removed)
+	SortMembers(d.Updated)
 	return d
 }
 
-func (v *view) member(id memberID, tbl *table, c *change) Member {
-	m := Member{Key: id.key, Parent: id.parent, Rel: id.rel, Version: 1}
-	if r := tbl.rows[id.key]; r != nil {
+func (v *view) member(id MemberKey, tbl *table, c *change) Member {
+	m := Member{Key: id.Key, Parent: id.Parent, Rel: id.Rel, Version: 1}
+	if r := tbl.rows[id.Key]; r != nil {
 		m.Version = eval.Version(r.row)
-	} else if id.key == c.key && !c.old.IsNone() {
+	} else if id.Key == c.key && !c.old.IsNone() {
 		m.Version = eval.Version(c.old)
 	}
 	return m
@@ -613,23 +610,8 @@ func (v *view) list() []Member {
 			}
 		})
 	}
-	sortMembers(out)
+	SortMembers(out)
 	return out
-}
-
-func sortMembers(ms []Member) {
-	if len(ms) < 2 {
-		return
-	}
-	slices.SortFunc(ms, func(a, b Member) int {
-		if c := strings.Compare(a.Parent, b.Parent); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Rel, b.Rel); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
 }
 
 // subValue is the eval.Env.Sub of the view: uncorrelated subqueries that belong to a node's

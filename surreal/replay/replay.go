@@ -248,16 +248,7 @@ func check(eng *engine.Engine) any {
 		}
 		sorted := make([]engine.Member, len(ms))
 		copy(sorted, ms)
-		sort.Slice(sorted, func(i, j int) bool {
-			a, b := sorted[i], sorted[j]
-			if a.Parent != b.Parent {
-				return a.Parent < b.Parent
-			}
-			if a.Rel != b.Rel {
-				return a.Rel < b.Rel
-			}
-			return a.Key < b.Key
-		})
+		engine.SortMembers(sorted)
 		out.Views[id] = sorted
 	}
 	return out
