@@ -4,6 +4,21 @@
 // conflict") with bounded backoff, and converts every statement's result into the SSP's value
 // model (value.Value), keeping NONE and NULL apart.
 //
+// # Retry policy
+//
+// conn is the SSP's one retry layer. Query, Dial and Version retry transient failures — a lost
+// or timed-out connection (re-established before the next attempt) and a statement failing
+// with a transaction conflict — with backoff, within a budget per call: at most
+// Config.MaxAttempts attempts and at most Config.RetryDeadline of total time (and never past
+// ctx's own deadline). Anything else (a parse error, a permission problem, a failed statement
+// that is not a conflict) is returned at once.
+//
+// Nobody above conn loops on a failed query. A caller that must never lose work (the list_ref
+// writer actor) keeps the work pending and submits it again with its next flush, which its work
+// queue schedules on its own backoff timer: that is the next round of its queue, not a nested
+// retry. Reads that fail are reported upward; the bootstrap's attempts are whole attempts of
+// the bootstrap (see package actors), not retries of a query.
+//
 // Record ids and other values are always passed as bound query variables: ToDB turns a
 // value.Value into the SDK type SurrealDB expects (models.RecordID, models.CustomDateTime,
 // models.CustomDuration, …), and Query applies it to any value.Value found in vars.
@@ -31,6 +46,7 @@ import (
 const (
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultMaxAttempts    = 6
+	DefaultRetryDeadline  = 15 * time.Second
 	DefaultBaseBackoff    = 50 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
 )
@@ -44,12 +60,17 @@ type Config struct {
 	// NS and DB select the namespace and database.
 	NS, DB string
 
-	// AttemptTimeout bounds one round trip (DefaultAttemptTimeout if zero). A round trip that
-	// times out is treated as a lost connection: the connection is re-established.
+	// AttemptTimeout bounds one attempt — dialing if there is no connection, and the round
+	// trip (DefaultAttemptTimeout if zero); it is shortened to what is left of the call's
+	// RetryDeadline. An attempt that times out is treated as a lost connection: the connection
+	// is re-established.
 	AttemptTimeout time.Duration
-	// MaxAttempts bounds how often Query tries a query that fails transiently
-	// (DefaultMaxAttempts if zero).
+	// MaxAttempts bounds how often one call (Query, Dial, Version) tries when it fails
+	// transiently (DefaultMaxAttempts if zero).
 	MaxAttempts int
+	// RetryDeadline bounds the total time of one call, every attempt and backoff included
+	// (DefaultRetryDeadline if zero): no attempt starts or runs past it.
+	RetryDeadline time.Duration
 	// BaseBackoff is the wait after the first failed attempt; it doubles per attempt up to
 	// MaxBackoff (DefaultBaseBackoff and DefaultMaxBackoff if zero).
 	BaseBackoff, MaxBackoff time.Duration
@@ -63,6 +84,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.RetryDeadline <= 0 {
+		c.RetryDeadline = DefaultRetryDeadline
 	}
 	if c.BaseBackoff <= 0 {
 		c.BaseBackoff = DefaultBaseBackoff
@@ -83,9 +107,10 @@ func (c *Config) fill() {
 type Conn struct {
 	cfg Config
 
-	mu     sync.Mutex
-	cur    *link // nil while disconnected
-	closed bool
+	mu      sync.Mutex
+	cur     *link         // nil while disconnected
+	dialing chan struct{} // non-nil while a call dials; closed when that dial ends
+	closed  bool
 }
 
 // link is one SDK connection. It is closed once it is dead (broken or replaced) and no call
@@ -135,53 +160,33 @@ func StatementErr(rs []Result) error {
 var ErrClosed = errors.New("surrealdb connection closed")
 
 // Dial connects to SurrealDB, signs in and selects the namespace and database. Transport
-// failures are retried like queries (Config.MaxAttempts, with backoff); a rejected sign-in or
-// use is returned at once.
+// failures are retried like queries (within Config.MaxAttempts and Config.RetryDeadline, with
+// backoff); a rejected sign-in or use is returned at once.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	cfg.fill()
 	if cfg.URL == "" {
 		return nil, errors.New("dial surrealdb: empty URL")
 	}
 	c := &Conn{cfg: cfg}
-	var err error
-	for attempt := 1; ; attempt++ {
-		var l *link
-		l, err = c.acquire(ctx)
-		if err == nil {
-			c.release(l)
-			return c, nil
-		}
-		if !isTransport(ctx, err) || attempt >= cfg.MaxAttempts {
-			return nil, err
-		}
-		cfg.Log.WithFields(logrus.Fields{"url": cfg.URL, "attempt": attempt}).WithError(err).
-			Warn("surrealdb dial failed, retrying")
-		if werr := Sleep(ctx, Backoff(cfg.BaseBackoff, cfg.MaxBackoff, attempt)); werr != nil {
-			return nil, fmt.Errorf("dial surrealdb %s: %w (last error: %v)", cfg.URL, werr, err)
-		}
-	}
-}
-
-// connectLocked returns the live SDK connection, dialing a new one if there is none, and
-// counts the caller as a user (release it). c.mu must be held.
-func (c *Conn) connectLocked(ctx context.Context) (*link, error) {
-	if c.closed {
-		return nil, ErrClosed
-	}
-	if c.cur == nil {
-		db, err := c.dial(ctx)
+	err := c.retry(ctx, cfg.MaxAttempts, "dial", func(deadline time.Time) error {
+		l, err := c.acquire(ctx, deadline)
 		if err != nil {
-			return nil, err
+			if isTransport(ctx, err) {
+				return markRetry(err)
+			}
+			return err
 		}
-		lctx, cancel := context.WithCancel(context.Background())
-		c.cur = &link{db: db, ctx: lctx, cancel: cancel}
+		c.release(l)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c.cur.users++
-	return c.cur, nil
+	return c, nil
 }
 
-func (c *Conn) dial(ctx context.Context) (*surrealdb.DB, error) {
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+func (c *Conn) dial(ctx context.Context, deadline time.Time) (*surrealdb.DB, error) {
+	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	db, err := open(dctx, c.cfg.URL, c.cfg.Log)
 	if err != nil {
@@ -204,11 +209,59 @@ func (c *Conn) dial(ctx context.Context) (*surrealdb.DB, error) {
 	return db, nil
 }
 
-// acquire returns the live SDK connection, reconnecting if needed. Release it after use.
-func (c *Conn) acquire(ctx context.Context) (*link, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.connectLocked(ctx)
+// acquire returns the live SDK connection, dialing one (until deadline) if there is none, and
+// counts the caller as a user: release it after use. While another call dials, acquire waits
+// for that dial (until deadline, or ctx's end), then takes its connection or, if it failed,
+// dials itself; c.mu is never held across a dial.
+func (c *Conn) acquire(ctx context.Context, deadline time.Time) (*link, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if l := c.cur; l != nil {
+			l.users++
+			c.mu.Unlock()
+			return l, nil
+		}
+		if wait := c.dialing; wait != nil {
+			c.mu.Unlock()
+			t := time.NewTimer(time.Until(deadline))
+			select {
+			case <-wait:
+				t.Stop()
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+				return nil, fmt.Errorf("dial surrealdb %s: timed out waiting for another call's dial", c.cfg.URL)
+			}
+		}
+		done := make(chan struct{})
+		c.dialing = done
+		c.mu.Unlock()
+		db, err := c.dial(ctx, deadline)
+		c.mu.Lock()
+		c.dialing = nil
+		close(done)
+		switch {
+		case err != nil:
+		case c.closed:
+			closeAsync(db)
+			err = ErrClosed
+		default:
+			lctx, cancel := context.WithCancel(context.Background())
+			c.cur = &link{db: db, users: 1, ctx: lctx, cancel: cancel}
+		}
+		l := c.cur
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 }
 
 // release ends one use of l, closing it if it is dead and unused.
@@ -301,9 +354,11 @@ func (c *Conn) Close(ctx context.Context) error {
 // (the returned error stays nil); the error is for failures of the whole query (a parse error,
 // a lost connection after all retries, ctx ending).
 //
-// Transient failures are retried up to Config.MaxAttempts times with backoff: a lost or timed
-// out connection (re-established first) and a statement failing with a transaction conflict.
-// The whole query is re-sent, so retried queries must be idempotent or one transaction — which
+// Transient failures are retried with backoff within the call's budget (Config.MaxAttempts
+// attempts, Config.RetryDeadline of time, ctx's deadline; see the package comment): a lost or
+// timed out connection (re-established first) and a statement failing with a transaction
+// conflict. A conflict still there when the budget is spent is returned in its Result. The
+// whole query is re-sent, so retried queries must be idempotent or one transaction — which
 // every query of the SSP is (UPSERT/DELETE by id, DEFINE … OVERWRITE, BEGIN … COMMIT). Use
 // QueryOnce for anything else.
 func (c *Conn) Query(ctx context.Context, surql string, vars map[string]any) ([]Result, error) {
@@ -318,25 +373,56 @@ func (c *Conn) QueryOnce(ctx context.Context, surql string, vars map[string]any)
 
 func (c *Conn) query(ctx context.Context, surql string, vars map[string]any, attempts int) ([]Result, error) {
 	bound := bindVars(vars)
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		rs, err := c.attempt(ctx, surql, bound)
-		if err == nil {
-			conflict := firstConflict(rs)
-			if conflict == nil || attempt >= attempts {
-				return rs, nil
-			}
-			lastErr = conflict
-		} else {
-			if !errors.Is(err, errRetry) || attempt >= attempts {
-				return nil, fmt.Errorf("query %s: %w", abbreviate(surql), err)
-			}
-			lastErr = err
+	var rs []Result
+	err := c.retry(ctx, attempts, "query "+abbreviate(surql), func(deadline time.Time) error {
+		var err error
+		if rs, err = c.attempt(ctx, deadline, surql, bound); err != nil {
+			rs = nil
+			return err
 		}
-		c.cfg.Log.WithFields(logrus.Fields{"attempt": attempt, "query": abbreviate(surql)}).WithError(lastErr).
-			Warn("surrealdb query failed transiently, retrying")
-		if werr := Sleep(ctx, Backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
-			return nil, fmt.Errorf("query %s: %w (last error: %v)", abbreviate(surql), werr, lastErr)
+		if conflict := firstConflict(rs); conflict != nil {
+			return markRetry(conflict)
+		}
+		return nil
+	})
+	if err != nil {
+		if rs != nil && errors.Is(err, errRetry) {
+			return rs, nil // the budget ran out on a conflict: its statement reports it
+		}
+		return nil, fmt.Errorf("query %s: %w", abbreviate(surql), err)
+	}
+	return rs, nil
+}
+
+// retry runs try until it succeeds, fails with an error that is not transient (not wrapping
+// errRetry), or the call's budget is spent: attempts tries, Config.RetryDeadline from now, ctx.
+// try gets its attempt's deadline: Config.AttemptTimeout from now, or the end of the budget if
+// that comes first. When the budget is spent, the last attempt's error is returned (still
+// wrapping errRetry), saying how many attempts were made.
+func (c *Conn) retry(ctx context.Context, attempts int, what string, try func(deadline time.Time) error) error {
+	start := time.Now()
+	deadline := start.Add(c.cfg.RetryDeadline)
+	for attempt := 1; ; attempt++ {
+		err := try(time.Now().Add(min(c.cfg.AttemptTimeout, time.Until(deadline))))
+		if err == nil || !errors.Is(err, errRetry) {
+			return err
+		}
+		left := time.Until(deadline)
+		switch {
+		case attempts == 1:
+			return err
+		case attempt >= attempts:
+			return fmt.Errorf("%w (gave up after %d attempts in %s)", err, attempt, time.Since(start).Round(time.Millisecond))
+		case left <= 0:
+			return fmt.Errorf("%w (gave up after %d attempts: retry deadline %s)", err, attempt, c.cfg.RetryDeadline)
+		}
+		c.cfg.Log.WithFields(logrus.Fields{"attempt": attempt, "op": what}).WithError(err).
+			Warn("surrealdb call failed transiently, retrying")
+		if werr := Sleep(ctx, min(Backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt), left)); werr != nil {
+			return fmt.Errorf("%w (last error: %v)", werr, err)
+		}
+		if time.Until(deadline) <= 0 {
+			return fmt.Errorf("%w (gave up after %d attempts: retry deadline %s)", err, attempt, c.cfg.RetryDeadline)
 		}
 	}
 }
@@ -359,12 +445,12 @@ func firstConflict(rs []Result) error {
 	return nil
 }
 
-// attempt runs the query once. Errors wrapping errRetry are transient.
-func (c *Conn) attempt(ctx context.Context, surql string, vars map[string]any) ([]Result, error) {
+// attempt runs the query once, until deadline. Errors wrapping errRetry are transient.
+func (c *Conn) attempt(ctx context.Context, deadline time.Time, surql string, vars map[string]any) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l, err := c.acquire(ctx)
+	l, err := c.acquire(ctx, deadline)
 	if err != nil {
 		if isTransport(ctx, err) {
 			return nil, markRetry(err)
@@ -372,7 +458,7 @@ func (c *Conn) attempt(ctx context.Context, surql string, vars map[string]any) (
 		return nil, err
 	}
 	defer c.release(l)
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	defer context.AfterFunc(l.ctx, cancel)()
 	res, err := sdkQuery(actx, l.db, surql, vars)
@@ -431,26 +517,23 @@ func decodeResults(res []surrealdb.QueryResult[cbor.RawMessage]) ([]Result, erro
 	return out, nil
 }
 
-// Version returns SurrealDB's version string (e.g. "3.0.2"), for /info.
+// Version returns SurrealDB's version string (e.g. "3.0.2"), for /info. Transient failures
+// are retried like queries.
 func (c *Conn) Version(ctx context.Context) (string, error) {
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		v, err := c.versionOnce(ctx)
-		if err == nil {
-			return v, nil
-		}
-		if !errors.Is(err, errRetry) || attempt >= c.cfg.MaxAttempts {
-			return "", fmt.Errorf("surrealdb version: %w", err)
-		}
-		lastErr = err
-		if werr := Sleep(ctx, Backoff(c.cfg.BaseBackoff, c.cfg.MaxBackoff, attempt)); werr != nil {
-			return "", fmt.Errorf("surrealdb version: %w (last error: %v)", werr, lastErr)
-		}
+	var v string
+	err := c.retry(ctx, c.cfg.MaxAttempts, "version", func(deadline time.Time) error {
+		var err error
+		v, err = c.versionOnce(ctx, deadline)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("surrealdb version: %w", err)
 	}
+	return v, nil
 }
 
-func (c *Conn) versionOnce(ctx context.Context) (v string, err error) {
-	l, err := c.acquire(ctx)
+func (c *Conn) versionOnce(ctx context.Context, deadline time.Time) (v string, err error) {
+	l, err := c.acquire(ctx, deadline)
 	if err != nil {
 		if isTransport(ctx, err) {
 			return "", markRetry(err)
@@ -458,7 +541,7 @@ func (c *Conn) versionOnce(ctx context.Context) (v string, err error) {
 		return "", err
 	}
 	defer c.release(l)
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	defer context.AfterFunc(l.ctx, cancel)()
 	defer func() {

@@ -39,16 +39,21 @@ func dial(t *testing.T, url string) (*conn.Conn, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	c, err := conn.Dial(ctx, conn.Config{
-		URL: url, User: srv.User, Pass: srv.Pass, NS: "test", DB: fmt.Sprintf("db%d", dbSeq.Add(1)),
-		BaseBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, AttemptTimeout: 5 * time.Second,
-		MaxAttempts: 20, Log: quietLog(),
-	})
+	c, err := conn.Dial(ctx, testConfig(url))
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c, ctx
+}
+
+// testConfig is the configuration of dial: a fresh database, short backoff, 20 attempts.
+func testConfig(url string) conn.Config {
+	return conn.Config{
+		URL: url, User: srv.User, Pass: srv.Pass, NS: "test", DB: fmt.Sprintf("db%d", dbSeq.Add(1)),
+		BaseBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, AttemptTimeout: 5 * time.Second,
+		MaxAttempts: 20, Log: quietLog(),
+	}
 }
 
 func mustQuery(t *testing.T, ctx context.Context, c *conn.Conn, q string, vars map[string]any) []conn.Result {
@@ -285,13 +290,24 @@ func TestConcurrentQueries(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to a target and can cut them all.
+// proxyMode is how the proxy treats connections.
+type proxyMode int
+
+const (
+	forward proxyMode = iota // pass bytes both ways
+	refuse                   // close every new connection at once (the database is down)
+	stall                    // hold new connections open and pass nothing (the network hangs)
+)
+
+// proxy forwards TCP connections to a target; it can cut them all, refuse or stall new ones,
+// and counts the connections it accepted (every dial of a Conn is one).
 type proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
 	conns  []net.Conn
 	n      int
+	mode   proxyMode
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -314,11 +330,35 @@ func (p *proxy) accepted() int {
 	return p.n
 }
 
+// setMode switches how new connections are treated; leaving forward cuts the open ones.
+func (p *proxy) setMode(m proxyMode) {
+	p.mu.Lock()
+	p.mode = m
+	p.mu.Unlock()
+	if m != forward {
+		p.cut()
+	}
+}
+
 func (p *proxy) serve() {
 	for {
 		in, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		p.n++
+		mode := p.mode
+		if mode == stall {
+			p.conns = append(p.conns, in)
+		}
+		p.mu.Unlock()
+		switch mode {
+		case refuse:
+			_ = in.Close()
+			continue
+		case stall:
+			continue
 		}
 		out, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -326,7 +366,6 @@ func (p *proxy) serve() {
 			continue
 		}
 		p.mu.Lock()
-		p.n++
 		p.conns = append(p.conns, in, out)
 		p.mu.Unlock()
 		go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
@@ -341,4 +380,103 @@ func (p *proxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+}
+
+// TestRetryBudget makes calls fail transiently with real faults and counts their attempts: the
+// database refusing connections (every attempt dials once, and the proxy counts the
+// connections), the network stalling (every attempt hangs until its timeout; the proxy counts
+// the connections), and a transaction conflict that never clears (every attempt bumps a
+// counter in the database before failing). A call stops after Config.MaxAttempts attempts or
+// at Config.RetryDeadline, whichever comes first, and never before.
+func TestRetryBudget(t *testing.T) {
+	const conflictQuery = "UPSERT counter:budget SET n += 1 RETURN NONE; " +
+		"THROW 'Transaction conflict: this transaction can be retried'"
+	// slack is how far past RetryDeadline a call may end (scheduling on a loaded machine).
+	const slack = 2 * time.Second
+	tests := []struct {
+		name                    string
+		fault                   string // "refuse", "stall" or "conflict"
+		dial                    bool   // the fault is there when Dial starts; else Query meets it
+		maxAttempts             int
+		deadline, attempt       time.Duration
+		minAttempts, wantAtMost int
+		byDeadline              bool // the deadline, not MaxAttempts, ends the call
+	}{
+		{name: "dial refused: MaxAttempts", fault: "refuse", dial: true, maxAttempts: 3, deadline: time.Minute,
+			attempt: 5 * time.Second, minAttempts: 3, wantAtMost: 3},
+		{name: "query refused: MaxAttempts", fault: "refuse", maxAttempts: 4, deadline: time.Minute,
+			attempt: 5 * time.Second, minAttempts: 4, wantAtMost: 4},
+		{name: "query conflict: MaxAttempts", fault: "conflict", maxAttempts: 5, deadline: time.Minute,
+			attempt: 5 * time.Second, minAttempts: 5, wantAtMost: 5},
+		// 400ms attempts within 1.5s: at most 4 attempts, the last one cut short by the deadline.
+		{name: "dial stalled: RetryDeadline", fault: "stall", dial: true, maxAttempts: 1000, deadline: 1500 * time.Millisecond,
+			attempt: 400 * time.Millisecond, minAttempts: 2, wantAtMost: 4, byDeadline: true},
+		{name: "query stalled: RetryDeadline", fault: "stall", maxAttempts: 1000, deadline: 1500 * time.Millisecond,
+			attempt: 400 * time.Millisecond, minAttempts: 2, wantAtMost: 4, byDeadline: true},
+		// Backoff 5, 10, 20, 40, 50, 50… ms: at most 14 attempts within 500ms.
+		{name: "query conflict: RetryDeadline", fault: "conflict", maxAttempts: 1000, deadline: 500 * time.Millisecond,
+			attempt: 5 * time.Second, minAttempts: 2, wantAtMost: 14, byDeadline: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			p := newProxy(t, srv.Addr())
+			cfg := testConfig("ws://" + p.addr())
+			cfg.MaxAttempts, cfg.RetryDeadline, cfg.AttemptTimeout = tc.maxAttempts, tc.deadline, tc.attempt
+			mode := map[string]proxyMode{"refuse": refuse, "stall": stall, "conflict": forward}[tc.fault]
+
+			var attempts int
+			var elapsed time.Duration
+			var err error
+			if tc.dial {
+				p.setMode(mode)
+				start := time.Now()
+				var c *conn.Conn
+				c, err = conn.Dial(ctx, cfg)
+				elapsed = time.Since(start)
+				if err == nil {
+					_ = c.Close(ctx)
+					t.Fatal("Dial through a failing proxy succeeded")
+				}
+				attempts = p.accepted()
+			} else {
+				c, derr := conn.Dial(ctx, cfg)
+				if derr != nil {
+					t.Fatalf("Dial: %v", derr)
+				}
+				defer func() { _ = c.Close(context.Background()) }()
+				mustQuery(t, ctx, c, "RETURN 1", nil)
+				if mode != forward {
+					p.setMode(mode)
+					// Retire the connection the proxy cut, so that every attempt below dials.
+					if _, err := c.QueryOnce(ctx, "RETURN 1", nil); err == nil {
+						t.Fatal("QueryOnce over a cut connection succeeded")
+					}
+				}
+				before := p.accepted()
+				start := time.Now()
+				var rs []conn.Result
+				rs, err = c.Query(ctx, conflictQuery, nil)
+				elapsed = time.Since(start)
+				switch {
+				case mode != forward:
+					attempts = p.accepted() - before
+				case err != nil || len(rs) != 2 || !conn.IsConflict(rs[1].Err):
+					t.Fatalf("conflicting query = %+v, %v; want the conflict in its result", rs, err)
+				default:
+					attempts = int(mustQuery(t, ctx, c, "RETURN (SELECT VALUE n FROM ONLY counter:budget)", nil)[0].Value.AsInt())
+				}
+			}
+			if mode != forward && (err == nil || !strings.Contains(err.Error(), "gave up after")) {
+				t.Fatalf("error = %v, want one saying the call gave up", err)
+			}
+			if attempts < tc.minAttempts || attempts > tc.wantAtMost {
+				t.Fatalf("%d attempts in %s, want %d to %d (error: %v)", attempts, elapsed, tc.minAttempts, tc.wantAtMost, err)
+			}
+			if tc.byDeadline && (elapsed < tc.deadline || elapsed > tc.deadline+slack) {
+				t.Fatalf("the call took %s, want its retry deadline %s (+ at most %s)", elapsed, tc.deadline, slack)
+			}
+		})
+	}
 }
