@@ -201,7 +201,7 @@ func New(deps Deps) (*Service, error) {
 	s.ddl = membership.NewWriter(deps.DB, membership.WriterOptions{Log: log})
 	src := deps.Source
 	if src == nil {
-		src = loader.ConnSource{Conn: deps.DB}
+		src = loader.QuerierSource{Q: deps.DB}
 	}
 	s.loader = loader.New(src)
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -2,9 +2,10 @@
 // `INFO FOR DB` (every table not starting with `_00_`) and each table's rows, paged by record
 // id (keyset paging, so concurrent deletes cannot make it skip rows).
 //
-// The queries go through a Source. ConnSource runs them on a SurrealDB connection with bound
-// variables; scheduler mode will provide a Source that runs them through the scheduler's
-// /proxy/query endpoint (SPEC §6.2).
+// The queries go through a Source. QuerierSource runs them with bound variables on anything
+// that queries SurrealDB like a *conn.Conn (Querier); scheduler mode will provide a Source that
+// runs them through the scheduler's /proxy/query endpoint (SPEC §6.2). A failed read is
+// returned, never retried here: the connection retries transient failures itself.
 package loader
 
 import (
@@ -51,18 +52,24 @@ type Source interface {
 	QueryValue(ctx context.Context, surql string, vars map[string]value.Value) (value.Value, error)
 }
 
-// ConnSource is a Source on a SurrealDB connection.
-type ConnSource struct {
-	Conn *conn.Conn
+// Querier runs SurrealQL with bound variables (values of type value.Value among them); a
+// *conn.Conn is one.
+type Querier interface {
+	Query(ctx context.Context, surql string, vars map[string]any) ([]conn.Result, error)
 }
 
-// QueryValue runs surql on the connection and returns its only statement's result.
-func (s ConnSource) QueryValue(ctx context.Context, surql string, vars map[string]value.Value) (value.Value, error) {
+// QuerierSource is a Source on a Querier, such as a SurrealDB connection.
+type QuerierSource struct {
+	Q Querier
+}
+
+// QueryValue runs surql through the Querier and returns its last statement's result.
+func (s QuerierSource) QueryValue(ctx context.Context, surql string, vars map[string]value.Value) (value.Value, error) {
 	bound := make(map[string]any, len(vars))
 	for k, v := range vars {
 		bound[k] = v
 	}
-	rs, err := s.Conn.Query(ctx, surql, bound)
+	rs, err := s.Q.Query(ctx, surql, bound)
 	if err != nil {
 		return value.Value{}, err
 	}

@@ -54,7 +54,7 @@ func exec(t *testing.T, ctx context.Context, c *conn.Conn, q string) {
 
 func TestTables(t *testing.T) {
 	c, ctx := dial(t, "tables")
-	l := New(ConnSource{Conn: c})
+	l := New(QuerierSource{Q: c})
 	got, err := l.Tables(ctx)
 	if err != nil {
 		t.Fatalf("Tables on an empty database: %v", err)
@@ -108,7 +108,7 @@ func TestLoadTablePaging(t *testing.T) {
 	c, ctx := dial(t, "paging")
 	exec(t, ctx, c, "CREATE item:1, item:2, item:10, item:-3, item:abc, item:⟨a b⟩, item:zz, item:⟨it's⟩ SET n = 1; "+
 		"CREATE item:['x', 1] SET n = 2; DEFINE TABLE empty SCHEMALESS")
-	l := New(ConnSource{Conn: c})
+	l := New(QuerierSource{Q: c})
 	var got []string
 	pages := 0
 	err := l.LoadTable(ctx, "item", 3, func(rows []value.Value) error {
@@ -150,7 +150,7 @@ func TestLoadTablePaging(t *testing.T) {
 func TestLoadTableVersions(t *testing.T) {
 	c, ctx := dial(t, "versions")
 	exec(t, ctx, c, "CREATE item:1, item:2, item:3 SET n = 1")
-	l := New(ConnSource{Conn: c})
+	l := New(QuerierSource{Q: c})
 	load := func() map[string]value.Value {
 		t.Helper()
 		out := map[string]value.Value{}
