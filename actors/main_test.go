@@ -59,7 +59,7 @@ type harnessOpts struct {
 
 func defaultConfig() config.Config {
 	return config.Config{
-		RefMode:              config.RefModeDedicated,
+		RefMode:              membership.RefDedicated,
 		IngestQueue:          256,
 		IngestWait:           5 * time.Second,
 		TTLCleanupInterval:   time.Hour,

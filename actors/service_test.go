@@ -195,7 +195,7 @@ func TestUnregister(t *testing.T) {
 }
 
 func TestSingleMode(t *testing.T) {
-	h := newHarness(t, harnessOpts{cfg: func(c *config.Config) { c.RefMode = config.RefModeSingle }})
+	h := newHarness(t, harnessOpts{cfg: func(c *config.Config) { c.RefMode = membership.RefSingle }})
 	h.ingest("user", "CREATE", "user:carol", map[string]any{"name": "Carol"})
 	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})
 	h.register("v", openThreads, "user:carol")

@@ -17,15 +17,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	yaml "go.yaml.in/yaml/v3"
-)
 
-// RefMode selects the list_ref table layout (SPEC §2.2).
-type RefMode string
-
-// Ref modes accepted by SPKY_SSP_REF_MODE.
-const (
-	RefModeDedicated RefMode = "dedicated"
-	RefModeSingle    RefMode = "single"
+	"github.com/sp00ky/ssp/surreal/membership"
 )
 
 // DefaultConfigPath is read when SPKY_CONFIG_PATH is unset; unlike an explicit path it may be absent.
@@ -46,7 +39,7 @@ type Config struct {
 	DBPass               string              // SPKY_DB_PASS
 	DBNS                 string              // SPKY_DB_NS
 	DBName               string              // SPKY_DB_NAME
-	RefMode              RefMode             // SPKY_SSP_REF_MODE, lower-cased
+	RefMode              membership.RefMode  // SPKY_SSP_REF_MODE (membership.ParseRefMode)
 	TTLCleanupInterval   time.Duration       // TTL_CLEANUP_INTERVAL_SECS
 	JobTables            []JobTable          // SPKY_JOB_CONFIG or job_tables/backends in the file, sorted by table
 	CRDTCacheSize        int                 // SPKY_CRDT_CACHE_SIZE

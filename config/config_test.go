@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/surreal/membership"
 )
 
 // envOf returns a lookup over m (no process environment involved).
@@ -47,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	cfg := mustLoad(t, nil, nil)
 	want := Config{
 		ListenAddr: "0.0.0.0:8667", DBWS: "ws://127.0.0.1:8000", DBUser: "root", DBPass: "root",
-		DBNS: "main", DBName: "app", RefMode: RefModeDedicated, TTLCleanupInterval: 60 * time.Second,
+		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second,
 		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
 		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,
@@ -127,7 +129,7 @@ func TestExampleFileBothKeyStyles(t *testing.T) {
 		got, want any
 	}{
 		{"ListenAddr", cfg.ListenAddr, "127.0.0.1:9000"},
-		{"RefMode", cfg.RefMode, RefModeSingle},
+		{"RefMode", cfg.RefMode, membership.RefSingle},
 		{"BootstrapPageSize", cfg.BootstrapPageSize, 250},
 		{"DBWS", cfg.DBWS, "wss://db.example.com/rpc"},
 		{"DBNS", cfg.DBNS, "prod"},
@@ -202,6 +204,7 @@ func TestInvalidValues(t *testing.T) {
 		{"SPKY_SSP_ADVERTISE_ADDR", ":8667", []string{"host required"}},
 		{"SPKY_SSP_ADVERTISE_ADDR", "ftp://x:1", []string{"scheme http or https"}},
 		{"SPKY_SSP_REF_MODE", "shared", []string{"allowed: dedicated, single"}},
+		{"SPKY_SSP_REF_MODE", "  ", []string{"allowed: dedicated, single"}},
 		{"TTL_CLEANUP_INTERVAL_SECS", "abc", []string{"whole number > 0"}},
 		{"TTL_CLEANUP_INTERVAL_SECS", "0", []string{"must be > 0"}},
 		{"TTL_CLEANUP_INTERVAL_SECS", "-5", []string{"must be > 0"}},
@@ -472,7 +475,7 @@ func TestValidValuesNormalised(t *testing.T) {
 		"SPKY_SSP_LISTEN_ADDR": ":0", "SPKY_SSP_ADVERTISE_ADDR": "10.0.0.3:8667", "SPKY_INGEST_WAIT_MS": "0",
 		"SPKY_SSP_ID": "ssp-primary-01", "SPKY_DB_WS": "http://db:8000/rpc",
 	})
-	if cfg.RefMode != RefModeSingle || cfg.SchedulerURL != "http://sched:9667" || cfg.LogLevel != logrus.WarnLevel ||
+	if cfg.RefMode != membership.RefSingle || cfg.SchedulerURL != "http://sched:9667" || cfg.LogLevel != logrus.WarnLevel ||
 		cfg.ListenAddr != ":0" || cfg.IngestWait != 0 || cfg.SSPID != "ssp-primary-01" || cfg.DBWS != "http://db:8000/rpc" {
 		t.Errorf("unexpected %+v", cfg)
 	}

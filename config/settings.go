@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/sp00ky/ssp/surreal/membership"
 )
 
 // setting describes one scalar configuration variable: its environment name, how its text is
@@ -65,14 +67,14 @@ func settings() []setting {
 			apply: func(c *Config, raw string) error { c.DBNS = raw; return nil }},
 		{env: "SPKY_DB_NAME", def: "app", usage: "SurrealDB database",
 			apply: func(c *Config, raw string) error { c.DBName = raw; return nil }},
-		{env: "SPKY_SSP_REF_MODE", def: string(RefModeDedicated), usage: "list_ref layout: dedicated or single",
+		{env: "SPKY_SSP_REF_MODE", def: string(membership.RefDedicated), usage: "list_ref layout: dedicated or single",
 			apply: func(c *Config, raw string) error {
-				switch m := RefMode(strings.ToLower(strings.TrimSpace(raw))); m {
-				case RefModeDedicated, RefModeSingle:
-					c.RefMode = m
-					return nil
+				m, err := membership.ParseRefMode(raw)
+				if err != nil || strings.TrimSpace(raw) == "" {
+					return fmt.Errorf("unknown ref mode; allowed: %s, %s (case-insensitive)", membership.RefDedicated, membership.RefSingle)
 				}
-				return fmt.Errorf("unknown ref mode; allowed: dedicated, single (case-insensitive)")
+				c.RefMode = m
+				return nil
 			}},
 		{env: "TTL_CLEANUP_INTERVAL_SECS", def: "60", usage: "seconds between TTL sweeps",
 			apply: durationSetter(time.Second, false, func(c *Config) *time.Duration { return &c.TTLCleanupInterval })},
