@@ -318,16 +318,19 @@ func TestBootstrapReconcilesEdges(t *testing.T) {
 		}
 		// Edges an older SSP left: one right, one with a wrong version, one stale, one of a
 		// view that no longer exists, one with a random id (a duplicate).
-		w := membership.NewWriter(h.db, membership.WriterOptions{Log: testLog()})
-		if err := w.EnsureUserTable(h.ctx, "alice"); err != nil {
+		if err := membership.DefineUserTable(h.ctx, h.db, "alice"); err != nil {
 			h.t.Fatal(err)
 		}
-		err := w.ApplyDeltas(h.ctx, []membership.ViewDelta{
-			{ViewKey: "v", Table: "_00_list_ref_user_alice", ClientID: "c1", AuthID: "user:alice", Delta: engine.Delta{Added: []engine.Member{
+		err := membership.NewWriter(h.db, "_00_list_ref_user_alice", membership.WriterOptions{Log: testLog()}).ApplyDeltas(h.ctx, []membership.ViewDelta{
+			{ViewKey: "v", ClientID: "c1", AuthID: "user:alice", Delta: engine.Delta{Added: []engine.Member{
 				{Key: "thread:1", Version: 1}, {Key: "thread:3", Version: 7}, {Key: "thread:2", Version: 2},
 			}}},
-			{ViewKey: "gone", Table: "_00_list_ref", ClientID: "c9", Delta: engine.Delta{Added: []engine.Member{{Key: "thread:1", Version: 1}}}},
 		})
+		if err == nil {
+			err = membership.NewWriter(h.db, membership.GlobalTable, membership.WriterOptions{Log: testLog()}).ApplyDeltas(h.ctx, []membership.ViewDelta{
+				{ViewKey: "gone", ClientID: "c9", Delta: engine.Delta{Added: []engine.Member{{Key: "thread:1", Version: 1}}}},
+			})
+		}
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -414,9 +417,7 @@ func metricValue(t testing.TB, m prometheus.Metric) float64 {
 // A flush that keeps failing stays queued, is counted and retried, and lands once the database
 // accepts it again.
 func TestFailedEdgeFlushIsRetried(t *testing.T) {
-	h := newHarness(t, harnessOpts{deps: func(d *Deps) {
-		d.EdgeWriter = membership.WriterOptions{MaxAttempts: 2, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
-	}})
+	h := newHarness(t, harnessOpts{})
 	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})
 	h.register("v", openThreads, "user:alice")
 	h.waitEdgesMatch()

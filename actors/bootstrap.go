@@ -16,6 +16,10 @@ import (
 // runBootstrap runs the bootstrap (SPEC §5) with retries, then sets the status: ready, or failed
 // (the error is returned). With keepViews the registered views stay and are re-materialized
 // over the reloaded data (SPEC §6.5); otherwise they are read from `_00_query`.
+//
+// Its retries are whole attempts of the bootstrap, not retries of a query: a read or write that
+// failed (after the connection's own retries of what was transient) fails the attempt, and the
+// next attempt starts over, Deps.BootstrapRetryDelay later, up to Deps.BootstrapAttempts.
 func (s *Service) runBootstrap(keepViews bool) error {
 	ctx := s.bootCtx
 	start := time.Now()
@@ -180,14 +184,14 @@ func (s *Service) reregister(ctx context.Context) error {
 
 // reconcileAll makes every list_ref table's edges equal to the computed membership.
 func (s *Service) reconcileAll(ctx context.Context) error {
-	if err := s.ddl.EnsureGlobalTable(ctx); err != nil {
+	if err := membership.DefineGlobalTable(ctx, s.db); err != nil {
 		s.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
 	}
 	snap, err := ask(ctx, s, s.coord, func(c chan snapshot) any { return &snapshotMsg{reply: c} })
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	existing, err := s.ddl.ListRefTables(ctx)
+	existing, err := membership.ListRefTables(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}

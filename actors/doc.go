@@ -36,9 +36,10 @@
 // which is the view's step order. An item is written only when its `_00_rv` wait and those of
 // the view's earlier items are done; items of other views are not held back by it. Everything
 // ready is handed to the table's membership.Writer in one flush (one transaction per flush;
-// deterministic edge ids make retries and replays idempotent). A flush that fails stays pending
-// in the membership.Writer and is retried with backoff (100 ms doubling to 5 s), counted in
-// ssp_edge_write_failures_total; nothing is dropped. Table-level operations (dropping a user's
+// deterministic edge ids make retries and replays idempotent). A flush that fails (the
+// connection already retried what was transient) stays pending in the membership.Writer and is
+// written by the writer's next flush, which a backoff timer schedules (100 ms doubling to 5 s);
+// failures are counted in ssp_edge_write_failures_total; nothing is dropped. Table-level operations (dropping a user's
 // table, reconciling) are barriers: they run once everything queued before them is written.
 // When a view key is re-registered right after its previous incarnation was retired, the new
 // actor writes only after the old one queued its edge removal.

@@ -203,7 +203,7 @@ func edgeText(view string, m engine.Member, clientID, authID string) string {
 // dbEdges reads every edge of every list_ref table, keyed by table.
 func (h *harness) dbEdges() map[string][]string {
 	h.t.Helper()
-	tables, err := h.s.ddl.ListRefTables(h.ctx)
+	tables, err := membership.ListRefTables(h.ctx, h.db)
 	if err != nil {
 		h.t.Fatalf("list tables: %v", err)
 	}

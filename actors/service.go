@@ -96,10 +96,12 @@ type Service struct {
 	version string
 	refMode membership.RefMode
 
-	m      *metrics
-	store  *membership.Store
-	ddl    *membership.Writer // DDL and /reset; every table's edges have their own Writer
-	loader *loader.Loader
+	m     *metrics
+	store *membership.Store
+	// userTables defines the per-user list_ref tables once per process; every table's edges
+	// have their own membership.Writer, owned by the table's writer actor.
+	userTables *userTables
+	loader     *loader.Loader
 
 	bootAttempts int
 	bootDelay    time.Duration
@@ -198,7 +200,7 @@ func New(deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.store = membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log})
-	s.ddl = membership.NewWriter(deps.DB, membership.WriterOptions{Log: log})
+	s.userTables = newUserTables(deps.DB)
 	src := deps.Source
 	if src == nil {
 		src = loader.QuerierSource{Q: deps.DB}
@@ -219,7 +221,7 @@ func (s *Service) newEdgeWriter(table string) *membership.Writer {
 	if o.Parallel == 0 {
 		o.Parallel = defaultWriterParallel
 	}
-	return membership.NewWriter(s.db, o)
+	return membership.NewWriter(s.db, table, o)
 }
 
 // defaultWriterParallel is membership.WriterOptions.Parallel unless Deps.EdgeWriter sets it:
@@ -444,7 +446,7 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 			userTable = membership.UserTable(uid)
 			if c.Op == engine.OpCreate {
 				// Before the step, so the client can LIVE SELECT its table right after sign-up.
-				if err := s.ddl.EnsureUserTable(ctx, uid); err != nil {
+				if err := s.userTables.ensure(ctx, uid); err != nil {
 					s.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
 				}
 			}
@@ -477,7 +479,7 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		default:
 			// No view writes to the table, so nothing is queued for it: drop it now rather
 			// than start a writer actor for every deleted user (they were never stopped).
-			if err := s.ddl.DropUserTable(ctx, uid); err != nil {
+			if err := s.userTables.remove(ctx, uid); err != nil {
 				s.log.WithField("table", userTable).WithError(err).Warn("remove per-user list_ref table failed")
 			}
 		}
@@ -564,7 +566,7 @@ func (s *Service) register(ctx context.Context, req RegisterRequest) (res Regist
 	res = RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}
 	if s.refMode == membership.RefDedicated {
 		if uid, ok := membership.UserID(authID); ok {
-			if err := s.ddl.EnsureUserTable(ctx, uid); err != nil {
+			if err := s.userTables.ensure(ctx, uid); err != nil {
 				return RegisterResult{}, fmt.Errorf("register view %s: %w", req.Key, err)
 			}
 		}
@@ -625,7 +627,7 @@ func (s *Service) Reset(ctx context.Context) error {
 	if err := s.resetMemory(ctx); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	if err := s.ddl.ClearAll(ctx); err != nil {
+	if err := membership.ClearEdges(ctx, s.db); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
 	s.log.Warn("reset: every view, all base data and every edge dropped")

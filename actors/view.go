@@ -339,7 +339,7 @@ func (a *viewActor) publish(ctx actor.Context, d engine.Delta, wait *rvWait) {
 	sl := a.slot
 	d.View = sl.key
 	a.s.sendWriter(ctx, sl.writer, &edgeItem{
-		delta: membership.ViewDelta{ViewKey: sl.key, Table: sl.table, ClientID: sl.clientID, AuthID: sl.authID, Delta: d},
+		delta: membership.ViewDelta{ViewKey: sl.key, ClientID: sl.clientID, AuthID: sl.authID, Delta: d},
 		wait:  wait,
 		at:    time.Now(),
 	})

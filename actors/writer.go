@@ -79,7 +79,8 @@ type writerState struct {
 // in arrival order (the view's step order); an item is written only when its `_00_rv` wait and
 // those of the view's earlier items are done, while other views' items go ahead. Everything
 // ready is written in one membership.Writer flush (one transaction per flush). A failed flush
-// stays pending in the membership.Writer and is retried with backoff; nothing is dropped.
+// stays pending in the membership.Writer and goes out with the next flush, scheduled on the
+// actor's own backoff timer (not a nested retry); nothing is dropped.
 type writerActor struct {
 	s  *Service
 	st *writerState
@@ -264,7 +265,7 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 	}
 	err := st.w.ApplyDeltas(sctx, batch)
 	for _, view := range removals {
-		if rerr := st.w.RemoveView(sctx, st.table, view); rerr != nil && err == nil {
+		if rerr := st.w.RemoveView(sctx, view); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -350,7 +351,7 @@ func (a *writerActor) ensureTable(ctx context.Context) error {
 	if a.st.uid == "" {
 		return nil
 	}
-	return a.s.ddl.EnsureUserTable(ctx, a.st.uid)
+	return a.s.userTables.ensure(ctx, a.st.uid)
 }
 
 // runBarrier runs a table-level operation; false means it failed and stays at the head of
@@ -360,12 +361,12 @@ func (a *writerActor) runBarrier(ctx actor.Context, m any) bool {
 	sctx := a.s.ctx
 	switch b := m.(type) {
 	case *dropTableMsg:
-		if err := a.s.ddl.DropUserTable(sctx, b.uid); err != nil {
+		if err := a.s.userTables.remove(sctx, b.uid); err != nil {
 			a.s.log.WithFields(logrus.Fields{"table": st.table}).WithError(err).Warn("drop list_ref table failed; retrying")
 			a.scheduleRetry(ctx)
 			return false
 		}
-		st.w = a.s.newEdgeWriter(st.table) // the table and its edges are gone
+		st.w.Forget() // the table and its edges are gone
 		a.s.log.WithField("table", st.table).Info("per-user list_ref table removed")
 	case *reconcileMsg:
 		var err error
@@ -374,7 +375,7 @@ func (a *writerActor) runBarrier(ctx actor.Context, m any) bool {
 		}
 		if err == nil {
 			var stats membership.ReconcileStats
-			stats, err = st.w.Reconcile(sctx, st.table, b.views)
+			stats, err = st.w.Reconcile(sctx, b.views)
 			a.s.log.WithFields(logrus.Fields{"table": st.table, "views": stats.Views, "scanned": stats.Scanned,
 				"added": stats.Added, "fixed": stats.Fixed, "removed": stats.Removed}).Info("edges reconciled")
 		}
@@ -400,7 +401,7 @@ func (a *writerActor) reset() {
 	st.order = nil
 	st.backlog = nil
 	st.subscribed = map[*rvWait]bool{}
-	st.w = a.s.newEdgeWriter(st.table)
+	st.w.Forget()
 	for _, d := range st.drains {
 		close(d)
 	}

@@ -3,115 +3,65 @@ package membership
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// EnsureUserTable defines the per-user list_ref table of uid (SPEC §2.2: `DEFINE TABLE
+// The table-level operations below are stateless: each is one query through q (which retries
+// what is transient), and whether a table was already defined by this process is the caller's
+// state.
+
+// run runs a query and returns its results, failing on any failed statement.
+func run(ctx context.Context, q Querier, surql string, vars map[string]any) ([]conn.Result, error) {
+	rs, err := q.Query(ctx, surql, vars)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	return rs, err
+}
+
+// DefineUserTable defines the per-user list_ref table of uid (SPEC §2.2: `DEFINE TABLE
 // OVERWRITE … PERMISSIONS FOR select WHERE $auth.id = user:<uid>, FOR create, update, delete
-// WHERE false` and its fields), once per process per uid. Transaction conflicts are retried.
-func (w *Writer) EnsureUserTable(ctx context.Context, uid string) error {
+// WHERE false` and its fields). It is idempotent; uid must satisfy ValidTableName.
+func DefineUserTable(ctx context.Context, q Querier, uid string) error {
 	if !ValidTableName(uid) {
 		return fmt.Errorf("define list_ref table: user id %q is not [A-Za-z0-9_]+", uid)
 	}
-	st := w.userDDL(uid)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.defined {
-		return nil
-	}
-	if err := w.ddl(ctx, userTableDDL(uid), nil); err != nil {
+	if _, err := run(ctx, q, userTableDDL(uid), nil); err != nil {
 		return fmt.Errorf("define list_ref table %s: %w", UserTable(uid), err)
 	}
-	st.defined = true
 	return nil
 }
 
-// userDDLState serializes the definition and removal of one user's table; other users' run
-// at the same time (a definition waits for a database round trip, and every per-user writer
-// checks its table before each flush).
-type userDDLState struct {
-	mu      sync.Mutex
-	defined bool // this process defined the table (and did not remove it since)
-}
-
-func (w *Writer) userDDL(uid string) *userDDLState {
-	w.ddlMu.Lock()
-	defer w.ddlMu.Unlock()
-	st := w.defined[uid]
-	if st == nil {
-		st = &userDDLState{}
-		w.defined[uid] = st
-	}
-	return st
-}
-
-// EnsureGlobalTable defines `_00_list_ref` with its fields unless they exist already (the
-// application's schema may define them).
-func (w *Writer) EnsureGlobalTable(ctx context.Context) error {
-	if err := w.ddl(ctx, globalTableDDL(), nil); err != nil {
-		return fmt.Errorf("define list_ref table %s: %w", GlobalTable, err)
-	}
-	return nil
-}
-
-// ddl runs idempotent statements, retrying them whole on transaction conflicts.
-func (w *Writer) ddl(ctx context.Context, surql string, vars map[string]any) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		var rs []conn.Result
-		rs, err = w.q.Query(ctx, surql, vars)
-		if err == nil {
-			err = conn.StatementErr(rs)
-		}
-		if err == nil || attempt >= w.opts.MaxAttempts || ctx.Err() != nil || !conn.IsConflict(err) {
-			return err
-		}
-		if werr := conn.Sleep(ctx, conn.Backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
-			return fmt.Errorf("%w (last error: %v)", werr, err)
-		}
-	}
-}
-
-// DropUserTable removes the per-user list_ref table of uid (`REMOVE TABLE IF EXISTS`) and
-// forgets the edges the writer tracked in it.
-func (w *Writer) DropUserTable(ctx context.Context, uid string) error {
+// RemoveUserTable removes the per-user list_ref table of uid and its edges (`REMOVE TABLE IF
+// EXISTS`); uid must satisfy ValidTableName.
+func RemoveUserTable(ctx context.Context, q Querier, uid string) error {
 	if !ValidTableName(uid) {
 		return fmt.Errorf("remove list_ref table: user id %q is not [A-Za-z0-9_]+", uid)
 	}
 	table := UserTable(uid)
-	st := w.userDDL(uid)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	w.mu.Lock()
-	w.forgetTableLocked(table)
-	w.mu.Unlock()
-	st.defined = false
-	if err := w.ddl(ctx, "REMOVE TABLE IF EXISTS "+table+";", nil); err != nil {
+	if _, err := run(ctx, q, "REMOVE TABLE IF EXISTS "+table+";", nil); err != nil {
 		return fmt.Errorf("remove list_ref table %s: %w", table, err)
 	}
 	return nil
 }
 
-func (w *Writer) forgetTableLocked(table string) {
-	for ref := range w.views {
-		if ref.table == table {
-			delete(w.views, ref)
-		}
+// DefineGlobalTable defines `_00_list_ref` with its fields unless they exist already (the
+// application's schema may define them).
+func DefineGlobalTable(ctx context.Context, q Querier) error {
+	if _, err := run(ctx, q, globalTableDDL(), nil); err != nil {
+		return fmt.Errorf("define list_ref table %s: %w", GlobalTable, err)
 	}
-	delete(w.queue, table)
+	return nil
 }
 
-// ListRefTables returns `_00_list_ref` and every `_00_list_ref_user_*` table that exists,
-// found with `INFO FOR DB`.
-func (w *Writer) ListRefTables(ctx context.Context) ([]string, error) {
-	rs, err := w.q.Query(ctx, "INFO FOR DB", nil)
-	if err == nil {
-		err = conn.StatementErr(rs)
-	}
+// ListRefTables returns, sorted, `_00_list_ref` and every `_00_list_ref_user_*` table that
+// exists, found with `INFO FOR DB`.
+func ListRefTables(ctx context.Context, q Querier) ([]string, error) {
+	rs, err := run(ctx, q, "INFO FOR DB", nil)
 	if err != nil {
 		return nil, fmt.Errorf("list list_ref tables: %w", err)
 	}
@@ -125,17 +75,14 @@ func (w *Writer) ListRefTables(ctx context.Context) ([]string, error) {
 			out = append(out, f.Key)
 		}
 	}
+	sort.Strings(out)
 	return out, nil
 }
 
-// ClearAll deletes every edge of every list_ref table (for /reset) and forgets all tracked
-// membership and pending writes. The tables and their definitions stay.
-func (w *Writer) ClearAll(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.views = map[viewRef]*viewState{}
-	w.queue = map[string]*tableQueue{}
-	tables, err := w.ListRefTables(ctx)
+// ClearEdges deletes every edge of every list_ref table in one transaction (for /reset). The
+// tables and their definitions stay. Writers of those tables must Forget what they mirror.
+func ClearEdges(ctx context.Context, q Querier) error {
+	tables, err := ListRefTables(ctx, q)
 	if err != nil {
 		return fmt.Errorf("clear edges: %w", err)
 	}
@@ -150,7 +97,7 @@ func (w *Writer) ClearAll(ctx context.Context) error {
 		vars[fmt.Sprintf("t%d", i)] = t
 	}
 	b.WriteString("COMMIT TRANSACTION;")
-	if err := w.ddl(ctx, b.String(), vars); err != nil {
+	if _, err := run(ctx, q, b.String(), vars); err != nil {
 		return fmt.Errorf("clear edges of %s: %w", strings.Join(tables, ", "), err)
 	}
 	return nil

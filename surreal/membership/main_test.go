@@ -33,12 +33,13 @@ func quietLog() *logrus.Logger {
 	return l
 }
 
-// env is a fresh database with a connection, a Writer and a Store on it.
+// env is a fresh database with a connection, a Writer of GlobalTable and a Store on it.
 type env struct {
 	t   *testing.T
 	ctx context.Context
 	c   *conn.Conn
 	q   *countingQuerier
+	wo  WriterOptions
 	w   *Writer
 	s   *Store
 	ns  string
@@ -61,7 +62,8 @@ func newEnv(t *testing.T, wo WriterOptions) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, ns: "membership", db: fmt.Sprintf("db%d", dbSeq.Add(1))}
-	c, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: e.ns, DB: e.db, Log: quietLog()})
+	c, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: e.ns, DB: e.db,
+		MaxAttempts: connAttempts, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Log: quietLog()})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -71,13 +73,22 @@ func newEnv(t *testing.T, wo WriterOptions) *env {
 	if wo.Log == nil {
 		wo.Log = quietLog()
 	}
-	if wo.BaseBackoff == 0 {
-		wo.BaseBackoff = time.Millisecond
-	}
-	e.w = NewWriter(e.q, wo)
+	e.wo = wo
+	e.w = e.writer(GlobalTable)
 	e.s = NewStore(e.q, StoreOptions{Log: quietLog()})
 	return e
 }
+
+// connAttempts is the env connection's Config.MaxAttempts.
+const connAttempts = 4
+
+// writer returns a new Writer of table with the env's options, counting its queries.
+func (e *env) writer(table string) *Writer {
+	return NewWriter(e.q, table, e.wo)
+}
+
+// queries returns how many queries went through the env's Querier so far.
+func (e *env) queries() int64 { return e.q.n.Load() }
 
 func (e *env) exec(q string, vars map[string]any) []conn.Result {
 	e.t.Helper()
@@ -145,8 +156,8 @@ func sub(parent, rel, key string, v int64) engine.Member {
 	return engine.Member{Key: key, Version: v, Parent: parent, Rel: rel}
 }
 
-func added(view, table string, ms ...engine.Member) ViewDelta {
-	return ViewDelta{ViewKey: view, Table: table, ClientID: "client-1", AuthID: "user:alice", Delta: engine.Delta{Added: ms}}
+func added(view string, ms ...engine.Member) ViewDelta {
+	return ViewDelta{ViewKey: view, ClientID: "client-1", AuthID: "user:alice", Delta: engine.Delta{Added: ms}}
 }
 
 func eq(a, b []string) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -19,21 +20,21 @@ type ReconcileStats struct {
 	Added, Fixed, Removed int
 }
 
-// Reconcile makes the edges in table equal to views, the complete computed membership of
-// every view whose edges belong in table (keyed by view key): it adds missing edges, rewrites
-// edges whose version, clientId, auth_id or parent differ, and deletes every other row of the
-// table — edges of members that left, of views not in views, and rows with ids not of the
-// writer's form (duplicates written by older SSPs). The table is read in pages by id. It also
-// replaces the writer's record of those views, so later deltas apply on top of them.
-func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]ViewMembership) (ReconcileStats, error) {
+// Reconcile makes the edges of the writer's table equal to views, the complete computed
+// membership of every view whose edges belong there (keyed by view key): it adds missing edges,
+// rewrites edges whose version, clientId, auth_id or parent differ, and deletes every other row
+// of the table — edges of members that left, of views not in views, and rows with ids not of
+// the writer's form (duplicates written by older SSPs). The table is read in pages by id. It
+// replaces the writer's mirror and pending writes by views, so later deltas apply on top of
+// them. Writes that fail stay pending, like any flush's; a failed read is returned and leaves
+// nothing pending.
+func (w *Writer) Reconcile(ctx context.Context, views map[string]ViewMembership) (ReconcileStats, error) {
 	var st ReconcileStats
-	if !ValidTableName(table) {
-		return st, fmt.Errorf("reconcile: invalid table name %q", table)
+	if w.bad != nil {
+		return st, fmt.Errorf("reconcile: %w", w.bad)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	w.forgetTableLocked(table)
+	table := w.table
+	w.Forget()
 	keys := make([]string, 0, len(views))
 	for k := range views {
 		keys = append(keys, k)
@@ -41,25 +42,27 @@ func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]V
 	sort.Strings(keys)
 	for _, k := range keys {
 		vm := views[k]
+		if k == "" {
+			w.stats.InvalidMembers += int64(len(vm.Members))
+			continue
+		}
 		vs := newViewState()
 		vs.clientID, vs.authID = vm.ClientID, vm.AuthID
-		ref := viewRef{table, k}
-		w.views[ref] = vs
 		for _, m := range vm.Members {
-			w.setLocked(table, k, vs, m)
+			if mem, ok := w.member(k, m); ok {
+				vs.set(m.ID(), mem)
+			}
 		}
-		if len(vs.members) == 0 {
-			delete(w.views, ref)
+		if len(vs.members) > 0 {
+			w.views[k] = vs
 		}
 	}
 	st.Views = len(views)
-	// setLocked queued every member; Reconcile decides itself what needs writing.
-	delete(w.queue, table)
 
 	seen := map[edgeKey]bool{}
 	var stale []value.Value
 	var fix []edgeKey
-	err := w.scanEdges(ctx, table, func(row value.Value) {
+	err := w.scanEdges(ctx, func(row value.Value) {
 		st.Scanned++
 		id := row.Get("id")
 		k, ok := parseEdgeID(table, id)
@@ -67,7 +70,7 @@ func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]V
 			stale = append(stale, id)
 			return
 		}
-		want, present := w.edgeRow(table, k)
+		want, present := w.edgeRow(k)
 		switch {
 		case !present:
 			stale = append(stale, id)
@@ -84,49 +87,30 @@ func (w *Writer) Reconcile(ctx context.Context, table string, views map[string]V
 		return st, fmt.Errorf("reconcile %s: %w", table, err)
 	}
 
-	q := w.tq(table)
-	q.stale = stale
+	w.queue.stale = stale
 	st.Removed = len(stale)
 	for _, k := range fix {
-		w.touch(table, k.view, k.pos)
+		w.touch(k.view, k.MemberKey)
 	}
 	st.Fixed = len(fix)
-	for _, ref := range sortedRefs(w.views, table) {
-		vs := w.views[ref]
-		ps := make([]pos, 0, len(vs.members))
-		for p := range vs.members {
-			ps = append(ps, p)
-		}
-		sort.Slice(ps, func(i, j int) bool { return ps[i].less(ps[j]) })
-		for _, p := range ps {
-			k := edgeKey{ref.view, p}
-			if !seen[k] {
-				w.touch(table, ref.view, p)
+	for _, view := range w.sortedViews() {
+		for _, p := range w.views[view].positions() {
+			if !seen[edgeKey{view, p}] {
+				w.touch(view, p)
 				st.Added++
 			}
 		}
 	}
-	if err := w.flushLocked(ctx); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return st, fmt.Errorf("reconcile %s: %w", table, err)
 	}
 	return st, nil
 }
 
-func sortedRefs(views map[viewRef]*viewState, table string) []viewRef {
-	var out []viewRef
-	for ref := range views {
-		if ref.table == table {
-			out = append(out, ref)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].view < out[j].view })
-	return out
-}
-
-// scanEdges reads every row of table in id order, in pages. A table that does not exist is
-// empty.
-func (w *Writer) scanEdges(ctx context.Context, table string, fn func(row value.Value)) error {
-	vars := map[string]any{"tb": table, "n": w.opts.PageSize}
+// scanEdges reads every row of the table in id order, in pages. A table that does not exist
+// is empty.
+func (w *Writer) scanEdges(ctx context.Context, fn func(row value.Value)) error {
+	vars := map[string]any{"tb": w.table, "n": w.opts.PageSize}
 	q := "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
 	for {
 		rs, err := w.q.Query(ctx, q, vars)
@@ -170,7 +154,7 @@ func parseEdgeID(table string, id value.Value) (edgeKey, bool) {
 	if (s[1] == "") != (s[2] == "") {
 		return edgeKey{}, false
 	}
-	return edgeKey{view: s[0], pos: pos{parent: s[1], rel: s[2], key: s[3]}}, true
+	return edgeKey{view: s[0], MemberKey: engine.MemberKey{Parent: s[1], Rel: s[2], Key: s[3]}}, true
 }
 
 // sameEdge reports whether an edge row read from the database holds what want says

@@ -15,10 +15,10 @@ func TestReconcile(t *testing.T) {
 	const tb = GlobalTable
 	// What an earlier run left behind.
 	if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{
-		{ViewKey: "v1", Table: tb, ClientID: "c", AuthID: "user:alice", Delta: deltaAdded(
+		{ViewKey: "v1", ClientID: "c", AuthID: "user:alice", Delta: deltaAdded(
 			top("thread:1", 1), top("thread:2", 1), top("thread:3", 1),
 			sub("thread:1", "comments", "comment:a", 1), sub("thread:2", "comments", "comment:b", 1))},
-		{ViewKey: "gone", Table: tb, ClientID: "c", Delta: deltaAdded(top("thread:1", 1))},
+		{ViewKey: "gone", ClientID: "c", Delta: deltaAdded(top("thread:1", 1))},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -28,12 +28,12 @@ func TestReconcile(t *testing.T) {
 
 	// A fresh writer (a restarted SSP) with the computed membership: thread:1 at version 2,
 	// thread:3 gone, thread:4 new, comment:a unchanged, comment:b with the right parent.
-	w := NewWriter(e.q, WriterOptions{PageSize: 2, Log: quietLog()})
+	w := e.writer(tb)
 	views := map[string]ViewMembership{"v1": {ClientID: "c", AuthID: "user:alice", Members: []engine.Member{
 		top("thread:1", 2), top("thread:2", 1), top("thread:4", 1),
 		sub("thread:1", "comments", "comment:a", 1), sub("thread:2", "comments", "comment:b", 1),
 	}}}
-	st, err := w.Reconcile(e.ctx, tb, views)
+	st, err := w.Reconcile(e.ctx, views)
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
@@ -53,12 +53,12 @@ func TestReconcile(t *testing.T) {
 	}
 
 	// A second pass finds nothing to do.
-	st, err = w.Reconcile(e.ctx, tb, views)
+	st, err = w.Reconcile(e.ctx, views)
 	if err != nil || st != (ReconcileStats{Views: 1, Scanned: 5}) {
 		t.Fatalf("second Reconcile = %+v, %v", st, err)
 	}
 	// Deltas after reconcile apply on top of the reconciled state.
-	if err := w.ApplyDeltas(e.ctx, []ViewDelta{{ViewKey: "v1", Table: tb, ClientID: "c", AuthID: "user:alice",
+	if err := w.ApplyDeltas(e.ctx, []ViewDelta{{ViewKey: "v1", ClientID: "c", AuthID: "user:alice",
 		Delta: engine.Delta{Removed: []engine.Member{top("thread:4", 1)}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +66,12 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("after a delta: %v", gotTop)
 	}
 	// A table that does not exist yet is created with the edges.
-	st, err = w.Reconcile(e.ctx, "_00_list_ref_user_new", map[string]ViewMembership{"v9": {ClientID: "c",
+	st, err = e.writer("_00_list_ref_user_new").Reconcile(e.ctx, map[string]ViewMembership{"v9": {ClientID: "c",
 		Members: []engine.Member{top("thread:1", 1)}}})
 	if err != nil || st.Added != 1 || len(e.edges("_00_list_ref_user_new")) != 1 {
 		t.Fatalf("Reconcile of a missing table = %+v, %v", st, err)
 	}
-	if _, err := w.Reconcile(e.ctx, "bad-name", nil); err == nil {
+	if _, err := e.writer("bad-name").Reconcile(e.ctx, nil); err == nil {
 		t.Fatal("Reconcile accepted an invalid table name")
 	}
 }
@@ -89,8 +89,8 @@ func TestParseEdgeID(t *testing.T) {
 		ok   bool
 		want edgeKey
 	}{
-		{value.Record("t", arr("v", "", "", "a:1")), true, edgeKey{"v", pos{"", "", "a:1"}}},
-		{value.Record("t", arr("v", "p:1", "r", "a:1")), true, edgeKey{"v", pos{"p:1", "r", "a:1"}}},
+		{value.Record("t", arr("v", "", "", "a:1")), true, edgeKey{"v", engine.MemberKey{Key: "a:1"}}},
+		{value.Record("t", arr("v", "p:1", "r", "a:1")), true, edgeKey{"v", engine.MemberKey{Parent: "p:1", Rel: "r", Key: "a:1"}}},
 		{value.Record("t", arr("v", "p:1", "", "a:1")), false, edgeKey{}},
 		{value.Record("other", arr("v", "", "", "a:1")), false, edgeKey{}},
 		{value.Record("t", value.String("abc")), false, edgeKey{}},

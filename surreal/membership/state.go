@@ -3,14 +3,13 @@ package membership
 import (
 	"sort"
 
+	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// pos is one position of a member in a view: a top-level row (parent and rel empty) or a row
-// of the subquery field rel of the record parent. It is also the identity of its edge.
-type pos struct {
-	parent, rel, key string
-}
+// A member's position in a view — a top-level row (Parent and Rel empty) or a row of the
+// subquery field Rel of the record Parent — is its engine.MemberKey; it is also the identity of
+// its edge.
 
 // slot is where a record sits: under which parent and alias ("" and "" at the top level).
 type slot struct {
@@ -30,25 +29,20 @@ type member struct {
 	out     value.Value // the member's record id
 }
 
-// viewRef names a view's edges: the list_ref table and the view key.
-type viewRef struct {
-	table, view string
-}
-
 // viewState mirrors one view's membership as the writer last received it, so that each edge
 // can be written from the latest state and parent pointers can be chosen.
 type viewState struct {
 	clientID, authID string
-	members          map[pos]member
-	slots            map[string]map[slot]struct{} // record key → its slots
-	children         map[string]map[pos]struct{}  // parent record key → its child positions
+	members          map[engine.MemberKey]member
+	slots            map[string]map[slot]struct{}             // record key → its slots
+	children         map[string]map[engine.MemberKey]struct{} // parent record key → its child positions
 }
 
 func newViewState() *viewState {
 	return &viewState{
-		members:  map[pos]member{},
+		members:  map[engine.MemberKey]member{},
 		slots:    map[string]map[slot]struct{}{},
-		children: map[string]map[pos]struct{}{},
+		children: map[string]map[engine.MemberKey]struct{}{},
 	}
 }
 
@@ -72,76 +66,79 @@ func (s *viewState) parentSlot(key string) slot {
 	return best
 }
 
-// set records p at version v and returns the child positions whose parent pointer changed.
-func (s *viewState) set(p pos, m member) []pos {
+// set records p with m and returns the child positions whose parent pointer changed.
+func (s *viewState) set(p engine.MemberKey, m member) []engine.MemberKey {
 	if old, ok := s.members[p]; ok {
 		old.version = m.version
 		old.out = m.out
 		s.members[p] = old
 		return nil
 	}
-	before := s.parentSlot(p.key)
+	before := s.parentSlot(p.Key)
 	s.members[p] = m
-	sl := s.slots[p.key]
+	sl := s.slots[p.Key]
 	if sl == nil {
 		sl = map[slot]struct{}{}
-		s.slots[p.key] = sl
+		s.slots[p.Key] = sl
 	}
-	sl[slot{p.parent, p.rel}] = struct{}{}
-	if p.parent != "" {
-		ch := s.children[p.parent]
+	sl[slot{p.Parent, p.Rel}] = struct{}{}
+	if p.Parent != "" {
+		ch := s.children[p.Parent]
 		if ch == nil {
-			ch = map[pos]struct{}{}
-			s.children[p.parent] = ch
+			ch = map[engine.MemberKey]struct{}{}
+			s.children[p.Parent] = ch
 		}
 		ch[p] = struct{}{}
 	}
-	return s.repointed(p.key, before)
+	return s.repointed(p.Key, before)
 }
 
 // remove forgets p and returns the child positions whose parent pointer changed.
-func (s *viewState) remove(p pos) []pos {
+func (s *viewState) remove(p engine.MemberKey) []engine.MemberKey {
 	if _, ok := s.members[p]; !ok {
 		return nil
 	}
-	before := s.parentSlot(p.key)
+	before := s.parentSlot(p.Key)
 	delete(s.members, p)
-	if sl := s.slots[p.key]; sl != nil {
-		delete(sl, slot{p.parent, p.rel})
+	if sl := s.slots[p.Key]; sl != nil {
+		delete(sl, slot{p.Parent, p.Rel})
 		if len(sl) == 0 {
-			delete(s.slots, p.key)
+			delete(s.slots, p.Key)
 		}
 	}
-	if p.parent != "" {
-		if ch := s.children[p.parent]; ch != nil {
+	if p.Parent != "" {
+		if ch := s.children[p.Parent]; ch != nil {
 			delete(ch, p)
 			if len(ch) == 0 {
-				delete(s.children, p.parent)
+				delete(s.children, p.Parent)
 			}
 		}
 	}
-	return s.repointed(p.key, before)
+	return s.repointed(p.Key, before)
 }
 
-func (s *viewState) repointed(key string, before slot) []pos {
+func (s *viewState) repointed(key string, before slot) []engine.MemberKey {
 	if s.parentSlot(key) == before {
 		return nil
 	}
-	ch := s.children[key]
-	out := make([]pos, 0, len(ch))
-	for c := range ch {
-		out = append(out, c)
+	return sortedKeys(s.children[key])
+}
+
+// positions returns the view's member positions in MemberKey order.
+func (s *viewState) positions() []engine.MemberKey {
+	out := make([]engine.MemberKey, 0, len(s.members))
+	for p := range s.members {
+		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].less(out[j]) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return out
 }
 
-func (p pos) less(o pos) bool {
-	if p.parent != o.parent {
-		return p.parent < o.parent
+func sortedKeys(set map[engine.MemberKey]struct{}) []engine.MemberKey {
+	out := make([]engine.MemberKey, 0, len(set))
+	for p := range set {
+		out = append(out, p)
 	}
-	if p.rel != o.rel {
-		return p.rel < o.rel
-	}
-	return p.key < o.key
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
 }

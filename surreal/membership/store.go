@@ -51,7 +51,10 @@ type StoreOptions struct {
 	Log logrus.FieldLogger
 }
 
-// Store reads and writes the `_00_query` rows and waits on `_00_version`.
+// Store reads and writes the `_00_query` rows and waits on `_00_version`. Each method is one
+// query through the Querier (which retries what is transient), except WaitVersion, which polls
+// until the version shows or its timeout. Store keeps no state: it is safe for concurrent use
+// when its Querier is.
 type Store struct {
 	q    Querier
 	opts StoreOptions
@@ -73,11 +76,7 @@ func NewStore(q Querier, opts StoreOptions) *Store {
 
 // run runs a query and returns its results, failing on any failed statement.
 func (s *Store) run(ctx context.Context, surql string, vars map[string]any) ([]conn.Result, error) {
-	rs, err := s.q.Query(ctx, surql, vars)
-	if err == nil {
-		err = conn.StatementErr(rs)
-	}
-	return rs, err
+	return run(ctx, s.q, surql, vars)
 }
 
 // UpsertQuery writes a view's `_00_query` row: surql, params, clientId, auth_id, ttl (a

@@ -5,6 +5,12 @@
 //
 // Every record id, alias and key is bound as a query variable; only table names that passed
 // ValidTableName appear in SurrealQL text (DDL cannot take them as variables).
+//
+// Nothing here retries or sleeps (WaitVersion's polling aside, which waits for another
+// transaction rather than retrying a failure): every write is one query through a Querier,
+// which retries transient failures itself (package conn). A Writer owns one list_ref table and
+// is owned by one goroutine; the table-level operations (DefineUserTable, RemoveUserTable,
+// DefineGlobalTable, ListRefTables, ClearEdges) are stateless functions.
 package membership
 
 import (

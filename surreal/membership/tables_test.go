@@ -3,26 +3,34 @@ package membership
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	surrealdb "github.com/surrealdb/surrealdb.go"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
+
+	"github.com/sp00ky/ssp/surreal/value"
 )
 
-func TestEnsureUserTableDefinition(t *testing.T) {
+// TestTableDDL: the DDL functions are stateless — every call is one query, nothing is cached
+// or retried here — and idempotent; RemoveUserTable takes the table's edges with it; user ids
+// that may not be pasted into SurrealQL are refused without a query.
+func TestTableDDL(t *testing.T) {
 	e := newEnv(t, WriterOptions{})
-	before := e.q.n.Load()
+	tables := func() value.Value {
+		t.Helper()
+		return e.exec("INFO FOR DB", nil)[0].Value.Get("tables")
+	}
+	before := e.queries()
 	for range 3 {
-		if err := e.w.EnsureUserTable(e.ctx, "alice"); err != nil {
-			t.Fatalf("EnsureUserTable: %v", err)
+		if err := DefineUserTable(e.ctx, e.q, "alice"); err != nil {
+			t.Fatalf("DefineUserTable: %v", err)
 		}
 	}
-	if n := e.q.n.Load() - before; n != 1 {
-		t.Fatalf("%d DDL queries for three EnsureUserTable calls, want 1", n)
+	if n := e.queries() - before; n != 3 {
+		t.Fatalf("%d queries for three DefineUserTable calls, want 3", n)
 	}
 	info := e.exec("INFO FOR TABLE _00_list_ref_user_alice", nil)[0].Value
-	tbDef := e.exec("INFO FOR DB", nil)[0].Value.Get("tables").Get("_00_list_ref_user_alice").AsString()
+	tbDef := tables().Get("_00_list_ref_user_alice").AsString()
 	for _, want := range []string{"SCHEMALESS", "FOR select WHERE $auth.id = (user:alice)", "FOR create, update, delete WHERE false"} {
 		if !strings.Contains(tbDef, want) {
 			t.Errorf("table definition %q lacks %q", tbDef, want)
@@ -38,51 +46,50 @@ func TestEnsureUserTableDefinition(t *testing.T) {
 			t.Errorf("field %s = %q, want %q", name, got, want)
 		}
 	}
-	// Concurrent first registrations of one user define the table once.
-	before = e.q.n.Load()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- e.w.EnsureUserTable(e.ctx, "carol")
-		}()
+	if err := e.writer(UserTable("alice")).ApplyDeltas(e.ctx, []ViewDelta{added("v", top("a:1", 1))}); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent EnsureUserTable: %v", err)
+
+	before = e.queries()
+	for _, uid := range []string{"a-b", "", "x; REMOVE TABLE victim", "⟨a⟩"} {
+		if err := DefineUserTable(e.ctx, e.q, uid); err == nil || !strings.Contains(err.Error(), "[A-Za-z0-9_]+") {
+			t.Errorf("DefineUserTable(%q) = %v", uid, err)
+		}
+		if err := RemoveUserTable(e.ctx, e.q, uid); err == nil || !strings.Contains(err.Error(), "[A-Za-z0-9_]+") {
+			t.Errorf("RemoveUserTable(%q) = %v", uid, err)
 		}
 	}
-	if n := e.q.n.Load() - before; n != 1 {
-		t.Fatalf("%d DDL queries for eight concurrent calls, want 1", n)
+	if n := e.queries() - before; n != 0 {
+		t.Fatalf("%d queries sent for invalid user ids", n)
 	}
-	if err := e.w.EnsureUserTable(e.ctx, "a-b"); err == nil {
-		t.Fatal("EnsureUserTable accepted an id that is not [A-Za-z0-9_]+")
+
+	for i := range 2 { // the second finds nothing to remove
+		if err := RemoveUserTable(e.ctx, e.q, "alice"); err != nil {
+			t.Fatalf("RemoveUserTable #%d: %v", i+1, err)
+		}
+		if got := tables().Get("_00_list_ref_user_alice"); !got.IsNone() {
+			t.Fatalf("table still defined after RemoveUserTable: %s", got.SurQL())
+		}
 	}
-	if err := e.w.DropUserTable(e.ctx, "alice"); err != nil {
-		t.Fatalf("DropUserTable: %v", err)
-	}
-	if got := e.exec("INFO FOR DB", nil)[0].Value.Get("tables").Get("_00_list_ref_user_alice"); !got.IsNone() {
-		t.Fatalf("table still defined after DropUserTable: %s", got.SurQL())
-	}
-	if err := e.w.DropUserTable(e.ctx, "alice"); err != nil {
-		t.Fatalf("second DropUserTable: %v", err)
-	}
-	// Dropping forgets the definition: the next Ensure defines it again.
-	if err := e.w.EnsureUserTable(e.ctx, "alice"); err != nil {
+	if err := DefineUserTable(e.ctx, e.q, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.exec("INFO FOR DB", nil)[0].Value.Get("tables").Get("_00_list_ref_user_alice"); got.IsNone() {
-		t.Fatal("table not defined again after a drop")
+	if n := len(e.edges(UserTable("alice"))); n != 0 {
+		t.Fatalf("%d edges survived the table's removal", n)
 	}
-	if err := e.w.EnsureGlobalTable(e.ctx); err != nil {
-		t.Fatal(err)
+
+	// The global table is defined unless the application's schema did it already.
+	e.exec("DEFINE TABLE _00_list_ref SCHEMALESS PERMISSIONS FULL", nil)
+	for range 2 {
+		if err := DefineGlobalTable(e.ctx, e.q); err != nil {
+			t.Fatalf("DefineGlobalTable: %v", err)
+		}
 	}
-	if err := e.w.EnsureGlobalTable(e.ctx); err != nil {
-		t.Fatalf("second EnsureGlobalTable: %v", err)
+	if def := tables().Get(GlobalTable).AsString(); !strings.Contains(def, "PERMISSIONS FULL") {
+		t.Fatalf("DefineGlobalTable replaced the application's definition: %s", def)
+	}
+	if got := e.exec("INFO FOR TABLE _00_list_ref", nil)[0].Value.Get("fields").Get("parent").AsString(); !strings.Contains(got, "record<_00_list_ref>") {
+		t.Fatalf("DefineGlobalTable did not add the missing fields: parent = %q", got)
 	}
 }
 
@@ -95,18 +102,19 @@ func TestUserTablePermissions(t *testing.T) {
 	e.exec("DEFINE ACCESS account ON DATABASE TYPE RECORD "+
 		"SIGNUP (CREATE type::record('user', $uid)) SIGNIN (SELECT * FROM type::record('user', $uid)) DURATION FOR SESSION 1h", nil)
 	for _, uid := range []string{"alice", "bob"} {
-		if err := e.w.EnsureUserTable(e.ctx, uid); err != nil {
+		if err := DefineUserTable(e.ctx, e.q, uid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := e.w.ApplyDeltas(e.ctx, []ViewDelta{
-		{ViewKey: "va", Table: TableFor(RefDedicated, "user:alice"), ClientID: "c", AuthID: "user:alice",
+	for _, d := range []ViewDelta{
+		{ViewKey: "va", ClientID: "c", AuthID: "user:alice",
 			Delta: deltaAdded(top("thread:1", 1), sub("thread:1", "comments", "comment:1", 2))},
-		{ViewKey: "vb", Table: TableFor(RefDedicated, "user:bob"), ClientID: "c", AuthID: "user:bob",
+		{ViewKey: "vb", ClientID: "c", AuthID: "user:bob",
 			Delta: deltaAdded(top("thread:2", 1))},
-	})
-	if err != nil {
-		t.Fatal(err)
+	} {
+		if err := e.writer(TableFor(RefDedicated, d.AuthID)).ApplyDeltas(e.ctx, []ViewDelta{d}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	alice := e.recordUser("alice")
 	bob := e.recordUser("bob")

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -20,24 +18,24 @@ import (
 )
 
 // Querier runs SurrealQL with bound variables; *conn.Conn is one. Values of type value.Value
-// in vars must be accepted (conn converts them with conn.ToDB).
+// in vars must be accepted (conn converts them with conn.ToDB). It is expected to retry
+// transient failures itself (conn does): nothing in this package calls it again after a
+// failure.
 type Querier interface {
 	Query(ctx context.Context, surql string, vars map[string]any) ([]conn.Result, error)
 }
 
-// ViewDelta is one step's membership change of one view, with where its edges go.
+// ViewDelta is one step's membership change of one view.
 type ViewDelta struct {
 	// ViewKey is the view key (the `_00_query` row is `_00_query:<ViewKey>`).
 	ViewKey string
-	// Table is the view's list_ref table (TableFor).
-	Table string
 	// ClientID and AuthID are written on the view's edges.
 	ClientID, AuthID string
 	// Delta is the change; its View field is not used.
 	Delta engine.Delta
 }
 
-// ViewMembership is a view's complete membership, for Reconcile.
+// ViewMembership is a view's complete membership, for SetView and Reconcile.
 type ViewMembership struct {
 	ClientID, AuthID string
 	Members          []engine.Member
@@ -48,39 +46,23 @@ type WriterOptions struct {
 	// MaxStatements caps the statements of one transaction (default 500); a flush with more
 	// runs several transactions in order.
 	MaxStatements int
-	// MaxAttempts bounds the tries of one transaction within one flush (default 5). A
-	// transaction still failing then is kept and retried by the next flush.
-	MaxAttempts int
-	// BaseBackoff is the wait after the first failed attempt (default 20ms); it doubles up to
-	// MaxBackoff (default 1s).
-	BaseBackoff, MaxBackoff time.Duration
 	// PageSize is the number of edges Reconcile reads per query (default 1000).
 	PageSize int
-	// Parallel is the number of transactions one flush of a table may run at once (default
-	// 1). A flush of more than ParallelMin writes is split by view into up to Parallel
-	// groups, each written in its own transactions, concurrently; the writes of one view stay
-	// in one group, in order. A single table's edges can then use more than one of the
-	// database's threads.
+	// Parallel is the number of transactions one flush may run at once (default 1). A flush of
+	// more than ParallelMin writes is split by view into up to Parallel groups, each written in
+	// its own transactions, concurrently; the writes of one view stay in one group, in order.
+	// A single table's edges can then use more than one of the database's threads.
 	Parallel int
 	// ParallelMin is the smallest flush that is split (default 64 writes): smaller ones are
 	// one transaction, which is cheaper.
 	ParallelMin int
-	// Log receives failures (logrus' standard logger if nil).
+	// Log receives skipped members (logrus' standard logger if nil).
 	Log logrus.FieldLogger
 }
 
 func (o *WriterOptions) fill() {
 	if o.MaxStatements <= 0 {
 		o.MaxStatements = 500
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
-	if o.BaseBackoff <= 0 {
-		o.BaseBackoff = 20 * time.Millisecond
-	}
-	if o.MaxBackoff < o.BaseBackoff {
-		o.MaxBackoff = max(time.Second, o.BaseBackoff)
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
@@ -100,106 +82,108 @@ func (o *WriterOptions) fill() {
 type WriterStats struct {
 	// Transactions and Statements count committed edge transactions and their statements.
 	Transactions, Statements int64
-	// FailedAttempts counts failed transaction attempts; FailedFlushes counts flushes that
-	// ended with writes kept for a later flush.
-	FailedAttempts, FailedFlushes int64
-	// InvalidMembers counts members skipped because their key is not a record id.
+	// FailedTransactions counts transactions that failed (each is one Querier call: the
+	// connection under it already retried what was transient); FailedFlushes counts flushes
+	// that ended with writes kept for a later flush.
+	FailedTransactions, FailedFlushes int64
+	// InvalidMembers counts members skipped because their key is not a record id, their view
+	// key is empty or the writer's table name is invalid.
 	InvalidMembers int64
 	// Pending is the number of edge writes waiting for a flush now.
 	Pending int
 }
 
-// Writer keeps the edge rows of the list_ref tables equal to the views' membership (SPEC §2.3).
+// Writer keeps the edge rows of one list_ref table equal to the views' membership
+// (SPEC §2.3).
 //
-// It mirrors every view's membership as received and writes, for every edge touched since the
-// last successful write, the edge's latest state: UPSERT by id when the member is present,
-// DELETE by id when it is not. Edge ids are deterministic — `<table>:[view, parent, rel, key]`
-// (parent and rel empty for top-level members) — so retries and replays never duplicate a row,
-// several changes of one edge within a flush collapse into one write, and a write can never
-// be overtaken by an older one. Each flush writes one transaction per table (more when a table
-// has more than MaxStatements writes, in order). A failed transaction is retried with backoff;
-// if it still fails its writes stay pending and the next flush (ApplyDeltas or Flush) retries
-// them — nothing is dropped.
+// It mirrors the membership of every view whose edges go to its table, as received, and
+// writes, for every edge touched since the last successful write, the edge's latest state:
+// UPSERT by id when the member is present, DELETE by id when it is not. Edge ids are
+// deterministic — `<table>:[view, parent, rel, key]` (parent and rel empty for top-level
+// members) — so repeated writes and replays never duplicate a row, several changes of one edge
+// within a flush collapse into one write, and a write can never be overtaken by an older one.
+// Each flush writes one transaction (more when it has more than MaxStatements writes, in order,
+// or when WriterOptions.Parallel splits it).
+//
+// The Writer never sleeps nor retries: each transaction is one call of the Querier, which
+// retries transient failures itself. A flush that fails keeps its unwritten writes pending and
+// returns the error; the next flush (ApplyDeltas, Flush, RemoveView, SetView) writes them —
+// nothing is dropped. Deciding when to flush again is the owner's business.
 //
 // Subquery members carry `parent` (the id of their parent record's edge, see parentSlot for
 // the rule when the parent record appears several times) and `parent_rel` (the alias).
 //
-// Methods are safe for concurrent use; edge writes are serialized (feed ApplyDeltas in step
-// order).
+// A Writer is not safe for concurrent use: one goroutine owns it (feed ApplyDeltas in step
+// order). A table name that ValidTableName rejects makes every writing method fail with an
+// error saying so, recording nothing.
 type Writer struct {
-	q    Querier
-	opts WriterOptions
+	q     Querier
+	table string
+	bad   error // why table cannot be written; nil when it can
+	opts  WriterOptions
 
-	mu    sync.Mutex
-	views map[viewRef]*viewState
-	queue map[string]*tableQueue // per table
+	views map[string]*viewState // by view key
+	queue *queue
+	stats WriterStats // Pending aside
 
-	ddlMu   sync.Mutex               // guards defined (not the DDL itself)
-	defined map[string]*userDDLState // per uid
-
-	transactions, statements, failedAttempts, failedFlushes, invalid atomic.Int64
-
-	// fault, if set (tests), makes the transaction attempt fail when it returns true.
-	fault func(table string, attempt int) bool
+	// fault, if set (tests), rewrites each transaction's SurrealQL before it is sent. It may be
+	// called from several goroutines at once (WriterOptions.Parallel).
+	fault func(surql string) string
 }
 
-// NewWriter returns a Writer writing through q.
-func NewWriter(q Querier, opts WriterOptions) *Writer {
+// NewWriter returns the Writer of the list_ref table, writing through q.
+func NewWriter(q Querier, table string, opts WriterOptions) *Writer {
 	opts.fill()
-	return &Writer{
-		q:       q,
-		opts:    opts,
-		views:   map[viewRef]*viewState{},
-		queue:   map[string]*tableQueue{},
-		defined: map[string]*userDDLState{},
+	w := &Writer{q: q, table: table, opts: opts, views: map[string]*viewState{}, queue: newQueue()}
+	if !ValidTableName(table) {
+		w.bad = fmt.Errorf("list_ref table name %q is not [A-Za-z0-9_]+", table)
 	}
+	return w
 }
 
-// edgeKey identifies one edge within its table.
+// Table returns the list_ref table the writer writes.
+func (w *Writer) Table() string { return w.table }
+
+// edgeKey identifies one edge within the table.
 type edgeKey struct {
 	view string
-	pos
+	engine.MemberKey
 }
 
-// tableQueue holds a table's pending writes: whole-view removals, stale edge ids found by
-// Reconcile, and touched edges, each in the order they were queued.
-type tableQueue struct {
+// queue holds the pending writes: whole-view removals, stale edge ids found by Reconcile, and
+// touched edges, each in the order they were queued.
+type queue struct {
 	removals []string
 	stale    []value.Value
 	edges    []edgeKey
 	queued   map[edgeKey]struct{}
 }
 
-func (q *tableQueue) len() int { return len(q.removals) + len(q.stale) + len(q.edges) }
+func newQueue() *queue { return &queue{queued: map[edgeKey]struct{}{}} }
 
-func (w *Writer) tq(table string) *tableQueue {
-	q := w.queue[table]
-	if q == nil {
-		q = &tableQueue{queued: map[edgeKey]struct{}{}}
-		w.queue[table] = q
-	}
-	return q
-}
+func (q *queue) len() int { return len(q.removals) + len(q.stale) + len(q.edges) }
 
-func (w *Writer) touch(table, view string, p pos) {
-	q := w.tq(table)
+func (w *Writer) touch(view string, p engine.MemberKey) {
 	k := edgeKey{view, p}
-	if _, ok := q.queued[k]; ok {
+	if _, ok := w.queue.queued[k]; ok {
 		return
 	}
-	q.queued[k] = struct{}{}
-	q.edges = append(q.edges, k)
+	w.queue.queued[k] = struct{}{}
+	w.queue.edges = append(w.queue.edges, k)
 }
 
-// dropQueued forgets the pending edge writes of one view (or of every view when view is "").
-func (w *Writer) dropQueued(table, view string) {
-	q := w.queue[table]
-	if q == nil {
-		return
+func (w *Writer) touchAll(view string, ps []engine.MemberKey) {
+	for _, p := range ps {
+		w.touch(view, p)
 	}
+}
+
+// dropQueued forgets the pending edge writes of one view.
+func (w *Writer) dropQueued(view string) {
+	q := w.queue
 	kept := q.edges[:0]
 	for _, k := range q.edges {
-		if view == "" || k.view == view {
+		if k.view == view {
 			delete(q.queued, k)
 			continue
 		}
@@ -210,88 +194,90 @@ func (w *Writer) dropQueued(table, view string) {
 
 // Stats returns the writer's counters.
 func (w *Writer) Stats() WriterStats {
-	w.mu.Lock()
-	pending := 0
-	for _, q := range w.queue {
-		pending += q.len()
-	}
-	w.mu.Unlock()
-	return WriterStats{
-		Transactions:   w.transactions.Load(),
-		Statements:     w.statements.Load(),
-		FailedAttempts: w.failedAttempts.Load(),
-		FailedFlushes:  w.failedFlushes.Load(),
-		InvalidMembers: w.invalid.Load(),
-		Pending:        pending,
-	}
+	st := w.stats
+	st.Pending = w.queue.len()
+	return st
 }
 
-// ApplyDeltas records batch (in order) and flushes every pending edge write. The error
-// reports writes that could not be made even after retries; they stay pending and are
-// retried by the next ApplyDeltas or Flush.
+// Forget drops the writer's mirror of every view and every pending write, without touching
+// the database: the table was removed, or its edges were deleted (/reset).
+func (w *Writer) Forget() {
+	w.views = map[string]*viewState{}
+	w.queue = newQueue()
+}
+
+// ApplyDeltas records batch (in order) and flushes every pending edge write. The error reports
+// writes that could not be made; they stay pending for the next flush.
 func (w *Writer) ApplyDeltas(ctx context.Context, batch []ViewDelta) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i := range batch {
-		w.applyLocked(&batch[i])
+	if w.bad != nil {
+		for i := range batch {
+			w.skip(&batch[i], w.bad)
+		}
+		return fmt.Errorf("apply deltas of %d views: %w", len(batch), w.bad)
 	}
-	return w.flushLocked(ctx)
+	for i := range batch {
+		w.apply(&batch[i])
+	}
+	return w.flush(ctx)
 }
 
-func (w *Writer) applyLocked(d *ViewDelta) {
-	if !ValidTableName(d.Table) || d.ViewKey == "" {
-		n := len(d.Delta.Added) + len(d.Delta.Removed) + len(d.Delta.Updated)
-		w.invalid.Add(int64(n))
-		w.opts.Log.WithFields(logrus.Fields{"view": d.ViewKey, "table": d.Table, "members": n}).
-			Error("view delta skipped: empty view key or invalid list_ref table name")
+// skip counts and logs the members of a delta that cannot be recorded.
+func (w *Writer) skip(d *ViewDelta, why error) {
+	n := len(d.Delta.Added) + len(d.Delta.Removed) + len(d.Delta.Updated)
+	w.stats.InvalidMembers += int64(n)
+	w.opts.Log.WithFields(logrus.Fields{"view": d.ViewKey, "table": w.table, "members": n}).WithError(why).
+		Error("view delta skipped")
+}
+
+var errEmptyView = errors.New("empty view key")
+
+func (w *Writer) apply(d *ViewDelta) {
+	if d.ViewKey == "" {
+		w.skip(d, errEmptyView)
 		return
 	}
-	ref := viewRef{d.Table, d.ViewKey}
-	vs := w.views[ref]
+	vs := w.views[d.ViewKey]
 	if vs == nil {
 		vs = newViewState()
-		w.views[ref] = vs
+		w.views[d.ViewKey] = vs
 	}
 	vs.clientID, vs.authID = d.ClientID, d.AuthID
 	for _, m := range d.Delta.Removed {
-		p := pos{m.Parent, m.Rel, m.Key}
-		w.touchAll(d.Table, d.ViewKey, vs.remove(p))
-		w.touch(d.Table, d.ViewKey, p)
+		p := m.ID()
+		w.touchAll(d.ViewKey, vs.remove(p))
+		w.touch(d.ViewKey, p)
 	}
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
 		for _, m := range list {
-			w.setLocked(d.Table, d.ViewKey, vs, m)
+			if mem, ok := w.member(d.ViewKey, m); ok {
+				w.set(d.ViewKey, vs, m.ID(), mem)
+			}
 		}
 	}
 	if len(vs.members) == 0 {
-		delete(w.views, ref)
+		delete(w.views, d.ViewKey)
 	}
 }
 
-func (w *Writer) setLocked(table, view string, vs *viewState, m engine.Member) {
+// member returns what the writer records of m, or false (counted and logged) when m's key or
+// parent is not a record id.
+func (w *Writer) member(view string, m engine.Member) (member, bool) {
 	out, err := parseRecord(m.Key)
 	if err == nil && m.Parent != "" {
 		_, err = parseRecord(m.Parent)
 	}
 	if err != nil {
-		w.invalid.Add(1)
-		w.opts.Log.WithFields(logrus.Fields{"view": view, "table": table, "member": m.Key, "parent": m.Parent}).
+		w.stats.InvalidMembers++
+		w.opts.Log.WithFields(logrus.Fields{"view": view, "table": w.table, "member": m.Key, "parent": m.Parent}).
 			WithError(err).Error("edge skipped: member is not a record id")
-		return
+		return member{}, false
 	}
-	version := m.Version
-	if version <= 0 {
-		version = 1
-	}
-	p := pos{m.Parent, m.Rel, m.Key}
-	w.touchAll(table, view, vs.set(p, member{version: version, out: out}))
-	w.touch(table, view, p)
+	return member{version: max(m.Version, 1), out: out}, true
 }
 
-func (w *Writer) touchAll(table, view string, ps []pos) {
-	for _, p := range ps {
-		w.touch(table, view, p)
-	}
+func (w *Writer) set(view string, vs *viewState, p engine.MemberKey, m member) {
+	w.touchAll(view, vs.set(p, m))
+	w.touch(view, p)
 }
 
 // parseRecord reads a member key such as `thread:1` or `thread:⟨a b⟩` (or any record literal
@@ -312,53 +298,87 @@ func parseRecord(key string) (value.Value, error) {
 
 // Flush writes every pending edge write (left over from failed flushes).
 func (w *Writer) Flush(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flushLocked(ctx)
+	if w.bad != nil {
+		return fmt.Errorf("flush: %w", w.bad)
+	}
+	return w.flush(ctx)
 }
 
-// RemoveView forgets a view's edges in table and deletes them all from the database (after
-// any write of that table still pending). On failure the deletion stays pending like any edge
-// write.
-func (w *Writer) RemoveView(ctx context.Context, table, viewKey string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.views, viewRef{table, viewKey})
-	w.dropQueued(table, viewKey)
-	q := w.tq(table)
-	q.removals = append(q.removals, viewKey)
-	return w.flushLocked(ctx)
+// RemoveView forgets a view's edges and deletes them all from the database (after any write
+// still pending). On failure the deletion stays pending like any edge write.
+func (w *Writer) RemoveView(ctx context.Context, viewKey string) error {
+	if w.bad != nil {
+		return fmt.Errorf("remove view %s: %w", viewKey, w.bad)
+	}
+	delete(w.views, viewKey)
+	w.dropQueued(viewKey)
+	w.queue.removals = append(w.queue.removals, viewKey)
+	return w.flush(ctx)
 }
 
-func (w *Writer) flushLocked(ctx context.Context) error {
-	tables := make([]string, 0, len(w.queue))
-	for t, q := range w.queue {
-		if q.len() > 0 {
-			tables = append(tables, t)
+// SetView makes the writer's mirror of a view equal to vm and flushes: it touches only the
+// edges that differ — members added, removed or at another version, children whose parent
+// pointer moved, and every edge of the view when its ClientID or AuthID changed. An empty
+// membership removes the view's edges one by one. For a view actor that was restarted or
+// re-registered and knows the view's whole membership.
+func (w *Writer) SetView(ctx context.Context, viewKey string, vm ViewMembership) error {
+	switch {
+	case w.bad != nil:
+		w.stats.InvalidMembers += int64(len(vm.Members))
+		return fmt.Errorf("set view %s: %w", viewKey, w.bad)
+	case viewKey == "":
+		w.stats.InvalidMembers += int64(len(vm.Members))
+		return fmt.Errorf("set view: %w", errEmptyView)
+	}
+	w.setView(viewKey, vm)
+	return w.flush(ctx)
+}
+
+func (w *Writer) setView(view string, vm ViewMembership) {
+	vs := w.views[view]
+	if vs == nil {
+		vs = newViewState()
+		w.views[view] = vs
+	}
+	if vs.clientID != vm.ClientID || vs.authID != vm.AuthID {
+		vs.clientID, vs.authID = vm.ClientID, vm.AuthID
+		w.touchAll(view, vs.positions())
+	}
+	want := make(map[engine.MemberKey]member, len(vm.Members))
+	order := make([]engine.MemberKey, 0, len(vm.Members))
+	for _, m := range vm.Members {
+		mem, ok := w.member(view, m)
+		if !ok {
+			continue
+		}
+		if _, dup := want[m.ID()]; !dup {
+			order = append(order, m.ID())
+		}
+		want[m.ID()] = mem
+	}
+	for _, p := range vs.positions() {
+		if _, ok := want[p]; !ok {
+			w.touchAll(view, vs.remove(p))
+			w.touch(view, p)
 		}
 	}
-	sort.Strings(tables)
-	var errs []error
-	for _, t := range tables {
-		if err := w.flushTable(ctx, t); err != nil {
-			errs = append(errs, err)
+	for _, p := range order {
+		m := want[p]
+		if old, ok := vs.members[p]; ok && old.version == m.version {
+			continue
 		}
+		w.set(view, vs, p, m)
 	}
-	if len(errs) > 0 {
-		w.failedFlushes.Add(1)
+	if len(vs.members) == 0 {
+		delete(w.views, view)
 	}
-	return errors.Join(errs...)
 }
 
-// item is one pending write of a table.
-type item struct {
-	removal string      // a view whose edges all go
-	stale   value.Value // an edge id to delete
-	edge    *edgeKey
-}
-
-func (w *Writer) flushTable(ctx context.Context, table string) error {
-	q := w.queue[table]
+func (w *Writer) flush(ctx context.Context) error {
+	q := w.queue
+	if q.len() == 0 {
+		return nil
+	}
 	items := make([]item, 0, q.len())
 	for _, v := range q.removals {
 		items = append(items, item{removal: v})
@@ -370,36 +390,34 @@ func (w *Writer) flushTable(ctx context.Context, table string) error {
 		items = append(items, item{edge: &q.edges[i]})
 	}
 	groups := w.split(items)
-	done := make([]int, len(groups)) // items written, from the front of each group
-	errs := make([]error, len(groups))
-	write := func(g int) {
-		part := groups[g]
-		for done[g] < len(part) {
-			n := min(w.opts.MaxStatements, len(part)-done[g])
-			if errs[g] = w.commit(ctx, table, part[done[g]:done[g]+n]); errs[g] != nil {
-				return
-			}
-			done[g] += n
-		}
-	}
+	res := make([]groupResult, len(groups))
 	if len(groups) == 1 {
-		write(0)
+		res[0] = w.writeGroup(ctx, groups[0])
 	} else {
-		// The groups only read the writer's state (w.mu is held) and write disjoint edges.
+		// The groups only read the writer's state (its owner waits here) and write disjoint
+		// edges.
 		var wg sync.WaitGroup
 		for g := range groups {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				write(g)
+				res[g] = w.writeGroup(ctx, groups[g])
 			}()
 		}
 		wg.Wait()
 	}
 	// Drop what was written; keep the rest in order.
-	nq := &tableQueue{queued: map[edgeKey]struct{}{}}
+	nq := newQueue()
+	var errs []error
 	for g, part := range groups {
-		for _, it := range part[done[g]:] {
+		r := res[g]
+		w.stats.Transactions += r.transactions
+		w.stats.Statements += int64(r.done)
+		if r.err != nil {
+			w.stats.FailedTransactions++
+			errs = append(errs, r.err)
+		}
+		for _, it := range part[r.done:] {
 			switch {
 			case it.edge != nil:
 				nq.edges = append(nq.edges, *it.edge)
@@ -411,17 +429,42 @@ func (w *Writer) flushTable(ctx context.Context, table string) error {
 			}
 		}
 	}
-	if nq.len() == 0 {
-		delete(w.queue, table)
-	} else {
-		w.queue[table] = nq
-	}
+	w.queue = nq
 	if err := errors.Join(errs...); err != nil {
-		w.opts.Log.WithFields(logrus.Fields{"table": table, "pending": nq.len(), "attempts": w.opts.MaxAttempts}).
-			WithError(err).Error("edge writes failed; kept for the next flush")
-		return fmt.Errorf("write edges of %s (%d writes kept for retry): %w", table, nq.len(), err)
+		w.stats.FailedFlushes++
+		return fmt.Errorf("write edges of %s (%d writes kept for the next flush): %w", w.table, nq.len(), err)
 	}
 	return nil
+}
+
+// item is one pending write.
+type item struct {
+	removal string      // a view whose edges all go
+	stale   value.Value // an edge id to delete
+	edge    *edgeKey
+}
+
+// groupResult is what writeGroup did: the items written from the front of its group, in how
+// many transactions, and the error that stopped it.
+type groupResult struct {
+	done         int
+	transactions int64
+	err          error
+}
+
+// writeGroup writes part in transactions of at most MaxStatements writes, in order, and stops
+// at the first that fails.
+func (w *Writer) writeGroup(ctx context.Context, part []item) groupResult {
+	var r groupResult
+	for r.done < len(part) {
+		n := min(w.opts.MaxStatements, len(part)-r.done)
+		if r.err = w.commit(ctx, part[r.done:r.done+n]); r.err != nil {
+			return r
+		}
+		r.done += n
+		r.transactions++
+	}
+	return r
 }
 
 // split divides a flush's items into the groups written concurrently (WriterOptions.Parallel):
@@ -462,41 +505,26 @@ func viewGroup(view string, p int) int {
 	return int(h % uint32(p))
 }
 
-// commit writes items as one transaction, retrying with backoff.
-func (w *Writer) commit(ctx context.Context, table string, items []item) error {
-	surql, vars := w.buildTx(table, items)
-	var err error
-	for attempt := 1; ; attempt++ {
-		q := surql
-		if w.fault != nil && w.fault(table, attempt) {
-			q = strings.Replace(q, "COMMIT TRANSACTION;", "THROW 'injected fault';\nCOMMIT TRANSACTION;", 1)
-		}
-		var rs []conn.Result
-		rs, err = w.q.Query(ctx, q, vars)
-		if err == nil {
-			err = conn.StatementErr(rs)
-		}
-		if err == nil {
-			w.transactions.Add(1)
-			w.statements.Add(int64(len(items)))
-			return nil
-		}
-		w.failedAttempts.Add(1)
-		if attempt >= w.opts.MaxAttempts || ctx.Err() != nil {
-			return err
-		}
-		w.opts.Log.WithFields(logrus.Fields{"table": table, "statements": len(items), "attempt": attempt}).
-			WithError(err).Warn("edge transaction failed, retrying")
-		if werr := conn.Sleep(ctx, conn.Backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempt)); werr != nil {
-			return fmt.Errorf("%w (last error: %v)", werr, err)
-		}
+// commit writes items as one transaction: one call of the Querier, never repeated here.
+func (w *Writer) commit(ctx context.Context, items []item) error {
+	surql, vars := w.buildTx(items)
+	if w.fault != nil {
+		surql = w.fault(surql)
 	}
+	rs, err := w.q.Query(ctx, surql, vars)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
+		return fmt.Errorf("transaction of %d writes: %w", len(items), err)
+	}
+	return nil
 }
 
 // buildTx renders items as one transaction; every id and value is a variable.
-func (w *Writer) buildTx(table string, items []item) (string, map[string]any) {
+func (w *Writer) buildTx(items []item) (string, map[string]any) {
 	var b strings.Builder
-	vars := map[string]any{"tb": table}
+	vars := map[string]any{"tb": w.table}
 	b.WriteString("BEGIN TRANSACTION;\n")
 	for i, it := range items {
 		n := strconv.Itoa(i)
@@ -509,8 +537,8 @@ func (w *Writer) buildTx(table string, items []item) (string, map[string]any) {
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 		default:
 			k := *it.edge
-			vars["v"+n] = edgeID(table, k.view, k.pos)
-			row, ok := w.edgeRow(table, k)
+			vars["v"+n] = w.edgeID(k.view, k.MemberKey)
+			row, ok := w.edgeRow(k)
 			if !ok {
 				b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 				continue
@@ -524,9 +552,9 @@ func (w *Writer) buildTx(table string, items []item) (string, map[string]any) {
 }
 
 // edgeID is the deterministic id of an edge.
-func edgeID(table, view string, p pos) value.Value {
-	return value.Record(table, value.Array([]value.Value{
-		value.String(view), value.String(p.parent), value.String(p.rel), value.String(p.key),
+func (w *Writer) edgeID(view string, p engine.MemberKey) value.Value {
+	return value.Record(w.table, value.Array([]value.Value{
+		value.String(view), value.String(p.Parent), value.String(p.Rel), value.String(p.Key),
 	}))
 }
 
@@ -534,12 +562,12 @@ func edgeID(table, view string, p pos) value.Value {
 // updatedAt out: every list_ref table defines it as `VALUE time::now()`, and Sp00ky's CLI schema
 // makes it READONLY, where SurrealDB rejects any write that sets it explicitly to a new value
 // ("Found changed value for field `updatedAt` … but field is readonly").
-func (w *Writer) edgeRow(table string, k edgeKey) (value.Value, bool) {
-	vs := w.views[viewRef{table, k.view}]
+func (w *Writer) edgeRow(k edgeKey) (value.Value, bool) {
+	vs := w.views[k.view]
 	if vs == nil {
 		return value.Value{}, false
 	}
-	m, ok := vs.members[k.pos]
+	m, ok := vs.members[k.MemberKey]
 	if !ok {
 		return value.Value{}, false
 	}
@@ -550,11 +578,21 @@ func (w *Writer) edgeRow(table string, k edgeKey) (value.Value, bool) {
 		{Key: "clientId", Val: value.String(vs.clientID)},
 		{Key: "auth_id", Val: value.String(vs.authID)},
 	}
-	if k.parent != "" {
-		ps := vs.parentSlot(k.parent)
+	if k.Parent != "" {
+		ps := vs.parentSlot(k.Parent)
 		fs = append(fs,
-			value.Field{Key: "parent", Val: edgeID(table, k.view, pos{ps.parent, ps.rel, k.parent})},
-			value.Field{Key: "parent_rel", Val: value.String(k.rel)})
+			value.Field{Key: "parent", Val: w.edgeID(k.view, engine.MemberKey{Parent: ps.parent, Rel: ps.rel, Key: k.Parent})},
+			value.Field{Key: "parent_rel", Val: value.String(k.Rel)})
 	}
 	return value.ObjectOf(fs), true
+}
+
+// sortedViews returns the keys of the mirrored views, sorted.
+func (w *Writer) sortedViews() []string {
+	out := make([]string, 0, len(w.views))
+	for v := range w.views {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }
