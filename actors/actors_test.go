@@ -150,7 +150,7 @@ func TestPanickingViewActorIsRestartedAndRebuilt(t *testing.T) {
 	if g, _ := h.s.DebugView(h.ctx, "good"); g.Actor.Restarts != 0 {
 		t.Errorf("good view restarted %d times", g.Actor.Restarts)
 	}
-	if n := metricValue(t, h.s.m.restarts.WithLabelValues("view")); n != 1 {
+	if n := metricValue(t, h.s.env.m.restarts.WithLabelValues("view")); n != 1 {
 		t.Errorf("ssp_actor_restarts_total{kind=view} = %v", n)
 	}
 	// The restarted actor keeps working.
@@ -181,7 +181,7 @@ func TestBackpressure(t *testing.T) {
 		go func() { results <- h.s.Ingest(h.ctx, c, "") }()
 	}
 	waitFor(t, 10*time.Second, func() (bool, string) {
-		return len(h.s.queue) == 2, fmt.Sprintf("queue holds %d", len(h.s.queue))
+		return h.s.in.len() == 2, fmt.Sprintf("inbox holds %d", h.s.in.len())
 	})
 	start := time.Now()
 	err := h.s.Ingest(h.ctx, h.change("thread", "CREATE", "thread:3", map[string]any{"n": 3}), "")
@@ -191,7 +191,7 @@ func TestBackpressure(t *testing.T) {
 	if waited := time.Since(start); waited < 50*time.Millisecond {
 		t.Errorf("gave up after %s, before the configured wait", waited)
 	}
-	if n := metricValue(t, h.s.m.ingests.WithLabelValues("thread", "CREATE", resultBusy)); n != 1 {
+	if n := metricValue(t, h.s.env.m.ingests.WithLabelValues("thread", "CREATE", resultBusy)); n != 1 {
 		t.Errorf("busy ingests counted %v", n)
 	}
 	blocked.Store(false)
@@ -224,7 +224,9 @@ func TestShutdownDrainsPendingEdgeWrites(t *testing.T) {
 		defer cancel()
 		done <- h.s.Shutdown(ctx)
 	}()
-	waitFor(t, 10*time.Second, func() (bool, string) { return h.s.closing.Load(), "shutdown not begun" })
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return h.describeActor(h.s.pids.root)["closing"] == true, "shutdown not begun"
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned (%v) before the _00_version wait ended", err)
@@ -321,16 +323,19 @@ func TestBootstrapReconcilesEdges(t *testing.T) {
 		if err := membership.DefineUserTable(h.ctx, h.db, "alice"); err != nil {
 			h.t.Fatal(err)
 		}
-		err := membership.NewWriter(h.db, "_00_list_ref_user_alice", membership.WriterOptions{Log: testLog()}).ApplyDeltas(h.ctx, []membership.ViewDelta{
+		alice := membership.NewWriter(h.db, "_00_list_ref_user_alice", membership.WriterOptions{Log: testLog()})
+		err := alice.ApplyDeltas(h.ctx, []membership.ViewDelta{
 			{ViewKey: "v", ClientID: "c1", AuthID: "user:alice", Delta: engine.Delta{Added: []engine.Member{
 				{Key: "thread:1", Version: 1}, {Key: "thread:3", Version: 7}, {Key: "thread:2", Version: 2},
 			}}},
 		})
-		if err == nil {
-			err = membership.NewWriter(h.db, membership.GlobalTable, membership.WriterOptions{Log: testLog()}).ApplyDeltas(h.ctx, []membership.ViewDelta{
-				{ViewKey: "gone", ClientID: "c9", Delta: engine.Delta{Added: []engine.Member{{Key: "thread:1", Version: 1}}}},
-			})
+		if err != nil {
+			h.t.Fatal(err)
 		}
+		global := membership.NewWriter(h.db, membership.GlobalTable, membership.WriterOptions{Log: testLog()})
+		err = global.ApplyDeltas(h.ctx, []membership.ViewDelta{
+			{ViewKey: "gone", ClientID: "c9", Delta: engine.Delta{Added: []engine.Member{{Key: "thread:1", Version: 1}}}},
+		})
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -345,7 +350,7 @@ func TestBootstrapReconcilesEdges(t *testing.T) {
 		"_00_list_ref": {"w|||thread:2@2|c2|", "w|||thread:4@4|c2|"},
 	})
 	h.waitEdgesMatch()
-	if n := metricValue(t, h.s.m.bootstrap); n <= 0 {
+	if n := metricValue(t, h.s.env.m.bootstrap); n <= 0 {
 		t.Errorf("bootstrap duration %v", n)
 	}
 	// Ingests work on the bootstrapped views.
@@ -392,7 +397,7 @@ func TestTTLExpiry(t *testing.T) {
 		return !ok && h.queryRow("old").IsNone() && !h.tableExists("_00_list_ref_user_bob"), "expired view still there"
 	})
 	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"fresh|||thread:1@1|client-fresh|user:alice"}})
-	if n := metricValue(t, h.s.m.ttlExpirations); n != 1 {
+	if n := metricValue(t, h.s.env.m.ttlExpirations); n != 1 {
 		t.Errorf("ttl expirations %v", n)
 	}
 }
@@ -426,7 +431,7 @@ func TestFailedEdgeFlushIsRetried(t *testing.T) {
 	h.ingest("thread", "CREATE", "thread:2", map[string]any{"status": "open"})
 	h.ingest("thread", "DELETE", "thread:1", nil)
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		n := metricValue(t, h.s.m.edgeFailures)
+		n := metricValue(t, h.s.env.m.edgeFailures)
 		return n >= 2, fmt.Sprintf("%v failed flushes", n)
 	})
 	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"v|||thread:1@1|client-v|user:alice"}})

@@ -91,7 +91,8 @@ type Info struct {
 	CircuitHashes    map[string]string `json:"circuit_hashes"`
 }
 
-// API is what the HTTP layer needs from the actor system. *Service implements it.
+// API is what the HTTP layer needs from the actor system. *Service implements it: a facade
+// whose every call is messages to the actors.
 type API interface {
 	Status() Status
 	// Ingest applies one change to every affected view in memory and returns once they all
@@ -102,5 +103,7 @@ type API interface {
 	Reset(ctx context.Context) error
 	DebugView(ctx context.Context, key string) (ViewDebug, bool)
 	DebugDeps(ctx context.Context) DepsDebug
+	// DebugActors walks the live actor tree (GET /debug/actors).
+	DebugActors(ctx context.Context) (ActorTree, error)
 	Info(ctx context.Context) Info
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/sp00ky/ssp/config"
 )
 
@@ -25,9 +23,10 @@ func TestWriterBacklogHoldsIngestsBack(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		h.ingest("thread", "CREATE", fmt.Sprintf("thread:%d", i), map[string]any{"_00_rv": 2})
 	}
-	if d := h.s.writerDepth.Load(); d != 3 {
-		t.Fatalf("writer backlog %d, want 3 items waiting for _00_version", d)
-	}
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		d := h.edgeBacklog()
+		return d == 3, fmt.Sprintf("writer backlog %d, want 3 items waiting for _00_version", d)
+	})
 	start := time.Now()
 	err := h.s.Ingest(h.ctx, h.change("thread", "CREATE", "thread:4", map[string]any{}), "")
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "edge writers 3 items behind") {
@@ -38,7 +37,7 @@ func TestWriterBacklogHoldsIngestsBack(t *testing.T) {
 	}
 	h.exec("UPDATE _00_version SET version = 2", nil)
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		d := h.s.writerDepth.Load()
+		d := h.edgeBacklog()
 		return d == 0, fmt.Sprintf("writer backlog %d", d)
 	})
 	h.ingest("thread", "CREATE", "thread:4", map[string]any{})
@@ -58,9 +57,17 @@ func TestDeletedUsersLeaveNoWriters(t *testing.T) {
 		if h.tableExists(table) {
 			t.Errorf("%s still exists after its user was deleted", table)
 		}
-		pid, err := ask(h.ctx, h.s, h.s.coord, func(r chan *actor.PID) any { return &writerIfAnyMsg{table: table, reply: r} })
-		if err != nil || pid != nil {
-			t.Errorf("writer of %s after the user's deletion: %v, %v; want none", table, pid, err)
-		}
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			list, err := request[*childList](h.ctx, h.s.sys.Root, h.s.pids.writers, &listChildrenReq{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range list.entries {
+				if c.Name == table {
+					return false, fmt.Sprintf("writer of %s still runs after the user's deletion (%s)", table, c.PID.Id)
+				}
+			}
+			return true, ""
+		})
 	}
 }

@@ -53,7 +53,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(time.Since(drainStart).Milliseconds()), "drain-ms")
 	var edges float64
 	for _, k := range []string{"add", "update", "remove"} {
-		edges += metricValue(b, h.s.m.edgeWrites.WithLabelValues(k))
+		edges += metricValue(b, h.s.env.m.edgeWrites.WithLabelValues(k))
 	}
 	b.ReportMetric(edges, "edge-writes")
 }

@@ -7,170 +7,150 @@ import (
 	"sort"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/loader"
 	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// runBootstrap runs the bootstrap (SPEC §5) with retries, then sets the status: ready, or failed
-// (the error is returned). With keepViews the registered views stay and are re-materialized
-// over the reloaded data (SPEC §6.5); otherwise they are read from `_00_query`.
-//
-// Its retries are whole attempts of the bootstrap, not retries of a query: a read or write that
-// failed (after the connection's own retries of what was transient) fails the attempt, and the
-// next attempt starts over, Deps.BootstrapRetryDelay later, up to Deps.BootstrapAttempts.
-func (s *Service) runBootstrap(keepViews bool) error {
-	ctx := s.bootCtx
+// Messages of a bootstrap job.
+type (
+	// runAttempt starts the next attempt.
+	runAttempt struct{}
+)
+
+// Timeouts of a job's requests: a page is stored quickly, a reconcile reads and fixes a whole
+// table.
+const (
+	jobStepTimeout      = 2 * time.Minute
+	jobReconcileTimeout = 30 * time.Minute
+)
+
+// bootstrapJob runs one bootstrap (SPEC §5) for the root: every base table is loaded into the
+// coordinator page by page, the views are registered (from `_00_query` on a first bootstrap;
+// kept and re-materialized over the reloaded data on an in-process re-bootstrap, SPEC §6.5),
+// and every list_ref table is reconciled with the computed membership. A failed attempt is
+// retried whole (Deps.BootstrapAttempts, Deps.BootstrapRetryDelay apart; the database
+// connection already retried each query within its own budget). It reports to the root and
+// stops; the root owns the status and cancels the job at shutdown.
+type bootstrapJob struct {
+	env       *env
+	pids      pids
+	ctx       context.Context
+	id        uint64
+	keepViews bool
+	reason    string
+	attempt   int
+}
+
+func newBootstrapJob(e *env, p pids, ctx context.Context, id uint64, keepViews bool, reason string) *bootstrapJob {
+	return &bootstrapJob{env: e, pids: p, ctx: ctx, id: id, keepViews: keepViews, reason: reason}
+}
+
+// Receive implements actor.Actor.
+func (j *bootstrapJob) Receive(ctx actor.Context) {
+	j.env.hooks.receive(kindJob, jobBootstrap, ctx.Message())
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Send(ctx.Self(), &runAttempt{})
+	case *runAttempt:
+		j.run(ctx)
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{"attempt": j.attempt, "of": j.env.bootAttempts,
+			"keep_views": j.keepViews, "reason": j.reason}})
+	}
+}
+
+func (j *bootstrapJob) run(ctx actor.Context) {
+	j.attempt++
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := s.bootstrapOnce(ctx, keepViews)
-		if ctx.Err() != nil {
-			return fmt.Errorf("bootstrap: %w", ctx.Err())
-		}
-		if err == nil {
-			d := time.Since(start)
-			s.m.bootstrap.Set(d.Seconds())
-			s.log.WithField("duration", d.Round(time.Millisecond).String()).Info("bootstrap done")
-			s.setStatus(StatusReady)
-			return nil
-		}
-		fields := logrus.Fields{"attempt": attempt, "of": s.bootAttempts}
-		if attempt >= s.bootAttempts {
-			s.log.WithFields(fields).WithError(err).Error("bootstrap failed; giving up")
-			s.setStatus(StatusFailed)
-			return err
-		}
-		s.log.WithFields(fields).WithError(err).Warn("bootstrap failed; retrying")
-		if !keepViews {
-			if err := s.resetMemory(ctx); err != nil {
-				return fmt.Errorf("bootstrap: %w", err)
-			}
-		}
-		t := time.NewTimer(s.bootDelay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("bootstrap: %w", ctx.Err())
+	err := j.once(ctx)
+	fields := logrus.Fields{"attempt": j.attempt, "of": j.env.bootAttempts, "reason": j.reason}
+	switch {
+	case j.ctx.Err() != nil:
+		j.report(ctx, fmt.Errorf("bootstrap: %w", j.ctx.Err()))
+		return
+	case err == nil:
+		j.env.log.WithFields(fields).WithField("duration", time.Since(start).Round(time.Millisecond).String()).Info("bootstrap done")
+		j.report(ctx, nil)
+		return
+	case j.attempt >= j.env.bootAttempts:
+		j.env.log.WithFields(fields).WithError(err).Error("bootstrap failed; giving up")
+		j.report(ctx, err)
+		return
+	}
+	j.env.log.WithFields(fields).WithError(err).Warn("bootstrap failed; retrying")
+	if !j.keepViews {
+		if rerr := resetMemory(j.ctx, ctx, j.pids, nil); rerr != nil {
+			j.report(ctx, fmt.Errorf("bootstrap: %w (after: %v)", rerr, err))
+			return
 		}
 	}
+	after(ctx.ActorSystem(), j.env.bootDelay, ctx.Self(), &runAttempt{})
 }
 
-// readDBVersion records SurrealDB's version for /info.
-func (s *Service) readDBVersion(ctx context.Context) {
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if v, err := s.db.Version(vctx); err == nil {
-		s.dbVersion.Store(v)
-	} else {
-		s.log.WithError(err).Warn("read the SurrealDB version")
-	}
+// report tells the root, which stops the job.
+func (j *bootstrapJob) report(ctx actor.Context, err error) {
+	ctx.Send(ctx.Parent(), &jobDone{job: j.id, err: err})
 }
 
-// Rebootstrap reloads the base data in-process while keeping every registered view (SPEC §6.5,
-// for the scheduler link on heartbeat 404/409): the status goes back to bootstrapping (ingests
-// and registrations answer ErrNotReady), in-flight steps finish, the engine is rebuilt from the
-// loaded rows, every view is re-materialized (its actor writes the difference), every list_ref
-// table is reconciled, and the status becomes ready again (failed after the retries).
-func (s *Service) Rebootstrap(ctx context.Context) error {
-	if err := s.gateStarted(); err != nil {
-		return err
-	}
-	s.rebootMu.Lock()
-	defer s.rebootMu.Unlock()
-	select {
-	case <-s.bootDone:
-	case <-ctx.Done():
-		return fmt.Errorf("rebootstrap: waiting for the first bootstrap: %w", ctx.Err())
-	}
-	s.setStatus(StatusBootstrapping)
-	// Let the steps already accepted finish: hold every queue slot once.
-	held := 0
-	defer func() {
-		for ; held > 0; held-- {
-			s.release()
-		}
-	}()
-	for held < cap(s.queue) {
-		select {
-		case s.queue <- struct{}{}:
-			held++
-		case <-ctx.Done():
-			return fmt.Errorf("rebootstrap: waiting for in-flight ingests: %w", ctx.Err())
-		case <-s.closingCh:
-			return ErrShuttingDown
-		}
-	}
-	for ; held > 0; held-- {
-		s.release()
-	}
-	return s.runBootstrap(true)
-}
-
-// bootstrapOnce loads every base table, re-registers every `_00_query` view and reconciles the
-// edges in the database with the computed membership.
-func (s *Service) bootstrapOnce(ctx context.Context, keepViews bool) error {
-	s.adminMu.RLock() // a /reset waits for the attempt
-	defer s.adminMu.RUnlock()
-	if keepViews {
-		if _, err := ask(ctx, s, s.coord, func(c chan struct{}) any { return &reloadMsg{reply: c} }); err != nil {
+// once is one attempt.
+func (j *bootstrapJob) once(ctx actor.Context) error {
+	jctx, coord := j.ctx, j.pids.coordinator
+	if j.keepViews {
+		if _, err := requestFrom[*done](jctx, ctx, coord, &reloadReq{}, jobStepTimeout); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	tables, err := s.loader.Tables(ctx)
+	ldr := loader.New(j.env.source)
+	tables, err := ldr.Tables(jctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	rows := 0
 	for _, t := range tables {
-		err := s.loader.LoadTable(ctx, t, s.cfg.BootstrapPageSize, func(page []value.Value) error {
+		err := ldr.LoadTable(jctx, t, j.env.cfg.BootstrapPageSize, func(page []value.Value) error {
 			rows += len(page)
-			r, err := ask(ctx, s, s.coord, func(c chan error) any { return &loadRowsMsg{table: t, rows: page, reply: c} })
-			if err == nil {
-				err = r
-			}
+			_, err := requestFrom[*done](jctx, ctx, coord, &loadRowsReq{table: t, rows: page}, jobStepTimeout)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	s.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
-
-	if keepViews {
-		n, err := ask(ctx, s, s.coord, func(c chan int) any { return &rematerializeMsg{reply: c} })
+	j.env.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
+	if j.keepViews {
+		n, err := requestFrom[int](jctx, ctx, coord, &rematerializeReq{}, jobStepTimeout)
 		if err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
-		s.log.WithField("views", n).Info("bootstrap: views re-materialized")
-	} else if err := s.reregister(ctx); err != nil {
+		j.env.log.WithField("views", n).Info("bootstrap: views re-materialized")
+	} else if err := j.reregister(ctx); err != nil {
 		return err
 	}
-
-	return s.reconcileAll(ctx)
+	return j.reconcileAll(ctx)
 }
 
 // reregister registers every view of `_00_query` (without writing edges: reconcileAll does).
-func (s *Service) reregister(ctx context.Context) error {
-	queries, err := s.store.LoadQueries(ctx)
+func (j *bootstrapJob) reregister(ctx actor.Context) error {
+	queries, err := j.env.store.LoadQueries(j.ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	views := 0
 	for _, q := range queries {
-		req := RegisterRequest{Key: q.Key, SurQL: q.SurQL, ClientID: q.ClientID, TTL: q.TTL, Params: q.Params, LastActiveAt: q.LastActiveAt}
-		if k := req.Params.Kind(); k != value.KindObject {
-			req.Params = value.ObjectOf(nil)
+		params, err := engine.Params(q.Params)
+		if err != nil {
+			j.env.log.WithField("view", q.Key).WithError(err).Warn("bootstrap: view not re-registered")
+			continue
 		}
-		r, err := ask(ctx, s, s.coord, func(c chan registerReply) any {
-			return &registerMsg{req: req, authID: q.AuthID, bootstrap: true, reply: c}
-		})
-		if err == nil {
-			err = r.err
-		}
+		req := RegisterRequest{Key: q.Key, SurQL: q.SurQL, ClientID: q.ClientID, TTL: q.TTL, Params: params, LastActiveAt: q.LastActiveAt}
+		_, err = requestFrom[*registerDone](j.ctx, ctx, j.pids.coordinator, &registerReq{req: req, authID: q.AuthID, bootstrap: true}, jobStepTimeout)
 		if errors.Is(err, ErrInvalid) {
-			s.log.WithField("view", q.Key).WithError(err).Warn("bootstrap: view not re-registered")
+			j.env.log.WithField("view", q.Key).WithError(err).Warn("bootstrap: view not re-registered")
 			continue
 		}
 		if err != nil {
@@ -178,20 +158,20 @@ func (s *Service) reregister(ctx context.Context) error {
 		}
 		views++
 	}
-	s.log.WithField("views", views).Info("bootstrap: views re-registered")
+	j.env.log.WithField("views", views).Info("bootstrap: views re-registered")
 	return nil
 }
 
 // reconcileAll makes every list_ref table's edges equal to the computed membership.
-func (s *Service) reconcileAll(ctx context.Context) error {
-	if err := membership.DefineGlobalTable(ctx, s.db); err != nil {
-		s.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
+func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
+	if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &ensureTableReq{table: membership.GlobalTable}, jobStepTimeout); err != nil {
+		j.env.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
 	}
-	snap, err := ask(ctx, s, s.coord, func(c chan snapshot) any { return &snapshotMsg{reply: c} })
+	snap, err := requestFrom[*snapshotReply](j.ctx, ctx, j.pids.coordinator, &snapshotReq{}, jobStepTimeout)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	existing, err := membership.ListRefTables(ctx, s.db)
+	existing, err := membership.ListRefTables(j.ctx, j.env.db)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -208,19 +188,11 @@ func (s *Service) reconcileAll(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, t := range names {
-		pid, err := s.writerFor(ctx, t)
-		if err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
 		vs := snap.tables[t]
 		if vs == nil {
 			vs = map[string]membership.ViewMembership{}
 		}
-		r, err := ask(ctx, s, pid, func(c chan error) any { return &reconcileMsg{views: vs, reply: c} })
-		if err == nil {
-			err = r
-		}
-		if err != nil {
+		if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &reconcileReq{table: t, views: vs}, jobReconcileTimeout); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
@@ -228,23 +200,18 @@ func (s *Service) reconcileAll(ctx context.Context) error {
 }
 
 // resetMemory drops every view and all base rows in memory and everything queued in the
-// writers (the database is left alone).
-func (s *Service) resetMemory(ctx context.Context) error {
-	r, err := ask(ctx, s, s.coord, func(c chan resetReply) any { return &resetMsg{reply: c} })
-	if err != nil {
+// writers, then runs also (if set) while registrations are still refused; the database is
+// left alone unless also touches it.
+func resetMemory(jctx context.Context, ctx actor.Context, p pids, also func() error) error {
+	if _, err := requestFrom[*done](jctx, ctx, p.coordinator, &beginResetReq{}, jobStepTimeout); err != nil {
 		return err
 	}
-	for _, done := range r.retired {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	_, err := requestFrom[*done](jctx, ctx, p.writers, &forgetAllReq{}, jobStepTimeout)
+	if err == nil && also != nil {
+		err = also()
 	}
-	for _, pid := range r.writers {
-		if _, err := ask(ctx, s, pid, func(c chan struct{}) any { return &resetWriterMsg{reply: c} }); err != nil {
-			return err
-		}
+	if _, eerr := requestFrom[*done](jctx, ctx, p.coordinator, &endResetReq{}, jobStepTimeout); err == nil {
+		err = eerr
 	}
-	return nil
+	return err
 }

@@ -17,320 +17,410 @@ import (
 
 // Messages of the coordinator.
 type (
-	// ingestMsg is one accepted change.
-	ingestMsg struct {
-		change engine.Change
-		ack    *stepAck
+	// ingestReq is one accepted change (it holds a place of the inbox). It is answered with
+	// ingestDone — by the views supervisor once every affected view applied it, or by the
+	// coordinator when no view is affected — or with the error that refused it. A change
+	// refused (not ready, busy) was not applied.
+	ingestReq struct {
+		change   engine.Change
+		deadline time.Time // until when it may wait for the edge writers (then ErrBusy)
 	}
-	// registerMsg registers (or refreshes, or replaces) a view. bootstrap registrations write
-	// no edges: the bootstrap reconciles them afterwards.
-	registerMsg struct {
+	ingestDone struct{}
+	// registerReq registers, refreshes or replaces a view. It is answered with registerDone
+	// once the view is in memory and its `_00_query` row is written (by the queries actor,
+	// to which the coordinator hands the row in order), or with the error. A bootstrap
+	// registration writes no row and no edges (the bootstrap reconciles them).
+	registerReq struct {
 		req       RegisterRequest
 		authID    string
 		bootstrap bool
-		reply     chan registerReply
 	}
-	registerReply struct {
-		members   []engine.Member
-		refreshed bool // same query and params: nothing was recomputed
-		created   bool // the key was not registered before
-		err       error
+	registerDone struct {
+		members []engine.Member
 	}
-	// unregisterMsg drops a view; when it is not in memory and fallbackTable is set, its edges
-	// in that table are removed anyway (TTL sweep of a view this process never loaded).
-	unregisterMsg struct {
-		key           string
-		fallbackTable string
-		reply         chan bool
+	// unregisterReq drops a view and its edges; answered with done.
+	unregisterReq struct{ key string }
+	// dropFailedView: the `_00_query` row of a new view could not be written, so the view
+	// goes again — unless it was registered again since (regSeq).
+	dropFailedView struct {
+		key    string
+		regSeq uint64
 	}
-	// resetMsg drops every view and all base rows; the reply lists what to wait for.
-	resetMsg struct {
-		reply chan resetReply
+	// expireReq: the TTL sweep found the view's row expired. The coordinator hands the
+	// conditional delete to the queries actor, in order with the view's registrations.
+	expireReq struct{ key, authID string }
+	// viewExpired: the queries actor deleted the expired row of key, whose registration
+	// (regSeq, 0 if this process has none) the deletion belongs to.
+	viewExpired struct {
+		key, authID string
+		regSeq      uint64
 	}
-	resetReply struct {
-		retired []<-chan struct{}
-		writers []*actor.PID
+	// ownerless: no `_00_query` row of the owner of a per-user table is left.
+	ownerless struct{ table, uid string }
+	// resyncReq: a restarted view actor asks for its membership; answered to the views
+	// supervisor (resynced), behind every step already sent to it.
+	resyncReq struct {
+		key         string
+		incarnation uint64
 	}
-	// loadRowsMsg stores bootstrap rows of one table.
-	loadRowsMsg struct {
+	// loadRowsReq stores bootstrap rows of one table; answered with done or the error.
+	loadRowsReq struct {
 		table string
 		rows  []value.Value
-		reply chan error
 	}
-	writerForMsg struct {
-		table string
-		reply chan *actor.PID
+	// reloadReq starts a fresh engine and keeps the views (an in-process re-bootstrap);
+	// rematerializeReq then registers them again over the reloaded rows (answered with the
+	// number of views kept).
+	reloadReq        struct{}
+	rematerializeReq struct{}
+	// beginResetReq drops every view and all base rows (the views supervisor answers once
+	// every view actor stopped) and refuses registrations until endResetReq.
+	beginResetReq struct{}
+	endResetReq   struct{}
+	// snapshotReq asks for every view's membership by list_ref table; answered with
+	// snapshotReply.
+	snapshotReq   struct{}
+	snapshotReply struct {
+		tables map[string]map[string]membership.ViewMembership
 	}
-	// writerIfAnyMsg is answered with the table's writer, or nil if it has none.
-	writerIfAnyMsg struct {
-		table string
-		reply chan *actor.PID
-	}
-	snapshotMsg struct {
-		reply chan snapshot
-	}
-	// snapshot is every view's membership grouped by list_ref table, plus every writer.
-	snapshot struct {
-		tables  map[string]map[string]membership.ViewMembership
-		views   []*actor.PID
-		writers []*actor.PID
-	}
-	infoMsg struct {
-		reply chan infoReply
-	}
+	infoReq   struct{}
 	infoReply struct {
 		views int
 		rows  map[string][]value.Value
 	}
-	debugMsg struct {
-		key   string
-		reply chan debugReply
-	}
-	debugReply struct {
+	debugViewReq   struct{ key string }
+	debugViewReply struct {
 		ok                   bool
-		pid                  *actor.PID
-		slot                 *viewSlot
 		format               string
 		members              []engine.Member
 		referenced, subquery []string
 	}
-	depsMsg struct {
-		reply chan DepsDebug
+	depsReq struct{}
+	// backlogReport: a writer's queued edge items (sent when the count moves by a granule).
+	backlogReport struct {
+		table  string
+		queued int
 	}
-	tableViewsMsg struct {
-		table string
-		reply chan int
-	}
-	// reloadMsg empties the engine but keeps the registered views and their actors (a
-	// re-bootstrap); rematerializeMsg then registers them again over the reloaded rows.
-	reloadMsg struct {
-		reply chan struct{}
-	}
-	rematerializeMsg struct {
-		reply chan int
-	}
+	// parkCheck: the earliest parked ingest may have reached its deadline.
+	parkCheck struct{}
+	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
+	// every ingest and registration is refused with (sent by the root on status changes).
+	setGate struct{ refuse error }
+	// finishStepsReq refuses what waits (parked ingests) and is answered once everything
+	// before it was stepped (shutdown).
+	finishStepsReq struct{}
 )
 
-// viewEntry is the coordinator's record of a registered view.
-type viewEntry struct {
-	key              string
-	pid              *actor.PID
-	slot             *viewSlot
-	surql            string
+// viewDef is the coordinator's record of a registered view.
+type viewDef struct {
+	key, surql       string
 	params           value.Value
 	table            string
 	clientID, authID string
 	format           string
 	members          int
+	regSeq           uint64
 }
 
-// childInfo tells the supervisor what a child actor is.
-type childInfo struct {
-	kind string // "view" or "writer"
-	slot *viewSlot
+// parkedIngest waits for the edge writers to catch up.
+type parkedIngest struct {
+	req     *ingestReq
+	replyTo *actor.PID
 }
 
-// coordinator is the ingest coordinator. It owns the engine and is the only actor touching it,
-// so steps are serialized: step N is applied to the base rows and every view in memory, and
-// its deltas are sent, before step N+1 starts. View actors only receive the finished deltas of
-// a step; none of them ever reads base data, so no view's output for step N can see step N+1.
+// coordinatorState is the coordinator's state. It outlives a restart of the actor (the
+// supervisor's producer hands it to the next incarnation; only the running incarnation
+// touches it), except the engine: a restarted coordinator starts an empty one and refuses
+// work until the root's re-bootstrap has loaded it again.
+type coordinatorState struct {
+	eng        *engine.Engine
+	views      map[string]*viewDef
+	gate       error
+	resetting  bool
+	regSeq     uint64
+	waitSeq    uint64
+	backlog    map[string]int
+	backlogSum int
+	parked     []parkedIngest
+	parkTimer  *time.Timer
+	members    int
+	started    bool
+}
+
+func newCoordinatorState() *coordinatorState {
+	return &coordinatorState{
+		eng:     engine.New(engine.Options{}),
+		views:   map[string]*viewDef{},
+		gate:    fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
+		backlog: map[string]int{},
+	}
+}
+
+// coordinator is the ingest coordinator (SPEC §4). It owns the engine and is the only actor
+// touching it, so steps are serialized: step N is applied to the base rows and every view's
+// operator state, and its deltas are handed to the views supervisor, before step N+1
+// starts. View actors only receive finished deltas; none of them reads base data, so no
+// view's output for step N can see step N+1.
 //
-// It is also the supervisor (OneForOne) of the view and writer actors: a child that panics is
-// restarted, counted and, for a view, rebuilt from the engine (resyncMsg).
+// It never waits for another actor: what needs I/O goes on in order to the actor that owns
+// it (row writes to queries, `_00_rv` waits to versions) with the requester as the sender of
+// the eventual answer. Ingests wait here (parked, in order) while the edge writers are more
+// than Config.EdgeBacklog items behind; one that waits past its deadline is refused with
+// ErrBusy and never applied.
 type coordinator struct {
-	s        *Service
-	eng      *engine.Engine
-	views    map[string]*viewEntry
-	writers  map[string]*actor.PID
-	children map[string]childInfo // by PID id
-	retiring map[string]*viewSlot // key → the last retired incarnation
-	strategy actor.SupervisorStrategy
-	waits    map[string]pendingWait // record id text → its latest change's `_00_rv` wait
-	// purgeWaitsAt is the size of waits at which completed entries are dropped (doubling, so
-	// the sweep stays amortised O(1) per change).
-	purgeWaitsAt int
+	env  *env
+	pids pids
+	st   *coordinatorState
 }
 
-// pendingWait is the `_00_rv` wait of a record's latest change.
-type pendingWait struct {
-	wait *rvWait
-	rv   int64
+func newCoordinator(e *env, p pids, st *coordinatorState) *coordinator {
+	return &coordinator{env: e, pids: p, st: st}
 }
 
-func newCoordinator(s *Service) *coordinator {
-	return &coordinator{
-		s:            s,
-		eng:          engine.New(engine.Options{}),
-		views:        map[string]*viewEntry{},
-		writers:      map[string]*actor.PID{},
-		children:     map[string]childInfo{},
-		retiring:     map[string]*viewSlot{},
-		waits:        map[string]pendingWait{},
-		purgeWaitsAt: 4096,
-		// Restart on every failure; the retry budget is large enough never to give up on a view.
-		strategy: actor.NewOneForOneStrategy(math.MaxInt32, time.Minute, actor.DefaultDecider),
-	}
-}
-
-// HandleFailure implements actor.SupervisorStrategy for the coordinator's children: it counts
-// the failure, records it on the view, and restarts the child.
-func (c *coordinator) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, message any) {
-	info, ok := c.children[child.Id]
-	kind := info.kind
-	if !ok {
-		kind = "unknown"
-	}
-	c.s.m.restarts.WithLabelValues(kind).Inc()
-	fields := logrus.Fields{"actor": child.Id, "kind": kind, "reason": fmt.Sprint(reason), "message": fmt.Sprintf("%T", message)}
-	if info.slot != nil {
-		info.slot.restarts.Add(1)
-		msg := fmt.Sprint(reason)
-		info.slot.lastErr.Store(&msg)
-		fields["view"] = info.slot.key
-	}
-	c.s.log.WithFields(fields).Error("actor panicked; restarting it")
-	c.strategy.HandleFailure(sys, sup, child, rs, reason, message)
-}
-
-// Receive implements actor.Actor. A panic never leaves it (the engine and the children would
-// be lost with a restart): it is logged and answered as an error where there is a caller.
+// Receive implements actor.Actor. A panic in the engine becomes an error of that change or
+// registration; any other panic fails the actor (the root restarts it and re-bootstraps),
+// after answering the ingest or registration that was being processed.
 func (c *coordinator) Receive(ctx actor.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.s.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "message": fmt.Sprintf("%T", ctx.Message()),
-				"stack": string(debug.Stack())}).Error("coordinator recovered from a panic")
+			switch ctx.Message().(type) {
+			case *ingestReq, *registerReq, *unregisterReq:
+				reply(ctx, nil, fmt.Errorf("%w: the coordinator failed (%v); the SSP re-bootstraps", ErrNotReady, r))
+			}
+			panic(r)
 		}
 	}()
+	c.env.hooks.receive(kindCoordinator, kindCoordinator, ctx.Message())
+	st := c.st
 	switch m := ctx.Message().(type) {
-	case *ingestMsg:
+	case *actor.Started:
+		if st.started {
+			// A restart: the engine may be half-way through a step; start empty and refuse
+			// work until the root's re-bootstrap reloaded it.
+			st.eng = engine.New(engine.Options{})
+			st.gate = fmt.Errorf("%w: SSP is %s (the coordinator restarted)", ErrNotReady, StatusBootstrapping)
+			st.parkTimer = nil
+			c.unpark(ctx)
+		}
+		st.started = true
+	case *ingestReq:
 		c.ingest(ctx, m)
-	case *registerMsg:
+	case *registerReq:
 		c.register(ctx, m)
-	case *unregisterMsg:
-		m.reply <- c.unregister(ctx, m.key, m.fallbackTable)
-	case *resyncMsg:
-		e := c.views[m.slot.key]
-		if e == nil || e.slot != m.slot {
-			ctx.Send(m.pid, &resyncReply{})
+	case *unregisterReq:
+		if st.gate != nil {
+			reply(ctx, nil, st.gate)
 			return
 		}
-		ms, ok := c.eng.Members(e.key)
-		ctx.Send(m.pid, &resyncReply{members: ms, ok: ok})
-	case *resetMsg:
-		m.reply <- c.reset(ctx)
-	case *loadRowsMsg:
-		m.reply <- c.load(m.table, m.rows)
-	case *writerForMsg:
-		m.reply <- c.writerFor(ctx, m.table)
-	case *writerIfAnyMsg:
-		m.reply <- c.writers[m.table]
-	case *snapshotMsg:
-		m.reply <- c.snapshot()
-	case *infoMsg:
-		r := infoReply{views: len(c.views), rows: map[string][]value.Value{}}
-		for _, t := range c.eng.Tables() {
-			r.rows[t] = c.eng.TableRows(t)
+		c.unregister(ctx, m.key)
+		reply(ctx, &done{}, nil)
+	case *dropFailedView:
+		if d := st.views[m.key]; d != nil && d.regSeq == m.regSeq {
+			c.unregister(ctx, m.key)
 		}
-		m.reply <- r
-	case *debugMsg:
-		m.reply <- c.debug(m.key)
-	case *depsMsg:
-		deps := c.eng.Dependencies()
-		tables := c.eng.Tables()
-		m.reply <- DepsDebug{DependencyMap: deps, TablesInStore: tables, ViewCount: len(c.views)}
-	case *reloadMsg:
-		c.eng = engine.New(engine.Options{})
-		m.reply <- struct{}{}
-	case *rematerializeMsg:
-		m.reply <- c.rematerialize(ctx)
-	case *tableViewsMsg:
-		n := 0
-		for _, e := range c.views {
-			if e.table == m.table {
-				n++
-			}
+	case *expireReq:
+		var seq uint64
+		if d := st.views[m.key]; d != nil {
+			seq = d.regSeq
 		}
-		m.reply <- n
-	case *actor.Terminated:
-		if info, ok := c.children[m.Who.Id]; ok {
-			if info.slot != nil {
-				info.slot.closeRetired()
-			}
-			delete(c.children, m.Who.Id)
+		ctx.Send(c.pids.queries, &expireQuery{key: m.key, authID: m.authID, regSeq: seq})
+	case *viewExpired:
+		c.expired(ctx, m)
+	case *ownerless:
+		if !c.tableInUse(m.table) {
+			ctx.Send(c.pids.writers, &dropUserTableReq{uid: m.uid})
 		}
+	case *resyncReq:
+		ms, ok := st.eng.Members(m.key)
+		ctx.Send(c.pids.views, &resynced{key: m.key, incarnation: m.incarnation, members: ms, ok: ok && st.views[m.key] != nil})
+	case *loadRowsReq:
+		reply(ctx, &done{}, c.load(m.table, m.rows))
+	case *reloadReq:
+		st.eng = engine.New(engine.Options{})
+		reply(ctx, &done{}, nil)
+	case *rematerializeReq:
+		ctx.Respond(c.rematerialize(ctx))
+	case *beginResetReq:
+		st.resetting = true
+		st.eng.Reset()
+		for key := range st.views {
+			delete(st.views, key)
+		}
+		st.members = 0
+		c.env.m.members.Set(0)
+		c.env.m.views.Set(0)
+		// The views supervisor answers once every view actor forwarded its last items.
+		ctx.RequestWithCustomSender(c.pids.views, &retireAllReq{}, ctx.Sender())
+	case *endResetReq:
+		st.resetting = false
+		reply(ctx, &done{}, nil)
+	case *snapshotReq:
+		ctx.Respond(c.snapshot())
+	case *infoReq:
+		r := &infoReply{views: len(st.views), rows: map[string][]value.Value{}}
+		for _, t := range st.eng.Tables() {
+			r.rows[t] = st.eng.TableRows(t)
+		}
+		ctx.Respond(r)
+	case *debugViewReq:
+		ctx.Respond(c.debugView(m.key))
+	case *depsReq:
+		ctx.Respond(&DepsDebug{DependencyMap: st.eng.Dependencies(), TablesInStore: st.eng.Tables(), ViewCount: len(st.views)})
+	case *backlogReport:
+		st.backlogSum += m.queued - st.backlog[m.table]
+		if m.queued == 0 {
+			delete(st.backlog, m.table)
+		} else {
+			st.backlog[m.table] = m.queued
+		}
+		c.env.m.writerBacklog.Set(float64(st.backlogSum))
+		c.unpark(ctx)
+	case *parkCheck:
+		st.parkTimer = nil
+		c.unpark(ctx)
+	case *setGate:
+		st.gate = m.refuse
+		c.unpark(ctx)
+	case *finishStepsReq:
+		c.unpark(ctx)
+		reply(ctx, &done{}, nil)
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{
+			"views": len(st.views), "tables": len(st.eng.Tables()), "members": st.members,
+			"accepting": st.gate == nil, "parked_ingests": len(st.parked), "edge_backlog": st.backlogSum,
+			"resetting": st.resetting,
+		}})
 	}
 }
 
-// ingest runs one step and fans its deltas out to the affected view actors.
-func (c *coordinator) ingest(ctx actor.Context, m *ingestMsg) {
-	defer m.ack.finish()
-	if h := c.s.hooks.Step; h != nil {
+// overBacklog reports whether the edge writers are further behind than Config.EdgeBacklog.
+func (c *coordinator) overBacklog() bool {
+	bound := c.env.cfg.EdgeBacklog
+	return bound > 0 && c.st.backlogSum > bound
+}
+
+func (c *coordinator) busy() error {
+	return fmt.Errorf("%w (edge writers %d items behind the database, bound %d)", ErrBusy, c.st.backlogSum, c.env.cfg.EdgeBacklog)
+}
+
+// ingest steps a change now, or parks it behind earlier ones while the writers are behind.
+func (c *coordinator) ingest(ctx actor.Context, m *ingestReq) {
+	st := c.st
+	if st.gate != nil {
+		reply(ctx, nil, st.gate)
+		return
+	}
+	if len(st.parked) > 0 || c.overBacklog() {
+		if !time.Now().Before(m.deadline) {
+			reply(ctx, nil, c.busy())
+			return
+		}
+		st.parked = append(st.parked, parkedIngest{req: m, replyTo: ctx.Sender()})
+		c.armPark(ctx)
+		return
+	}
+	c.step(ctx, m, ctx.Sender())
+}
+
+// unpark answers or steps parked ingests, in order: refused when the gate closed or their
+// deadline passed, stepped while the writers are within their bound.
+func (c *coordinator) unpark(ctx actor.Context) {
+	st := c.st
+	if len(st.parked) == 0 {
+		return
+	}
+	now := time.Now()
+	kept := st.parked[:0]
+	for i, p := range st.parked {
+		switch {
+		case st.gate != nil:
+			answer(ctx, p.replyTo, nil, st.gate)
+		case !now.Before(p.req.deadline):
+			answer(ctx, p.replyTo, nil, c.busy())
+		case len(kept) == 0 && !c.overBacklog():
+			c.step(ctx, p.req, p.replyTo)
+		default:
+			kept = append(kept, st.parked[i])
+		}
+	}
+	for i := len(kept); i < len(st.parked); i++ {
+		st.parked[i] = parkedIngest{}
+	}
+	st.parked = kept
+	c.armPark(ctx)
+}
+
+// armPark schedules a parkCheck at the earliest deadline of the parked ingests.
+func (c *coordinator) armPark(ctx actor.Context) {
+	st := c.st
+	if len(st.parked) == 0 || st.parkTimer != nil {
+		return
+	}
+	first := st.parked[0].req.deadline
+	for _, p := range st.parked[1:] {
+		if p.req.deadline.Before(first) {
+			first = p.req.deadline
+		}
+	}
+	st.parkTimer = after(ctx.ActorSystem(), time.Until(first)+time.Millisecond, ctx.Self(), &parkCheck{})
+}
+
+// step applies one change to the engine and hands its deltas to the views supervisor, which
+// answers replyTo once every affected view applied its delta.
+func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) {
+	st := c.st
+	if h := c.env.hooks.Step; h != nil {
 		h(m.change)
 	}
 	start := time.Now()
 	deltas, err := c.apply(m.change)
 	latency := time.Since(start)
 	if err != nil {
-		m.ack.err = err
+		answer(ctx, replyTo, nil, err)
 		return
 	}
-	wait := c.rvWait(m.change, len(deltas) > 0)
-	if len(deltas) == 0 {
-		return
-	}
-	n, diff := 0, 0
-	for i := range deltas {
-		if c.views[deltas[i].View] != nil {
-			n++
-		}
-	}
-	m.ack.add(n)
+	waitID := c.versionEvent(ctx, m.change, len(deltas) > 0)
+	fan := &stepFanOut{waitID: waitID, latency: latency, replyTo: replyTo}
+	diff := 0
 	for i := range deltas {
 		d := deltas[i]
-		e := c.views[d.View]
-		if e == nil {
+		def := st.views[d.View]
+		if def == nil {
 			continue
 		}
-		e.members += len(d.Added) - len(d.Removed)
-		diff += len(d.Added) - len(d.Removed)
-		e.slot.queued.Add(1)
-		ctx.Send(e.pid, &viewStep{delta: d, latency: latency, wait: wait, ack: m.ack})
+		n := len(d.Added) - len(d.Removed)
+		def.members += n
+		diff += n
+		fan.deltas = append(fan.deltas, d)
 	}
-	c.s.m.members.Add(float64(diff))
+	if diff != 0 {
+		st.members += diff
+		c.env.m.members.Add(float64(diff))
+	}
+	if len(fan.deltas) == 0 {
+		answer(ctx, replyTo, &ingestDone{}, nil)
+		return
+	}
+	ctx.Send(c.pids.views, fan)
 }
 
-// rvWait starts the `_00_rv` wait of a change that has a version (SPEC §2.4); a DELETE has none:
-// its `_00_version` row goes with the row. A record deleted or re-created (its version going
-// back) ends the wait of its previous change, which could otherwise never see its version and
-// would hold the views' edges for the whole wait timeout.
-// Only a change that affected some view (affects) starts a wait.
-func (c *coordinator) rvWait(ch engine.Change, affects bool) *rvWait {
+// versionEvent tells the versions actor about a change's version (SPEC §2.4) and returns the
+// id of the wait its edge items carry (0: none). A change that affected a view and has an
+// integer `_00_rv` > 0 starts a wait; a DELETE, or a change whose version does not grow,
+// ends the record's earlier wait (its version may never show again).
+func (c *coordinator) versionEvent(ctx actor.Context, ch engine.Change, affects bool) uint64 {
 	rv := recordVersion(ch.Record)
-	starts := rv > 0 && ch.Op != engine.OpDelete && affects
-	if !starts && len(c.waits) == 0 {
-		return nil // the common case without versions: no key to spell, no map to touch
+	deleted := ch.Op == engine.OpDelete
+	if rv <= 0 && !deleted {
+		return 0 // the common case without versions: no message
 	}
-	key := value.RecordString(ch.ID)
-	if prev, ok := c.waits[key]; ok {
-		if ch.Op == engine.OpDelete || rv <= prev.rv {
-			prev.wait.supersede()
-		}
-		delete(c.waits, key)
+	var id uint64
+	if rv > 0 && !deleted && affects {
+		c.st.waitSeq++
+		id = c.st.waitSeq
 	}
-	if !starts {
-		return nil
-	}
-	if len(c.waits) >= c.purgeWaitsAt {
-		for k, p := range c.waits {
-			if p.wait.isDone() {
-				delete(c.waits, k)
-			}
-		}
-		c.purgeWaitsAt = max(4096, 2*len(c.waits))
-	}
-	w := c.s.startWait(ch.ID, rv)
-	c.waits[key] = pendingWait{wait: w, rv: rv}
-	return w
+	ctx.Send(c.pids.versions, &versionEvent{key: value.RecordString(ch.ID), rid: ch.ID, rv: rv, waitID: id, deleted: deleted})
+	return id
 }
 
 // apply runs the engine step; a panic in the engine becomes an error.
@@ -338,10 +428,10 @@ func (c *coordinator) apply(ch engine.Change) (ds []engine.Delta, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine failed applying %s %s: %v", ch.Op, value.RecordString(ch.ID), r)
-			c.s.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
+			c.env.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
 		}
 	}()
-	ds, err = c.eng.Apply(ch)
+	ds, err = c.st.eng.Apply(ch)
 	if err != nil {
 		err = invalid(err)
 	}
@@ -362,143 +452,154 @@ func recordVersion(rec value.Value) int64 {
 	return 0
 }
 
-func (c *coordinator) register(ctx actor.Context, m *registerMsg) {
+func (c *coordinator) register(ctx actor.Context, m *registerReq) {
+	st := c.st
+	if !m.bootstrap {
+		if st.gate != nil {
+			reply(ctx, nil, st.gate)
+			return
+		}
+		if st.resetting {
+			reply(ctx, nil, fmt.Errorf("%w: a /reset is running", ErrNotReady))
+			return
+		}
+	}
+	start := time.Now()
 	req := m.req
 	key := req.Key
-	table := membership.TableFor(c.s.refMode, m.authID)
-	cur := c.views[key]
+	table := c.env.tableOf(m.authID)
+	st.regSeq++
+	seq := st.regSeq
+	cur := st.views[key]
 	if cur != nil && cur.surql == req.SurQL && value.Compare(cur.params, req.Params) == 0 {
-		ms, _ := c.eng.Members(key)
-		switch {
-		case cur.table != table:
-			c.retire(ctx, cur, true)
-			c.spawnView(ctx, key, table, req, m.authID, ms, cur.members, true)
-		case cur.clientID != req.ClientID || cur.authID != m.authID:
-			cur.clientID, cur.authID = req.ClientID, m.authID
-			ctx.Send(cur.pid, &replaceMsg{members: ms, clientID: req.ClientID, authID: m.authID})
+		// The same query: refresh the owner data, recompute nothing.
+		ms, _ := st.eng.Members(key)
+		if cur.table != table || cur.clientID != req.ClientID || cur.authID != m.authID {
+			cur.table, cur.clientID, cur.authID = table, req.ClientID, m.authID
+			ctx.Send(c.pids.views, &replaceView{key: key, table: table, clientID: req.ClientID, authID: m.authID, members: ms})
 		}
-		if e := c.views[key]; e != nil {
-			e.format = req.Format
-		}
-		m.reply <- registerReply{members: ms, refreshed: true}
+		cur.format, cur.regSeq = req.Format, seq
+		c.writeRow(ctx, m, table, ms, seq, true, false, start)
 		return
-	}
-	old := 0
-	if cur != nil {
-		old = cur.members
 	}
 	ms, err := c.registerEngine(key, req.SurQL, req.Params)
 	if err != nil {
-		m.reply <- registerReply{err: err}
+		reply(ctx, nil, err)
 		return
 	}
-	if cur != nil && cur.table == table {
-		cur.surql, cur.params = req.SurQL, req.Params
-		cur.clientID, cur.authID = req.ClientID, m.authID
-		cur.members = len(ms)
-		cur.format = req.Format
-		ctx.Send(cur.pid, &replaceMsg{members: ms, clientID: req.ClientID, authID: m.authID})
-		c.s.m.members.Add(float64(len(ms) - old))
+	def := &viewDef{key: key, surql: req.SurQL, params: req.Params, table: table, clientID: req.ClientID,
+		authID: m.authID, format: req.Format, members: len(ms), regSeq: seq}
+	old := 0
+	if cur != nil {
+		old = cur.members
+		ctx.Send(c.pids.views, &replaceView{key: key, table: table, clientID: req.ClientID, authID: m.authID, members: ms})
 	} else {
-		if cur != nil {
-			c.retire(ctx, cur, true)
-		}
-		c.spawnView(ctx, key, table, req, m.authID, ms, old, !m.bootstrap)
+		ctx.Send(c.pids.views, &startView{key: key, table: table, clientID: req.ClientID, authID: m.authID, members: ms, initial: !m.bootstrap})
 	}
-	m.reply <- registerReply{members: ms, created: cur == nil}
+	st.views[key] = def
+	st.members += len(ms) - old
+	c.env.m.members.Add(float64(len(ms) - old))
+	c.env.m.views.Set(float64(len(st.views)))
+	if m.bootstrap {
+		reply(ctx, &registerDone{members: ms}, nil)
+		return
+	}
+	c.writeRow(ctx, m, table, ms, seq, false, cur == nil, start)
+}
+
+// writeRow hands the view's `_00_query` row to the queries actor, which answers the
+// registration's requester.
+func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, ms []engine.Member, seq uint64, refresh, created bool, start time.Time) {
+	req := m.req
+	top := 0
+	for _, mm := range ms {
+		if mm.Parent == "" {
+			top++
+		}
+	}
+	w := &writeQueryRow{
+		row: membership.QueryRow{Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: m.authID,
+			TTL: req.TTL, LastActiveAt: req.LastActiveAt, RegistrationTime: float64(time.Since(start)) / float64(time.Millisecond), RowCount: top},
+		refresh: refresh, created: created, regSeq: seq, members: ms,
+	}
+	if _, _, ok := c.env.userTableOf(m.authID); ok {
+		w.ensureTable = table
+	}
+	ctx.RequestWithCustomSender(c.pids.queries, w, ctx.Sender())
 }
 
 func (c *coordinator) registerEngine(key, src string, params value.Value) (ms []engine.Member, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("register view %s: engine failed: %v", key, r)
-			c.s.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
+			c.env.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
 		}
 	}()
-	ms, err = c.eng.Register(key, src, params)
+	ms, err = c.st.eng.Register(key, src, params)
 	if err != nil {
 		return nil, invalid(err)
 	}
 	return ms, nil
 }
 
-// spawnView starts the actor of a (new or moved) view; old is the member count it replaces in
-// the members gauge.
-func (c *coordinator) spawnView(ctx actor.Context, key, table string, req RegisterRequest, authID string, ms []engine.Member, old int, initial bool) {
-	sl := newViewSlot(key)
-	sl.table = table
-	sl.writer = c.writerFor(ctx, table)
-	sl.clientID, sl.authID = req.ClientID, authID
-	sl.initial = initial
-	sl.setMembers(ms)
-	sl.generation = 1
-	if prev := c.retiring[key]; prev != nil {
-		select {
-		case <-prev.retired:
-		default:
-			sl.after = prev.retired
-		}
-		delete(c.retiring, key)
-	}
-	props := actor.PropsFromProducer(func() actor.Actor { return &viewActor{s: c.s, slot: sl} })
-	pid := ctx.SpawnPrefix(props, "view-")
-	c.children[pid.Id] = childInfo{kind: "view", slot: sl}
-	c.views[key] = &viewEntry{key: key, pid: pid, slot: sl, surql: req.SurQL, params: req.Params, table: table,
-		clientID: req.ClientID, authID: authID, format: req.Format, members: len(ms)}
-	c.s.slots.Store(key, sl)
-	c.s.m.views.Set(float64(len(c.views)))
-	c.s.m.members.Add(float64(len(ms) - old))
-}
-
-// retire ends a view's actor (after the steps already sent to it) and forgets the view.
-func (c *coordinator) retire(ctx actor.Context, e *viewEntry, removeEdges bool) {
-	ctx.Send(e.pid, &retireMsg{removeEdges: removeEdges})
-	c.retiring[e.key] = e.slot
-	delete(c.views, e.key)
-	c.s.slots.Delete(e.key)
-	c.s.m.views.Set(float64(len(c.views)))
-}
-
-func (c *coordinator) unregister(ctx actor.Context, key, fallbackTable string) bool {
-	e := c.views[key]
-	if e == nil {
-		if fallbackTable != "" {
-			c.s.sendWriter(ctx, c.writerFor(ctx, fallbackTable), &removeViewItem{view: key})
-		}
+// unregister drops a view from the engine and retires its actor (which removes its edges).
+func (c *coordinator) unregister(ctx actor.Context, key string) bool {
+	st := c.st
+	def := st.views[key]
+	if def == nil {
 		return false
 	}
-	c.eng.Unregister(key)
-	c.s.m.members.Sub(float64(e.members))
-	c.retire(ctx, e, true)
+	st.eng.Unregister(key)
+	delete(st.views, key)
+	st.members -= def.members
+	c.env.m.members.Sub(float64(def.members))
+	c.env.m.views.Set(float64(len(st.views)))
+	ctx.Send(c.pids.views, &retireView{key: key, removeEdges: true})
 	return true
 }
 
-func (c *coordinator) reset(ctx actor.Context) resetReply {
-	var r resetReply
-	for _, e := range c.views {
-		c.retire(ctx, e, false)
-		r.retired = append(r.retired, e.slot.retired)
+// expired drops a view whose row the TTL sweep deleted, unless it was registered again since,
+// and has the owner's table checked once no view of it is left.
+func (c *coordinator) expired(ctx actor.Context, m *viewExpired) {
+	st := c.st
+	table := c.env.tableOf(m.authID)
+	switch def := st.views[m.key]; {
+	case def == nil:
+		// A view this process never loaded (or already dropped): its edges go anyway.
+		ctx.Send(c.pids.writers, &edgeWrite{table: table, op: writeOp{kind: opRemove, view: m.key}})
+	case def.regSeq == m.regSeq:
+		table = def.table
+		c.unregister(ctx, m.key)
+	default:
+		return // registered again after the sweep listed it
 	}
-	c.eng.Reset()
-	c.s.m.members.Set(0)
-	for _, pid := range c.writers {
-		r.writers = append(r.writers, pid)
+	if _, uid, ok := c.env.userTableOf(m.authID); ok && !c.tableInUse(table) {
+		ctx.Send(c.pids.queries, &checkOwner{authID: m.authID, table: table, uid: uid})
 	}
-	return r
 }
 
-// load stores bootstrap rows (as CREATEs) in the engine. Rows without a record id of the table
-// are skipped with a warning.
+// tableInUse reports whether a view in memory writes to table.
+func (c *coordinator) tableInUse(table string) bool {
+	for _, d := range c.st.views {
+		if d.table == table {
+			return true
+		}
+	}
+	return false
+}
+
+// load stores bootstrap rows (as CREATEs). Rows without a record id of the table are skipped
+// with a warning.
 func (c *coordinator) load(table string, rows []value.Value) error {
 	for _, row := range rows {
 		id := row.Get("id")
 		if id.Kind() != value.KindRecord || id.Table() != table {
-			c.s.log.WithFields(logrus.Fields{"table": table, "id": id.SurQL()}).Warn("bootstrap row without a record id of its table skipped")
+			c.env.log.WithFields(logrus.Fields{"table": table, "id": id.SurQL()}).Warn("bootstrap row without a record id of its table skipped")
 			continue
 		}
 		ds, err := c.apply(engine.Change{Table: table, Op: engine.OpCreate, ID: id, Record: row})
 		if err != nil {
-			c.s.log.WithFields(logrus.Fields{"table": table, "id": value.RecordString(id)}).WithError(err).Warn("bootstrap row skipped")
+			c.env.log.WithFields(logrus.Fields{"table": table, "id": value.RecordString(id)}).WithError(err).Warn("bootstrap row skipped")
 			continue
 		}
 		if len(ds) > 0 {
@@ -508,69 +609,56 @@ func (c *coordinator) load(table string, rows []value.Value) error {
 	return nil
 }
 
-// writerFor returns the writer actor of a list_ref table, starting it on first use.
-func (c *coordinator) writerFor(ctx actor.Context, table string) *actor.PID {
-	if pid := c.writers[table]; pid != nil {
-		return pid
-	}
-	st := newWriterState(c.s, table)
-	props := actor.PropsFromProducer(func() actor.Actor { return &writerActor{s: c.s, st: st} })
-	pid := ctx.SpawnPrefix(props, "writer-"+table+"-")
-	c.children[pid.Id] = childInfo{kind: "writer"}
-	c.writers[table] = pid
-	return pid
-}
-
-func (c *coordinator) snapshot() snapshot {
-	s := snapshot{tables: map[string]map[string]membership.ViewMembership{}}
-	for key, e := range c.views {
-		ms, _ := c.eng.Members(key)
-		t := s.tables[e.table]
+func (c *coordinator) snapshot() *snapshotReply {
+	s := &snapshotReply{tables: map[string]map[string]membership.ViewMembership{}}
+	for key, d := range c.st.views {
+		ms, _ := c.st.eng.Members(key)
+		t := s.tables[d.table]
 		if t == nil {
 			t = map[string]membership.ViewMembership{}
-			s.tables[e.table] = t
+			s.tables[d.table] = t
 		}
-		t[key] = membership.ViewMembership{ClientID: e.clientID, AuthID: e.authID, Members: ms}
-		s.views = append(s.views, e.pid)
-	}
-	for _, pid := range c.writers {
-		s.writers = append(s.writers, pid)
+		t[key] = membership.ViewMembership{ClientID: d.clientID, AuthID: d.authID, Members: ms}
 	}
 	return s
 }
 
-func (c *coordinator) debug(key string) debugReply {
-	e := c.views[key]
-	if e == nil {
-		return debugReply{}
+func (c *coordinator) debugView(key string) *debugViewReply {
+	d := c.st.views[key]
+	if d == nil {
+		return &debugViewReply{}
 	}
-	ms, _ := c.eng.Members(key)
-	ref, sub, _ := c.eng.ViewTables(key)
-	return debugReply{ok: true, pid: e.pid, slot: e.slot, format: e.format, members: ms, referenced: ref, subquery: sub}
+	ms, _ := c.st.eng.Members(key)
+	ref, sub, _ := c.st.eng.ViewTables(key)
+	return &debugViewReply{ok: true, format: d.format, members: ms, referenced: ref, subquery: sub}
 }
 
-// rematerialize registers every view again in the (reloaded) engine and sends each actor its
-// new membership; it returns how many views it kept. A view the engine now rejects is dropped
-// with its edges.
+// rematerialize registers every view again in the (reloaded) engine and sends each view
+// actor its new membership; it returns how many views it kept. A view the engine now rejects
+// is dropped with its edges.
 func (c *coordinator) rematerialize(ctx actor.Context) int {
-	keys := make([]string, 0, len(c.views))
-	for k := range c.views {
+	st := c.st
+	keys := make([]string, 0, len(st.views))
+	for k := range st.views {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	total := 0
 	for _, key := range keys {
-		e := c.views[key]
-		ms, err := c.registerEngine(key, e.surql, e.params)
+		d := st.views[key]
+		ms, err := c.registerEngine(key, d.surql, d.params)
 		if err != nil {
-			c.s.log.WithField("view", key).WithError(err).Error("view dropped: it cannot be registered again")
-			c.retire(ctx, e, true)
+			c.env.log.WithField("view", key).WithError(err).Error("view dropped: it cannot be registered again")
+			delete(st.views, key)
+			ctx.Send(c.pids.views, &retireView{key: key, removeEdges: true})
 			continue
 		}
-		e.members = len(ms)
+		d.members = len(ms)
 		total += len(ms)
-		ctx.Send(e.pid, &replaceMsg{members: ms, clientID: e.clientID, authID: e.authID})
+		ctx.Send(c.pids.views, &replaceView{key: key, table: d.table, clientID: d.clientID, authID: d.authID, members: ms})
 	}
-	c.s.m.members.Set(float64(total))
-	return len(c.views)
+	st.members = total
+	c.env.m.members.Set(float64(total))
+	c.env.m.views.Set(float64(len(st.views)))
+	return len(st.views)
 }

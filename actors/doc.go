@@ -1,66 +1,96 @@
 // Package actors is the SSP's actor system (SPEC §4) on github.com/asynkron/protoactor-go: it
 // keeps every registered view materialized while changes are ingested, writes each view's
-// membership into SurrealDB, bootstraps from the database, sweeps expired views and flushes view
-// metrics. *Service implements API, which the HTTP layer calls.
+// membership into SurrealDB, bootstraps from the database, sweeps expired views and flushes
+// view metrics. *Service is the facade the HTTP layer calls (API); it holds no state of the
+// SSP and only sends messages.
 //
-// # Topology
+// # The supervision tree
 //
-//	coordinator                  owns the engine; supervisor (OneForOne) of:
-//	├── view actor ×N            one per registered view key
-//	└── list_ref writer ×M       one per list_ref table (_00_list_ref, _00_list_ref_user_<uid>)
-//	ttl                          TTL sweep every TTL_CLEANUP_INTERVAL_SECS while ready
-//	metrics                      dirty views' _00_query metrics every SPKY_METRICS_FLUSH_INTERVAL_MS
+//	ssp (root)              lifecycle: status, bootstrap and reset jobs, shutdown      root.go
+//	├── coordinator         the engine; steps strictly in order                        coordinator.go
+//	├── views               supervisor + router of the view actors, collects step acks views.go
+//	│   └── view ×N         one per registered view key                                view.go
+//	├── writers             supervisor + router of the writer actors, by table         writers.go
+//	│   └── writer ×M       one per list_ref table (_00_list_ref, _00_list_ref_user_*) writer.go
+//	├── versions            the `_00_rv` waits (SPEC §2.4)                             versions.go
+//	├── housekeeping        supervisor                                                 housekeeping.go
+//	│   ├── queries         every write of `_00_query` rows                            queries.go
+//	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
+//	│   └── metrics         view metrics → `_00_query`                                 flusher.go
+//	└── job                 a bootstrap (SPEC §5, §6.5) or a /reset while one runs     bootstrap.go, reset.go
 //
-// # Message flow of an ingest
+// The scheduler link (SPEC §6) and the job-table runners (SPEC §8) hang under the root as
+// further children. GET /debug/actors shows the live tree: every supervisor lists its
+// children (kind, name, pid, mailbox depth, restarts, last failure) and every actor
+// describes its own state (debug.go).
 //
-// Service.Ingest takes a slot of the bounded ingest queue (Config.IngestQueue slots; when none
-// frees up within Config.IngestWait it returns ErrBusy and nothing was accepted), then sends the
-// change to the coordinator. The coordinator applies it to the engine as one step, starts the
-// change's `_00_rv` wait (SPEC §2.4) when it has one, and sends each affected view's delta to that
-// view's actor. A view actor applies the delta to its published membership, records the step in
-// its metrics and sends an edge item to the writer of its table, then acknowledges. Ingest
-// returns once every affected view actor acknowledged (the slot is freed then): all affected
-// views have the change in memory, and the database writes follow in the background.
+// Every actor owns its state: nothing of it is touched by another goroutine, and there are no
+// locks between actors. Actors talk only by messages, which are named types declared in the
+// actor's own file; a request that needs an answer is a protoactor RequestFuture answered with
+// ctx.Respond (or, when another actor finishes the work, sent to the requester it was handed).
+// The only things several actors read are immutable (env: configuration, logger, metrics,
+// test hooks, the database behind its interfaces). Actors whose work is waiting for I/O (a
+// writer's transaction, the queries actor's row writes, a job) block their own mailbox and
+// nobody else's; the coordinator, the views and the supervisors never wait for anyone.
 //
-// # Step consistency
+// # The data path
 //
-// Only the coordinator touches the engine, one message at a time: step N is applied to the base
-// rows and to every view's operator state, and its deltas are sent, before step N+1 starts. View
-// actors never read base data; they receive finished per-step deltas in step order over their
-// mailbox (FIFO from the one sender). So no view's output for step N can reflect step N+1, even
-// though view actors run concurrently with later steps.
+//	http → Service.Ingest → coordinator → views → view → writers → writer → SurrealDB
 //
-// # Edge writes and their order
+// Service.Ingest takes a place in the inbox (the bounded mailbox of the ingest path:
+// Config.IngestQueue places; none free within Config.IngestWait → ErrBusy, nothing applied)
+// and asks the coordinator. The coordinator refuses it unless the root opened the gate
+// (ready), parks it while the writers are more than Config.EdgeBacklog writes behind (refused
+// with ErrBusy at its deadline, never applied), else applies it to the engine as one step,
+// tells the versions actor about its `_00_rv`, and hands the step's deltas to the views
+// supervisor. That routes each delta to its view actor and answers the ingest once every one
+// of them acknowledged: a 200 means every affected view has the change in memory. A view
+// actor applies its delta to its published membership, records the step in its metrics and
+// sends an edge write to its table's writer (through the writers supervisor, which routes by
+// table and starts writers on demand). Database writes follow in the background.
 //
-// A writer keeps, per view, a FIFO of edge items (and whole-view removals) in arrival order,
-// which is the view's step order. An item is written only when its `_00_rv` wait and those of
-// the view's earlier items are done; items of other views are not held back by it. Everything
-// ready is handed to the table's membership.Writer in one flush (one transaction per flush;
-// deterministic edge ids make retries and replays idempotent). A flush that fails (the
-// connection already retried what was transient) stays pending in the membership.Writer and is
-// written by the writer's next flush, which a backoff timer schedules (100 ms doubling to 5 s);
-// failures are counted in ssp_edge_write_failures_total; nothing is dropped. Table-level operations (dropping a user's
-// table, reconciling) are barriers: they run once everything queued before them is written.
-// When a view key is re-registered right after its previous incarnation was retired, the new
-// actor writes only after the old one queued its edge removal.
+// Step consistency: only the coordinator touches the engine, one message at a time, so step N
+// is applied to the base rows and every view before step N+1 starts. View actors never read
+// base data; they receive finished per-step deltas in step order (FIFO along one path). So no
+// view's output for step N can reflect step N+1, although views run concurrently with later
+// steps. Requests of one kind always travel the same path, so what a client reads after a 200
+// (for instance /debug/view) is queued behind that step.
+//
+// Edge writes: a writer keeps, per view, a queue of writes in arrival order (the view's step
+// order). A delta is written once its `_00_rv` wait and those of the view's earlier writes
+// ended (the versions actor says so); other views are not held back. Everything ready goes to
+// the table's membership.Writer in one flush (one transaction per flush; deterministic edge
+// ids make retries and replays idempotent). A failed flush stays pending there and goes out
+// again with the next flush, after a backoff (100 ms doubling to 5 s): nothing is dropped. The
+// database connection is the one retry layer (surreal/conn); nothing here loops on a query.
+// Table operations (removing a user's table, reconciling) run once everything queued before
+// them is written. A view key registered again right after it was retired starts its new
+// actor only when the old one has sent its last writes.
 //
 // # Failures and restarts
 //
-// A view actor that panics is restarted by the coordinator (OneForOne); the restart is counted
-// in ssp_actor_restarts_total{kind} and in the view's /debug/view actor state (restarts,
-// last_error). Its published membership lives outside the actor instance, so the new instance
-// asks the coordinator for the engine's current membership (the reply queues behind every step
-// already sent to it) and writes exactly the difference. The step that crashed it still
-// completes for the ingest caller. Writers keep their queues across restarts the same way. The
-// coordinator itself never panics out of a message (engine panics become errors).
+// Every supervisor counts a child's failure (ssp_actor_restarts_total{kind}, and the child's
+// restarts and last error in /debug/actors and /debug/view), logs it and restarts the child:
+//   - view: the new incarnation asks the coordinator for the view's membership (the answer
+//     comes behind every step already routed to it) and hands it to its writer as the whole
+//     membership; the writer writes exactly the difference. The step that crashed it still
+//     completes for the ingest caller.
+//   - writer: restarts with its queue (its state outlives the incarnation): it resumes from
+//     every write it had not handed to the database.
+//   - coordinator: restarts with an empty engine and refuses work; the root re-bootstraps in
+//     process (views kept, edges reconciled).
+//   - queries, ttl, metrics, versions: restart; the waits of a failed versions actor end (the
+//     edges are written without them).
 //
-// # Bootstrap, shutdown
+// Supervisors themselves never fail (a panic is logged), since a restarted supervisor would
+// stop its children.
 //
-// Start begins the standalone bootstrap (SPEC §5) in the background: tables are loaded page by
-// page, `_00_query` rows are re-registered without writing edges, and then every list_ref table
-// is reconciled with the computed membership; transient failures retry the whole attempt
-// (Deps.BootstrapAttempts, Deps.BootstrapRetryDelay) before the status becomes failed.
-// Shutdown refuses new work (ErrShuttingDown), waits for in-flight steps, lets view actors
-// forward their last items, drains every writer (including pending `_00_rv` waits), flushes the
-// view metrics, then stops the actors.
+// # Bootstrap, reset, shutdown
+//
+// The root runs administrative jobs one at a time in a child actor: the first bootstrap, an
+// in-process re-bootstrap (Rebootstrap; also after a coordinator restart), a /reset. While a
+// bootstrap runs the status is bootstrapping and the coordinator refuses work. Shutdown
+// refuses new work, ends a running job, lets the coordinator finish what it accepted, stops
+// the TTL sweeps, lets every view actor forward its last writes, drains every writer
+// (including pending `_00_rv` waits), flushes the view metrics, then stops the tree.
 package actors

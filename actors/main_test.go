@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
@@ -229,7 +230,7 @@ func (h *harness) dbEdges() map[string][]string {
 // engineEdges is what the edges must be: every view's membership in the engine.
 func (h *harness) engineEdges() map[string][]string {
 	h.t.Helper()
-	snap, err := ask(h.ctx, h.s, h.s.coord, func(c chan snapshot) any { return &snapshotMsg{reply: c} })
+	snap, err := request[*snapshotReply](h.ctx, h.s.sys.Root, h.s.pids.coordinator, &snapshotReq{})
 	if err != nil {
 		h.t.Fatalf("snapshot: %v", err)
 	}
@@ -307,4 +308,20 @@ func (h *harness) tableExists(name string) bool {
 	rs := h.exec("INFO FOR DB", nil)
 	info := rs[0].Value
 	return !info.Get("tables").Get(name).IsNone()
+}
+
+// describeActor asks one actor for the summary of its state (the /debug/actors request).
+func (h *harness) describeActor(pid *actor.PID) map[string]any {
+	h.t.Helper()
+	st, err := request[*actorState](h.ctx, h.s.sys.Root, pid, &describeReq{})
+	if err != nil {
+		h.t.Fatalf("describe %s: %v", pid.Id, err)
+	}
+	return st.state
+}
+
+// edgeBacklog is the writers' backlog as the coordinator knows it from their reports.
+func (h *harness) edgeBacklog() int {
+	h.t.Helper()
+	return h.describeActor(h.s.pids.coordinator)["edge_backlog"].(int)
 }

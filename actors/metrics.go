@@ -20,7 +20,9 @@ type metrics struct {
 	bootstrap      prometheus.Gauge       // ssp_bootstrap_duration_seconds
 	ttlExpirations prometheus.Counter     // ssp_ttl_expirations_total
 	rvTimeouts     prometheus.Counter     // ssp_rv_wait_timeouts_total
-	mailbox        []prometheus.GaugeFunc // ssp_mailbox_depth{actor}
+	writerBacklog  prometheus.Gauge       // ssp_mailbox_depth{actor="writers"}, set by the coordinator
+	mailbox        prometheus.GaugeFunc   // ssp_mailbox_depth{actor="coordinator"}
+	inFlight       prometheus.GaugeFunc   // ssp_ingests_in_flight
 	all            []prometheus.Collector // everything above, for registration
 }
 
@@ -33,8 +35,9 @@ const (
 	resultError    = "error"
 )
 
-// newMetrics builds the collectors; coordinatorDepth and writersDepth report the mailbox depths.
-func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
+// newMetrics builds the collectors; coordinatorDepth reports the coordinator's mailbox, inFlight
+// the ingests in the inbox.
+func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 	m := &metrics{
 		ingests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error).",
@@ -64,7 +67,7 @@ func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
 			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssp_actor_restarts_total", Help: "Actor restarts by the supervisor, by actor kind (view, writer).",
+			Name: "ssp_actor_restarts_total", Help: "Actor restarts by their supervisor, by actor kind (view, writer, coordinator, queries, ttl, metrics, versions, job).",
 		}, []string{"kind"}),
 		bootstrap: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ssp_bootstrap_duration_seconds", Help: "Duration of the last completed bootstrap (load, re-register, reconcile).",
@@ -76,20 +79,18 @@ func newMetrics(coordinatorDepth, writersDepth func() float64) *metrics {
 			Name: "ssp_rv_wait_timeouts_total", Help: "_00_version waits that gave up; the edges were written anyway.",
 		}),
 	}
-	for _, d := range []struct {
-		actor string
-		f     func() float64
-	}{{"coordinator", coordinatorDepth}, {"writers", writersDepth}} {
-		m.mailbox = append(m.mailbox, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ssp_mailbox_depth", Help: "Messages waiting: accepted ingests not yet stepped (coordinator), edge items not yet flushed (writers).",
-			ConstLabels: prometheus.Labels{"actor": d.actor},
-		}, d.f))
-	}
+	const depthHelp = "Messages waiting: accepted ingests not yet stepped (coordinator), edge writes not yet handed to the database (writers)."
+	m.mailbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ssp_mailbox_depth", Help: depthHelp, ConstLabels: prometheus.Labels{"actor": "coordinator"},
+	}, coordinatorDepth)
+	m.writerBacklog = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ssp_mailbox_depth", Help: depthHelp, ConstLabels: prometheus.Labels{"actor": "writers"},
+	})
+	m.inFlight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet applied by every affected view.",
+	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts}
-	for _, g := range m.mailbox {
-		m.all = append(m.all, g)
-	}
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.mailbox, m.writerBacklog, m.inFlight}
 	return m
 }
 

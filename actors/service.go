@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,7 +13,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/config"
-	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/loader"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -41,22 +37,15 @@ func invalid(err error) error {
 	return &invalidError{err}
 }
 
-// Hooks let tests act inside the actors. Production leaves them nil.
-type Hooks struct {
-	// ViewDelta runs inside a view actor before it applies a step's delta; a panic there
-	// crashes that actor (and its supervisor restarts and rebuilds it).
-	ViewDelta func(key string, d engine.Delta)
-	// Step runs inside the coordinator before each ingest step; blocking it stalls the queue.
-	Step func(c engine.Change)
-}
-
 // Deps is what a Service needs.
 type Deps struct {
+	// Config holds every setting; its defaults come from package config (config.Load), the
+	// one home of defaults. A zero value where config would never give one is an error.
 	Config config.Config
 	// Log receives the service's logs (a new logger at Config.LogLevel if nil).
 	Log *logrus.Logger
-	// DB is the SurrealDB connection for every read and write (required).
-	DB *conn.Conn
+	// DB is the SurrealDB every read and write goes to (required); *conn.Conn implements it.
+	DB Database
 	// Registry receives the ssp_ metrics (a new registry if nil; see Service.Registry).
 	Registry *prometheus.Registry
 	// Source is where the bootstrap reads base data (the DB if nil).
@@ -68,79 +57,31 @@ type Deps struct {
 	// EdgeWriter tunes every list_ref table's membership.Writer (its Log is replaced; Parallel
 	// defaults to 2).
 	EdgeWriter membership.WriterOptions
-	// BootstrapAttempts and BootstrapRetryDelay bound the bootstrap's retries of transient
-	// failures (10 tries 5 s apart if zero).
+	// BootstrapAttempts and BootstrapRetryDelay bound the bootstrap's whole attempts (10
+	// attempts 5 s apart if zero, SPEC §5).
 	BootstrapAttempts   int
 	BootstrapRetryDelay time.Duration
 }
 
-// Service is the SSP's actor system. It implements API.
-//
-// Topology (all actors of one protoactor ActorSystem):
-//
-//	coordinator ─┬─ view actor (one per registered view)        children, OneForOne supervised
-//	             └─ list_ref writer (one per list_ref table)    children, OneForOne supervised
-//	ttl sweeper, metrics flusher                                top-level actors
-//
-// An ingest takes a slot of the bounded ingest queue (waiting up to Config.IngestWait, else
-// ErrBusy), goes to the coordinator, which applies it to the engine (steps are strictly
-// serialized) and sends each affected view's delta to that view's actor; Ingest returns when
-// every one of them has applied it. View actors send edge items to their table's writer, which
-// writes them in the background in per-view step order, after the change's `_00_rv` wait.
+// Service is the facade of the SSP's actor system that the HTTP layer calls (it implements
+// API). It holds no state of the SSP: every call becomes messages to the actors (see the
+// package documentation for the tree), answered through protoactor futures. What it keeps is
+// the wiring made once by New and Start (the actor system and the fixed actors' PIDs), the
+// bounded inbox of the ingest path, and its own start/stop bookkeeping.
 type Service struct {
-	cfg     config.Config
-	log     *logrus.Logger
-	db      *conn.Conn
-	reg     *prometheus.Registry
-	hooks   Hooks
-	version string
-	refMode membership.RefMode
+	env        *env
+	reg        *prometheus.Registry
+	in         *inbox
+	coordDepth *mailboxDepth
 
-	m     *metrics
-	store *membership.Store
-	// userTables defines the per-user list_ref tables once per process; every table's edges
-	// have their own membership.Writer, owned by the table's writer actor.
-	userTables *userTables
-	loader     *loader.Loader
-
-	bootAttempts int
-	bootDelay    time.Duration
-	writerOpts   membership.WriterOptions
-	// maxBacklog is Config.EdgeBacklog: the edge items the writers may hold before the
-	// database took them. While they are further behind, /ingest waits for them (up to
-	// Config.IngestWait, then ErrBusy), so a database slower than the ingest rate slows the
-	// ingests down instead of letting the backlog, and the memory it holds, grow without end.
-	// <= 0: no bound.
-	maxBacklog int64
-
-	system        *actor.ActorSystem
-	coord         *actor.PID
-	coordDispatch *pinnedDispatcher // the coordinator's goroutine
-	ttl           *actor.PID
-	flusher       *actor.PID
-
-	status      atomic.Value // Status
-	queue       chan struct{}
-	closing     atomic.Bool
-	closingCh   chan struct{}
-	stoppedCh   chan struct{} // closed once the actors are stopped
-	adminMu     sync.RWMutex  // Reset (exclusive) against Register, Unregister, TTL and bootstrap
-	slots       sync.Map      // view key → *viewSlot (for the metrics flusher)
-	writerDepth atomic.Int64  // edge items sent to writers and not yet written
-	startedAt   time.Time
-	dbVersion   atomic.Value // string
-
-	ctx        context.Context // lives until Shutdown ends; every background DB call uses it
-	cancel     context.CancelFunc
-	bootCtx    context.Context // ends when Shutdown begins
-	bootCancel context.CancelFunc
-	bootDone   chan struct{}
-	startMu    sync.Mutex
-	started    bool
-	rebootMu   sync.Mutex // one re-bootstrap at a time
-	keyLocks   [64]sync.Mutex
-	stopOnce   sync.Once
-	stopErr    error
+	startOnce sync.Once
+	sys       *actor.ActorSystem
+	pids      pids
+	disp      *pinnedDispatcher // the coordinator's goroutine
+	started   chan struct{}     // closed once Start has run
+	stopOnce  sync.Once
+	stopErr   error
+	stopped   chan struct{} // closed once Shutdown has stopped the actors
 }
 
 var _ API = (*Service)(nil)
@@ -151,27 +92,8 @@ func New(deps Deps) (*Service, error) {
 		return nil, errors.New("actors: Deps.DB is required")
 	}
 	cfg := deps.Config
-	mode, err := membership.ParseRefMode(string(cfg.RefMode))
-	if err != nil {
-		return nil, fmt.Errorf("actors: SPKY_SSP_REF_MODE: %w", err)
-	}
-	if cfg.IngestQueue <= 0 {
-		cfg.IngestQueue = 1024
-	}
-	if cfg.IngestWait < 0 {
-		cfg.IngestWait = 0
-	}
-	if cfg.TTLCleanupInterval <= 0 {
-		cfg.TTLCleanupInterval = 60 * time.Second
-	}
-	if cfg.MetricsFlushInterval <= 0 {
-		cfg.MetricsFlushInterval = 2 * time.Second
-	}
-	if cfg.RVWaitTimeout <= 0 {
-		cfg.RVWaitTimeout = 5 * time.Second
-	}
-	if cfg.BootstrapPageSize <= 0 {
-		cfg.BootstrapPageSize = loader.DefaultPageSize
+	if err := checkConfig(cfg); err != nil {
+		return nil, fmt.Errorf("actors: %w", err)
 	}
 	log := deps.Log
 	if log == nil {
@@ -181,258 +103,137 @@ func New(deps Deps) (*Service, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Service{
-		cfg: cfg, log: log, db: deps.DB, reg: reg, hooks: deps.Hooks, version: deps.Version, refMode: mode,
-		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, writerOpts: deps.EdgeWriter,
-		maxBacklog: int64(cfg.EdgeBacklog),
-		queue:      make(chan struct{}, cfg.IngestQueue), closingCh: make(chan struct{}), stoppedCh: make(chan struct{}), bootDone: make(chan struct{}),
+	e := &env{
+		cfg: cfg, log: log, hooks: deps.Hooks, db: deps.DB, version: deps.Version, writerOpts: deps.EdgeWriter,
+		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay,
+		store: membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log}),
 	}
-	if s.bootAttempts <= 0 {
-		s.bootAttempts = 10
+	if e.bootAttempts <= 0 {
+		e.bootAttempts = 10
 	}
-	if s.bootDelay <= 0 {
-		s.bootDelay = 5 * time.Second
+	if e.bootDelay <= 0 {
+		e.bootDelay = 5 * time.Second
 	}
-	s.status.Store(StatusBootstrapping)
-	s.dbVersion.Store("unknown")
-	s.m = newMetrics(func() float64 { return float64(len(s.queue)) }, func() float64 { return float64(s.writerDepth.Load()) })
-	if err := s.m.register(reg); err != nil {
+	e.source = deps.Source
+	if e.source == nil {
+		e.source = loader.QuerierSource{Q: deps.DB}
+	}
+	s := &Service{env: e, reg: reg, in: newInbox(cfg.IngestQueue), coordDepth: &mailboxDepth{},
+		started: make(chan struct{}), stopped: make(chan struct{})}
+	e.m = newMetrics(func() float64 { return float64(s.coordDepth.len()) }, func() float64 { return float64(s.in.len()) })
+	if err := e.m.register(reg); err != nil {
 		return nil, err
 	}
-	s.store = membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log})
-	s.userTables = newUserTables(deps.DB)
-	src := deps.Source
-	if src == nil {
-		src = loader.QuerierSource{Q: deps.DB}
-	}
-	s.loader = loader.New(src)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.bootCtx, s.bootCancel = context.WithCancel(s.ctx)
 	return s, nil
+}
+
+// checkConfig rejects settings the actors cannot run with. Their defaults live in package
+// config (config.Load); a Config built by hand must set them.
+func checkConfig(cfg config.Config) error {
+	var errs []error
+	positive := func(name string, ok bool) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	positive("SPKY_INGEST_QUEUE", cfg.IngestQueue > 0)
+	positive("TTL_CLEANUP_INTERVAL_SECS", cfg.TTLCleanupInterval > 0)
+	positive("SPKY_METRICS_FLUSH_INTERVAL_MS", cfg.MetricsFlushInterval > 0)
+	positive("SPKY_RV_WAIT_TIMEOUT_MS", cfg.RVWaitTimeout > 0)
+	positive("SPKY_SSP_BOOTSTRAP_PAGE_SIZE", cfg.BootstrapPageSize > 0)
+	if cfg.IngestWait < 0 {
+		errs = append(errs, errors.New("SPKY_INGEST_WAIT_MS must not be negative"))
+	}
+	if cfg.RefMode != membership.RefDedicated && cfg.RefMode != membership.RefSingle {
+		errs = append(errs, fmt.Errorf("SPKY_SSP_REF_MODE %q: use %q or %q", cfg.RefMode, membership.RefDedicated, membership.RefSingle))
+	}
+	return errors.Join(errs...)
 }
 
 // Registry returns the registry holding the service's metrics.
 func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
-// newEdgeWriter returns the membership.Writer of one list_ref table.
-func (s *Service) newEdgeWriter(table string) *membership.Writer {
-	o := s.writerOpts
-	o.Log = s.log.WithField("table", table)
-	if o.Parallel == 0 {
-		o.Parallel = defaultWriterParallel
-	}
-	return membership.NewWriter(s.db, table, o)
-}
-
-// defaultWriterParallel is membership.WriterOptions.Parallel unless Deps.EdgeWriter sets it:
-// a big flush of one table (the shared _00_list_ref above all) runs as two concurrent
-// transactions, so its edges are not limited to one database thread.
-const defaultWriterParallel = 2
-
-// userOfTable returns the uid of a per-user list_ref table.
-func userOfTable(table string) (string, bool) {
-	uid, ok := strings.CutPrefix(table, membership.UserTablePrefix)
-	return uid, ok && membership.ValidTableName(uid)
-}
-
-// Start brings the actor system up and begins the standalone bootstrap in the background
+// Start brings the actor system up; the root begins the bootstrap (SPEC §5) in the background
 // (status bootstrapping until it ends: ready, or failed after the retries).
-func (s *Service) Start(ctx context.Context) error {
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
-	if s.started {
-		return errors.New("actors: service already started")
-	}
-	if s.closing.Load() {
-		return ErrShuttingDown
-	}
-	s.started = true
-	s.startedAt = time.Now()
-	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(newSlogBridge(s.log))
-	}))
-	root := s.system.Root
-	coord := newCoordinator(s)
-	var err error
-	s.coordDispatch = newPinnedDispatcher()
-	coordProps := actor.PropsFromProducer(func() actor.Actor { return coord }, actor.WithDispatcher(s.coordDispatch))
-	if s.coord, err = root.SpawnNamed(coordProps, "coordinator"); err != nil {
-		return fmt.Errorf("start coordinator: %w", err)
-	}
-	if s.ttl, err = root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &ttlActor{s: s} }), "ttl"); err != nil {
-		return fmt.Errorf("start ttl actor: %w", err)
-	}
-	if s.flusher, err = root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &flusherActor{s: s} }), "metrics"); err != nil {
-		return fmt.Errorf("start metrics flusher: %w", err)
-	}
-	// A message lost to a stopped actor must not leave an ingest waiting or a write unnoticed.
-	s.system.EventStream.Subscribe(func(evt any) {
-		dl, ok := evt.(*actor.DeadLetterEvent)
-		if !ok {
+func (s *Service) Start(context.Context) error {
+	err := errors.New("actors: service already started")
+	s.startOnce.Do(func() {
+		select {
+		case <-s.stopped:
+			err = ErrShuttingDown
+			return
+		default:
+		}
+		log := s.env.log
+		s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(newSlogBridge(log))
+		}))
+		s.pids = newPIDs(s.sys)
+		s.disp = newPinnedDispatcher()
+		s.sys.EventStream.Subscribe(func(evt any) {
+			if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+				if _, isWrite := dl.Message.(*edgeWrite); isWrite {
+					log.WithField("actor", dl.PID.String()).Error("edge write sent to a stopped actor was lost")
+				}
+			}
+		})
+		e, p, depth, disp := s.env, s.pids, s.coordDepth, s.disp
+		_, err = s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRootActor(e, p, depth, disp) }), rootName)
+		if err != nil {
+			err = fmt.Errorf("start the actor system: %w", err)
 			return
 		}
-		switch m := dl.Message.(type) {
-		case *viewStep:
-			m.ack.finish()
-		case *edgeItem, *removeViewItem:
-			s.writerDepth.Add(-1)
-			s.log.WithField("actor", dl.PID.String()).Error("edge item sent to a stopped writer was lost")
-		}
+		close(s.started)
 	})
-	go func() {
-		defer close(s.bootDone)
-		s.readDBVersion(s.bootCtx)
-		_ = s.runBootstrap(false)
-	}()
-	return nil
+	return err
 }
 
-// gateStarted returns an error unless the service runs.
-func (s *Service) gateStarted() error {
-	if s.closing.Load() {
-		return ErrShuttingDown
-	}
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
-	if !s.started {
-		return fmt.Errorf("%w: the service is not started", ErrNotReady)
-	}
-	return nil
-}
-
-// Status implements API.
-func (s *Service) Status() Status { return s.status.Load().(Status) }
-
-func (s *Service) setStatus(st Status) {
-	s.status.Store(st)
-	s.log.WithField("status", st).Info("SSP status")
-}
-
-// gate returns nil when requests may change state.
-func (s *Service) gate() error {
-	if s.closing.Load() {
-		return ErrShuttingDown
-	}
-	if s.Status() != StatusReady {
-		return fmt.Errorf("%w: SSP is %s", ErrNotReady, s.Status())
-	}
-	return nil
-}
-
-// ask sends the message built around a reply channel to pid and waits for the answer.
-func ask[T any](ctx context.Context, s *Service, pid *actor.PID, build func(chan T) any) (T, error) {
-	reply := make(chan T, 1)
-	s.system.Root.Send(pid, build(reply))
-	var zero T
+// running returns an error unless the actors run.
+func (s *Service) running() error {
 	select {
-	case r := <-reply:
-		return r, nil
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case <-s.stoppedCh:
-		return zero, ErrShuttingDown
-	}
-}
-
-// sendWriter sends an edge item to a writer, counting it in the writers' mailbox depth.
-func (s *Service) sendWriter(ctx actor.SenderContext, pid *actor.PID, m any) {
-	s.writerDepth.Add(1)
-	ctx.Send(pid, m)
-}
-
-func (s *Service) writerFor(ctx context.Context, table string) (*actor.PID, error) {
-	return ask(ctx, s, s.coord, func(r chan *actor.PID) any { return &writerForMsg{table: table, reply: r} })
-}
-
-// startWait starts the `_00_rv` wait of a change (SPEC §2.4).
-func (s *Service) startWait(id value.Value, rv int64) *rvWait {
-	ctx, cancel := context.WithCancel(s.ctx)
-	w := &rvWait{cancel: cancel}
-	go func() {
-		defer w.complete()
-		defer cancel()
-		err := s.store.WaitVersion(ctx, id, rv)
-		switch {
-		case err == nil:
-		case ctx.Err() != nil && s.ctx.Err() == nil:
-			s.log.WithFields(logrus.Fields{"record": value.RecordString(id), "rv": rv}).
-				Debug("_00_version wait superseded by a later change of the record")
-		default:
-			if errors.Is(err, membership.ErrVersionTimeout) {
-				s.m.rvTimeouts.Inc()
-			}
-			s.log.WithFields(logrus.Fields{"record": value.RecordString(id), "rv": rv}).WithError(err).
-				Warn("_00_version wait gave up; writing the edges anyway")
-		}
-	}()
-	return w
-}
-
-// acquire waits while the writers' backlog is over its bound, then takes an ingest queue slot;
-// both waits together last at most Config.IngestWait.
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.queue <- struct{}{}:
-		if s.maxBacklog <= 0 || s.writerDepth.Load() <= s.maxBacklog {
-			return nil // the usual case: no wait, no timer
-		}
-		s.release()
+	case <-s.stopped:
+		return ErrShuttingDown
 	default:
 	}
-	if s.cfg.IngestWait <= 0 {
-		return s.busy()
-	}
-	deadline := time.NewTimer(s.cfg.IngestWait)
-	defer deadline.Stop()
-	if s.maxBacklog > 0 && s.writerDepth.Load() > s.maxBacklog {
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for s.writerDepth.Load() > s.maxBacklog {
-			select {
-			case <-tick.C:
-			case <-deadline.C:
-				return s.busy()
-			case <-s.closingCh:
-				return ErrShuttingDown
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
 	select {
-	case s.queue <- struct{}{}:
+	case <-s.started:
 		return nil
-	case <-deadline.C:
-		return s.busy()
-	case <-s.closingCh:
-		return ErrShuttingDown
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		return fmt.Errorf("%w: the service is not started", ErrNotReady)
 	}
 }
 
-// busy is the ErrBusy of a wait that ran out, saying which bound held the ingest back.
-func (s *Service) busy() error {
-	if n := s.writerDepth.Load(); s.maxBacklog > 0 && n > s.maxBacklog {
-		return fmt.Errorf("%w (edge writers %d items behind the database, bound %d)", ErrBusy, n, s.maxBacklog)
+// Status implements API: the root's status.
+func (s *Service) Status() Status {
+	if err := s.running(); err != nil {
+		return StatusBootstrapping
 	}
-	return ErrBusy
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := request[*statusReply](ctx, s.sys.Root, s.pids.root, &statusReq{})
+	if err != nil {
+		return StatusBootstrapping
+	}
+	return r.status
 }
 
-func (s *Service) release() { <-s.queue }
+// stepGrace is how long an ingest's answer may take beyond its admission deadline (the step
+// itself and the views applying it).
+const stepGrace = 30 * time.Second
 
 // Ingest implements API: the change is applied to every affected view in memory before it
-// returns; edges and metrics are written in the background. A change that was accepted (queued)
-// is always applied, even when ctx ends first.
+// returns; edges and metrics are written in the background. A change that was accepted is
+// applied even when ctx ends first; one refused (ErrNotReady, ErrBusy, an invalid change) was
+// not applied.
 func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee string) error {
 	start := time.Now()
-	op := c.Op.String()
-	count := func(result string) { s.m.ingests.WithLabelValues(c.Table, op, result).Inc() }
-	if err := s.gate(); err != nil {
+	count := func(result string) { s.env.m.ingests.WithLabelValues(c.Table, c.Op.String(), result).Inc() }
+	if err := s.running(); err != nil {
 		count(resultNotReady)
 		return err
 	}
-	if err := s.acquire(ctx); err != nil {
+	deadline := start.Add(s.env.cfg.IngestWait)
+	if err := s.in.enter(ctx, deadline); err != nil {
 		if errors.Is(err, ErrBusy) {
 			count(resultBusy)
 		} else {
@@ -440,52 +241,42 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		}
 		return err
 	}
-	userTable := ""
-	if c.Table == "user" && s.refMode == membership.RefDedicated {
-		if uid, ok := membership.UserID(value.RecordString(c.ID)); ok {
-			userTable = membership.UserTable(uid)
-			if c.Op == engine.OpCreate {
-				// Before the step, so the client can LIVE SELECT its table right after sign-up.
-				if err := s.userTables.ensure(ctx, uid); err != nil {
-					s.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
-				}
-			}
+	defer s.in.leave()
+	userTable, uid, isUser := "", "", false
+	if c.Table == "user" {
+		userTable, uid, isUser = s.env.userTableOf(value.RecordString(c.ID))
+	}
+	if isUser && c.Op == engine.OpCreate && s.Status() == StatusReady {
+		// Before the step, so the client can LIVE SELECT its table right after sign-up.
+		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: userTable}); err != nil {
+			s.env.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
 		}
 	}
-	ack := newStepAck(s.release)
-	s.system.Root.Send(s.coord, &ingestMsg{change: c, ack: ack})
-	select {
-	case <-ack.done:
-	case <-ctx.Done():
+	// The answer is awaited whatever ctx does: the change may already be applied.
+	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(stepGrace))
+	defer cancel()
+	_, err := request[*ingestDone](wctx, s.sys.Root, s.pids.coordinator, &ingestReq{change: c, deadline: deadline})
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrInvalid):
+		count(resultInvalid)
+		return err
+	case errors.Is(err, ErrBusy):
+		count(resultBusy)
+		return err
+	case errors.Is(err, ErrNotReady):
+		count(resultNotReady)
+		return err
+	default:
 		count(resultError)
-		return fmt.Errorf("ingest %s: %w (the change was accepted and is being applied)", value.RecordString(c.ID), ctx.Err())
+		return fmt.Errorf("ingest %s: %w", value.RecordString(c.ID), err)
 	}
-	if ack.err != nil {
-		if errors.Is(ack.err, ErrInvalid) {
-			count(resultInvalid)
-		} else {
-			count(resultError)
-		}
-		return ack.err
-	}
-	if userTable != "" && c.Op == engine.OpDelete {
-		uid, _ := userOfTable(userTable)
-		pid, err := ask(ctx, s, s.coord, func(r chan *actor.PID) any { return &writerIfAnyMsg{table: userTable, reply: r} })
-		switch {
-		case err != nil:
-		case pid != nil:
-			// After the step's edge items (queued by the view actors before they acknowledged).
-			s.system.Root.Send(pid, &dropTableMsg{uid: uid})
-		default:
-			// No view writes to the table, so nothing is queued for it: drop it now rather
-			// than start a writer actor for every deleted user (they were never stopped).
-			if err := s.userTables.remove(ctx, uid); err != nil {
-				s.log.WithField("table", userTable).WithError(err).Warn("remove per-user list_ref table failed")
-			}
-		}
+	if isUser && c.Op == engine.OpDelete {
+		// After the step's edge writes, which the affected views sent before they answered.
+		s.sys.Root.Send(s.pids.writers, &dropUserTableReq{uid: uid})
 	}
 	count(resultOK)
-	s.m.ingestLatency.Observe(time.Since(start).Seconds())
+	s.env.m.ingestLatency.Observe(time.Since(start).Seconds())
 	return nil
 }
 
@@ -501,163 +292,98 @@ func ownerOf(params value.Value) string {
 	return ""
 }
 
-// Register implements API (SPEC §1.2). Registrations (and TTL removals) of one key are
-// serialized from the engine to the `_00_query` row, so the row always describes the view in
-// memory.
+// Register implements API (SPEC §1.2): the coordinator registers the view and hands its
+// `_00_query` row to the queries actor, which answers once the row is written.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (RegisterResult, error) {
-	if err := s.gate(); err != nil {
+	if err := s.running(); err != nil {
 		return RegisterResult{}, err
 	}
-	s.adminMu.RLock()
-	defer s.adminMu.RUnlock()
 	req.Key = engine.ViewKey(req.Key)
 	if req.Key == "" {
 		return RegisterResult{}, invalid(errors.New("field \"id\" names no view key"))
 	}
-	defer s.lockKey(req.Key)()
-	return s.register(ctx, req)
-}
-
-// lockKey locks the stripe of a view key and returns its unlock.
-func (s *Service) lockKey(key string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	mu := &s.keyLocks[h.Sum32()%uint32(len(s.keyLocks))]
-	mu.Lock()
-	return mu.Unlock
-}
-
-func (s *Service) register(ctx context.Context, req RegisterRequest) (res RegisterResult, err error) {
-	start := time.Now()
-	switch req.Params.Kind() {
-	case value.KindNone, value.KindNull:
-		req.Params = value.ObjectOf(nil)
-	case value.KindObject:
-	default:
-		return RegisterResult{}, invalid(fmt.Errorf("field \"params\" must be an object, got %s", req.Params.Kind()))
+	params, err := engine.Params(req.Params)
+	if err != nil {
+		return RegisterResult{}, invalid(fmt.Errorf("field \"params\": %w", err))
 	}
+	req.Params = params
 	if req.LastActiveAt.IsZero() {
 		req.LastActiveAt = time.Now()
 	}
-	authID := ownerOf(req.Params)
-	r, err := ask(ctx, s, s.coord, func(c chan registerReply) any {
-		return &registerMsg{req: req, authID: authID, reply: c}
-	})
-	if err == nil {
-		err = r.err
-	}
+	r, err := request[*registerDone](ctx, s.sys.Root, s.pids.coordinator, &registerReq{req: req, authID: ownerOf(req.Params)})
 	if err != nil {
 		return RegisterResult{}, err
-	}
-	if r.created {
-		// A new view whose row cannot be written is dropped again: nothing would expire it.
-		defer func() {
-			if err != nil {
-				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				defer cancel()
-				_, _ = ask(uctx, s, s.coord, func(c chan bool) any { return &unregisterMsg{key: req.Key, reply: c} })
-			}
-		}()
 	}
 	members := r.members
 	if members == nil {
 		members = []engine.Member{}
 	}
-	res = RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}
-	if s.refMode == membership.RefDedicated {
-		if uid, ok := membership.UserID(authID); ok {
-			if err := s.userTables.ensure(ctx, uid); err != nil {
-				return RegisterResult{}, fmt.Errorf("register view %s: %w", req.Key, err)
-			}
-		}
-	}
-	if r.refreshed {
-		ok, err := s.store.RefreshQuery(ctx, req.Key, req.ClientID, authID, req.LastActiveAt)
-		if err != nil {
-			return RegisterResult{}, fmt.Errorf("register view %s: %w", req.Key, err)
-		}
-		if ok {
-			return res, nil
-		}
-	}
-	top := 0
-	for _, m := range members {
-		if m.Parent == "" {
-			top++
-		}
-	}
-	row := membership.QueryRow{
-		Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: authID, TTL: req.TTL,
-		LastActiveAt: req.LastActiveAt, RegistrationTime: float64(time.Since(start)) / float64(time.Millisecond), RowCount: top,
-	}
-	if err := s.store.UpsertQuery(ctx, row); err != nil {
-		return RegisterResult{}, fmt.Errorf("register view %s: %w", req.Key, err)
-	}
-	return res, nil
+	return RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}, nil
 }
 
 // Unregister implements API (SPEC §1.3): the view and its edges go; its `_00_query` row stays.
 func (s *Service) Unregister(ctx context.Context, key string) error {
-	if err := s.gate(); err != nil {
+	if err := s.running(); err != nil {
 		return err
 	}
-	s.adminMu.RLock()
-	defer s.adminMu.RUnlock()
 	key = engine.ViewKey(key)
 	if key == "" {
 		return nil
 	}
-	_, err := ask(ctx, s, s.coord, func(c chan bool) any { return &unregisterMsg{key: key, reply: c} })
-	if err != nil {
+	if _, err := request[*done](ctx, s.sys.Root, s.pids.coordinator, &unregisterReq{key: key}); err != nil {
 		return fmt.Errorf("unregister view %s: %w", key, err)
 	}
 	return nil
 }
 
-// Reset implements API (SPEC §1.4): every view and all base data are dropped in memory, every
-// edge of every list_ref table is deleted; `_00_query` rows stay.
+// Reset implements API (SPEC §1.4): the root runs it between bootstraps.
 func (s *Service) Reset(ctx context.Context) error {
-	if s.closing.Load() {
-		return ErrShuttingDown
+	if err := s.running(); err != nil {
+		return err
 	}
-	s.adminMu.Lock()
-	defer s.adminMu.Unlock()
-	// Every view actor forwards the items of steps sent to it before it stops, then the writers
-	// drop everything queued, then the tables are emptied.
-	if err := s.resetMemory(ctx); err != nil {
-		return fmt.Errorf("reset: %w", err)
-	}
-	if err := membership.ClearEdges(ctx, s.db); err != nil {
-		return fmt.Errorf("reset: %w", err)
-	}
-	s.log.Warn("reset: every view, all base data and every edge dropped")
-	return nil
+	_, err := request[*done](ctx, s.sys.Root, s.pids.root, &resetReq{})
+	return err
 }
 
-// DebugView implements API.
+// Rebootstrap reloads the base data in-process while keeping every registered view (SPEC
+// §6.5): the root runs a re-bootstrap job (status bootstrapping meanwhile; the coordinator
+// refuses work, so the steps accepted before finish first) and this returns once the SSP is
+// ready again, or with the error that failed it.
+func (s *Service) Rebootstrap(ctx context.Context) error {
+	if err := s.running(); err != nil {
+		return err
+	}
+	_, err := request[*done](ctx, s.sys.Root, s.pids.root, &rebootstrapReq{reason: "requested"})
+	return err
+}
+
+// DebugView implements API: the engine's part from the coordinator, the actor's from the
+// views supervisor, the published membership from the view actor itself (the engine's stands
+// in when the actor does not answer within 2 s).
 func (s *Service) DebugView(ctx context.Context, key string) (ViewDebug, bool) {
-	if s.system == nil {
+	if s.running() != nil {
 		return ViewDebug{}, false
 	}
 	key = engine.ViewKey(key)
-	r, err := ask(ctx, s, s.coord, func(c chan debugReply) any { return &debugMsg{key: key, reply: c} })
+	root := s.sys.Root
+	r, err := request[*debugViewReply](ctx, root, s.pids.coordinator, &debugViewReq{key: key})
 	if err != nil || !r.ok {
 		return ViewDebug{}, false
 	}
-	d := ViewDebug{
-		ViewID: key, Format: r.format, SubqueryTables: r.subquery, ReferencedTables: r.referenced,
-		Actor: ActorState{PID: r.pid.String(), MailboxLen: int(r.slot.queued.Load()), Restarts: int(r.slot.restarts.Load()), LastError: r.slot.lastError()},
-	}
+	d := ViewDebug{ViewID: key, Format: r.format, SubqueryTables: r.subquery, ReferencedTables: r.referenced}
 	if d.Format == "" {
 		d.Format = "streaming"
 	}
-	// The published cache comes from the view actor; if it does not answer soon, the engine's
-	// membership stands in.
-	vctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if v, err := ask(vctx, s, r.pid, func(c chan viewDebugInfo) any { return &viewDebugReq{reply: c} }); err == nil {
-		d.Cache, d.LastHash, d.ContentGeneration = v.members, v.hash, v.generation
-	} else {
+	va, err := request[*viewActorReply](ctx, root, s.pids.views, &viewActorReq{key: key})
+	if err == nil && va.ok {
+		d.Actor = ActorState{PID: va.pid.String(), MailboxLen: va.mailbox, Restarts: va.restarts, LastError: va.lastErr}
+		vctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if v, err := request[*viewDebugReply](vctx, root, va.pid, &viewDebugReq{}); err == nil {
+			d.Cache, d.LastHash, d.ContentGeneration = v.members, v.hash, v.generation
+		}
+	}
+	if d.LastHash == "" {
 		d.Cache, d.LastHash = r.members, resultHash(r.members)
 	}
 	if d.Cache == nil {
@@ -677,10 +403,10 @@ func (s *Service) DebugView(ctx context.Context, key string) (ViewDebug, bool) {
 // DebugDeps implements API.
 func (s *Service) DebugDeps(ctx context.Context) DepsDebug {
 	empty := DepsDebug{DependencyMap: map[string][]string{}, TablesInStore: []string{}}
-	if s.system == nil {
+	if s.running() != nil {
 		return empty
 	}
-	d, err := ask(ctx, s, s.coord, func(c chan DepsDebug) any { return &depsMsg{reply: c} })
+	d, err := request[*DepsDebug](ctx, s.sys.Root, s.pids.coordinator, &depsReq{})
 	if err != nil {
 		return empty
 	}
@@ -690,21 +416,22 @@ func (s *Service) DebugDeps(ctx context.Context) DepsDebug {
 	if d.TablesInStore == nil {
 		d.TablesInStore = []string{}
 	}
-	return d
+	return *d
 }
 
-// Info implements API. Table hashes are computed outside the coordinator, over a snapshot of
-// the rows.
+// Info implements API. Table hashes are computed here, over the rows the coordinator handed
+// out (values are immutable).
 func (s *Service) Info(ctx context.Context) Info {
-	info := Info{
-		Entity: "ssp", ID: s.cfg.SSPID, Status: s.Status(), RefMode: string(s.refMode), Version: s.version,
-		SurrealDBVersion: s.dbVersion.Load().(string), CircuitTables: map[string]int{}, CircuitHashes: map[string]string{},
-	}
-	if s.system == nil {
+	info := Info{Entity: "ssp", ID: s.env.cfg.SSPID, Status: StatusBootstrapping, RefMode: string(s.env.cfg.RefMode),
+		Version: s.env.version, SurrealDBVersion: "unknown", CircuitTables: map[string]int{}, CircuitHashes: map[string]string{}}
+	if s.running() != nil {
 		return info
 	}
-	info.UptimeSeconds = int64(time.Since(s.startedAt).Seconds())
-	r, err := ask(ctx, s, s.coord, func(c chan infoReply) any { return &infoMsg{reply: c} })
+	if ri, err := request[*rootInfo](ctx, s.sys.Root, s.pids.root, &rootInfoReq{}); err == nil {
+		info.Status, info.SurrealDBVersion = ri.status, ri.dbVersion
+		info.UptimeSeconds = int64(time.Since(ri.startedAt).Seconds())
+	}
+	r, err := request[*infoReply](ctx, s.sys.Root, s.pids.coordinator, &infoReq{})
 	if err != nil {
 		return info
 	}
@@ -716,99 +443,59 @@ func (s *Service) Info(ctx context.Context) Info {
 	return info
 }
 
-// Shutdown stops the service gracefully: new ingests and registrations are refused
-// (ErrShuttingDown), accepted ingests finish their steps, view actors forward their last
-// items, the writers write everything pending (after its `_00_rv` waits), the view metrics are
-// flushed, and the actors stop. If ctx ends first, what is still pending is reported and
-// abandoned.
+// Shutdown stops the service gracefully: the root refuses new work (ErrShuttingDown) and ends
+// a running job, accepted ingests finish their steps, the view actors forward their last
+// writes and stop, the writers write everything pending (after its `_00_rv` waits), the view
+// metrics are flushed, and the actors stop. If ctx ends first, what is still pending is
+// reported and abandoned.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	s.stopOnce.Do(func() {
+		select {
+		case <-s.started:
+		default:
+			close(s.stopped)
+			return
+		}
+		err := s.drain(ctx)
+		if serr := s.sys.Root.StopFuture(s.pids.root).Wait(); serr != nil {
+			s.env.log.WithError(serr).Warn("shutdown: stop the actors")
+		}
+		close(s.stopped)
+		s.sys.Shutdown()
+		s.disp.close()
+		if err != nil {
+			s.env.log.WithError(err).Error("SSP stopped without draining")
+			s.stopErr = err
+			return
+		}
+		s.env.log.Info("SSP actors stopped")
+	})
 	return s.stopErr
 }
 
-func (s *Service) shutdown(ctx context.Context) error {
-	s.closing.Store(true)
-	close(s.closingCh)
-	s.bootCancel()
-	s.startMu.Lock()
-	started := s.started
-	s.startMu.Unlock()
-	if !started {
-		s.cancel()
-		return nil
-	}
-	err := s.drain(ctx)
-	// Stop everything, drained or not; ending s.ctx aborts what is still running.
-	root := s.system.Root
-	s.cancel()
-	for _, pid := range []*actor.PID{s.ttl, s.flusher, s.coord} {
-		if werr := root.StopFuture(pid).Wait(); werr != nil {
-			s.log.WithError(werr).WithField("actor", pid.Id).Warn("shutdown: stop actor")
-		}
-	}
-	s.system.Shutdown()
-	s.coordDispatch.close()
-	close(s.stoppedCh)
-	if err != nil {
-		s.log.WithError(err).Error("SSP stopped without draining")
-		return err
-	}
-	s.log.Info("SSP actors stopped")
-	return nil
-}
-
-// drain finishes the accepted work: in-flight steps, the view actors' last items, every
-// queued edge write, the view metrics.
+// drain finishes the accepted work, one level of the tree after the other.
 func (s *Service) drain(ctx context.Context) error {
-	select {
-	case <-s.bootDone:
-	case <-ctx.Done():
-		return fmt.Errorf("shutdown: bootstrap still running: %w", ctx.Err())
+	root, p := s.sys.Root, s.pids
+	steps := []struct {
+		what string
+		pid  *actor.PID
+		msg  any
+	}{
+		{"stop admissions and jobs", p.root, &shutdownReq{}},
+		{"finish accepted steps", p.coordinator, &finishStepsReq{}},
+		{"stop the TTL sweeps", p.housekeeping, &stopTTLReq{}},
+		{"let the views forward their last writes", p.views, &drainViewsReq{}},
+		{"write every pending edge", p.writers, &drainWritersReq{}},
+		{"flush the view metrics", p.flusher, &flushMetricsReq{}},
 	}
-	rebooted := make(chan struct{})
-	go func() { s.rebootMu.Lock(); close(rebooted) }()
-	select {
-	case <-rebooted:
-	case <-ctx.Done():
-		return fmt.Errorf("shutdown: re-bootstrap still running: %w", ctx.Err())
-	}
-	// Finish in-flight steps: take every ingest queue slot.
-	for i := 0; i < cap(s.queue); i++ {
-		select {
-		case s.queue <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("shutdown: %d ingests still in flight: %w", len(s.queue), ctx.Err())
+	for _, st := range steps {
+		if _, err := request[*done](ctx, root, st.pid, st.msg); err != nil {
+			if st.pid == p.flusher {
+				s.env.log.WithError(err).Warn("shutdown: final metrics flush")
+				continue
+			}
+			return fmt.Errorf("shutdown: %s: %w", st.what, err)
 		}
-	}
-	locked := make(chan struct{})
-	go func() { s.adminMu.Lock(); close(locked) }()
-	select {
-	case <-locked:
-	case <-ctx.Done():
-		return fmt.Errorf("shutdown: registrations still in flight: %w", ctx.Err())
-	}
-	root := s.system.Root
-	if err := root.StopFuture(s.ttl).Wait(); err != nil {
-		s.log.WithError(err).Warn("shutdown: stop ttl actor")
-	}
-	snap, err := ask(ctx, s, s.coord, func(c chan snapshot) any { return &snapshotMsg{reply: c} })
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// View actors forward every item of the steps already sent to them, then stop.
-	for _, pid := range snap.views {
-		if err := root.PoisonFuture(pid).Wait(); err != nil {
-			s.log.WithError(err).WithField("actor", pid.Id).Warn("shutdown: stop view actor")
-		}
-	}
-	// Writers write everything queued (after its _00_rv waits).
-	for _, pid := range snap.writers {
-		if _, err := ask(ctx, s, pid, func(c chan struct{}) any { return &drainMsg{done: c} }); err != nil {
-			return fmt.Errorf("shutdown: %d edge items not written: %w", s.writerDepth.Load(), err)
-		}
-	}
-	if _, err := ask(ctx, s, s.flusher, func(c chan error) any { return &flushNowMsg{reply: c} }); err != nil {
-		s.log.WithError(err).Warn("shutdown: final metrics flush")
 	}
 	return nil
 }

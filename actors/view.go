@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -17,10 +15,28 @@ import (
 	"github.com/sp00ky/ssp/surreal/membership"
 )
 
-// memberID identifies a member within a view: a record at one (parent, rel) position.
-type memberID struct{ parent, rel, key string }
-
-func idOf(m engine.Member) memberID { return memberID{m.Parent, m.Rel, m.Key} }
+// Messages of a view actor.
+type (
+	// viewStep is one step's delta for the view. The view acknowledges it to its supervisor
+	// (stepApplied) whatever happens, also when it fails on it.
+	viewStep struct {
+		step    uint64
+		delta   engine.Delta
+		waitID  uint64        // the change's `_00_rv` wait (0: none)
+		latency time.Duration // the engine step's duration
+	}
+	// retireMsg ends the actor; with removeEdges it first removes all its edges.
+	retireMsg struct{ removeEdges bool }
+	// viewDebugReq asks for the view's published membership; answered with viewDebugReply.
+	viewDebugReq   struct{}
+	viewDebugReply struct {
+		members    []engine.Member
+		hash       string
+		generation uint64
+	}
+	// pushMetrics: time to send the view's metrics to the metrics actor.
+	pushMetrics struct{}
+)
 
 // latencyWindow is the number of step latencies the percentiles are computed over.
 const latencyWindow = 100
@@ -58,141 +74,75 @@ func (st *viewStats) percentiles() (p55, p90, p99 float64) {
 	return at(0.55), at(0.90), at(0.99)
 }
 
-// viewSlot is the state of one view that outlives its actor's incarnations: a restarted actor
-// finds in it what it had published, so it can emit exactly the difference to the truth.
-type viewSlot struct {
-	key string
-
-	// Owned by the view actor's goroutine (one incarnation at a time).
+// viewState is a view actor's state. The views supervisor creates it for each incarnation of
+// a view key and hands it to the actor; it outlives restarts of that actor (protoactor calls
+// the producer again), so a restarted actor keeps its metrics, and only the running actor
+// touches it.
+type viewState struct {
+	key              string
+	incarnation      uint64
 	table            string
-	writer           *actor.PID
 	clientID, authID string
-	cache            map[memberID]engine.Member // the published membership
-	top              int                        // top-level members in cache
-	generation       uint64                     // bumped whenever cache changes
-	started          bool                       // an incarnation has started before
-	initial          bool                       // the first incarnation writes the whole membership
-	after            <-chan struct{}            // the previous incarnation's retirement (same key)
-
-	queued   atomic.Int64 // steps sent to the actor and not yet processed
-	restarts atomic.Int64
-	lastErr  atomic.Pointer[string]
-
-	retiredOnce sync.Once
-	retired     chan struct{} // closed once the actor forwarded its last edge item
-
-	statsMu sync.Mutex
-	stats   viewStats
-}
-
-func newViewSlot(key string) *viewSlot {
-	return &viewSlot{key: key, cache: map[memberID]engine.Member{}, retired: make(chan struct{})}
-}
-
-func (sl *viewSlot) closeRetired() { sl.retiredOnce.Do(func() { close(sl.retired) }) }
-
-func (sl *viewSlot) lastError() string {
-	if p := sl.lastErr.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-// takeDirty returns the view's metrics for a flush and clears the dirty mark.
-func (sl *viewSlot) takeDirty() (membership.ViewMetrics, bool) {
-	sl.statsMu.Lock()
-	defer sl.statsMu.Unlock()
-	if !sl.stats.dirty {
-		return membership.ViewMetrics{}, false
-	}
-	sl.stats.dirty = false
-	p55, p90, p99 := sl.stats.percentiles()
-	return membership.ViewMetrics{
-		Key: sl.key, RowCount: sl.stats.rowCount, UpdateCount: sl.stats.updateCount,
-		LastIngestLatency: sl.stats.lastLatency, P55: p55, P90: p90, P99: p99,
-	}, true
-}
-
-func (sl *viewSlot) markDirty() {
-	sl.statsMu.Lock()
-	sl.stats.dirty = true
-	sl.statsMu.Unlock()
+	cache            map[engine.MemberKey]engine.Member // the published membership
+	top              int                                // top-level members in cache
+	generation       uint64                             // bumped whenever cache changes
+	stats            viewStats
+	started          bool // an incarnation has started before: the next Started is a restart
+	initial          bool // write the whole membership when first started
+	initMembers      []engine.Member
+	metricsArmed     bool // a pushMetrics is scheduled
 }
 
 // setMembers replaces the cache with ms.
-func (sl *viewSlot) setMembers(ms []engine.Member) {
-	sl.cache = make(map[memberID]engine.Member, len(ms))
-	sl.top = 0
+func (s *viewState) setMembers(ms []engine.Member) {
+	s.cache = make(map[engine.MemberKey]engine.Member, len(ms))
+	s.top = 0
 	for _, m := range ms {
-		sl.cache[idOf(m)] = m
+		s.cache[m.ID()] = m
 		if m.Parent == "" {
-			sl.top++
+			s.top++
 		}
 	}
-	sl.generation++
+	s.generation++
 }
 
 // applyDelta applies d to the cache.
-func (sl *viewSlot) applyDelta(d engine.Delta) {
+func (s *viewState) applyDelta(d engine.Delta) {
 	for _, m := range d.Removed {
-		if _, ok := sl.cache[idOf(m)]; ok {
-			delete(sl.cache, idOf(m))
+		if _, ok := s.cache[m.ID()]; ok {
+			delete(s.cache, m.ID())
 			if m.Parent == "" {
-				sl.top--
+				s.top--
 			}
 		}
 	}
 	for _, list := range [][]engine.Member{d.Added, d.Updated} {
 		for _, m := range list {
-			if _, ok := sl.cache[idOf(m)]; !ok && m.Parent == "" {
-				sl.top++
+			if _, ok := s.cache[m.ID()]; !ok && m.Parent == "" {
+				s.top++
 			}
-			sl.cache[idOf(m)] = m
+			s.cache[m.ID()] = m
 		}
 	}
-	sl.generation++
+	s.generation++
 }
 
-// members returns the cache sorted by parent, rel, key.
-func (sl *viewSlot) members() []engine.Member {
-	out := make([]engine.Member, 0, len(sl.cache))
-	for _, m := range sl.cache {
+// members returns the cache in the engine's member order.
+func (s *viewState) members() []engine.Member {
+	out := make([]engine.Member, 0, len(s.cache))
+	for _, m := range s.cache {
 		out = append(out, m)
 	}
 	engine.SortMembers(out)
 	return out
 }
 
-// diffMembers returns the delta that turns the membership have into want.
-func diffMembers(have map[memberID]engine.Member, want []engine.Member) engine.Delta {
-	var d engine.Delta
-	seen := make(map[memberID]bool, len(want))
-	for _, m := range want {
-		id := idOf(m)
-		seen[id] = true
-		old, ok := have[id]
-		switch {
-		case !ok:
-			d.Added = append(d.Added, m)
-		case old.Version != m.Version:
-			d.Updated = append(d.Updated, m)
-		}
-	}
-	for id, m := range have {
-		if !seen[id] {
-			d.Removed = append(d.Removed, m)
-		}
-	}
-	engine.SortMembers(d.Removed)
-	return d
-}
-
-func emptyDelta(d engine.Delta) bool {
-	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Updated) == 0
+func (s *viewState) membership(ms []engine.Member) membership.ViewMembership {
+	return membership.ViewMembership{ClientID: s.clientID, AuthID: s.authID, Members: ms}
 }
 
 // resultHash is the result_hash of a membership: the lowercase hex SHA-256 of the JSON array of
-// the members (each {"key","version"[,"parent","rel"]}) sorted by parent, rel, key. Equal
+// the members (each {"key","version"[,"parent","rel"]}) in the engine's member order. Equal
 // memberships have equal hashes, whatever order they were produced in.
 func resultHash(ms []engine.Member) string {
 	sorted := append([]engine.Member(nil), ms...)
@@ -205,142 +155,121 @@ func resultHash(ms []engine.Member) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Messages of a view actor.
-type (
-	// viewStep is one step's delta for the view.
-	viewStep struct {
-		delta   engine.Delta
-		latency time.Duration // the engine step's duration
-		wait    *rvWait
-		ack     *stepAck
-	}
-	// resyncMsg asks the coordinator (the view's parent) for the view's current membership after
-	// a restart; resyncReply carries it.
-	resyncMsg struct {
-		slot *viewSlot
-		pid  *actor.PID
-	}
-	resyncReply struct {
-		members []engine.Member
-		ok      bool
-	}
-	// replaceMsg: the view was re-registered with another query or params (or owner data).
-	replaceMsg struct {
-		members          []engine.Member
-		clientID, authID string
-	}
-	// retireMsg ends the actor; with removeEdges it first queues the removal of all its edges.
-	retireMsg struct {
-		removeEdges bool
-	}
-	viewDebugReq struct {
-		reply chan viewDebugInfo
-	}
-	viewDebugInfo struct {
-		members    []engine.Member
-		hash       string
-		generation uint64
-	}
-)
-
 // viewActor is one registered view: it holds the published membership, applies the deltas the
-// coordinator computed, turns them into edge items for its table's writer, and keeps the view's
-// metrics.
+// coordinator computed (routed by the views supervisor), turns them into edge writes for its
+// list_ref table's writer, and keeps the view's metrics.
+//
+// Restart policy: a view actor that fails is restarted by the views supervisor; the new
+// incarnation asks the coordinator for the view's membership (the answer comes through the
+// views supervisor, behind every step already routed) and hands it to the writer as the
+// view's whole membership, which the writer compares with what it wrote: exactly the
+// difference is written, whatever the failed incarnation had or had not published.
 type viewActor struct {
-	s    *Service
-	slot *viewSlot
+	env  *env
+	pids pids
+	st   *viewState
 }
 
 // Receive implements actor.Actor.
 func (a *viewActor) Receive(ctx actor.Context) {
+	st := a.st
+	if m, ok := ctx.Message().(*viewStep); ok {
+		// Acknowledged whatever happens (a failure included): the step is over for this view
+		// either way, and a restart rebuilds it.
+		defer ctx.Send(ctx.Parent(), &stepApplied{step: m.step})
+	}
+	a.env.hooks.receive(kindView, st.key, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
 	case *viewStep:
 		a.step(ctx, m)
-	case *resyncReply:
+	case *resynced:
 		if m.ok {
-			a.publish(ctx, diffMembers(a.slot.cache, m.members), nil)
-			a.slot.setMembers(m.members)
-			a.s.log.WithFields(logrus.Fields{"view": a.slot.key, "members": len(m.members)}).Info("view actor rebuilt from the base data")
+			st.setMembers(m.members)
+			a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(m.members)})
+			a.env.log.WithFields(logrus.Fields{"view": st.key, "members": len(m.members)}).Info("view actor rebuilt from the engine")
 		}
-	case *replaceMsg:
-		sl := a.slot
-		d := diffMembers(sl.cache, m.members)
-		if m.clientID != sl.clientID || m.authID != sl.authID {
-			// The owner data is written on every edge: rewrite them all.
-			sl.clientID, sl.authID = m.clientID, m.authID
-			d = engine.Delta{Removed: d.Removed}
-			for _, mm := range m.members {
-				if _, ok := sl.cache[idOf(mm)]; ok {
-					d.Updated = append(d.Updated, mm)
-				} else {
-					d.Added = append(d.Added, mm)
-				}
-			}
+	case *replaceView:
+		if m.table != st.table {
+			a.write(ctx, writeOp{kind: opRemove, view: st.key})
+			st.table = m.table
 		}
-		a.publish(ctx, d, nil)
-		sl.setMembers(m.members)
+		st.clientID, st.authID = m.clientID, m.authID
+		st.setMembers(m.members)
+		a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(m.members)})
 	case *retireMsg:
 		if m.removeEdges {
-			a.s.sendWriter(ctx, a.slot.writer, &removeViewItem{view: a.slot.key})
+			a.write(ctx, writeOp{kind: opRemove, view: st.key})
 		}
-		a.slot.closeRetired()
+		a.push(ctx)
 		ctx.Stop(ctx.Self())
 	case *viewDebugReq:
-		ms := a.slot.members()
-		m.reply <- viewDebugInfo{members: ms, hash: resultHash(ms), generation: a.slot.generation}
-	case *actor.Stopped:
-		a.slot.closeRetired()
+		ms := st.members()
+		ctx.Respond(&viewDebugReply{members: ms, hash: resultHash(ms), generation: st.generation})
+	case *pushMetrics:
+		st.metricsArmed = false
+		a.push(ctx)
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{
+			"members": len(st.cache), "top_level": st.top, "table": st.table, "generation": st.generation,
+			"updates": st.stats.updateCount,
+		}})
+	case *actor.Stopping:
+		a.push(ctx) // a drained view's last metrics
 	}
 }
 
 func (a *viewActor) start(ctx actor.Context) {
-	sl := a.slot
-	if sl.started {
-		// A restart: ask for the truth; the reply arrives after every step already sent to us.
-		ctx.Send(ctx.Parent(), &resyncMsg{slot: sl, pid: ctx.Self()})
+	st := a.st
+	st.metricsArmed = false
+	if st.started {
+		// A restart: ask for the truth; it arrives after every step already routed to us.
+		ctx.Send(a.pids.coordinator, &resyncReq{key: st.key, incarnation: st.incarnation})
 		return
 	}
-	sl.started = true
-	if sl.after != nil {
-		// The previous incarnation of this key queues its edge removal first.
-		select {
-		case <-sl.after:
-		case <-time.After(30 * time.Second):
-			a.s.log.WithField("view", sl.key).Warn("previous view actor did not retire in 30s; continuing")
-		}
-		sl.after = nil
+	st.started = true
+	st.setMembers(st.initMembers)
+	if st.initial {
+		a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(st.initMembers)})
 	}
-	if sl.initial && len(sl.cache) > 0 {
-		a.publish(ctx, engine.Delta{Added: sl.members()}, nil)
-	}
+	st.initMembers = nil
 }
 
 func (a *viewActor) step(ctx actor.Context, m *viewStep) {
-	defer m.ack.finish() // also when the hook panics: the step is over for this view either way
-	sl := a.slot
-	sl.queued.Add(-1)
-	if h := a.s.hooks.ViewDelta; h != nil {
-		h(sl.key, m.delta)
+	st := a.st
+	if h := a.env.hooks.ViewDelta; h != nil {
+		h(st.key, m.delta)
 	}
-	sl.applyDelta(m.delta)
-	sl.statsMu.Lock()
-	sl.stats.record(float64(m.latency)/float64(time.Millisecond), sl.top)
-	sl.statsMu.Unlock()
-	a.publish(ctx, m.delta, m.wait)
+	st.applyDelta(m.delta)
+	st.stats.record(float64(m.latency)/float64(time.Millisecond), st.top)
+	d := m.delta
+	if len(d.Added) > 0 || len(d.Removed) > 0 || len(d.Updated) > 0 {
+		a.write(ctx, writeOp{kind: opDelta, view: st.key, waitID: m.waitID, at: time.Now(),
+			delta: membership.ViewDelta{ViewKey: st.key, ClientID: st.clientID, AuthID: st.authID, Delta: d}})
+	}
+	if !st.metricsArmed {
+		st.metricsArmed = true
+		after(ctx.ActorSystem(), a.env.cfg.MetricsFlushInterval, ctx.Self(), &pushMetrics{})
+	}
 }
 
-// publish sends d to the view's writer.
-func (a *viewActor) publish(ctx actor.Context, d engine.Delta, wait *rvWait) {
-	if emptyDelta(d) {
+// write sends an edge write of this view to its table's writer (through the writers
+// supervisor, which routes by table; the order of one view's writes is kept).
+func (a *viewActor) write(ctx actor.Context, op writeOp) {
+	ctx.Send(a.pids.writers, &edgeWrite{table: a.st.table, op: op})
+}
+
+// push sends the view's metrics to the metrics actor when they changed.
+func (a *viewActor) push(ctx actor.Context) {
+	st := a.st
+	if !st.stats.dirty {
 		return
 	}
-	sl := a.slot
-	d.View = sl.key
-	a.s.sendWriter(ctx, sl.writer, &edgeItem{
-		delta: membership.ViewDelta{ViewKey: sl.key, ClientID: sl.clientID, AuthID: sl.authID, Delta: d},
-		wait:  wait,
-		at:    time.Now(),
-	})
+	st.stats.dirty = false
+	p55, p90, p99 := st.stats.percentiles()
+	ctx.Send(a.pids.flusher, &viewMetrics{m: membership.ViewMetrics{
+		Key: st.key, RowCount: st.stats.rowCount, UpdateCount: st.stats.updateCount,
+		LastIngestLatency: st.stats.lastLatency, P55: p55, P90: p90, P99: p99,
+	}})
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,45 +12,60 @@ import (
 	"github.com/sp00ky/ssp/surreal/membership"
 )
 
-// Messages of a list_ref writer actor.
+// Messages of a writer actor (besides those the writers supervisor routes to it).
 type (
-	// edgeItem is one step's membership change of one view, to be written once its `_00_rv`
-	// wait (and those of the view's earlier items) completed.
-	edgeItem struct {
-		delta membership.ViewDelta
-		wait  *rvWait
-		at    time.Time // when the view applied the step (ssp_edge_lag_seconds)
+	// edgeWrite is one edge write of a view for a list_ref table.
+	edgeWrite struct {
+		table string
+		op    writeOp
 	}
-	// removeViewItem deletes every edge of a view, after the view's earlier items.
-	removeViewItem struct {
-		view string
-	}
-	// dropTableMsg removes the writer's per-user table (`REMOVE TABLE`) once every item queued
-	// before it is written. A barrier: items arriving after it wait behind it.
-	dropTableMsg struct {
-		uid string
-	}
-	// reconcileMsg makes the table's edges equal to views (SPEC §2.3), after every item queued
-	// before it. A barrier.
-	reconcileMsg struct {
-		views map[string]membership.ViewMembership
-		reply chan error
-	}
-	// resetWriterMsg discards every queued item and the writer's record of the table (/reset).
-	resetWriterMsg struct {
-		reply chan struct{}
-	}
-	// drainMsg is answered (done closed) once nothing is queued or pending.
-	drainMsg struct {
-		done chan struct{}
-	}
-	writerStatsReq struct {
-		reply chan int
-	}
-	flushMsg    struct{}
-	retryMsg    struct{}
-	waitDoneMsg struct{}
+	// forgetReq discards everything queued and the writer's record of the table (/reset);
+	// answered to the supervisor with writerReplied.
+	forgetReq struct{ round uint64 }
+	// drainReq is answered to the supervisor (writerReplied) once nothing is queued or
+	// pending.
+	drainReq    struct{ round uint64 }
+	flushTick   struct{}
+	retryTick   struct{}
+	versionDone struct{ waitID uint64 }
 )
+
+// opKind is the kind of a writeOp.
+type opKind uint8
+
+const (
+	// opDelta applies one step's delta of the view.
+	opDelta opKind = iota
+	// opSet makes the view's edges equal to a whole membership (a new, restarted or
+	// re-registered view): only the difference is written.
+	opSet
+	// opRemove deletes every edge of the view.
+	opRemove
+)
+
+// writeOp is one write of a view, queued in the view's order.
+type writeOp struct {
+	kind   opKind
+	view   string
+	delta  membership.ViewDelta      // opDelta
+	vm     membership.ViewMembership // opSet
+	waitID uint64                    // opDelta: the `_00_rv` wait that must end first (0: none)
+	at     time.Time                 // opDelta: when the view applied the step (ssp_edge_lag_seconds)
+}
+
+// barrier is a table-level operation: it runs once everything queued before it is written,
+// and what arrives after it waits behind it.
+type barrier struct {
+	drop    string                               // uid: remove the per-user table
+	views   map[string]membership.ViewMembership // otherwise: reconcile with these views
+	replyTo *actor.PID
+}
+
+// entry is one element of the queue behind a pending barrier: a write or a barrier.
+type entry struct {
+	op      writeOp
+	barrier *barrier
+}
 
 // Writer retry backoff after a failed flush: doubles from min to max.
 const (
@@ -57,128 +73,186 @@ const (
 	maxWriterBackoff = 5 * time.Second
 )
 
-// writerState is a list_ref writer's state; it outlives the actor's incarnations, so a restart
-// loses nothing that was queued.
+// writerState is a writer actor's state. The writers supervisor creates it with the actor and
+// it outlives the actor's restarts (protoactor calls the producer again), so a restarted
+// writer resumes from everything it had not handed to the database yet; only the running
+// actor touches it.
 type writerState struct {
-	table string
-	uid   string // the owner of a per-user table, else empty
-	w     *membership.Writer
+	table   string
+	uid     string // the owner of a per-user table, else empty
+	mw      *membership.Writer
+	defined bool // this writer defined the table (and did not remove it since)
 
-	views   map[string][]any // per view: *edgeItem and *removeViewItem, in arrival order
-	order   []string         // views with queued items, in first-arrival order
-	backlog []any            // everything that arrived behind a pending barrier, in order
+	views  map[string][]writeOp // per view, in arrival order (the view's step order)
+	order  []string             // views with queued writes, in first-arrival order
+	behind []entry              // everything that arrived behind a pending barrier, in order
 
-	flushQueued bool // a flushMsg is in the mailbox
-	retryArmed  bool // a retry timer is running
-	backoff     time.Duration
-	drains      []chan struct{}
-	subscribed  map[*rvWait]bool
+	ready map[uint64]bool // `_00_rv` waits known to have ended
+	asked map[uint64]bool // waits asked of the versions actor
+
+	drains   []uint64 // drain rounds to answer once empty
+	received uint64   // messages received from the supervisor
+	reported int      // the backlog last reported to the coordinator
+	backoff  time.Duration
+	dropped  bool // the table was removed and nothing was queued since
 }
 
-// writerActor owns one list_ref table's edge writes (SPEC §2.3). Items of one view are written
-// in arrival order (the view's step order); an item is written only when its `_00_rv` wait and
-// those of the view's earlier items are done, while other views' items go ahead. Everything
-// ready is written in one membership.Writer flush (one transaction per flush). A failed flush
-// stays pending in the membership.Writer and goes out with the next flush, scheduled on the
-// actor's own backoff timer (not a nested retry); nothing is dropped.
-type writerActor struct {
-	s  *Service
-	st *writerState
-}
-
-func newWriterState(s *Service, table string) *writerState {
-	st := &writerState{table: table, views: map[string][]any{}, subscribed: map[*rvWait]bool{}}
+func newWriterState(e *env, table string) *writerState {
+	st := &writerState{table: table, mw: e.newEdgeWriter(table), views: map[string][]writeOp{},
+		ready: map[uint64]bool{}, asked: map[uint64]bool{}}
 	if uid, ok := userOfTable(table); ok {
 		st.uid = uid
 	}
-	st.w = s.newEdgeWriter(table)
 	return st
+}
+
+// userOfTable returns the uid of a per-user list_ref table.
+func userOfTable(table string) (string, bool) {
+	if len(table) <= len(membership.UserTablePrefix) || table[:len(membership.UserTablePrefix)] != membership.UserTablePrefix {
+		return "", false
+	}
+	uid := table[len(membership.UserTablePrefix):]
+	return uid, membership.ValidTableName(uid)
+}
+
+// writerActor owns one list_ref table's edge writes (SPEC §2.3). Writes of one view are made
+// in arrival order (the view's step order); a delta is written only when its `_00_rv` wait
+// and those of the view's earlier writes are over, while other views' writes go ahead.
+// Everything ready goes to the table's membership.Writer in one flush (one transaction per
+// flush). A flush that fails stays pending in the membership.Writer and is submitted again
+// with the next flush, at the latest after a backoff (100 ms doubling to 5 s): nothing is
+// dropped. The writer's backlog is reported to the coordinator, which holds ingests back
+// while the writers are too far behind.
+type writerActor struct {
+	env  *env
+	pids pids
+	st   *writerState
+
+	flushQueued bool // a flushTick is in the mailbox
+	retryArmed  bool // a retryTick is scheduled
 }
 
 // Receive implements actor.Actor.
 func (a *writerActor) Receive(ctx actor.Context) {
 	st := a.st
+	a.env.hooks.receive(kindWriter, st.table, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.scheduleFlush(ctx) // a restarted writer resumes what it holds
+	case *edgeWrite:
+		st.received++
+		a.admit(entry{op: m.op})
 		a.scheduleFlush(ctx)
-	case *edgeItem, *removeViewItem, *dropTableMsg, *reconcileMsg:
-		a.admit(m)
+		a.report(ctx)
+	case *ensureTableReq:
+		st.received++
+		reply(ctx, &done{}, a.ensureTable(context.Background()))
+	case *dropUserTableReq:
+		st.received++
+		a.admit(entry{barrier: &barrier{drop: m.uid}})
 		a.scheduleFlush(ctx)
-	case *flushMsg:
-		st.flushQueued = false
-		a.pump(ctx)
-	case *waitDoneMsg:
+	case *reconcileReq:
+		st.received++
+		a.admit(entry{barrier: &barrier{views: m.views, replyTo: ctx.Sender()}})
 		a.scheduleFlush(ctx)
-	case *retryMsg:
-		st.retryArmed = false
+	case *forgetReq:
+		st.received++
+		a.forget(ctx)
+		ctx.Respond(&writerReplied{round: m.round})
+	case *drainReq:
+		st.received++
+		st.drains = append(st.drains, m.round)
 		a.pump(ctx)
-	case *drainMsg:
-		st.drains = append(st.drains, m.done)
+	case *flushTick:
+		a.flushQueued = false
 		a.pump(ctx)
-	case *resetWriterMsg:
-		a.reset()
-		m.reply <- struct{}{}
-	case *writerStatsReq:
-		m.reply <- a.queued()
+	case *retryTick:
+		a.retryArmed = false
+		a.pump(ctx)
+	case *versionDone:
+		st.ready[m.waitID] = true
+		delete(st.asked, m.waitID)
+		a.scheduleFlush(ctx)
+	case *describeReq:
+		ws := st.mw.Stats()
+		ctx.Respond(&actorState{state: map[string]any{
+			"queued": a.queued(), "views_queued": len(st.order), "behind_barrier": len(st.behind),
+			"pending_writes": ws.Pending, "transactions": ws.Transactions, "statements": ws.Statements,
+			"failed_flushes": ws.FailedFlushes, "waits": len(st.asked), "table_defined": st.defined,
+		}})
 	}
 }
 
-func isBarrier(m any) bool {
-	switch m.(type) {
-	case *dropTableMsg, *reconcileMsg:
-		return true
-	}
-	return false
-}
-
-// admit queues m: behind a pending barrier in the backlog, else in its view's queue.
-func (a *writerActor) admit(m any) {
+// admit queues e: behind a pending barrier when there is one (or e is one), else in its
+// view's queue.
+func (a *writerActor) admit(e entry) {
 	st := a.st
-	if len(st.backlog) > 0 || isBarrier(m) {
-		st.backlog = append(st.backlog, m)
+	st.dropped = false
+	if len(st.behind) > 0 || e.barrier != nil {
+		st.behind = append(st.behind, e)
 		return
 	}
-	a.dispatch(m)
+	a.enqueue(e.op)
 }
 
-func (a *writerActor) dispatch(m any) {
+func (a *writerActor) enqueue(op writeOp) {
 	st := a.st
-	var view string
-	switch it := m.(type) {
-	case *edgeItem:
-		view = it.delta.ViewKey
-	case *removeViewItem:
-		view = it.view
+	if len(st.views[op.view]) == 0 {
+		st.order = append(st.order, op.view)
 	}
-	if len(st.views[view]) == 0 {
-		st.order = append(st.order, view)
-	}
-	st.views[view] = append(st.views[view], m)
+	st.views[op.view] = append(st.views[op.view], op)
 }
 
 func (a *writerActor) scheduleFlush(ctx actor.Context) {
-	if !a.st.flushQueued {
-		a.st.flushQueued = true
-		ctx.Send(ctx.Self(), &flushMsg{})
+	if !a.flushQueued {
+		a.flushQueued = true
+		ctx.Send(ctx.Self(), &flushTick{})
 	}
 }
 
 func (a *writerActor) scheduleRetry(ctx actor.Context) {
 	st := a.st
-	if st.retryArmed {
+	if a.retryArmed {
 		return
 	}
-	st.retryArmed = true
+	a.retryArmed = true
 	st.backoff = min(max(2*st.backoff, minWriterBackoff), maxWriterBackoff)
-	self, root := ctx.Self(), a.s.system.Root
-	time.AfterFunc(st.backoff, func() { root.Send(self, &retryMsg{}) })
+	after(ctx.ActorSystem(), st.backoff, ctx.Self(), &retryTick{})
 }
 
-// queued is the number of items not yet handed to the membership.Writer.
+// queued is the number of writes not yet handed to the membership.Writer.
 func (a *writerActor) queued() int {
-	n := len(a.st.backlog)
+	n := 0
+	for _, e := range a.st.behind {
+		if e.barrier == nil {
+			n++
+		}
+	}
 	for _, q := range a.st.views {
 		n += len(q)
+	}
+	return n
+}
+
+// report tells the coordinator the backlog when it moved by a granule (Config.EdgeBacklog/64,
+// at least 1) since the last report, and when it reached zero.
+func (a *writerActor) report(ctx actor.Context) {
+	st := a.st
+	n := a.queued()
+	granule := max(1, a.env.cfg.EdgeBacklog/64)
+	if a.env.cfg.EdgeBacklog <= 0 {
+		granule = 256
+	}
+	if n == st.reported || (n != 0 && abs(n-st.reported) < granule) {
+		return
+	}
+	st.reported = n
+	ctx.Send(a.pids.coordinator, &backlogReport{table: st.table, queued: n})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
 	}
 	return n
 }
@@ -188,18 +262,19 @@ func (a *writerActor) pump(ctx actor.Context) {
 	st := a.st
 	for {
 		progress := false
-		// Move the backlog into the view queues up to the first barrier; run the barrier once
-		// everything before it is written.
-		for len(st.backlog) > 0 {
-			head := st.backlog[0]
-			if isBarrier(head) {
-				if len(st.order) > 0 || !a.runBarrier(ctx, head) {
+		// Move what waits behind barriers into the view queues up to the first barrier; run
+		// the barrier once everything before it is written.
+		for len(st.behind) > 0 {
+			head := st.behind[0]
+			if head.barrier != nil {
+				if len(st.order) > 0 || !a.runBarrier(ctx, head.barrier) {
 					break
 				}
 			} else {
-				a.dispatch(head)
+				a.enqueue(head.op)
 			}
-			st.backlog = st.backlog[1:]
+			st.behind[0] = entry{}
+			st.behind = st.behind[1:]
 			progress = true
 		}
 		if a.flushReady(ctx) {
@@ -209,77 +284,94 @@ func (a *writerActor) pump(ctx actor.Context) {
 			break
 		}
 	}
-	if len(st.drains) > 0 && a.queued() == 0 && st.w.Stats().Pending == 0 {
-		for _, d := range st.drains {
-			close(d)
+	a.report(ctx)
+	if a.queued() == 0 && len(st.behind) == 0 && st.mw.Stats().Pending == 0 {
+		for _, round := range st.drains {
+			ctx.Send(ctx.Parent(), &writerReplied{round: round})
 		}
 		st.drains = nil
+		if st.dropped {
+			ctx.Send(ctx.Parent(), &writerIdle{table: st.table, received: st.received})
+		}
 	}
 }
 
-// flushReady writes every ready item; it reports whether any item was handed over. Items leave
-// their queues only once the membership.Writer has taken them (written, or kept pending after a
-// failure), so a panic in between loses nothing: the restarted actor hands them over again,
-// which the Writer's latest-state writes make harmless.
+// flushReady writes every ready write; it reports whether any write was handed over. Writes
+// leave their queues only once the membership.Writer has taken them (written, or kept pending
+// after a failure), so a failure in between loses nothing: the restarted actor hands them over
+// again, which the Writer's latest-state writes make harmless.
 func (a *writerActor) flushReady(ctx actor.Context) bool {
 	st := a.st
 	var batch []membership.ViewDelta
-	var lagFrom []time.Time // of the items in batch
-	var removals []string
-	cut := map[string]int{} // view → items taken from the front of its queue
+	var lagFrom []time.Time
+	type special struct {
+		op  writeOp
+		pos int // its index in its view's queue
+	}
+	var specials []special
+	cut := map[string]int{} // view → writes taken from the front of its queue
 	for _, view := range st.order {
 		q := st.views[view]
 		i := 0
 	collect:
 		for i < len(q) {
-			switch it := q[i].(type) {
-			case *edgeItem:
-				if !a.ready(ctx, it.wait) {
+			op := q[i]
+			switch op.kind {
+			case opDelta:
+				if !a.ready(ctx, op.waitID) {
 					break collect
 				}
-				batch = append(batch, it.delta)
-				if !it.at.IsZero() {
-					lagFrom = append(lagFrom, it.at)
+				batch = append(batch, op.delta)
+				if !op.at.IsZero() {
+					lagFrom = append(lagFrom, op.at)
 				}
 				i++
-			case *removeViewItem:
-				removals = append(removals, view)
+			default:
+				specials = append(specials, special{op: op, pos: i})
 				i++
-				break collect // later items of the view follow the removal in the next round
+				break collect // later writes of the view follow in the next round
 			}
 		}
 		if i > 0 {
 			cut[view] = i
 		}
 	}
-	pending := st.w.Stats().Pending
-	if len(batch) == 0 && len(removals) == 0 && (pending == 0 || st.retryArmed) {
+	pending := st.mw.Stats().Pending
+	if len(batch) == 0 && len(specials) == 0 && (pending == 0 || a.retryArmed) {
 		return false
 	}
 
-	sctx := a.s.ctx
+	sctx := context.Background()
 	start := time.Now()
 	if err := a.ensureTable(sctx); err != nil {
 		// Write anyway (nothing is held back); the next flush defines the table again.
-		a.s.log.WithField("table", st.table).WithError(err).Warn("define per-user list_ref table failed")
+		a.env.log.WithField("table", st.table).WithError(err).Warn("define list_ref table failed")
 	}
-	err := st.w.ApplyDeltas(sctx, batch)
-	for _, view := range removals {
-		if rerr := st.w.RemoveView(sctx, view); rerr != nil && err == nil {
-			err = rerr
+	err := st.mw.ApplyDeltas(sctx, batch)
+	// Whole-view writes follow, each in its view's order; after a failure they wait for the
+	// next flush (the Writer keeps what failed pending, the rest stays queued here).
+	for _, sp := range specials {
+		if err != nil {
+			cut[sp.op.view] = sp.pos
+			continue
+		}
+		switch sp.op.kind {
+		case opSet:
+			err = st.mw.SetView(sctx, sp.op.view, sp.op.vm)
+		case opRemove:
+			err = st.mw.RemoveView(sctx, sp.op.view)
 		}
 	}
-	a.s.m.edgeLatency.Observe(time.Since(start).Seconds())
+	a.env.m.edgeLatency.Observe(time.Since(start).Seconds())
 
-	// The Writer holds them now.
 	handed := 0
 	kept := st.order[:0]
 	for _, view := range st.order {
 		q := st.views[view]
 		n := cut[view]
-		for _, it := range q[:n] {
-			if e, ok := it.(*edgeItem); ok {
-				delete(st.subscribed, e.wait)
+		for _, op := range q[:n] {
+			if op.waitID != 0 {
+				delete(st.ready, op.waitID)
 			}
 		}
 		handed += n
@@ -291,40 +383,33 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		kept = append(kept, view)
 	}
 	st.order = kept
-	a.s.writerDepth.Add(int64(-handed))
 	a.countWrites(batch)
-	if err == nil {
-		done := time.Now()
-		for _, at := range lagFrom {
-			a.s.m.edgeLag.Observe(done.Sub(at).Seconds())
-		}
-	}
 	if err != nil {
-		a.s.m.edgeFailures.Inc()
-		a.s.log.WithFields(logrus.Fields{"table": st.table, "pending": st.w.Stats().Pending}).WithError(err).
-			Error("edge flush failed; the writes stay queued and are retried")
+		a.env.m.edgeFailures.Inc()
+		a.env.log.WithFields(logrus.Fields{"table": st.table, "pending": st.mw.Stats().Pending}).WithError(err).
+			Error("edge flush failed; the writes stay queued and are submitted again")
 		a.scheduleRetry(ctx)
 	} else {
 		st.backoff = 0
+		now := time.Now()
+		for _, at := range lagFrom {
+			a.env.m.edgeLag.Observe(now.Sub(at).Seconds())
+		}
 	}
 	return handed > 0
 }
 
-// ready reports whether an item with wait may be written; if not, the writer is woken when
-// the wait completes.
-func (a *writerActor) ready(ctx actor.Context, w *rvWait) bool {
-	if w.isDone() {
+// ready reports whether a delta waiting for waitID may be written; if not, the versions actor
+// is asked to tell when the wait ends.
+func (a *writerActor) ready(ctx actor.Context, waitID uint64) bool {
+	st := a.st
+	if waitID == 0 || st.ready[waitID] {
 		return true
 	}
-	st := a.st
-	if st.subscribed[w] {
-		return false
+	if !st.asked[waitID] {
+		st.asked[waitID] = true
+		ctx.Request(a.pids.versions, &awaitVersion{waitID: waitID})
 	}
-	self, root := ctx.Self(), a.s.system.Root
-	if !w.subscribe(func() { root.Send(self, &waitDoneMsg{}) }) {
-		return true // completed meanwhile
-	}
-	st.subscribed[w] = true
 	return false
 }
 
@@ -340,80 +425,81 @@ func (a *writerActor) countWrites(batch []membership.ViewDelta) {
 		n    int
 	}{{"add", add}, {"update", upd}, {"remove", rem}} {
 		if c.n > 0 {
-			a.s.m.edgeWrites.WithLabelValues(c.kind).Add(float64(c.n))
+			a.env.m.edgeWrites.WithLabelValues(c.kind).Add(float64(c.n))
 		}
 	}
 }
 
-// ensureTable defines a per-user table before its first write (once per process; again after
-// it was dropped).
+// ensureTable defines the table before its first write (once; again after it was removed).
 func (a *writerActor) ensureTable(ctx context.Context) error {
-	if a.st.uid == "" {
+	st := a.st
+	if st.defined {
 		return nil
 	}
-	return a.s.userTables.ensure(ctx, a.st.uid)
+	var err error
+	switch {
+	case st.uid != "":
+		err = membership.DefineUserTable(ctx, a.env.db, st.uid)
+	case st.table == membership.GlobalTable:
+		err = membership.DefineGlobalTable(ctx, a.env.db)
+	}
+	if err != nil {
+		return err
+	}
+	st.defined = true
+	return nil
 }
 
 // runBarrier runs a table-level operation; false means it failed and stays at the head of
-// the backlog (a retry is scheduled).
-func (a *writerActor) runBarrier(ctx actor.Context, m any) bool {
+// the queue (a retry is scheduled).
+func (a *writerActor) runBarrier(ctx actor.Context, b *barrier) bool {
 	st := a.st
-	sctx := a.s.ctx
-	switch b := m.(type) {
-	case *dropTableMsg:
-		if err := a.s.userTables.remove(sctx, b.uid); err != nil {
-			a.s.log.WithFields(logrus.Fields{"table": st.table}).WithError(err).Warn("drop list_ref table failed; retrying")
+	sctx := context.Background()
+	if b.drop != "" {
+		if err := membership.RemoveUserTable(sctx, a.env.db, b.drop); err != nil {
+			a.env.log.WithField("table", st.table).WithError(err).Warn("remove list_ref table failed; retrying")
 			a.scheduleRetry(ctx)
 			return false
 		}
-		st.w.Forget() // the table and its edges are gone
-		a.s.log.WithField("table", st.table).Info("per-user list_ref table removed")
-	case *reconcileMsg:
-		var err error
-		if len(b.views) > 0 {
-			err = a.ensureTable(sctx)
-		}
-		if err == nil {
-			var stats membership.ReconcileStats
-			stats, err = st.w.Reconcile(sctx, b.views)
-			a.s.log.WithFields(logrus.Fields{"table": st.table, "views": stats.Views, "scanned": stats.Scanned,
-				"added": stats.Added, "fixed": stats.Fixed, "removed": stats.Removed}).Info("edges reconciled")
-		}
-		if err != nil && st.w.Stats().Pending > 0 {
-			a.scheduleRetry(ctx) // what Reconcile could not write stays pending
-		}
-		b.reply <- err
+		st.mw.Forget() // the table and its edges are gone
+		st.defined = false
+		st.dropped = true
+		a.env.log.WithField("table", st.table).Info("per-user list_ref table removed")
+		return true
 	}
+	var err error
+	if len(b.views) > 0 {
+		err = a.ensureTable(sctx)
+	}
+	if err == nil {
+		var stats membership.ReconcileStats
+		stats, err = st.mw.Reconcile(sctx, b.views)
+		a.env.log.WithFields(logrus.Fields{"table": st.table, "views": stats.Views, "scanned": stats.Scanned,
+			"added": stats.Added, "fixed": stats.Fixed, "removed": stats.Removed}).Info("edges reconciled")
+	}
+	if err != nil && st.mw.Stats().Pending > 0 {
+		a.scheduleRetry(ctx) // what Reconcile could not write stays pending
+	}
+	answer(ctx, b.replyTo, &done{}, err)
 	return true
 }
 
-// reset discards everything queued and the writer's record of the table.
-func (a *writerActor) reset() {
+// forget discards everything queued and the writer's record of the table (/reset).
+func (a *writerActor) forget(ctx actor.Context) {
 	st := a.st
-	n := a.queued()
-	for _, m := range st.backlog {
-		if r, ok := m.(*reconcileMsg); ok {
-			r.reply <- fmt.Errorf("reconcile %s: cancelled by reset", st.table)
+	for _, e := range st.behind {
+		if e.barrier != nil {
+			answer(ctx, e.barrier.replyTo, nil, fmt.Errorf("reconcile %s: %w", st.table, errCancelledByReset))
 		}
 	}
-	a.s.writerDepth.Add(-int64(n - countBarriers(st.backlog)))
-	st.views = map[string][]any{}
+	st.views = map[string][]writeOp{}
 	st.order = nil
-	st.backlog = nil
-	st.subscribed = map[*rvWait]bool{}
-	st.w.Forget()
-	for _, d := range st.drains {
-		close(d)
-	}
-	st.drains = nil
+	st.behind = nil
+	st.ready = map[uint64]bool{}
+	st.asked = map[uint64]bool{}
+	st.mw.Forget()
+	a.report(ctx)
 }
 
-func countBarriers(ms []any) int {
-	n := 0
-	for _, m := range ms {
-		if isBarrier(m) {
-			n++
-		}
-	}
-	return n
-}
+// errCancelledByReset is the answer of a reconcile that a /reset discarded.
+var errCancelledByReset = errors.New("cancelled by /reset")

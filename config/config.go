@@ -21,6 +21,9 @@ import (
 	"github.com/sp00ky/ssp/surreal/membership"
 )
 
+// DefaultBodyLimit is SPKY_BODY_LIMIT's default (SPEC §1): 8 MiB.
+const DefaultBodyLimit int64 = 8 << 20
+
 // DefaultConfigPath is read when SPKY_CONFIG_PATH is unset; unlike an explicit path it may be absent.
 const DefaultConfigPath = "./sp00ky.yml"
 

@@ -130,7 +130,7 @@ func settings() []setting {
 				}
 				return fmt.Errorf("unknown log format; allowed: text, json")
 			}},
-		{env: "SPKY_BODY_LIMIT", def: "8MiB", usage: "request body limit: bytes or with unit (512KiB, 8MiB, 1GiB, 10MB)",
+		{env: "SPKY_BODY_LIMIT", def: formatByteSize(DefaultBodyLimit), usage: "request body limit: bytes or with unit (512KiB, 8MiB, 1GiB, 10MB)",
 			apply: func(c *Config, raw string) error {
 				n, err := parseByteSize(raw)
 				if err != nil {
@@ -240,6 +240,19 @@ var byteUnits = []struct {
 	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
 	{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
 	{"b", 1},
+}
+
+// formatByteSize writes n in the largest binary unit that divides it ("8MiB").
+func formatByteSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // parseByteSize reads "8388608", "512KiB", "8MiB", "1GiB", "10MB" (units case-insensitive).

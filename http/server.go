@@ -18,17 +18,15 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/actors"
+	"github.com/sp00ky/ssp/config"
 )
-
-// DefaultBodyLimit is the request body limit when Options.BodyLimit is zero (SPEC §1).
-const DefaultBodyLimit = 8 << 20
 
 // Options configures New. The zero value works: no auth secret (dev mode: any non-empty bearer
 // token is accepted), 8 MiB body limit, logs discarded, an empty /metrics.
 type Options struct {
 	// AuthSecret is SPKY_AUTH_SECRET; empty accepts any non-empty bearer token (dev only).
 	AuthSecret string
-	// BodyLimit caps request bodies in bytes (DefaultBodyLimit when <= 0).
+	// BodyLimit caps request bodies in bytes (config.DefaultBodyLimit when <= 0).
 	BodyLimit int64
 	// Log receives request logs (debug), /log messages, panics and internal errors.
 	Log logrus.FieldLogger
@@ -47,7 +45,7 @@ var releaseMode sync.Once
 func New(api actors.API, opts Options) nethttp.Handler {
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	if opts.BodyLimit <= 0 {
-		opts.BodyLimit = DefaultBodyLimit
+		opts.BodyLimit = config.DefaultBodyLimit
 	}
 	if opts.Log == nil {
 		l := logrus.New()
@@ -70,7 +68,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	r.Use(s.observe, s.recover)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
-			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /health, /version, /info, /metrics",
+			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /debug/actors, /health, /version, /info, /metrics",
 			c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -92,6 +90,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	authed.POST("/log", s.jsonBody, s.log)
 	authed.GET("/debug/view/:view_id", s.debugView)
 	authed.GET("/debug/deps", s.debugDeps)
+	authed.GET("/debug/actors", s.debugActors)
 	return r
 }
 
@@ -339,4 +338,15 @@ func (s *server) debugDeps(c *gin.Context) {
 		d.TablesInStore = []string{}
 	}
 	c.PureJSON(nethttp.StatusOK, d)
+}
+
+// debugActors answers the live actor tree: each actor's kind, name, pid, mailbox depth,
+// restarts, last failure and the state summary it gave itself.
+func (s *server) debugActors(c *gin.Context) {
+	tree, err := s.api.DebugActors(c.Request.Context())
+	if err != nil {
+		s.fail(c, "debug actors", err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, tree)
 }

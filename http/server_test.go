@@ -37,6 +37,7 @@ type fakeAPI struct {
 	views        map[string]actors.ViewDebug
 	deps         actors.DepsDebug
 	info         actors.Info
+	tree         actors.ActorTree
 }
 
 func (f *fakeAPI) Status() actors.Status {
@@ -102,6 +103,12 @@ func (f *fakeAPI) DebugDeps(context.Context) actors.DepsDebug {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.deps
+}
+
+func (f *fakeAPI) DebugActors(context.Context) (actors.ActorTree, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tree, f.err
 }
 
 func (f *fakeAPI) Info(context.Context) actors.Info {
@@ -201,7 +208,7 @@ func TestAuth(t *testing.T) {
 					o.AuthSecret = ""
 				}
 			})
-			for _, path := range []string{"/reset", "/debug/deps"} {
+			for _, path := range []string{"/reset", "/debug/deps", "/debug/actors"} {
 				method := nethttp.MethodPost
 				if strings.HasPrefix(path, "/debug") {
 					method = nethttp.MethodGet
@@ -738,6 +745,20 @@ func TestDebugRoutes(t *testing.T) {
 	f.api.deps = actors.DepsDebug{}
 	w = f.do(req{method: "GET", path: "/debug/deps"})
 	assertJSON(t, w.Body.String(), `{"dependency_map":{},"tables_in_store":[],"view_count":0}`)
+
+	f.api.tree = actors.ActorTree{Count: 2, Actors: actors.ActorNode{Kind: "root", Name: "ssp", PID: "nonhost/ssp",
+		State: map[string]any{"status": "ready"}, Children: []actors.ActorNode{
+			{Kind: "view", Name: "abc", PID: "nonhost/ssp/views/view-1", Mailbox: 3, Restarts: 1, LastError: "boom", State: map[string]any{"members": 2}},
+		}}}
+	w = f.do(req{method: "GET", path: "/debug/actors"})
+	assertJSON(t, w.Body.String(), `{"actors":{"kind":"root","name":"ssp","pid":"nonhost/ssp","mailbox":0,"restarts":0,"last_error":"",`+
+		`"state":{"status":"ready"},"children":[{"kind":"view","name":"abc","pid":"nonhost/ssp/views/view-1","mailbox":3,"restarts":1,`+
+		`"last_error":"boom","state":{"members":2}}]},"count":2}`)
+	f.api.err = fmt.Errorf("%w: shutting down", actors.ErrNotReady)
+	if w = f.do(req{method: "GET", path: "/debug/actors"}); w.Code != 503 {
+		t.Errorf("debug actors while shutting down: status %d, want 503", w.Code)
+	}
+	f.api.err = nil
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {

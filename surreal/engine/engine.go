@@ -123,6 +123,18 @@ func (e *Engine) Reset() {
 	e.byQuery = map[string]*view{}
 }
 
+// Params returns a view's params as the engine takes them: an object, with NONE and NULL (no
+// params) meaning the empty object; anything else is an error.
+func Params(params value.Value) (value.Value, error) {
+	switch params.Kind() {
+	case value.KindNone, value.KindNull:
+		return value.ObjectOf(nil), nil
+	case value.KindObject:
+		return params, nil
+	}
+	return value.Value{}, fmt.Errorf("params must be an object, got %s", params.Kind())
+}
+
 // Register materializes the live query src under view id (normalized with ViewKey, so
 // `_00_query:abc` and `abc` are one view) with params (an object, or NONE) and returns its
 // membership. Invalid or unsupported SurrealQL is an error naming the construct and its
@@ -134,12 +146,9 @@ func (e *Engine) Register(id, src string, params value.Value) ([]Member, error) 
 	if key == "" {
 		return nil, fmt.Errorf("register view %q: the view id is empty", id)
 	}
-	switch params.Kind() {
-	case value.KindNone, value.KindNull:
-		params = value.ObjectOf(nil)
-	case value.KindObject:
-	default:
-		return nil, fmt.Errorf("register view %s: params must be an object, got %s", key, params.Kind())
+	params, err := Params(params)
+	if err != nil {
+		return nil, fmt.Errorf("register view %s: %w", key, err)
 	}
 	sel, err := surql.ParseSelect(src)
 	if err != nil {

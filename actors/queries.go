@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/membership"
+)
+
+// Messages of the queries actor.
+type (
+	// writeQueryRow writes a registration's `_00_query` row (a refresh only updates the
+	// owner data and lastActiveAt, writing the whole row when there is none). ensureTable,
+	// when set, is the owner's list_ref table, defined first so that the client can
+	// subscribe to it once the registration is answered. Answered with registerDone, or with
+	// the error (a created view whose row cannot be written is dropped again).
+	writeQueryRow struct {
+		row         membership.QueryRow
+		refresh     bool
+		created     bool
+		regSeq      uint64
+		ensureTable string
+		members     []engine.Member
+	}
+	// expireQuery deletes a view's row if it is still expired (SPEC §7).
+	expireQuery struct {
+		key, authID string
+		regSeq      uint64
+	}
+	// checkOwner asks whether any `_00_query` row of an owner is left; if none, the
+	// coordinator hears ownerless.
+	checkOwner struct{ authID, table, uid string }
+)
+
+// queryTimeout bounds one registration's or expiry's database work.
+const queryTimeout = 30 * time.Second
+
+// queriesActor owns every write of `_00_query` rows: registrations (in the order the
+// coordinator registered them) and TTL expiries (handed over by the coordinator in the same
+// order), so a row always describes the view in memory without any lock. Its work is waiting
+// for the database; it waits for nothing else but the owner's table writer.
+type queriesActor struct {
+	env  *env
+	pids pids
+}
+
+func newQueriesActor(e *env, p pids) *queriesActor { return &queriesActor{env: e, pids: p} }
+
+// Receive implements actor.Actor. A failure while writing a registration's row answers the
+// registration (and drops a view it created) before the actor is restarted.
+func (q *queriesActor) Receive(ctx actor.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if m, ok := ctx.Message().(*writeQueryRow); ok {
+				q.failed(ctx, m, fmt.Errorf("%w: the queries actor failed: %v", ErrNotReady, r))
+			}
+			panic(r)
+		}
+	}()
+	q.env.hooks.receive(kindQueries, kindQueries, ctx.Message())
+	switch m := ctx.Message().(type) {
+	case *writeQueryRow:
+		if err := q.write(ctx, m); err != nil {
+			q.failed(ctx, m, err)
+			return
+		}
+		reply(ctx, &registerDone{members: m.members}, nil)
+	case *expireQuery:
+		q.expire(ctx, m)
+	case *checkOwner:
+		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		n, err := q.env.store.CountQueries(cctx, m.authID)
+		if err != nil {
+			q.env.log.WithField("owner", m.authID).WithError(err).Warn("ttl sweep: count the owner's views")
+			return
+		}
+		if n == 0 {
+			ctx.Send(q.pids.coordinator, &ownerless{table: m.table, uid: m.uid})
+		}
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{}})
+	}
+}
+
+// failed answers a registration whose row could not be written; a view it created goes again
+// (nothing would ever expire it).
+func (q *queriesActor) failed(ctx actor.Context, m *writeQueryRow, err error) {
+	if m.created {
+		ctx.Send(q.pids.coordinator, &dropFailedView{key: m.row.Key, regSeq: m.regSeq})
+	}
+	reply(ctx, nil, fmt.Errorf("register view %s: %w", m.row.Key, err))
+}
+
+func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
+	if m.ensureTable != "" {
+		if _, err := requestFrom[*done](context.Background(), ctx, q.pids.writers, &ensureTableReq{table: m.ensureTable}, queryTimeout); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	r := m.row
+	if m.refresh {
+		ok, err := q.env.store.RefreshQuery(cctx, r.Key, r.ClientID, r.AuthID, r.LastActiveAt)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return q.env.store.UpsertQuery(cctx, r)
+}
+
+func (q *queriesActor) expire(ctx actor.Context, m *expireQuery) {
+	cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	deleted, err := q.env.store.DeleteQueryIfExpired(cctx, m.key)
+	if err != nil {
+		q.env.log.WithField("view", m.key).WithError(err).Warn("ttl sweep: delete expired view")
+		return
+	}
+	if !deleted {
+		return // refreshed meanwhile
+	}
+	q.env.m.ttlExpirations.Inc()
+	q.env.log.WithFields(logrus.Fields{"view": m.key, "owner": m.authID}).Info("view expired and removed")
+	ctx.Send(q.pids.coordinator, &viewExpired{key: m.key, authID: m.authID, regSeq: m.regSeq})
+}

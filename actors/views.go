@@ -1,0 +1,307 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/surreal/engine"
+)
+
+// Messages of the views supervisor.
+type (
+	// startView starts the actor of a newly registered view. initial: it writes its whole
+	// membership as edges (a bootstrap registration does not: the bootstrap reconciles).
+	startView struct {
+		key, table, clientID, authID string
+		members                      []engine.Member
+		initial                      bool
+	}
+	// replaceView gives a view a new membership, owner data or list_ref table (a
+	// re-registration, a re-materialization).
+	replaceView struct {
+		key, table, clientID, authID string
+		members                      []engine.Member
+	}
+	// retireView ends a view's actor after the steps already sent to it; with removeEdges it
+	// first removes the view's edges.
+	retireView struct {
+		key         string
+		removeEdges bool
+	}
+	// stepFanOut is one step's deltas, one per affected view. replyTo is answered with
+	// ingestDone once every one of those views applied its delta.
+	stepFanOut struct {
+		deltas  []engine.Delta
+		waitID  uint64
+		latency time.Duration
+		replyTo *actor.PID
+	}
+	// stepApplied: a view actor applied (or failed on) its delta of a step.
+	stepApplied struct{ step uint64 }
+	// resynced carries a restarted view's membership from the coordinator, in step order.
+	resynced struct {
+		key         string
+		incarnation uint64
+		members     []engine.Member
+		ok          bool
+	}
+	// retireAllReq retires every view without touching its edges (/reset); answered with done
+	// once no view actor is left.
+	retireAllReq struct{}
+	// drainViewsReq stops every view actor after its queued steps (shutdown); answered with
+	// done once none is left.
+	drainViewsReq struct{}
+	// viewActorReq asks for the actor part of /debug/view; answered with viewActorReply.
+	viewActorReq   struct{ key string }
+	viewActorReply struct {
+		ok                bool
+		pid               *actor.PID
+		mailbox, restarts int
+		lastErr           string
+	}
+)
+
+// liveView is a running view actor.
+type liveView struct {
+	c           *child
+	incarnation uint64
+}
+
+// retiringView is a view actor that was told to retire and has not terminated yet. next holds
+// what arrived meanwhile for a new registration of the same key (startView first): it is
+// delivered once the old actor is gone, so that the old actor's last edge items (its edge
+// removal above all) reach the writer before the new one's.
+type retiringView struct {
+	pid  *actor.PID
+	next []any
+}
+
+// pendingStep counts the views that still have to apply a step.
+type pendingStep struct {
+	remaining int
+	replyTo   *actor.PID
+}
+
+// viewsActor supervises the view actors (one per registered view key; restart policy: a view
+// that fails is restarted and rebuilt from the engine, see viewActor) and routes each step's
+// deltas to them in step order. It also collects their acknowledgements: the ingest is
+// answered once every affected view applied its delta, so a 200 means every affected view
+// has the change in memory.
+type viewsActor struct {
+	*supervision
+	pids         pids
+	live         map[string]*liveView
+	retiring     map[string]*retiringView
+	steps        map[uint64]*pendingStep
+	stepSeq      uint64
+	incarnations uint64
+	waiters      []*actor.PID // retireAll and drain requesters
+	draining     bool
+}
+
+func newViewsActor(e *env, p pids) *viewsActor {
+	return &viewsActor{supervision: newSupervision(e), pids: p, live: map[string]*liveView{},
+		retiring: map[string]*retiringView{}, steps: map[uint64]*pendingStep{}}
+}
+
+// Receive implements actor.Actor.
+func (v *viewsActor) Receive(ctx actor.Context) {
+	guard(v.env, kindViews, ctx, func() { v.receive(ctx) })
+}
+
+func (v *viewsActor) receive(ctx actor.Context) {
+	v.env.hooks.receive(kindViews, kindViews, ctx.Message())
+	switch m := ctx.Message().(type) {
+	case *startView, *replaceView, *retireView:
+		v.deliver(ctx, m)
+	case *stepFanOut:
+		v.fanOut(ctx, m)
+	case *stepApplied:
+		v.ack(ctx, m.step)
+	case *resynced:
+		if lv := v.live[m.key]; lv != nil && lv.incarnation == m.incarnation {
+			ctx.Send(lv.c.pid, m)
+		}
+	case *actor.Terminated:
+		v.terminated(ctx, m.Who)
+	case *retireAllReq:
+		for key, lv := range v.live {
+			v.retire(ctx, key, lv, false)
+		}
+		for _, r := range v.retiring {
+			v.dropNext(ctx, r)
+		}
+		v.waitEmpty(ctx)
+	case *drainViewsReq:
+		v.draining = true
+		for _, lv := range v.live {
+			ctx.Poison(lv.c.pid)
+		}
+		v.waitEmpty(ctx)
+	case *viewActorReq:
+		lv := v.live[m.key]
+		if lv == nil {
+			ctx.Respond(&viewActorReply{})
+			return
+		}
+		ctx.Respond(&viewActorReply{ok: true, pid: lv.c.pid, mailbox: lv.c.depth.len(), restarts: lv.c.restarts, lastErr: lv.c.lastErr})
+	case *listChildrenReq:
+		ctx.Respond(&childList{entries: v.list()})
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{"views": len(v.live), "retiring": len(v.retiring),
+			"steps_in_flight": len(v.steps), "draining": v.draining}})
+	}
+}
+
+// deliver handles a lifecycle message of one key, or holds it for the key's next incarnation
+// while the previous one retires.
+func (v *viewsActor) deliver(ctx actor.Context, msg any) {
+	var key string
+	switch m := msg.(type) {
+	case *startView:
+		key = m.key
+	case *replaceView:
+		key = m.key
+	case *retireView:
+		key = m.key
+	case *viewStep:
+		key = m.delta.View
+	}
+	if r := v.retiring[key]; r != nil {
+		if _, isStart := msg.(*startView); isStart || len(r.next) > 0 {
+			r.next = append(r.next, msg)
+			return
+		}
+	}
+	lv := v.live[key]
+	switch m := msg.(type) {
+	case *startView:
+		if lv != nil {
+			v.env.log.WithField("view", key).Error("view started twice; replacing its membership instead")
+			ctx.Send(lv.c.pid, &replaceView{key: key, table: m.table, clientID: m.clientID, authID: m.authID, members: m.members})
+			return
+		}
+		v.spawnView(ctx, m)
+	case *replaceView:
+		if lv != nil {
+			ctx.Send(lv.c.pid, m)
+		}
+	case *retireView:
+		if lv != nil {
+			v.retire(ctx, key, lv, m.removeEdges)
+		}
+	case *viewStep:
+		if lv != nil {
+			ctx.Send(lv.c.pid, m)
+		} else {
+			v.ack(ctx, m.step) // the view is gone: nothing to apply
+		}
+	}
+}
+
+func (v *viewsActor) spawnView(ctx actor.Context, m *startView) {
+	v.incarnations++
+	inc := v.incarnations
+	st := &viewState{key: m.key, incarnation: inc, table: m.table, clientID: m.clientID, authID: m.authID,
+		initial: m.initial, initMembers: m.members}
+	e, p := v.env, v.pids
+	c, err := v.spawn(ctx, kindView, m.key, fmt.Sprintf("view-%d", inc), func() actor.Actor {
+		return &viewActor{env: e, pids: p, st: st}
+	})
+	if err != nil {
+		v.env.log.WithField("view", m.key).WithError(err).Error("view actor not started")
+		return
+	}
+	v.live[m.key] = &liveView{c: c, incarnation: inc}
+	if v.draining {
+		ctx.Poison(c.pid) // it writes its initial edges, then stops
+	}
+}
+
+// retire tells a live view actor to end and holds the key's next messages until it did.
+func (v *viewsActor) retire(ctx actor.Context, key string, lv *liveView, removeEdges bool) {
+	delete(v.live, key)
+	ctx.Send(lv.c.pid, &retireMsg{removeEdges: removeEdges})
+	v.retiring[key] = &retiringView{pid: lv.c.pid}
+}
+
+func (v *viewsActor) fanOut(ctx actor.Context, m *stepFanOut) {
+	v.stepSeq++
+	seq := v.stepSeq
+	// Register the step before delivering: a delivery to an actor that is gone acknowledges
+	// at once.
+	p := &pendingStep{remaining: 1, replyTo: m.replyTo}
+	v.steps[seq] = p
+	for _, d := range m.deltas {
+		key := d.View
+		r := v.retiring[key]
+		if v.live[key] == nil && (r == nil || len(r.next) == 0) {
+			continue // retired and not registered again: nobody applies it
+		}
+		p.remaining++
+		v.deliver(ctx, &viewStep{step: seq, delta: d, waitID: m.waitID, latency: m.latency})
+	}
+	v.ack(ctx, seq) // the share held while delivering
+}
+
+// ack counts one acknowledgement of a step and answers its requester after the last.
+func (v *viewsActor) ack(ctx actor.Context, step uint64) {
+	p := v.steps[step]
+	if p == nil {
+		return
+	}
+	if p.remaining--; p.remaining == 0 {
+		delete(v.steps, step)
+		answer(ctx, p.replyTo, &ingestDone{}, nil)
+	}
+}
+
+// dropNext discards what waited for a retiring key's next incarnation, acknowledging its
+// steps (/reset drops every view).
+func (v *viewsActor) dropNext(ctx actor.Context, r *retiringView) {
+	for _, msg := range r.next {
+		if s, ok := msg.(*viewStep); ok {
+			v.ack(ctx, s.step)
+		}
+	}
+	r.next = nil
+}
+
+func (v *viewsActor) terminated(ctx actor.Context, who *actor.PID) {
+	c := v.forget(who)
+	if c == nil {
+		return
+	}
+	key := c.name
+	if r := v.retiring[key]; r != nil && r.pid.Id == who.Id {
+		delete(v.retiring, key)
+		for _, msg := range r.next {
+			v.deliver(ctx, msg)
+		}
+	} else if lv := v.live[key]; lv != nil && lv.c.pid.Id == who.Id {
+		delete(v.live, key)
+		if !v.draining {
+			v.env.log.WithFields(logrus.Fields{"view": key, "actor": who.Id}).Error("view actor stopped unexpectedly")
+		}
+	}
+	v.waitEmpty(ctx)
+}
+
+// waitEmpty adds the current requester (if any) to those answered once no view actor is left,
+// and answers them if none is.
+func (v *viewsActor) waitEmpty(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *retireAllReq, *drainViewsReq:
+		v.waiters = append(v.waiters, ctx.Sender())
+	}
+	if len(v.byPID) > 0 {
+		return
+	}
+	for _, w := range v.waiters {
+		answer(ctx, w, &done{}, nil)
+	}
+	v.waiters = nil
+}

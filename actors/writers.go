@@ -1,0 +1,190 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/surreal/membership"
+)
+
+// Messages of the writers supervisor. edgeWrite, ensureTableReq, dropUserTableReq and
+// reconcileReq are routed to the writer of their table (started on first use); requests keep
+// their requester, whom the writer answers.
+type (
+	// ensureTableReq defines a list_ref table (once per writer); answered with done or the
+	// error.
+	ensureTableReq struct{ table string }
+	// dropUserTableReq removes a user's table once everything queued before it is written.
+	dropUserTableReq struct{ uid string }
+	// reconcileReq makes a table's edges equal to views (SPEC §2.3) once everything queued
+	// before it is written; answered with done or the error.
+	reconcileReq struct {
+		table string
+		views map[string]membership.ViewMembership
+	}
+	// forgetAllReq discards everything queued in every writer (/reset); answered with done.
+	forgetAllReq struct{}
+	// clearEdgesReq deletes every edge of every list_ref table (/reset); answered with done or
+	// the error.
+	clearEdgesReq struct{}
+	// drainWritersReq is answered with done once every writer wrote everything queued.
+	drainWritersReq struct{}
+	// writerIdle: a writer whose table was removed has nothing queued after received
+	// messages from the supervisor.
+	writerIdle struct {
+		table    string
+		received uint64
+	}
+	// writerReplied: one writer answered a forget or drain of the supervisor.
+	writerReplied struct{ round uint64 }
+	// clearedEdges carries the result of clearEdgesReq (run off the supervisor's goroutine).
+	clearedEdges struct {
+		to  *actor.PID
+		err error
+	}
+)
+
+// writerSlot is a running writer actor.
+type writerSlot struct {
+	c      *child
+	routed uint64 // messages routed to it, compared with what it received before it may stop
+}
+
+// round is a forget or drain sent to every writer, answered once all replied.
+type round struct {
+	id      uint64
+	waiting int
+	to      *actor.PID
+}
+
+// writersActor supervises the writer actors, one per list_ref table (restart policy: a writer
+// that fails is restarted with its queue, see writerActor), and routes every edge write and
+// table operation to its table's writer, starting it on first use. A writer whose table was
+// removed and which has nothing left is stopped, so deleted users leave no actors behind.
+type writersActor struct {
+	*supervision
+	pids    pids
+	byTable map[string]*writerSlot
+	seq     uint64 // writer incarnations (unique actor names)
+	rounds  map[uint64]*round
+	roundID uint64
+}
+
+func newWritersActor(e *env, p pids) *writersActor {
+	return &writersActor{supervision: newSupervision(e), pids: p, byTable: map[string]*writerSlot{}, rounds: map[uint64]*round{}}
+}
+
+// Receive implements actor.Actor.
+func (w *writersActor) Receive(ctx actor.Context) {
+	guard(w.env, kindWriters, ctx, func() { w.receive(ctx) })
+}
+
+func (w *writersActor) receive(ctx actor.Context) {
+	w.env.hooks.receive(kindWriters, kindWriters, ctx.Message())
+	switch m := ctx.Message().(type) {
+	case *edgeWrite:
+		w.route(ctx, m.table, m)
+	case *ensureTableReq:
+		w.route(ctx, m.table, m)
+	case *dropUserTableReq:
+		w.route(ctx, membership.UserTable(m.uid), m)
+	case *reconcileReq:
+		w.route(ctx, m.table, m)
+	case *forgetAllReq:
+		w.broadcast(ctx, func(round uint64) any { return &forgetReq{round: round} })
+	case *drainWritersReq:
+		w.broadcast(ctx, func(round uint64) any { return &drainReq{round: round} })
+	case *writerReplied:
+		r := w.rounds[m.round]
+		if r == nil {
+			return
+		}
+		if r.waiting--; r.waiting == 0 {
+			delete(w.rounds, m.round)
+			answer(ctx, r.to, &done{}, nil)
+		}
+	case *clearEdgesReq:
+		to, self, sys, db := ctx.Sender(), ctx.Self(), ctx.ActorSystem(), w.env.db
+		go func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			sys.Root.Send(self, &clearedEdges{to: to, err: membership.ClearEdges(cctx, db)})
+		}()
+	case *clearedEdges:
+		answer(ctx, m.to, &done{}, m.err)
+	case *writerIdle:
+		if s := w.byTable[m.table]; s != nil && s.routed == m.received {
+			delete(w.byTable, m.table)
+			ctx.Stop(s.c.pid)
+		}
+	case *actor.Terminated:
+		if c := w.forget(m.Who); c != nil {
+			if s := w.byTable[c.name]; s != nil && s.c.pid.Id == m.Who.Id {
+				delete(w.byTable, c.name)
+				w.env.log.WithField("table", c.name).Error("writer actor stopped unexpectedly")
+			}
+		}
+	case *listChildrenReq:
+		ctx.Respond(&childList{entries: w.list()})
+	case *describeReq:
+		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable)}})
+	}
+}
+
+// route forwards msg to the writer of table, keeping the requester as the sender.
+func (w *writersActor) route(ctx actor.Context, table string, msg any) {
+	s := w.byTable[table]
+	if s == nil {
+		var err error
+		if s, err = w.start(ctx, table); err != nil {
+			w.env.log.WithField("table", table).WithError(err).Error("writer actor not started; the write is lost")
+			reply(ctx, nil, err)
+			return
+		}
+	}
+	s.routed++
+	if ctx.Sender() != nil {
+		ctx.RequestWithCustomSender(s.c.pid, msg, ctx.Sender())
+		return
+	}
+	ctx.Send(s.c.pid, msg)
+}
+
+func (w *writersActor) start(ctx actor.Context, table string) (*writerSlot, error) {
+	if !membership.ValidTableName(table) {
+		return nil, fmt.Errorf("invalid list_ref table name %q", table)
+	}
+	w.seq++
+	st := newWriterState(w.env, table)
+	e, p := w.env, w.pids
+	c, err := w.spawn(ctx, kindWriter, table, fmt.Sprintf("%s-%d", table, w.seq), func() actor.Actor {
+		return &writerActor{env: e, pids: p, st: st}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &writerSlot{c: c}
+	w.byTable[table] = s
+	w.env.log.WithFields(logrus.Fields{"table": table, "actor": c.pid.Id}).Debug("writer actor started")
+	return s, nil
+}
+
+// broadcast sends every writer the message made by build and answers the requester once all
+// replied (at once when there is no writer).
+func (w *writersActor) broadcast(ctx actor.Context, build func(round uint64) any) {
+	w.roundID++
+	r := &round{id: w.roundID, waiting: len(w.byTable), to: ctx.Sender()}
+	if r.waiting == 0 {
+		reply(ctx, &done{}, nil)
+		return
+	}
+	w.rounds[r.id] = r
+	for _, s := range w.byTable {
+		s.routed++
+		ctx.Request(s.c.pid, build(r.id))
+	}
+}
