@@ -20,31 +20,6 @@ type engineMember = engine.Member
 // viewKey is the view key of an id as sent (SPEC §1.2).
 func viewKey(id string) string { return engine.ViewKey(id) }
 
-// parseIngest decodes an /ingest body (SPEC §1.1) and its optional job_assignee.
-func parseIngest(body []byte) (engine.Change, string, error) {
-	ch, err := engine.ParseChange(body)
-	if err != nil {
-		return engine.Change{}, "", err
-	}
-	var assignee string
-	if bytes.Contains(body, []byte(`job_assignee`)) {
-		var aux struct {
-			JobAssignee any `json:"job_assignee"`
-		}
-		if err := json.Unmarshal(body, &aux); err != nil {
-			return engine.Change{}, "", fmt.Errorf("ingest body is not valid JSON: %w", err)
-		}
-		switch a := aux.JobAssignee.(type) {
-		case nil:
-		case string:
-			assignee = a
-		default:
-			return engine.Change{}, "", fmt.Errorf("field \"job_assignee\" must be a string (an SSP id), got %s", value.JSONKind(a))
-		}
-	}
-	return ch, assignee, nil
-}
-
 // object decodes a JSON object body into its raw fields.
 func object(body []byte, what string) (map[string]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)

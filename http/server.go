@@ -19,6 +19,7 @@ import (
 
 	"github.com/sp00ky/ssp/actors"
 	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/surreal/ingest"
 )
 
 // Options configures New. The zero value works: no auth secret (dev mode: any non-empty bearer
@@ -238,17 +239,13 @@ func (s *server) info(c *gin.Context) {
 }
 
 func (s *server) ingest(c *gin.Context) {
-	b := body(c)
-	ch, assignee, ok := fastIngest(b)
-	if !ok {
-		var err error
-		if ch, assignee, err = parseIngest(b); err != nil {
-			badRequest(c, "%v", err)
-			return
-		}
+	in, err := ingest.Decode(body(c))
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
 	}
-	if err := s.api.Ingest(c.Request.Context(), ch, assignee); err != nil {
-		s.fail(c, "ingest "+ch.Op.String()+" "+ch.Table, err)
+	if err := s.api.Ingest(c.Request.Context(), in.Change, in.JobAssignee); err != nil {
+		s.fail(c, "ingest "+in.Change.Op.String()+" "+in.Change.Table, err)
 		return
 	}
 	c.Status(nethttp.StatusOK)

@@ -511,7 +511,7 @@ func TestIngest(t *testing.T) {
 			}
 		})
 	}
-	// The decoded change is what engine.ParseChange makes of the body.
+	// The decoded change is what ingest.Decode makes of the body.
 	f := newFixture(t, nil)
 	f.do(req{method: "POST", path: "/ingest", body: `{"table":"thread","op":"update","id":"thread:⟨a-b⟩","record":{"author":"user:x","n":1}}`})
 	c := f.api.ingested[0]

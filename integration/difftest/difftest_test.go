@@ -31,7 +31,6 @@ func TestDifferential(t *testing.T) {
 	r, err := NewRunner(Options{
 		DB:           db,
 		NewEngine:    func() (Engine, error) { return engine.New(engine.Options{}), nil },
-		ParseIngest:  engine.ParseChange,
 		Logf:         t.Logf,
 		ShrinkBudget: 60 * time.Second,
 	})

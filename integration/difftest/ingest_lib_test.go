@@ -3,9 +3,7 @@ package difftest
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
-	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -65,48 +63,4 @@ func (in Ingest) JSON() []byte {
 		return []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))
 	}
 	return b
-}
-
-// ParseIngest turns an /ingest body into an engine.Change the way SPEC §1.1 describes: the id is
-// a record id in SurrealQL text form, the op is case-insensitive (MERGE included), and the record
-// is JSON classified by value.FromJSON (records and datetimes spelled as strings become records
-// and datetimes). It is the default of Options.ParseIngest; the test uses the engine's own parser
-// when there is one.
-func ParseIngest(body []byte) (engine.Change, error) {
-	var raw struct {
-		Table  string          `json:"table"`
-		Op     string          `json:"op"`
-		ID     string          `json:"id"`
-		Record json.RawMessage `json:"record"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return engine.Change{}, fmt.Errorf("ingest: %w", err)
-	}
-	id, ok := value.ParseRecord(raw.ID)
-	if !ok || id.Table() != raw.Table {
-		return engine.Change{}, fmt.Errorf("ingest: id %q is not a record id of table %q", raw.ID, raw.Table)
-	}
-	c := engine.Change{Table: raw.Table, ID: id, Record: value.None()}
-	switch strings.ToUpper(raw.Op) {
-	case "CREATE":
-		c.Op = engine.OpCreate
-	case "UPDATE":
-		c.Op = engine.OpUpdate
-	case "MERGE":
-		c.Op = engine.OpMerge
-	case "DELETE":
-		c.Op = engine.OpDelete
-		return c, nil
-	default:
-		return engine.Change{}, fmt.Errorf("ingest: unknown op %q", raw.Op)
-	}
-	rec, err := value.FromJSON(raw.Record)
-	if err != nil {
-		return engine.Change{}, fmt.Errorf("ingest: record: %w", err)
-	}
-	if rec.Kind() != value.KindObject {
-		return engine.Change{}, fmt.Errorf("ingest: record must be an object, got %s", rec.Kind())
-	}
-	c.Record = rec
-	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	surrealdb "github.com/surrealdb/surrealdb.go"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -28,8 +29,8 @@ type Options struct {
 	DB *surrealdb.DB
 	// NewEngine returns a fresh engine.
 	NewEngine func() (Engine, error)
-	// ParseIngest turns an /ingest body into a change (default: ParseIngest of this package).
-	ParseIngest func(body []byte) (engine.Change, error)
+	// ParseIngest decodes an /ingest body (default: ingest.Decode, the SSP's own decoder).
+	ParseIngest func(body []byte) (ingest.Body, error)
 	// Views is the corpus (default: Corpus()).
 	Views []View
 	// ShrinkBudget bounds the time spent shrinking one mismatch (default 90 s).
@@ -51,7 +52,7 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, errors.New("difftest: Options.DB and Options.NewEngine are required")
 	}
 	if opts.ParseIngest == nil {
-		opts.ParseIngest = ParseIngest
+		opts.ParseIngest = ingest.Decode
 	}
 	if opts.Views == nil {
 		opts.Views = Corpus()
@@ -277,11 +278,11 @@ func (s *session) feed(body []byte) (err error) {
 			err = fmt.Errorf("engine panicked on ingest %s: %v", body, p)
 		}
 	}()
-	c, err := s.r.opts.ParseIngest(body)
+	in, err := s.r.opts.ParseIngest(body)
 	if err != nil {
 		return fmt.Errorf("ingest %s rejected: %w", body, err)
 	}
-	if _, err := s.eng.Apply(c); err != nil {
+	if _, err := s.eng.Apply(in.Change); err != nil {
 		return fmt.Errorf("engine: apply %s: %w", body, err)
 	}
 	return nil

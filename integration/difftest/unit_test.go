@@ -10,6 +10,7 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -112,8 +113,8 @@ func TestIngestFor(t *testing.T) {
 			if got != c.wantRecord {
 				t.Errorf("record = %s, want %s", got, c.wantRecord)
 			}
-			if _, err := ParseIngest(in.JSON()); err != nil {
-				t.Errorf("ParseIngest(%s): %v", in.JSON(), err)
+			if _, err := ingest.Decode(in.JSON()); err != nil {
+				t.Errorf("ingest.Decode(%s): %v", in.JSON(), err)
 			}
 		})
 	}

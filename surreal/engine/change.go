@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -37,61 +35,6 @@ func ParseOp(s string) (Op, error) {
 		return OpDelete, nil
 	}
 	return 0, fmt.Errorf("op %q is not one of CREATE, UPDATE, MERGE, DELETE", s)
-}
-
-// ParseChange decodes and validates an /ingest JSON body (SPEC §1.1):
-// `{"table", "op", "id", "record"?, …}`. Unknown keys are ignored. Record ids and datetimes inside
-// the record are classified as value.FromAny does; the record's `id` is set to the change's id.
-func ParseChange(body []byte) (Change, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return Change{}, fmt.Errorf("ingest body is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return Change{}, fmt.Errorf("ingest body has data after the JSON object")
-	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return Change{}, fmt.Errorf("ingest body must be a JSON object, got %s", value.JSONKind(raw))
-	}
-	table, err := stringField(m, "table")
-	if err != nil {
-		return Change{}, err
-	}
-	op, err := stringField(m, "op")
-	if err != nil {
-		return Change{}, err
-	}
-	id, err := stringField(m, "id")
-	if err != nil {
-		return Change{}, err
-	}
-	record := value.None()
-	if r, present := m["record"]; present && r != nil {
-		obj, ok := r.(map[string]any)
-		if !ok {
-			return Change{}, fmt.Errorf("field \"record\" must be a JSON object, got %s", value.JSONKind(r))
-		}
-		record, err = value.ObjectFromAny(obj)
-		if err != nil {
-			return Change{}, fmt.Errorf("field \"record\": %w", err)
-		}
-	}
-	return NewChange(table, op, id, record)
-}
-
-func stringField(m map[string]any, name string) (string, error) {
-	x, ok := m[name]
-	if !ok || x == nil {
-		return "", fmt.Errorf("field %q is required", name)
-	}
-	s, ok := x.(string)
-	if !ok {
-		return "", fmt.Errorf("field %q must be a string, got %s", name, value.JSONKind(x))
-	}
-	return s, nil
 }
 
 // NewChange validates the decoded parts of a change: op is CREATE, UPDATE, MERGE or DELETE (any

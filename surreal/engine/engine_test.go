@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	ingestbody "github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -16,11 +17,11 @@ import (
 // member keys of subquery rows are written parent>rel>key.
 func ingest(t *testing.T, e *engine.Engine, body string) string {
 	t.Helper()
-	c, err := engine.ParseChange([]byte(body))
+	b, err := ingestbody.Decode([]byte(body))
 	if err != nil {
-		t.Fatalf("ParseChange(%s): %v", body, err)
+		t.Fatalf("Decode(%s): %v", body, err)
 	}
-	ds, err := e.Apply(c)
+	ds, err := e.Apply(b.Change)
 	if err != nil {
 		t.Fatalf("Apply(%s): %v", body, err)
 	}

@@ -10,8 +10,10 @@
 //	{"unregister":{"id":"v1"}}
 //	{"check":true}
 //
-// params is a JSON object or a string holding a SurrealQL object literal, as /view/register
-// accepts; view ids are reduced to their view key (engine.ViewKey). Output, one line each:
+// An ingest line holds an /ingest body, decoded as the HTTP route decodes it (ingest.Decode; a
+// job_assignee is checked but has no effect here). params is a JSON object or a string holding a
+// SurrealQL object literal, as /view/register accepts; view ids are reduced to their view key
+// (engine.ViewKey). Output, one line each:
 //
 //	{"views":{"v1":[{"key":"user:1","version":1}]}}   for each check
 //	{"error":{"id":"v1","message":"..."}}              for a rejected registration
@@ -33,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -135,11 +138,11 @@ func step(eng *engine.Engine, n int, line []byte) any {
 		case "register":
 			return register(eng, n, body)
 		case "ingest":
-			c, err := engine.ParseChange(body)
+			in, err := ingest.Decode(body)
 			if err != nil {
 				return lineError(n, "ingest: %v", err)
 			}
-			if _, err := eng.Apply(c); err != nil {
+			if _, err := eng.Apply(in.Change); err != nil {
 				return lineError(n, "ingest: %v", err)
 			}
 			return nil

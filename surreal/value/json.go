@@ -114,10 +114,7 @@ func recordObject(m map[string]any) (Value, bool) {
 		}
 		switch id := idv.(type) {
 		case string:
-			if k, ok := parseKey(id); ok {
-				return Record(tb, k), true
-			}
-			return Record(tb, String(id)), true
+			return Record(tb, RecordKey(id)), true
 		case json.Number:
 			if i, err := strconv.ParseInt(string(id), 10, 64); err == nil {
 				return Record(tb, Int(i)), true

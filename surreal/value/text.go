@@ -76,6 +76,16 @@ func splitTable(s string) (table, rest string, ok bool) {
 	return s[:i], s[i+1:], true
 }
 
+// RecordKey returns the key that text spells as the key part of a record id (`1` → the int 1,
+// `⟨a b⟩` → "a b", `abc` → "abc"), or text itself as a string key when it spells none. The JSON
+// shapes {tb, id} and {table, key} of a record id carry their key this way.
+func RecordKey(text string) Value {
+	if k, ok := parseKey(text); ok {
+		return k
+	}
+	return String(text)
+}
+
 func parseKey(s string) (Value, bool) {
 	switch {
 	case s == "":

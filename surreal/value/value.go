@@ -13,7 +13,9 @@ package value
 
 import (
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -105,7 +107,7 @@ func Array(elems []Value) Value {
 func ObjectOf(fields []Field) Value {
 	fs := make([]Field, len(fields))
 	copy(fs, fields)
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Key < fs[j].Key })
+	slices.SortStableFunc(fs, func(a, b Field) int { return strings.Compare(a.Key, b.Key) })
 	out := fs[:0]
 	for _, f := range fs {
 		if len(out) > 0 && out[len(out)-1].Key == f.Key {

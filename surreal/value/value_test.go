@@ -138,6 +138,27 @@ func TestParseRecord(t *testing.T) {
 	}
 }
 
+func TestRecordKey(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Value
+	}{
+		{"1", Int(1)},
+		{"-3", Int(-3)},
+		{"99999999999999999999", String("99999999999999999999")},
+		{"abc", String("abc")},
+		{"⟨a b⟩", String("a b")},
+		{"`a b`", String("a b")},
+		{"a b", String("a b")}, // spells no key: kept as text
+		{"", String("")},
+	}
+	for _, tt := range tests {
+		if got := RecordKey(tt.in); !Identical(got, tt.want) {
+			t.Errorf("RecordKey(%q) = %s, want %s", tt.in, got.SurQL(), tt.want.SurQL())
+		}
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	tests := []struct {
 		in   string
