@@ -25,7 +25,14 @@ func (s *Scheduler) routes() http.Handler {
 	mux.HandleFunc("GET /health", s.handleHealth)
 	mux.HandleFunc("GET /info", s.handleInfo)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.enter() {
+			text(w, http.StatusServiceUnavailable, "Scheduler is shutting down")
+			return
+		}
+		defer s.wg.Done()
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func text(w http.ResponseWriter, status int, msg string) {

@@ -251,12 +251,10 @@ func (s *Scheduler) handleRegister(w http.ResponseWriter, r *http.Request) {
 
 	s.log.WithFields(logrus.Fields{"ssp_id": id, "url": url, "version": version, "snapshot_seq": snap}).
 		Info("SSP registered; replica frozen while it bootstraps")
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.goBackground(func(context.Context) {
 		defer cancel()
 		s.bootstrap(ctx, id, gen, url)
-	}()
+	})
 	writeJSON(w, http.StatusAccepted, map[string]any{"snapshot_seq": snap, "table_hashes": hashes})
 }
 

@@ -168,7 +168,11 @@ type Scheduler struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// wg counts background tasks and requests being served; lifeMu and closing keep new ones
+	// from starting once Close waits for them.
+	wg      sync.WaitGroup
+	lifeMu  sync.Mutex
+	closing bool
 
 	release     chan struct{}
 	releaseOnce sync.Once
@@ -293,13 +297,11 @@ func Start(ctx context.Context, opts Options) (*Scheduler, error) {
 	}
 
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.goBackground(func(context.Context) {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.WithError(err).Error("http server stopped")
 		}
-	}()
+	})
 	if !opts.HoldCloning {
 		s.ReleaseCloning()
 	}
@@ -316,8 +318,22 @@ func Start(ctx context.Context, opts Options) (*Scheduler, error) {
 	return s, nil
 }
 
-func (s *Scheduler) goBackground(f func(context.Context)) {
+// enter counts one more task for Close to wait for, unless Close has begun.
+func (s *Scheduler) enter() bool {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closing {
+		return false
+	}
 	s.wg.Add(1)
+	return true
+}
+
+// goBackground runs f in a goroutine that Close cancels and waits for.
+func (s *Scheduler) goBackground(f func(context.Context)) {
+	if !s.enter() {
+		return
+	}
 	go func() {
 		defer s.wg.Done()
 		f(s.ctx)
@@ -469,15 +485,18 @@ func (s *Scheduler) statusLocked() Status {
 func (s *Scheduler) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		s.lifeMu.Lock()
+		s.closing = true
+		s.lifeMu.Unlock()
 		s.ReleaseCloning()
-		if s.srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shut down http server: %w", err))
-			}
-			cancel()
-		}
+		// In-flight requests to SSPs, bootstraps and the clone end with the context; closing the
+		// server drops every connection (a test double need not drain ingests gracefully).
 		s.cancel()
+		if s.srv != nil {
+			if err := s.srv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close http server: %w", err))
+			}
+		}
 		s.wg.Wait()
 		s.transport.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
