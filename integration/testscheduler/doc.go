@@ -23,4 +23,22 @@
 // Scheduler inspect its state (Log, SSPs, Assignments, Requests, Heartbeats, …) and switch test
 // behaviours (ForceHeartbeat, LieTableHash, FailRegistrations, HoldCloning via Options, Defects,
 // Reassign, …); all are safe for concurrent use.
+//
+// # Choices where the protocol leaves the real scheduler's behaviour open
+//
+//   - Ingests are serialised (seq assignment and fan-out), so every SSP receives events in seq
+//     order; an SSP must not call /ingest synchronously from its own /ingest handler.
+//   - Replayed and drained events are sent as fanned out: with the `job_assignee` picked when
+//     the event arrived (none if no SSP was ready then).
+//   - Ties of the fewest-views strategy go to the smallest ssp_id. Views are keyed by view key
+//     (SPEC §1.2), so `v1` and `_00_query:v1` are one view.
+//   - A flagged SSP gets 409 on every heartbeat until it registers again; overflow and hash
+//     mismatch 409s carry `"clean": false`.
+//   - Only ready SSPs are subject to the heartbeat timeout (a bootstrap has its own timeout);
+//     an aborted bootstrap (failed, timed out) drops the SSP and its assignments.
+//   - /proxy/query wraps every non-array result in a one-element array (NONE and NULL: `[]`),
+//     and answers `[]` to any statement that fails because a table does not exist — also a
+//     table read inside a subquery, as upstream does.
+//   - Rows are stored typed in the replica (the ingest JSON classified as the SSP classifies it),
+//     so the replica answers like SurrealDB and its hashes equal the SSP's.
 package testscheduler

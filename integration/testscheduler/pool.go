@@ -55,7 +55,7 @@ func (s *Scheduler) post(ctx context.Context, sspID, base, path string, body []b
 		rec.Err = err.Error()
 	}
 	s.mu.Lock()
-	s.requests[sspID] = append(s.requests[sspID], rec)
+	s.requests[sspID] = keepLast(append(s.requests[sspID], rec), s.opts.HistoryLimit)
 	s.mu.Unlock()
 	if err != nil {
 		s.log.WithFields(logrus.Fields{"ssp_id": sspID, "path": path, "seq": seq, "kind": kind}).WithError(err).Warn("request to SSP failed")
@@ -92,6 +92,14 @@ func (s *Scheduler) do(ctx context.Context, method, url string, body []byte) (in
 		return resp.StatusCode, b, fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, abbreviate(string(b)))
 	}
 	return resp.StatusCode, b, nil
+}
+
+// keepLast trims list to its last n entries (n <= 0: no limit).
+func keepLast[T any](list []T, n int) []T {
+	if n <= 0 || len(list) <= n {
+		return list
+	}
+	return append(list[:0:0], list[len(list)-n:]...)
 }
 
 func abbreviate(s string) string {
@@ -165,7 +173,7 @@ func (s *Scheduler) ingest(table, op, id string, m map[string]json.RawMessage) {
 	}
 	body, _ := json.Marshal(m)
 	e := &Event{Seq: seq, Table: table, Op: op, ID: id, JobAssignee: assignee, Body: body, Received: time.Now()}
-	s.events = append(s.events, e)
+	s.events = keepLast(append(s.events, e), s.opts.HistoryLimit)
 	s.global = append(s.global, e)
 	var targets []target
 	for _, sid := range s.sortedIDs() {
@@ -251,10 +259,12 @@ func (s *Scheduler) handleRegister(w http.ResponseWriter, r *http.Request) {
 
 	s.log.WithFields(logrus.Fields{"ssp_id": id, "url": url, "version": version, "snapshot_seq": snap}).
 		Info("SSP registered; replica frozen while it bootstraps")
-	s.goBackground(func(context.Context) {
+	if !s.goBackground(func(context.Context) {
 		defer cancel()
 		s.bootstrap(ctx, id, gen, url)
-	})
+	}) {
+		cancel()
+	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"snapshot_seq": snap, "table_hashes": hashes})
 }
 
@@ -389,12 +399,7 @@ func (s *Scheduler) verify(ctx context.Context, id string, gen uint64, base stri
 	s.replicaMu.RLock()
 	rows, err := s.replicaRows(ctx)
 	s.mu.Lock()
-	var evs []*Event
-	for _, e := range s.events {
-		if e.Seq > s.snapshotSeq {
-			evs = append(evs, e)
-		}
-	}
+	evs := append([]*Event(nil), s.global...) // the events after the replica's snapshot
 	s.mu.Unlock()
 	s.replicaMu.RUnlock()
 	if err != nil {
@@ -562,7 +567,7 @@ func (s *Scheduler) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hb.Answer = answer.Status
-	s.heartbeats[hb.SSP] = append(s.heartbeats[hb.SSP], hb)
+	s.heartbeats[hb.SSP] = keepLast(append(s.heartbeats[hb.SSP], hb), s.opts.HistoryLimit)
 	s.mu.Unlock()
 	if answer.Status != http.StatusOK {
 		s.log.WithFields(logrus.Fields{"ssp_id": hb.SSP, "status": answer.Status}).Info("heartbeat refused")

@@ -105,6 +105,19 @@ func TestIngestSeqsAndLog(t *testing.T) {
 	if got := s.GlobalBuffer(); !slices.Equal(got, seqList(1, 2, 3, 4, 5)) {
 		t.Errorf("global buffer %v, want 1..5", got)
 	}
+
+	// HistoryLimit bounds the log kept for inspection, not the seqs nor the buffer.
+	s, _ = start(t, "", Options{HistoryLimit: 2})
+	for i := 1; i <= 5; i++ {
+		ingest(t, s, "t", "CREATE", "t:"+itoa(i), map[string]any{"n": i})
+	}
+	var kept []uint64
+	for _, e := range s.Log() {
+		kept = append(kept, e.Seq)
+	}
+	if !slices.Equal(kept, seqList(4, 5)) || s.Seq() != 5 || len(s.GlobalBuffer()) != 5 {
+		t.Errorf("with HistoryLimit 2: log %v, seq %d, buffer %v", kept, s.Seq(), s.GlobalBuffer())
+	}
 }
 
 func TestConcurrentIngestsGetDistinctSeqs(t *testing.T) {

@@ -61,6 +61,10 @@ type Options struct {
 	// ConflictJSON answers 409 heartbeats with JSON `{"reason","clean"}` (newer schedulers)
 	// instead of plain text (older ones).
 	ConflictJSON bool
+	// HistoryLimit, when positive, bounds what the scheduler keeps for inspection: the last
+	// HistoryLimit events of Log, and per SSP of Requests and Heartbeats (for long `ssp dev`
+	// sessions). Zero keeps everything.
+	HistoryLimit int
 	// Defects reproduces known defects of the real scheduler.
 	Defects Defects
 	// Log receives the scheduler's log (logrus' standard logger if nil).
@@ -329,15 +333,17 @@ func (s *Scheduler) enter() bool {
 	return true
 }
 
-// goBackground runs f in a goroutine that Close cancels and waits for.
-func (s *Scheduler) goBackground(f func(context.Context)) {
+// goBackground runs f in a goroutine that Close cancels and waits for. It reports false (and
+// does not run f) once Close has begun.
+func (s *Scheduler) goBackground(f func(context.Context)) bool {
 	if !s.enter() {
-		return
+		return false
 	}
 	go func() {
 		defer s.wg.Done()
 		f(s.ctx)
 	}()
+	return true
 }
 
 // URL returns the scheduler's base URL, http://host:port.
