@@ -185,8 +185,8 @@ type fakeSSP struct {
 	health       string
 	viewStatus   int
 	ingestStatus int
-	skipApply    bool                          // receive ingests but do not apply them
-	onIngest     func(ingestReq)               // called (unlocked) for every /ingest
+	skipApply    bool                              // receive ingests but do not apply them
+	onIngest     func(ingestReq)                   // called (unlocked) for every /ingest
 	store        map[string]map[string]value.Value // table → hash key → row
 	ingests      []ingestReq
 	viewReqs     []viewReq
