@@ -115,7 +115,7 @@ func TestBufferOverflow(t *testing.T) {
 }
 
 func TestHeartbeatTimeout(t *testing.T) {
-	s, _ := start(t, "", Options{HeartbeatTimeout: 300 * time.Millisecond})
+	s, _ := start(t, "", Options{HeartbeatTimeout: 800 * time.Millisecond})
 	silent := newFakeSSP(t, "ssp-silent")
 	alive := newFakeSSP(t, "ssp-alive")
 	silent.readyUp(t, s)
