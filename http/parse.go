@@ -15,11 +15,6 @@ import (
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-type engineMember = engine.Member
-
-// viewKey is the view key of an id as sent (SPEC §1.2).
-func viewKey(id string) string { return engine.ViewKey(id) }
-
 // object decodes a JSON object body into its raw fields.
 func object(body []byte, what string) (map[string]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)
@@ -90,7 +85,7 @@ func parseRegister(body []byte, now time.Time) (actors.RegisterRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	req.Key = viewKey(id)
+	req.Key = engine.ViewKey(id)
 	if req.Key == "" {
 		return req, fmt.Errorf("field \"id\" %q has an empty view key; send e.g. \"_00_query:abc\" or \"abc\"", id)
 	}
@@ -196,7 +191,7 @@ func parseUnregister(body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := viewKey(id)
+	key := engine.ViewKey(id)
 	if key == "" {
 		return "", fmt.Errorf("field \"id\" %q has an empty view key", id)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sp00ky/ssp/actors"
 	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/ingest"
 )
 
@@ -263,7 +264,7 @@ func (s *server) register(c *gin.Context) {
 		return
 	}
 	if res.Records == nil {
-		res.Records = []engineMember{}
+		res.Records = []engine.Member{}
 	}
 	c.PureJSON(nethttp.StatusOK, res)
 }
@@ -305,14 +306,14 @@ func (s *server) log(c *gin.Context) {
 
 func (s *server) debugView(c *gin.Context) {
 	id := c.Param("view_id")
-	key := viewKey(id)
+	key := engine.ViewKey(id)
 	d, ok := s.api.DebugView(c.Request.Context(), key)
 	if !ok {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("view %q (key %q) is not registered", id, key))
 		return
 	}
 	if d.Cache == nil {
-		d.Cache = []engineMember{}
+		d.Cache = []engine.Member{}
 	}
 	if d.SubqueryTables == nil {
 		d.SubqueryTables = []string{}

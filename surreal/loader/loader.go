@@ -20,10 +20,6 @@ import (
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// DefaultPageSize is the page size of LoadTable when none is given
-// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE's default).
-const DefaultPageSize = 500
-
 // Internal tables of Sp00ky start with this prefix and are not base data.
 const internalPrefix = "_00_"
 
@@ -157,12 +153,12 @@ func tableDefs(info value.Value) (map[string]string, error) {
 }
 
 // LoadTable reads every row of table in record-id order, pageSize rows at a time
-// (DefaultPageSize if pageSize <= 0), and calls fn with each non-empty page. It stops at the
+// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page. It stops at the
 // first error, from the source or from fn. When the last Tables or TableDefinitions call saw
 // VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
 func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
 	if pageSize <= 0 {
-		pageSize = DefaultPageSize
+		return fmt.Errorf("load table %s: page size %d must be positive", table, pageSize)
 	}
 	vars := map[string]value.Value{"tb": value.String(table), "n": value.Int(int64(pageSize))}
 	q, next := QueryFirstPage, QueryNextPage

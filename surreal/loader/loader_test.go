@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,8 +134,11 @@ func TestLoadTablePaging(t *testing.T) {
 	}
 
 	n := 0
-	if err := l.LoadTable(ctx, "empty", 0, func(rows []value.Value) error { n += len(rows); return nil }); err != nil || n != 0 {
+	if err := l.LoadTable(ctx, "empty", 5, func(rows []value.Value) error { n += len(rows); return nil }); err != nil || n != 0 {
 		t.Fatalf("LoadTable(empty) = %d rows, %v", n, err)
+	}
+	if err := l.LoadTable(ctx, "item", 0, func([]value.Value) error { return nil }); err == nil || !strings.Contains(err.Error(), "page size 0 must be positive") {
+		t.Fatalf("LoadTable with page size 0: %v, want an error naming the page size", err)
 	}
 	if err := l.LoadTable(ctx, "missing", 10, func([]value.Value) error { return nil }); err == nil {
 		t.Fatal("LoadTable of a missing table: no error")
