@@ -41,9 +41,10 @@ type ViewMetrics struct {
 	P55, P90, P99     float64
 }
 
-// StoreOptions tunes a Store. The zero value is ready to use.
+// StoreOptions tunes a Store.
 type StoreOptions struct {
-	// VersionTimeout bounds WaitVersion (default 5s).
+	// VersionTimeout bounds WaitVersion (SPKY_RV_WAIT_TIMEOUT_MS; its default lives in package
+	// config). WaitVersion refuses to wait without one.
 	VersionTimeout time.Duration
 	// MaxStatements caps the statements of one FlushMetrics query (default 500).
 	MaxStatements int
@@ -62,9 +63,6 @@ type Store struct {
 
 // NewStore returns a Store using q.
 func NewStore(q Querier, opts StoreOptions) *Store {
-	if opts.VersionTimeout <= 0 {
-		opts.VersionTimeout = 5 * time.Second
-	}
 	if opts.MaxStatements <= 0 {
 		opts.MaxStatements = 500
 	}
@@ -287,6 +285,9 @@ func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) erro
 	}
 	if rid.Kind() != value.KindRecord {
 		return fmt.Errorf("wait for version %d: %s is not a record id", rv, rid.SurQL())
+	}
+	if s.opts.VersionTimeout <= 0 {
+		return fmt.Errorf("wait for %s version %d: StoreOptions.VersionTimeout is not set", value.RecordString(rid), rv)
 	}
 	deadline := time.Now().Add(s.opts.VersionTimeout)
 	// A poll may run a little past the deadline: the last one starts at it.

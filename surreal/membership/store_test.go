@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,9 +143,15 @@ func TestWaitVersion(t *testing.T) {
 		t.Fatalf("WaitVersion of a non-record = %v", err)
 	}
 
-	// The version becomes visible while waiting (default 5s budget).
+	// Without a timeout it refuses to wait.
+	if err := e.s.WaitVersion(e.ctx, rid, 1); err == nil || !strings.Contains(err.Error(), "VersionTimeout is not set") {
+		t.Fatalf("WaitVersion without a timeout = %v, want an error naming it", err)
+	}
+
+	// The version becomes visible while waiting.
+	long := NewStore(e.q, StoreOptions{VersionTimeout: 30 * time.Second, Log: quietLog()})
 	done := make(chan error, 1)
-	go func() { done <- e.s.WaitVersion(e.ctx, rid, 3) }()
+	go func() { done <- long.WaitVersion(e.ctx, rid, 3) }()
 	e.exec("UPDATE _00_version SET version = 3 WHERE record_id = $rid", map[string]any{"rid": rid})
 	if err := <-done; err != nil {
 		t.Fatalf("WaitVersion after the update = %v", err)
@@ -153,7 +160,7 @@ func TestWaitVersion(t *testing.T) {
 	// Cancellation ends the wait with ctx's error.
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
-	if err := e.s.WaitVersion(ctx, rid, 9); !errors.Is(err, context.Canceled) {
+	if err := long.WaitVersion(ctx, rid, 9); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitVersion with a cancelled ctx = %v", err)
 	}
 }
