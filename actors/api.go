@@ -95,8 +95,9 @@ type Info struct {
 // whose every call is messages to the actors.
 type API interface {
 	Status() Status
-	// Ingest applies one change to every affected view in memory and returns once they all
-	// have; database writes follow in the background. jobAssignee is the optional job_assignee.
+	// Ingest applies one change in memory and returns once the engine has it and every
+	// affected view has it queued ahead of any later request; database writes follow in the
+	// background. jobAssignee is the optional job_assignee.
 	Ingest(ctx context.Context, c engine.Change, jobAssignee string) error
 	Register(ctx context.Context, req RegisterRequest) (RegisterResult, error)
 	Unregister(ctx context.Context, key string) error

@@ -18,9 +18,9 @@ import (
 // Messages of the coordinator.
 type (
 	// ingestReq is one accepted change (it holds a place of the inbox). It is answered with
-	// ingestDone — by the views supervisor once every affected view applied it, or by the
-	// coordinator when no view is affected — or with the error that refused it. A change
-	// refused (not ready, busy) was not applied.
+	// ingestDone once the change is applied to the engine and its deltas are handed to the
+	// views supervisor — every request sent after the answer reaches a view behind them —, or
+	// with the error that refused it. A change refused (not ready, busy) was not applied.
 	ingestReq struct {
 		change   engine.Change
 		deadline time.Time // until when it may wait for the edge writers (then ErrBusy)
@@ -96,11 +96,9 @@ type (
 		referenced, subquery []string
 	}
 	depsReq struct{}
-	// backlogReport: a writer's queued edge items (sent when the count moves by a granule).
-	backlogReport struct {
-		table  string
-		queued int
-	}
+	// backlogReport: the deltas routed to the writers and not yet handed to the database
+	// (from the writers supervisor, when the count moves by a granule).
+	backlogReport struct{ queued int }
 	// parkCheck: the earliest parked ingest may have reached its deadline.
 	parkCheck struct{}
 	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
@@ -139,8 +137,7 @@ type coordinatorState struct {
 	resetting  bool
 	regSeq     uint64
 	waitSeq    uint64
-	backlog    map[string]int
-	backlogSum int
+	backlogSum int // the writers' backlog as last reported
 	parked     []parkedIngest
 	parkTimer  *time.Timer
 	members    int
@@ -149,10 +146,9 @@ type coordinatorState struct {
 
 func newCoordinatorState() *coordinatorState {
 	return &coordinatorState{
-		eng:     engine.New(engine.Options{}),
-		views:   map[string]*viewDef{},
-		gate:    fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
-		backlog: map[string]int{},
+		eng:   engine.New(engine.Options{}),
+		views: map[string]*viewDef{},
+		gate:  fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
 	}
 }
 
@@ -267,12 +263,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	case *depsReq:
 		ctx.Respond(&DepsDebug{DependencyMap: st.eng.Dependencies(), TablesInStore: st.eng.Tables(), ViewCount: len(st.views)})
 	case *backlogReport:
-		st.backlogSum += m.queued - st.backlog[m.table]
-		if m.queued == 0 {
-			delete(st.backlog, m.table)
-		} else {
-			st.backlog[m.table] = m.queued
-		}
+		st.backlogSum = m.queued
 		c.env.m.writerBacklog.Set(float64(st.backlogSum))
 		c.unpark(ctx)
 	case *parkCheck:
@@ -365,8 +356,8 @@ func (c *coordinator) armPark(ctx actor.Context) {
 	st.parkTimer = after(ctx.ActorSystem(), time.Until(first)+time.Millisecond, ctx.Self(), &parkCheck{})
 }
 
-// step applies one change to the engine and hands its deltas to the views supervisor, which
-// answers replyTo once every affected view applied its delta.
+// step applies one change to the engine, hands its deltas to the views supervisor and answers
+// replyTo.
 func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) {
 	st := c.st
 	if h := c.env.hooks.Step; h != nil {
@@ -380,28 +371,35 @@ func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) 
 		return
 	}
 	waitID := c.versionEvent(ctx, m.change, len(deltas) > 0)
-	fan := &stepFanOut{waitID: waitID, latency: latency, replyTo: replyTo}
-	diff := 0
+	fan := &stepFanOut{deltas: deltas, waitID: waitID, latency: latency}
+	diff, unknown := 0, 0
 	for i := range deltas {
-		d := deltas[i]
-		def := st.views[d.View]
+		def := st.views[deltas[i].View]
 		if def == nil {
+			unknown++
 			continue
 		}
-		n := len(d.Added) - len(d.Removed)
+		n := len(deltas[i].Added) - len(deltas[i].Removed)
 		def.members += n
 		diff += n
-		fan.deltas = append(fan.deltas, d)
+	}
+	if unknown > 0 {
+		// The engine knows views this actor no longer does (it never should): skip them.
+		fan.deltas = make([]engine.Delta, 0, len(deltas)-unknown)
+		for _, d := range deltas {
+			if st.views[d.View] != nil {
+				fan.deltas = append(fan.deltas, d)
+			}
+		}
 	}
 	if diff != 0 {
 		st.members += diff
 		c.env.m.members.Add(float64(diff))
 	}
-	if len(fan.deltas) == 0 {
-		answer(ctx, replyTo, &ingestDone{}, nil)
-		return
+	if len(fan.deltas) > 0 {
+		ctx.Send(c.pids.views, fan)
 	}
-	ctx.Send(c.pids.views, fan)
+	answer(ctx, replyTo, &ingestDone{}, nil)
 }
 
 // versionEvent tells the versions actor about a change's version (SPEC §2.4) and returns the
@@ -566,7 +564,7 @@ func (c *coordinator) expired(ctx actor.Context, m *viewExpired) {
 	switch def := st.views[m.key]; {
 	case def == nil:
 		// A view this process never loaded (or already dropped): its edges go anyway.
-		ctx.Send(c.pids.writers, &edgeWrite{table: table, op: writeOp{kind: opRemove, view: m.key}})
+		ctx.Send(c.pids.writers, &edgeWrite{table: table, kind: opRemove, view: m.key})
 	case def.regSeq == m.regSeq:
 		table = def.table
 		c.unregister(ctx, m.key)

@@ -7,10 +7,11 @@ import (
 )
 
 // pinnedDispatcher runs one actor's mailbox on a single long-lived goroutine instead of a new
-// goroutine per burst of messages (protoactor's default). The coordinator runs the engine,
-// whose deep call stacks made every fresh goroutine grow and copy its stack again; a pinned
-// goroutine keeps its stack. Use one per actor: the mailbox schedules at most one run at a
-// time, which the one-slot queue always has room for.
+// goroutine per burst of messages (protoactor's default). The actors on the path of every
+// ingest use one: the coordinator runs the engine, whose deep call stacks made every fresh
+// goroutine grow and copy its stack again, and the views and writers supervisors route every
+// step and edge write. Use one per actor: the mailbox schedules at most one run at a time,
+// which the one-slot queue always has room for.
 type pinnedDispatcher struct {
 	work      chan func()
 	quit      chan struct{}
@@ -65,4 +66,19 @@ func (d *pinnedDispatcher) Throughput() int { return pinnedThroughput }
 func (d *pinnedDispatcher) close() {
 	d.closeOnce.Do(func() { close(d.quit) })
 	<-d.done
+}
+
+// hotPath are the pinned dispatchers of the actors every ingest goes through.
+type hotPath struct {
+	coordinator, views, writers *pinnedDispatcher
+}
+
+func newHotPath() *hotPath {
+	return &hotPath{coordinator: newPinnedDispatcher(), views: newPinnedDispatcher(), writers: newPinnedDispatcher()}
+}
+
+func (h *hotPath) close() {
+	h.coordinator.close()
+	h.views.close()
+	h.writers.close()
 }

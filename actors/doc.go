@@ -8,7 +8,7 @@
 //
 //	ssp (root)              lifecycle: status, bootstrap and reset jobs, shutdown      root.go
 //	├── coordinator         the engine; steps strictly in order                        coordinator.go
-//	├── views               supervisor + router of the view actors, collects step acks views.go
+//	├── views               supervisor + router of the view actors                     views.go
 //	│   └── view ×N         one per registered view key                                view.go
 //	├── writers             supervisor + router of the writer actors, by table         writers.go
 //	│   └── writer ×M       one per list_ref table (_00_list_ref, _00_list_ref_user_*) writer.go
@@ -42,12 +42,16 @@
 // and asks the coordinator. The coordinator refuses it unless the root opened the gate
 // (ready), parks it while the writers are more than Config.EdgeBacklog writes behind (refused
 // with ErrBusy at its deadline, never applied), else applies it to the engine as one step,
-// tells the versions actor about its `_00_rv`, and hands the step's deltas to the views
-// supervisor. That routes each delta to its view actor and answers the ingest once every one
-// of them acknowledged: a 200 means every affected view has the change in memory. A view
-// actor applies its delta to its published membership, records the step in its metrics and
-// sends an edge write to its table's writer (through the writers supervisor, which routes by
-// table and starts writers on demand). Database writes follow in the background.
+// tells the versions actor about its `_00_rv`, hands the step's deltas to the views supervisor
+// and answers. The views supervisor routes each delta to its view actor. A view actor applies
+// its delta to its published membership, records the step in its metrics and sends an edge
+// write to its table's writer (through the writers supervisor, which routes by table and
+// starts writers on demand). Database writes follow in the background.
+//
+// What a 200 means: the engine has the change, and every affected view has it in its mailbox
+// ahead of anything sent after the answer — a request to a view (GET /debug/view, a
+// registration) goes through the coordinator and the views supervisor, or follows one of
+// their answers, so it is queued behind the change. Every read after the 200 sees it.
 //
 // Step consistency: only the coordinator touches the engine, one message at a time, so step N
 // is applied to the base rows and every view before step N+1 starts. View actors never read
@@ -73,8 +77,8 @@
 // restarts and last error in /debug/actors and /debug/view), logs it and restarts the child:
 //   - view: the new incarnation asks the coordinator for the view's membership (the answer
 //     comes behind every step already routed to it) and hands it to its writer as the whole
-//     membership; the writer writes exactly the difference. The step that crashed it still
-//     completes for the ingest caller.
+//     membership; the writer writes exactly the difference. The ingest of the step that
+//     crashed it was answered already (the engine applied it).
 //   - writer: restarts with its queue (its state outlives the incarnation): it resumes from
 //     every write it had not handed to the database.
 //   - coordinator: restarts with an empty engine and refuses work; the root re-bootstraps in

@@ -6,8 +6,7 @@ import (
 )
 
 // inbox is the bounded mailbox of the ingest path (SPEC §4, backpressure): at most cap
-// ingests are in flight — posted to the coordinator and not yet applied by every affected
-// view. A request that finds it full waits until its deadline for a place and is then refused
+// ingests are in flight — posted to the coordinator and not yet answered. A request that finds it full waits until its deadline for a place and is then refused
 // (ErrBusy) without having been posted, so a refused change was never applied. It is a
 // counting semaphore (a buffered channel) and nothing else: the coordinator decides on
 // everything else about an ingest.

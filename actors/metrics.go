@@ -43,7 +43,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error).",
 		}, []string{"table", "op", "result"}),
 		ingestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ssp_ingest_duration_seconds", Help: "Time from accepting an ingest to every affected view having applied it in memory.",
+			Name: "ssp_ingest_duration_seconds", Help: "Time from accepting an ingest to its answer (the change applied to the engine and handed to the affected views).",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 		views: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -60,7 +60,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		edgeLag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ssp_edge_lag_seconds", Help: "Time from a step's in-memory apply (before its /ingest answer) to the commit of its edge writes, per view and step.",
+			Name: "ssp_edge_lag_seconds", Help: "Time from a view actor applying a step in memory (just after its /ingest answer) to the commit of its edge writes, per view and step.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
 		edgeFailures: prometheus.NewCounter(prometheus.CounterOpts{
@@ -87,7 +87,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_mailbox_depth", Help: depthHelp, ConstLabels: prometheus.Labels{"actor": "writers"},
 	})
 	m.inFlight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet applied by every affected view.",
+		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
 		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.mailbox, m.writerBacklog, m.inFlight}

@@ -106,7 +106,7 @@ type rootActor struct {
 	*supervision
 	pids       pids
 	coordDepth *mailboxDepth
-	coordDisp  actor.Dispatcher
+	disp       *hotPath
 
 	status    Status
 	detail    string
@@ -124,8 +124,8 @@ type rootActor struct {
 	sys  *actor.ActorSystem
 }
 
-func newRootActor(e *env, p pids, coordDepth *mailboxDepth, coordDisp actor.Dispatcher) *rootActor {
-	r := &rootActor{supervision: newSupervision(e), pids: p, coordDepth: coordDepth, coordDisp: coordDisp,
+func newRootActor(e *env, p pids, coordDepth *mailboxDepth, disp *hotPath) *rootActor {
+	r := &rootActor{supervision: newSupervision(e), pids: p, coordDepth: coordDepth, disp: disp,
 		status: StatusBootstrapping, dbVersion: "unknown", waiting: map[string]bool{kindHousekeeping: true}}
 	r.onFailure = r.childFailed
 	return r
@@ -209,13 +209,13 @@ func (r *rootActor) start(ctx actor.Context) {
 		}
 	}
 	spawn(kindVersions, func() actor.Actor { return newVersionsActor(e) })
-	spawn(kindWriters, func() actor.Actor { return newWritersActor(e, p) })
-	spawn(kindViews, func() actor.Actor { return newViewsActor(e, p) })
+	spawn(kindWriters, func() actor.Actor { return newWritersActor(e, p) }, actor.WithDispatcher(r.disp.writers))
+	spawn(kindViews, func() actor.Actor { return newViewsActor(e, p) }, actor.WithDispatcher(r.disp.views))
 	// The coordinator keeps its state across restarts except the engine (see coordinator).
 	cst := newCoordinatorState()
 	depth := r.coordDepth
 	pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newCoordinator(e, p, cst) },
-		actor.WithMailbox(actor.Unbounded(depth)), actor.WithDispatcher(r.coordDisp)), kindCoordinator)
+		actor.WithMailbox(actor.Unbounded(depth)), actor.WithDispatcher(r.disp.coordinator)), kindCoordinator)
 	if err != nil {
 		panic(fmt.Errorf("spawn coordinator: %w", err))
 	}

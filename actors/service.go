@@ -77,8 +77,8 @@ type Service struct {
 	startOnce sync.Once
 	sys       *actor.ActorSystem
 	pids      pids
-	disp      *pinnedDispatcher // the coordinator's goroutine
-	started   chan struct{}     // closed once Start has run
+	disp      *hotPath      // the goroutines of the coordinator and the views and writers supervisors
+	started   chan struct{} // closed once Start has run
 	stopOnce  sync.Once
 	stopErr   error
 	stopped   chan struct{} // closed once Shutdown has stopped the actors
@@ -169,7 +169,7 @@ func (s *Service) Start(context.Context) error {
 			return slog.New(newSlogBridge(log))
 		}))
 		s.pids = newPIDs(s.sys)
-		s.disp = newPinnedDispatcher()
+		s.disp = newHotPath()
 		s.sys.EventStream.Subscribe(func(evt any) {
 			if dl, ok := evt.(*actor.DeadLetterEvent); ok {
 				if _, isWrite := dl.Message.(*edgeWrite); isWrite {
@@ -218,13 +218,13 @@ func (s *Service) Status() Status {
 }
 
 // stepGrace is how long an ingest's answer may take beyond its admission deadline (the step
-// itself and the views applying it).
+// itself).
 const stepGrace = 30 * time.Second
 
-// Ingest implements API: the change is applied to every affected view in memory before it
-// returns; edges and metrics are written in the background. A change that was accepted is
-// applied even when ctx ends first; one refused (ErrNotReady, ErrBusy, an invalid change) was
-// not applied.
+// Ingest implements API: the change is applied to the engine and handed to every affected view
+// (ahead of any later request) before it returns; edges and metrics are written in the
+// background. A change that was accepted is applied even when ctx ends first; one refused
+// (ErrNotReady, ErrBusy, an invalid change) was not applied.
 func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee string) error {
 	start := time.Now()
 	count := func(result string) { s.env.m.ingests.WithLabelValues(c.Table, c.Op.String(), result).Inc() }
@@ -252,7 +252,7 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 			s.env.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
 		}
 	}
-	// The answer is awaited whatever ctx does: the change may already be applied.
+	// The answer is awaited whatever ctx does: the change may be applied already.
 	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(stepGrace))
 	defer cancel()
 	_, err := request[*ingestDone](wctx, s.sys.Root, s.pids.coordinator, &ingestReq{change: c, deadline: deadline})

@@ -17,10 +17,8 @@ import (
 
 // Messages of a view actor.
 type (
-	// viewStep is one step's delta for the view. The view acknowledges it to its supervisor
-	// (stepApplied) whatever happens, also when it fails on it.
+	// viewStep is one step's delta for the view.
 	viewStep struct {
-		step    uint64
 		delta   engine.Delta
 		waitID  uint64        // the change's `_00_rv` wait (0: none)
 		latency time.Duration // the engine step's duration
@@ -137,8 +135,8 @@ func (s *viewState) members() []engine.Member {
 	return out
 }
 
-func (s *viewState) membership(ms []engine.Member) membership.ViewMembership {
-	return membership.ViewMembership{ClientID: s.clientID, AuthID: s.authID, Members: ms}
+func (s *viewState) membership(ms []engine.Member) *membership.ViewMembership {
+	return &membership.ViewMembership{ClientID: s.clientID, AuthID: s.authID, Members: ms}
 }
 
 // resultHash is the result_hash of a membership: the lowercase hex SHA-256 of the JSON array of
@@ -173,11 +171,6 @@ type viewActor struct {
 // Receive implements actor.Actor.
 func (a *viewActor) Receive(ctx actor.Context) {
 	st := a.st
-	if m, ok := ctx.Message().(*viewStep); ok {
-		// Acknowledged whatever happens (a failure included): the step is over for this view
-		// either way, and a restart rebuilds it.
-		defer ctx.Send(ctx.Parent(), &stepApplied{step: m.step})
-	}
 	a.env.hooks.receive(kindView, st.key, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -187,20 +180,20 @@ func (a *viewActor) Receive(ctx actor.Context) {
 	case *resynced:
 		if m.ok {
 			st.setMembers(m.members)
-			a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(m.members)})
+			a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(m.members)})
 			a.env.log.WithFields(logrus.Fields{"view": st.key, "members": len(m.members)}).Info("view actor rebuilt from the engine")
 		}
 	case *replaceView:
 		if m.table != st.table {
-			a.write(ctx, writeOp{kind: opRemove, view: st.key})
+			a.write(ctx, &edgeWrite{kind: opRemove})
 			st.table = m.table
 		}
 		st.clientID, st.authID = m.clientID, m.authID
 		st.setMembers(m.members)
-		a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(m.members)})
+		a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(m.members)})
 	case *retireMsg:
 		if m.removeEdges {
-			a.write(ctx, writeOp{kind: opRemove, view: st.key})
+			a.write(ctx, &edgeWrite{kind: opRemove})
 		}
 		a.push(ctx)
 		ctx.Stop(ctx.Self())
@@ -231,7 +224,7 @@ func (a *viewActor) start(ctx actor.Context) {
 	st.started = true
 	st.setMembers(st.initMembers)
 	if st.initial {
-		a.write(ctx, writeOp{kind: opSet, view: st.key, vm: st.membership(st.initMembers)})
+		a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(st.initMembers)})
 	}
 	st.initMembers = nil
 }
@@ -245,7 +238,7 @@ func (a *viewActor) step(ctx actor.Context, m *viewStep) {
 	st.stats.record(float64(m.latency)/float64(time.Millisecond), st.top)
 	d := m.delta
 	if len(d.Added) > 0 || len(d.Removed) > 0 || len(d.Updated) > 0 {
-		a.write(ctx, writeOp{kind: opDelta, view: st.key, waitID: m.waitID, at: time.Now(),
+		a.write(ctx, &edgeWrite{kind: opDelta, waitID: m.waitID, at: time.Now(),
 			delta: membership.ViewDelta{ViewKey: st.key, ClientID: st.clientID, AuthID: st.authID, Delta: d}})
 	}
 	if !st.metricsArmed {
@@ -256,8 +249,9 @@ func (a *viewActor) step(ctx actor.Context, m *viewStep) {
 
 // write sends an edge write of this view to its table's writer (through the writers
 // supervisor, which routes by table; the order of one view's writes is kept).
-func (a *viewActor) write(ctx actor.Context, op writeOp) {
-	ctx.Send(a.pids.writers, &edgeWrite{table: a.st.table, op: op})
+func (a *viewActor) write(ctx actor.Context, w *edgeWrite) {
+	w.table, w.view = a.st.table, a.st.key
+	ctx.Send(a.pids.writers, w)
 }
 
 // push sends the view's metrics to the metrics actor when they changed.

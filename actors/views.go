@@ -31,16 +31,12 @@ type (
 		key         string
 		removeEdges bool
 	}
-	// stepFanOut is one step's deltas, one per affected view. replyTo is answered with
-	// ingestDone once every one of those views applied its delta.
+	// stepFanOut is one step's deltas, one per affected view.
 	stepFanOut struct {
 		deltas  []engine.Delta
 		waitID  uint64
 		latency time.Duration
-		replyTo *actor.PID
 	}
-	// stepApplied: a view actor applied (or failed on) its delta of a step.
-	stepApplied struct{ step uint64 }
 	// resynced carries a restarted view's membership from the coordinator, in step order.
 	resynced struct {
 		key         string
@@ -79,24 +75,15 @@ type retiringView struct {
 	next []any
 }
 
-// pendingStep counts the views that still have to apply a step.
-type pendingStep struct {
-	remaining int
-	replyTo   *actor.PID
-}
-
 // viewsActor supervises the view actors (one per registered view key; restart policy: a view
 // that fails is restarted and rebuilt from the engine, see viewActor) and routes each step's
-// deltas to them in step order. It also collects their acknowledgements: the ingest is
-// answered once every affected view applied its delta, so a 200 means every affected view
-// has the change in memory.
+// deltas to them in step order. Every request to a view goes through it or comes after an
+// answer of it, so a request sent after an ingest's 200 reaches the view behind the change.
 type viewsActor struct {
 	*supervision
 	pids         pids
 	live         map[string]*liveView
 	retiring     map[string]*retiringView
-	steps        map[uint64]*pendingStep
-	stepSeq      uint64
 	incarnations uint64
 	waiters      []*actor.PID // retireAll and drain requesters
 	draining     bool
@@ -104,7 +91,7 @@ type viewsActor struct {
 
 func newViewsActor(e *env, p pids) *viewsActor {
 	return &viewsActor{supervision: newSupervision(e), pids: p, live: map[string]*liveView{},
-		retiring: map[string]*retiringView{}, steps: map[uint64]*pendingStep{}}
+		retiring: map[string]*retiringView{}}
 }
 
 // Receive implements actor.Actor.
@@ -119,8 +106,6 @@ func (v *viewsActor) receive(ctx actor.Context) {
 		v.deliver(ctx, m)
 	case *stepFanOut:
 		v.fanOut(ctx, m)
-	case *stepApplied:
-		v.ack(ctx, m.step)
 	case *resynced:
 		if lv := v.live[m.key]; lv != nil && lv.incarnation == m.incarnation {
 			ctx.Send(lv.c.pid, m)
@@ -132,7 +117,7 @@ func (v *viewsActor) receive(ctx actor.Context) {
 			v.retire(ctx, key, lv, false)
 		}
 		for _, r := range v.retiring {
-			v.dropNext(ctx, r)
+			r.next = nil // what waited for a new registration goes with every view
 		}
 		v.waitEmpty(ctx)
 	case *drainViewsReq:
@@ -152,7 +137,7 @@ func (v *viewsActor) receive(ctx actor.Context) {
 		ctx.Respond(&childList{entries: v.list()})
 	case *describeReq:
 		ctx.Respond(&actorState{state: map[string]any{"views": len(v.live), "retiring": len(v.retiring),
-			"steps_in_flight": len(v.steps), "draining": v.draining}})
+			"draining": v.draining}})
 	}
 }
 
@@ -196,8 +181,6 @@ func (v *viewsActor) deliver(ctx actor.Context, msg any) {
 	case *viewStep:
 		if lv != nil {
 			ctx.Send(lv.c.pid, m)
-		} else {
-			v.ack(ctx, m.step) // the view is gone: nothing to apply
 		}
 	}
 }
@@ -229,45 +212,13 @@ func (v *viewsActor) retire(ctx actor.Context, key string, lv *liveView, removeE
 }
 
 func (v *viewsActor) fanOut(ctx actor.Context, m *stepFanOut) {
-	v.stepSeq++
-	seq := v.stepSeq
-	// Register the step before delivering: a delivery to an actor that is gone acknowledges
-	// at once.
-	p := &pendingStep{remaining: 1, replyTo: m.replyTo}
-	v.steps[seq] = p
 	for _, d := range m.deltas {
 		key := d.View
-		r := v.retiring[key]
-		if v.live[key] == nil && (r == nil || len(r.next) == 0) {
+		if r := v.retiring[key]; v.live[key] == nil && (r == nil || len(r.next) == 0) {
 			continue // retired and not registered again: nobody applies it
 		}
-		p.remaining++
-		v.deliver(ctx, &viewStep{step: seq, delta: d, waitID: m.waitID, latency: m.latency})
+		v.deliver(ctx, &viewStep{delta: d, waitID: m.waitID, latency: m.latency})
 	}
-	v.ack(ctx, seq) // the share held while delivering
-}
-
-// ack counts one acknowledgement of a step and answers its requester after the last.
-func (v *viewsActor) ack(ctx actor.Context, step uint64) {
-	p := v.steps[step]
-	if p == nil {
-		return
-	}
-	if p.remaining--; p.remaining == 0 {
-		delete(v.steps, step)
-		answer(ctx, p.replyTo, &ingestDone{}, nil)
-	}
-}
-
-// dropNext discards what waited for a retiring key's next incarnation, acknowledging its
-// steps (/reset drops every view).
-func (v *viewsActor) dropNext(ctx actor.Context, r *retiringView) {
-	for _, msg := range r.next {
-		if s, ok := msg.(*viewStep); ok {
-			v.ack(ctx, s.step)
-		}
-	}
-	r.next = nil
 }
 
 func (v *viewsActor) terminated(ctx actor.Context, who *actor.PID) {

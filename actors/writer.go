@@ -14,10 +14,16 @@ import (
 
 // Messages of a writer actor (besides those the writers supervisor routes to it).
 type (
-	// edgeWrite is one edge write of a view for a list_ref table.
+	// edgeWrite is one write of a view to a list_ref table. The writer queues the message
+	// itself, in the view's order.
 	edgeWrite struct {
-		table string
-		op    writeOp
+		table  string
+		kind   opKind
+		view   string
+		delta  membership.ViewDelta       // opDelta
+		vm     *membership.ViewMembership // opSet
+		waitID uint64                     // opDelta: the `_00_rv` wait that must end first (0: none)
+		at     time.Time                  // opDelta: when the view applied the step (ssp_edge_lag_seconds)
 	}
 	// forgetReq discards everything queued and the writer's record of the table (/reset);
 	// answered to the supervisor with writerReplied.
@@ -30,7 +36,7 @@ type (
 	versionDone struct{ waitID uint64 }
 )
 
-// opKind is the kind of a writeOp.
+// opKind is the kind of an edgeWrite.
 type opKind uint8
 
 const (
@@ -43,16 +49,6 @@ const (
 	opRemove
 )
 
-// writeOp is one write of a view, queued in the view's order.
-type writeOp struct {
-	kind   opKind
-	view   string
-	delta  membership.ViewDelta      // opDelta
-	vm     membership.ViewMembership // opSet
-	waitID uint64                    // opDelta: the `_00_rv` wait that must end first (0: none)
-	at     time.Time                 // opDelta: when the view applied the step (ssp_edge_lag_seconds)
-}
-
 // barrier is a table-level operation: it runs once everything queued before it is written,
 // and what arrives after it waits behind it.
 type barrier struct {
@@ -63,7 +59,7 @@ type barrier struct {
 
 // entry is one element of the queue behind a pending barrier: a write or a barrier.
 type entry struct {
-	op      writeOp
+	w       *edgeWrite
 	barrier *barrier
 }
 
@@ -83,22 +79,23 @@ type writerState struct {
 	mw      *membership.Writer
 	defined bool // this writer defined the table (and did not remove it since)
 
-	views  map[string][]writeOp // per view, in arrival order (the view's step order)
-	order  []string             // views with queued writes, in first-arrival order
-	behind []entry              // everything that arrived behind a pending barrier, in order
+	views  map[string][]*edgeWrite // per view, in arrival order (the view's step order)
+	order  []string                // views with queued writes, in first-arrival order
+	behind []entry                 // everything that arrived behind a pending barrier, in order
 
 	ready map[uint64]bool // `_00_rv` waits known to have ended
 	asked map[uint64]bool // waits asked of the versions actor
 
+	writes   int      // writes queued (in views and behind) and not yet handed over
 	drains   []uint64 // drain rounds to answer once empty
 	received uint64   // messages received from the supervisor
-	reported int      // the backlog last reported to the coordinator
+	handed   int      // deltas handed over (or discarded) and not yet reported to the supervisor
 	backoff  time.Duration
 	dropped  bool // the table was removed and nothing was queued since
 }
 
 func newWriterState(e *env, table string) *writerState {
-	st := &writerState{table: table, mw: e.newEdgeWriter(table), views: map[string][]writeOp{},
+	st := &writerState{table: table, mw: e.newEdgeWriter(table), views: map[string][]*edgeWrite{},
 		ready: map[uint64]bool{}, asked: map[uint64]bool{}}
 	if uid, ok := userOfTable(table); ok {
 		st.uid = uid
@@ -121,8 +118,8 @@ func userOfTable(table string) (string, bool) {
 // Everything ready goes to the table's membership.Writer in one flush (one transaction per
 // flush). A flush that fails stays pending in the membership.Writer and is submitted again
 // with the next flush, at the latest after a backoff (100 ms doubling to 5 s): nothing is
-// dropped. The writer's backlog is reported to the coordinator, which holds ingests back
-// while the writers are too far behind.
+// dropped. The deltas it handed over are reported to the writers supervisor, which keeps the
+// writers' backlog for the coordinator (that holds ingests back while it is too large).
 type writerActor struct {
 	env  *env
 	pids pids
@@ -141,9 +138,8 @@ func (a *writerActor) Receive(ctx actor.Context) {
 		a.scheduleFlush(ctx) // a restarted writer resumes what it holds
 	case *edgeWrite:
 		st.received++
-		a.admit(entry{op: m.op})
+		a.admit(entry{w: m})
 		a.scheduleFlush(ctx)
-		a.report(ctx)
 	case *ensureTableReq:
 		st.received++
 		reply(ctx, &done{}, a.ensureTable(context.Background()))
@@ -188,19 +184,23 @@ func (a *writerActor) Receive(ctx actor.Context) {
 func (a *writerActor) admit(e entry) {
 	st := a.st
 	st.dropped = false
+	if e.barrier == nil {
+		st.writes++
+	}
 	if len(st.behind) > 0 || e.barrier != nil {
 		st.behind = append(st.behind, e)
 		return
 	}
-	a.enqueue(e.op)
+	a.enqueue(e.w)
 }
 
-func (a *writerActor) enqueue(op writeOp) {
+func (a *writerActor) enqueue(w *edgeWrite) {
 	st := a.st
-	if len(st.views[op.view]) == 0 {
-		st.order = append(st.order, op.view)
+	q := st.views[w.view]
+	if len(q) == 0 {
+		st.order = append(st.order, w.view)
 	}
-	st.views[op.view] = append(st.views[op.view], op)
+	st.views[w.view] = append(q, w)
 }
 
 func (a *writerActor) scheduleFlush(ctx actor.Context) {
@@ -221,40 +221,14 @@ func (a *writerActor) scheduleRetry(ctx actor.Context) {
 }
 
 // queued is the number of writes not yet handed to the membership.Writer.
-func (a *writerActor) queued() int {
-	n := 0
-	for _, e := range a.st.behind {
-		if e.barrier == nil {
-			n++
-		}
-	}
-	for _, q := range a.st.views {
-		n += len(q)
-	}
-	return n
-}
+func (a *writerActor) queued() int { return a.st.writes }
 
-// report tells the coordinator the backlog when it moved by a granule (Config.EdgeBacklog/64,
-// at least 1) since the last report, and when it reached zero.
+// report tells the writers supervisor how many deltas left the queue since the last report.
 func (a *writerActor) report(ctx actor.Context) {
-	st := a.st
-	n := a.queued()
-	granule := max(1, a.env.cfg.EdgeBacklog/64)
-	if a.env.cfg.EdgeBacklog <= 0 {
-		granule = 256
+	if st := a.st; st.handed > 0 {
+		ctx.Send(ctx.Parent(), &writesHanded{n: st.handed})
+		st.handed = 0
 	}
-	if n == st.reported || (n != 0 && abs(n-st.reported) < granule) {
-		return
-	}
-	st.reported = n
-	ctx.Send(a.pids.coordinator, &backlogReport{table: st.table, queued: n})
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
 
 // pump hands everything ready to the membership.Writer and runs barriers, until no progress.
@@ -271,7 +245,7 @@ func (a *writerActor) pump(ctx actor.Context) {
 					break
 				}
 			} else {
-				a.enqueue(head.op)
+				a.enqueue(head.w)
 			}
 			st.behind[0] = entry{}
 			st.behind = st.behind[1:]
@@ -305,7 +279,7 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 	var batch []membership.ViewDelta
 	var lagFrom []time.Time
 	type special struct {
-		op  writeOp
+		w   *edgeWrite
 		pos int // its index in its view's queue
 	}
 	var specials []special
@@ -315,19 +289,19 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		i := 0
 	collect:
 		for i < len(q) {
-			op := q[i]
-			switch op.kind {
+			w := q[i]
+			switch w.kind {
 			case opDelta:
-				if !a.ready(ctx, op.waitID) {
+				if !a.ready(ctx, w.waitID) {
 					break collect
 				}
-				batch = append(batch, op.delta)
-				if !op.at.IsZero() {
-					lagFrom = append(lagFrom, op.at)
+				batch = append(batch, w.delta)
+				if !w.at.IsZero() {
+					lagFrom = append(lagFrom, w.at)
 				}
 				i++
 			default:
-				specials = append(specials, special{op: op, pos: i})
+				specials = append(specials, special{w: w, pos: i})
 				i++
 				break collect // later writes of the view follow in the next round
 			}
@@ -352,14 +326,14 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 	// next flush (the Writer keeps what failed pending, the rest stays queued here).
 	for _, sp := range specials {
 		if err != nil {
-			cut[sp.op.view] = sp.pos
+			cut[sp.w.view] = sp.pos
 			continue
 		}
-		switch sp.op.kind {
+		switch sp.w.kind {
 		case opSet:
-			err = st.mw.SetView(sctx, sp.op.view, sp.op.vm)
+			err = st.mw.SetView(sctx, sp.w.view, *sp.w.vm)
 		case opRemove:
-			err = st.mw.RemoveView(sctx, sp.op.view)
+			err = st.mw.RemoveView(sctx, sp.w.view)
 		}
 	}
 	a.env.m.edgeLatency.Observe(time.Since(start).Seconds())
@@ -369,10 +343,14 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 	for _, view := range st.order {
 		q := st.views[view]
 		n := cut[view]
-		for _, op := range q[:n] {
-			if op.waitID != 0 {
-				delete(st.ready, op.waitID)
+		for i, w := range q[:n] {
+			if w.waitID != 0 {
+				delete(st.ready, w.waitID)
 			}
+			if w.kind == opDelta {
+				st.handed++
+			}
+			q[i] = nil
 		}
 		handed += n
 		if n == len(q) {
@@ -383,6 +361,7 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		kept = append(kept, view)
 	}
 	st.order = kept
+	st.writes -= handed
 	a.countWrites(batch)
 	if err != nil {
 		a.env.m.edgeFailures.Inc()
@@ -490,11 +469,21 @@ func (a *writerActor) forget(ctx actor.Context) {
 	for _, e := range st.behind {
 		if e.barrier != nil {
 			answer(ctx, e.barrier.replyTo, nil, fmt.Errorf("reconcile %s: %w", st.table, errCancelledByReset))
+		} else if e.w.kind == opDelta {
+			st.handed++
 		}
 	}
-	st.views = map[string][]writeOp{}
+	for _, q := range st.views {
+		for _, w := range q {
+			if w.kind == opDelta {
+				st.handed++
+			}
+		}
+	}
+	st.views = map[string][]*edgeWrite{}
 	st.order = nil
 	st.behind = nil
+	st.writes = 0
 	st.ready = map[uint64]bool{}
 	st.asked = map[uint64]bool{}
 	st.mw.Forget()

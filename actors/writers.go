@@ -39,6 +39,8 @@ type (
 		table    string
 		received uint64
 	}
+	// writesHanded: a writer handed n deltas to the database (or discarded them).
+	writesHanded struct{ n int }
 	// writerReplied: one writer answered a forget or drain of the supervisor.
 	writerReplied struct{ round uint64 }
 	// clearedEdges carries the result of clearEdgesReq (run off the supervisor's goroutine).
@@ -67,11 +69,13 @@ type round struct {
 // removed and which has nothing left is stopped, so deleted users leave no actors behind.
 type writersActor struct {
 	*supervision
-	pids    pids
-	byTable map[string]*writerSlot
-	seq     uint64 // writer incarnations (unique actor names)
-	rounds  map[uint64]*round
-	roundID uint64
+	pids     pids
+	backlog  int // deltas routed to writers and not yet handed over (SPKY_EDGE_BACKLOG)
+	reported int // the backlog last reported to the coordinator
+	byTable  map[string]*writerSlot
+	seq      uint64 // writer incarnations (unique actor names)
+	rounds   map[uint64]*round
+	roundID  uint64
 }
 
 func newWritersActor(e *env, p pids) *writersActor {
@@ -87,7 +91,13 @@ func (w *writersActor) receive(ctx actor.Context) {
 	w.env.hooks.receive(kindWriters, kindWriters, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *edgeWrite:
-		w.route(ctx, m.table, m)
+		if w.route(ctx, m.table, m) && m.kind == opDelta {
+			w.backlog++
+			w.report(ctx)
+		}
+	case *writesHanded:
+		w.backlog -= m.n
+		w.report(ctx)
 	case *ensureTableReq:
 		w.route(ctx, m.table, m)
 	case *dropUserTableReq:
@@ -131,27 +141,44 @@ func (w *writersActor) receive(ctx actor.Context) {
 	case *listChildrenReq:
 		ctx.Respond(&childList{entries: w.list()})
 	case *describeReq:
-		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable)}})
+		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable), "edge_backlog": w.backlog}})
 	}
 }
 
-// route forwards msg to the writer of table, keeping the requester as the sender.
-func (w *writersActor) route(ctx actor.Context, table string, msg any) {
+// route forwards msg to the writer of table, keeping the requester as the sender; it reports
+// whether a writer got it.
+func (w *writersActor) route(ctx actor.Context, table string, msg any) bool {
 	s := w.byTable[table]
 	if s == nil {
 		var err error
 		if s, err = w.start(ctx, table); err != nil {
 			w.env.log.WithField("table", table).WithError(err).Error("writer actor not started; the write is lost")
 			reply(ctx, nil, err)
-			return
+			return false
 		}
 	}
 	s.routed++
 	if ctx.Sender() != nil {
 		ctx.RequestWithCustomSender(s.c.pid, msg, ctx.Sender())
-		return
+		return true
 	}
 	ctx.Send(s.c.pid, msg)
+	return true
+}
+
+// report tells the coordinator the writers' backlog when it moved by a granule
+// (SPKY_EDGE_BACKLOG/256, 1 to 64 deltas) since the last report, or reached zero.
+func (w *writersActor) report(ctx actor.Context) {
+	granule := 64
+	if b := w.env.cfg.EdgeBacklog; b > 0 {
+		granule = max(1, min(64, b/256))
+	}
+	d := w.backlog - w.reported
+	if d == 0 || (w.backlog != 0 && d < granule && d > -granule) {
+		return
+	}
+	w.reported = w.backlog
+	ctx.Send(w.pids.coordinator, &backlogReport{queued: w.backlog})
 }
 
 func (w *writersActor) start(ctx actor.Context, table string) (*writerSlot, error) {

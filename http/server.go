@@ -85,7 +85,9 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	public.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
 
 	authed := r.Group("", s.auth)
-	authed.POST("/ingest", s.ready, s.jsonBody, s.ingest)
+	// /ingest is gated by the service itself (its coordinator refuses ingests unless the SSP
+	// is ready), which spares the hot path a status round trip.
+	authed.POST("/ingest", s.jsonBody, s.ingest)
 	authed.POST("/view/register", s.ready, s.jsonBody, s.register)
 	authed.POST("/view/unregister", s.ready, s.jsonBody, s.unregister)
 	authed.POST("/reset", s.reset)

@@ -55,6 +55,10 @@ func (f *fakeAPI) Ingest(_ context.Context, c engine.Change, jobAssignee string)
 	if f.err != nil {
 		return f.err
 	}
+	if f.status != actors.StatusReady {
+		// As the real service does: its coordinator refuses ingests unless ready.
+		return fmt.Errorf("%w: SSP is %s", actors.ErrNotReady, f.status)
+	}
 	f.ingested = append(f.ingested, c)
 	f.assignees = append(f.assignees, jobAssignee)
 	return nil
@@ -344,7 +348,7 @@ func TestReadyGate(t *testing.T) {
 			}
 		}
 		if len(f.api.ingested)+len(f.api.registered)+len(f.api.unregistered) != 0 {
-			t.Fatalf("gated requests reached the service while %s", st)
+			t.Fatalf("gated requests changed the service while %s", st)
 		}
 	}
 }
