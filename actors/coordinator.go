@@ -68,11 +68,16 @@ type (
 		table string
 		rows  []value.Value
 	}
-	// reloadReq starts a fresh engine and keeps the views (an in-process re-bootstrap);
-	// rematerializeReq then registers them again over the reloaded rows (answered with the
-	// number of views kept).
+	// reloadReq starts loading a fresh engine and keeps the views (an in-process
+	// re-bootstrap): rows go into it while the current engine keeps answering; then
+	// rematerializeReq registers every view again over the reloaded rows, makes the fresh
+	// engine current and answers with the number of views kept.
 	reloadReq        struct{}
 	rematerializeReq struct{}
+	// loadedRowsReq asks for the rows of the engine being loaded (to verify them against the
+	// scheduler's table hashes); answered with loadedRows.
+	loadedRowsReq struct{}
+	loadedRows    struct{ rows map[string][]value.Value }
 	// beginResetReq drops every view and all base rows (the views supervisor answers once
 	// every view actor stopped) and refuses registrations until endResetReq.
 	beginResetReq struct{}
@@ -132,6 +137,7 @@ type parkedIngest struct {
 // work until the root's re-bootstrap has loaded it again.
 type coordinatorState struct {
 	eng        *engine.Engine
+	next       *engine.Engine // the engine a re-bootstrap loads (nil otherwise)
 	views      map[string]*viewDef
 	gate       error
 	resetting  bool
@@ -193,7 +199,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		if st.started {
 			// A restart: the engine may be half-way through a step; start empty and refuse
 			// work until the root's re-bootstrap reloaded it.
-			st.eng = engine.New(engine.Options{})
+			st.eng, st.next = engine.New(engine.Options{}), nil
 			st.gate = fmt.Errorf("%w: SSP is %s (the coordinator restarted)", ErrNotReady, StatusBootstrapping)
 			st.parkTimer = nil
 			c.unpark(ctx)
@@ -230,15 +236,23 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ms, ok := st.eng.Members(m.key)
 		ctx.Send(c.pids.views, &resynced{key: m.key, incarnation: m.incarnation, members: ms, ok: ok && st.views[m.key] != nil})
 	case *loadRowsReq:
-		reply(ctx, &done{}, c.load(m.table, m.rows))
+		reply(ctx, &done{}, c.load(c.loading(), m.table, m.rows))
 	case *reloadReq:
-		st.eng = engine.New(engine.Options{})
+		st.next = engine.New(engine.Options{})
 		reply(ctx, &done{}, nil)
+	case *loadedRowsReq:
+		eng := c.loading()
+		r := &loadedRows{rows: map[string][]value.Value{}}
+		for _, t := range eng.Tables() {
+			r.rows[t] = eng.TableRows(t)
+		}
+		ctx.Respond(r)
 	case *rematerializeReq:
 		ctx.Respond(c.rematerialize(ctx))
 	case *beginResetReq:
 		st.resetting = true
 		st.eng.Reset()
+		st.next = nil
 		for key := range st.views {
 			delete(st.views, key)
 		}
@@ -421,15 +435,28 @@ func (c *coordinator) versionEvent(ctx actor.Context, ch engine.Change, affects 
 	return id
 }
 
+// loading is the engine bootstrap rows go into: the fresh one of a re-bootstrap, else the
+// current one.
+func (c *coordinator) loading() *engine.Engine {
+	if c.st.next != nil {
+		return c.st.next
+	}
+	return c.st.eng
+}
+
 // apply runs the engine step; a panic in the engine becomes an error.
 func (c *coordinator) apply(ch engine.Change) (ds []engine.Delta, err error) {
+	return c.applyTo(c.st.eng, ch)
+}
+
+func (c *coordinator) applyTo(eng *engine.Engine, ch engine.Change) (ds []engine.Delta, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine failed applying %s %s: %v", ch.Op, value.RecordString(ch.ID), r)
 			c.env.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
 		}
 	}()
-	ds, err = c.st.eng.Apply(ch)
+	ds, err = eng.Apply(ch)
 	if err != nil {
 		err = invalid(err)
 	}
@@ -480,7 +507,7 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 		c.writeRow(ctx, m, table, ms, seq, true, false, start)
 		return
 	}
-	ms, err := c.registerEngine(key, req.SurQL, req.Params)
+	ms, err := c.registerEngine(st.eng, key, req.SurQL, req.Params)
 	if err != nil {
 		reply(ctx, nil, err)
 		return
@@ -526,14 +553,14 @@ func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, 
 	ctx.RequestWithCustomSender(c.pids.queries, w, ctx.Sender())
 }
 
-func (c *coordinator) registerEngine(key, src string, params value.Value) (ms []engine.Member, err error) {
+func (c *coordinator) registerEngine(eng *engine.Engine, key, src string, params value.Value) (ms []engine.Member, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("register view %s: engine failed: %v", key, r)
 			c.env.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("engine panic")
 		}
 	}()
-	ms, err = c.st.eng.Register(key, src, params)
+	ms, err = eng.Register(key, src, params)
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -586,16 +613,16 @@ func (c *coordinator) tableInUse(table string) bool {
 	return false
 }
 
-// load stores bootstrap rows (as CREATEs). Rows without a record id of the table are skipped
-// with a warning.
-func (c *coordinator) load(table string, rows []value.Value) error {
+// load stores bootstrap rows (as CREATEs) in eng. Rows without a record id of the table are
+// skipped with a warning.
+func (c *coordinator) load(eng *engine.Engine, table string, rows []value.Value) error {
 	for _, row := range rows {
 		id := row.Get("id")
 		if id.Kind() != value.KindRecord || id.Table() != table {
 			c.env.log.WithFields(logrus.Fields{"table": table, "id": id.SurQL()}).Warn("bootstrap row without a record id of its table skipped")
 			continue
 		}
-		ds, err := c.apply(engine.Change{Table: table, Op: engine.OpCreate, ID: id, Record: row})
+		ds, err := c.applyTo(eng, engine.Change{Table: table, Op: engine.OpCreate, ID: id, Record: row})
 		if err != nil {
 			c.env.log.WithFields(logrus.Fields{"table": table, "id": value.RecordString(id)}).WithError(err).Warn("bootstrap row skipped")
 			continue
@@ -631,11 +658,12 @@ func (c *coordinator) debugView(key string) *debugViewReply {
 	return &debugViewReply{ok: true, format: d.format, members: ms, referenced: ref, subquery: sub}
 }
 
-// rematerialize registers every view again in the (reloaded) engine and sends each view
-// actor its new membership; it returns how many views it kept. A view the engine now rejects
-// is dropped with its edges.
+// rematerialize registers every view again in the reloaded engine, makes it the current one
+// and sends each view actor its new membership; it returns how many views it kept. A view
+// the engine now rejects is dropped with its edges.
 func (c *coordinator) rematerialize(ctx actor.Context) int {
 	st := c.st
+	eng := c.loading()
 	keys := make([]string, 0, len(st.views))
 	for k := range st.views {
 		keys = append(keys, k)
@@ -644,7 +672,7 @@ func (c *coordinator) rematerialize(ctx actor.Context) int {
 	total := 0
 	for _, key := range keys {
 		d := st.views[key]
-		ms, err := c.registerEngine(key, d.surql, d.params)
+		ms, err := c.registerEngine(eng, key, d.surql, d.params)
 		if err != nil {
 			c.env.log.WithField("view", key).WithError(err).Error("view dropped: it cannot be registered again")
 			delete(st.views, key)
@@ -655,6 +683,7 @@ func (c *coordinator) rematerialize(ctx actor.Context) int {
 		total += len(ms)
 		ctx.Send(c.pids.views, &replaceView{key: key, table: d.table, clientID: d.clientID, authID: d.authID, members: ms})
 	}
+	st.eng, st.next = eng, nil
 	st.members = total
 	c.env.m.members.Set(float64(total))
 	c.env.m.views.Set(float64(len(st.views)))
