@@ -44,6 +44,7 @@ type bootstrapJob struct {
 	keepViews bool
 	reason    string
 	attempt   int
+	epoch     uint64 // the coordinator's, for this attempt (see beginLoadReq)
 }
 
 func newBootstrapJob(e *env, p pids, ctx context.Context, id uint64, keepViews bool, reason string) *bootstrapJob {
@@ -100,11 +101,11 @@ func (j *bootstrapJob) report(ctx actor.Context, err error) {
 // once is one attempt.
 func (j *bootstrapJob) once(ctx actor.Context) error {
 	jctx, coord := j.ctx, j.pids.coordinator
-	if j.keepViews {
-		if _, err := requestFrom[*done](jctx, ctx, coord, &reloadReq{}, jobStepTimeout); err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
+	begun, err := requestFrom[*loadBegun](jctx, ctx, coord, &beginLoadReq{fresh: j.keepViews}, jobStepTimeout)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
 	}
+	j.epoch = begun.epoch
 	ldr := loader.New(j.env.source)
 	tables, err := ldr.Tables(jctx)
 	if err != nil {
@@ -114,7 +115,7 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 	for _, t := range tables {
 		err := ldr.LoadTable(jctx, t, j.env.cfg.BootstrapPageSize, func(page []value.Value) error {
 			rows += len(page)
-			_, err := requestFrom[*done](jctx, ctx, coord, &loadRowsReq{table: t, rows: page}, jobStepTimeout)
+			_, err := requestFrom[*done](jctx, ctx, coord, &loadRowsReq{table: t, rows: page, epoch: j.epoch}, jobStepTimeout)
 			return err
 		})
 		if err != nil {
@@ -123,7 +124,7 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 	}
 	j.env.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
 	if j.keepViews {
-		n, err := requestFrom[int](jctx, ctx, coord, &rematerializeReq{}, jobStepTimeout)
+		n, err := requestFrom[int](jctx, ctx, coord, &rematerializeReq{epoch: j.epoch}, jobStepTimeout)
 		if err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
@@ -148,7 +149,7 @@ func (j *bootstrapJob) reregister(ctx actor.Context) error {
 			continue
 		}
 		req := RegisterRequest{Key: q.Key, SurQL: q.SurQL, ClientID: q.ClientID, TTL: q.TTL, Params: params, LastActiveAt: q.LastActiveAt}
-		_, err = requestFrom[*registerDone](j.ctx, ctx, j.pids.coordinator, &registerReq{req: req, authID: q.AuthID, bootstrap: true}, jobStepTimeout)
+		_, err = requestFrom[*registerDone](j.ctx, ctx, j.pids.coordinator, &registerReq{req: req, authID: q.AuthID, bootstrap: true, epoch: j.epoch}, jobStepTimeout)
 		if errors.Is(err, ErrInvalid) {
 			j.env.log.WithField("view", q.Key).WithError(err).Warn("bootstrap: view not re-registered")
 			continue
@@ -167,7 +168,7 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 	if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &ensureTableReq{table: membership.GlobalTable}, jobStepTimeout); err != nil {
 		j.env.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
 	}
-	snap, err := requestFrom[*snapshotReply](j.ctx, ctx, j.pids.coordinator, &snapshotReq{}, jobStepTimeout)
+	snap, err := requestFrom[*snapshotReply](j.ctx, ctx, j.pids.coordinator, &snapshotReq{epoch: j.epoch}, jobStepTimeout)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -203,14 +204,17 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 // writers, then runs also (if set) while registrations are still refused; the database is
 // left alone unless also touches it.
 func resetMemory(jctx context.Context, ctx actor.Context, p pids, also func() error) error {
-	if _, err := requestFrom[*done](jctx, ctx, p.coordinator, &beginResetReq{}, jobStepTimeout); err != nil {
-		return err
+	_, err := requestFrom[*done](jctx, ctx, p.coordinator, &beginResetReq{}, jobStepTimeout)
+	if err == nil {
+		_, err = requestFrom[*done](jctx, ctx, p.writers, &forgetAllReq{}, jobStepTimeout)
 	}
-	_, err := requestFrom[*done](jctx, ctx, p.writers, &forgetAllReq{}, jobStepTimeout)
 	if err == nil && also != nil {
 		err = also()
 	}
-	if _, eerr := requestFrom[*done](jctx, ctx, p.coordinator, &endResetReq{}, jobStepTimeout); err == nil {
+	// Registrations are accepted again whatever happened (with the job's context gone too).
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(jctx), jobStepTimeout)
+	defer cancel()
+	if _, eerr := requestFrom[*done](ectx, ctx, p.coordinator, &endResetReq{}, jobStepTimeout); err == nil {
 		err = eerr
 	}
 	return err

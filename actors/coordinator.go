@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -34,6 +35,7 @@ type (
 		req       RegisterRequest
 		authID    string
 		bootstrap bool
+		epoch     uint64 // a bootstrap's: see beginLoadReq
 	}
 	registerDone struct {
 		members []engine.Member
@@ -63,28 +65,35 @@ type (
 		key         string
 		incarnation uint64
 	}
+	// beginLoadReq starts a bootstrap attempt's load and is answered with the coordinator's
+	// epoch (loadBegun), which every later request of the attempt carries: a coordinator that
+	// was restarted meanwhile (empty engine, new epoch) refuses them, so the attempt fails
+	// instead of going on over a partial engine. fresh starts loading a fresh engine and keeps
+	// the views (an in-process re-bootstrap): rows go into it while the current engine keeps
+	// answering; rematerializeReq then registers every view again over the reloaded rows,
+	// makes the fresh engine current and answers with the number of views kept.
+	beginLoadReq struct{ fresh bool }
+	loadBegun    struct{ epoch uint64 }
 	// loadRowsReq stores bootstrap rows of one table; answered with done or the error.
 	loadRowsReq struct {
 		table string
 		rows  []value.Value
+		epoch uint64
 	}
-	// reloadReq starts loading a fresh engine and keeps the views (an in-process
-	// re-bootstrap): rows go into it while the current engine keeps answering; then
-	// rematerializeReq registers every view again over the reloaded rows, makes the fresh
-	// engine current and answers with the number of views kept.
-	reloadReq        struct{}
-	rematerializeReq struct{}
+	rematerializeReq struct{ epoch uint64 }
+	// abandonLoad drops the engine of a re-bootstrap that failed.
+	abandonLoad struct{}
 	// loadedRowsReq asks for the rows of the engine being loaded (to verify them against the
 	// scheduler's table hashes); answered with loadedRows.
-	loadedRowsReq struct{}
+	loadedRowsReq struct{ epoch uint64 }
 	loadedRows    struct{ rows map[string][]value.Value }
 	// beginResetReq drops every view and all base rows (the views supervisor answers once
 	// every view actor stopped) and refuses registrations until endResetReq.
 	beginResetReq struct{}
 	endResetReq   struct{}
 	// snapshotReq asks for every view's membership by list_ref table; answered with
-	// snapshotReply.
-	snapshotReq   struct{}
+	// snapshotReply. A bootstrap's carries its epoch (0: unchecked).
+	snapshotReq   struct{ epoch uint64 }
 	snapshotReply struct {
 		tables map[string]map[string]membership.ViewMembership
 	}
@@ -138,6 +147,7 @@ type parkedIngest struct {
 type coordinatorState struct {
 	eng        *engine.Engine
 	next       *engine.Engine // the engine a re-bootstrap loads (nil otherwise)
+	epoch      uint64         // bumped by every restart (beginLoadReq)
 	views      map[string]*viewDef
 	gate       error
 	resetting  bool
@@ -155,6 +165,7 @@ func newCoordinatorState() *coordinatorState {
 		eng:   engine.New(engine.Options{}),
 		views: map[string]*viewDef{},
 		gate:  fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
+		epoch: 1,
 	}
 }
 
@@ -181,14 +192,11 @@ func newCoordinator(e *env, p pids, st *coordinatorState) *coordinator {
 
 // Receive implements actor.Actor. A panic in the engine becomes an error of that change or
 // registration; any other panic fails the actor (the root restarts it and re-bootstraps),
-// after answering the ingest or registration that was being processed.
+// after answering the request that was being processed, if any.
 func (c *coordinator) Receive(ctx actor.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			switch ctx.Message().(type) {
-			case *ingestReq, *registerReq, *unregisterReq:
-				reply(ctx, nil, fmt.Errorf("%w: the coordinator failed (%v); the SSP re-bootstraps", ErrNotReady, r))
-			}
+			reply(ctx, nil, fmt.Errorf("%w: the coordinator failed (%v); the SSP re-bootstraps", ErrNotReady, r))
 			panic(r)
 		}
 	}()
@@ -200,6 +208,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			// A restart: the engine may be half-way through a step; start empty and refuse
 			// work until the root's re-bootstrap reloaded it.
 			st.eng, st.next = engine.New(engine.Options{}), nil
+			st.epoch++
 			st.gate = fmt.Errorf("%w: SSP is %s (the coordinator restarted)", ErrNotReady, StatusBootstrapping)
 			st.parkTimer = nil
 			c.unpark(ctx)
@@ -233,14 +242,30 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			ctx.Send(c.pids.writers, &dropUserTableReq{uid: m.uid})
 		}
 	case *resyncReq:
-		ms, ok := st.eng.Members(m.key)
-		ctx.Send(c.pids.views, &resynced{key: m.key, incarnation: m.incarnation, members: ms, ok: ok && st.views[m.key] != nil})
+		r := &resynced{key: m.key, incarnation: m.incarnation}
+		if d := st.views[m.key]; d != nil {
+			r.members, r.ok = st.eng.Members(m.key)
+			r.table, r.clientID, r.authID = d.table, d.clientID, d.authID
+		}
+		ctx.Send(c.pids.views, r)
+	case *beginLoadReq:
+		if m.fresh {
+			st.next = engine.New(engine.Options{})
+		}
+		ctx.Respond(&loadBegun{epoch: st.epoch})
 	case *loadRowsReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
 		reply(ctx, &done{}, c.load(c.loading(), m.table, m.rows))
-	case *reloadReq:
-		st.next = engine.New(engine.Options{})
-		reply(ctx, &done{}, nil)
+	case *abandonLoad:
+		st.next = nil
 	case *loadedRowsReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
 		eng := c.loading()
 		r := &loadedRows{rows: map[string][]value.Value{}}
 		for _, t := range eng.Tables() {
@@ -248,6 +273,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(r)
 	case *rematerializeReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
 		ctx.Respond(c.rematerialize(ctx))
 	case *beginResetReq:
 		st.resetting = true
@@ -265,6 +294,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		st.resetting = false
 		reply(ctx, &done{}, nil)
 	case *snapshotReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
 		ctx.Respond(c.snapshot())
 	case *infoReq:
 		r := &infoReply{views: len(st.views), rows: map[string][]value.Value{}}
@@ -296,6 +329,18 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			"resetting": st.resetting,
 		}})
 	}
+}
+
+// errRestarted refuses the requests of a bootstrap attempt that began before the coordinator
+// was restarted.
+var errRestarted = errors.New("the coordinator was restarted during the bootstrap attempt")
+
+// stale returns errRestarted when epoch (0: unchecked) is not the current one.
+func (c *coordinator) stale(epoch uint64) error {
+	if epoch != 0 && epoch != c.st.epoch {
+		return errRestarted
+	}
+	return nil
 }
 
 // overBacklog reports whether the edge writers are further behind than Config.EdgeBacklog.
@@ -479,6 +524,10 @@ func recordVersion(rec value.Value) int64 {
 
 func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 	st := c.st
+	if err := c.stale(m.epoch); err != nil {
+		reply(ctx, nil, err)
+		return
+	}
 	if !m.bootstrap {
 		if st.gate != nil {
 			reply(ctx, nil, st.gate)

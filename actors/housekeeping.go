@@ -17,8 +17,9 @@ type (
 // again with their next change).
 type housekeepingActor struct {
 	*supervision
-	pids pids
-	ttl  *actor.PID
+	pids     pids
+	ttl      *actor.PID
+	stopping []*actor.PID // stopTTLReq requesters, answered once the ttl actor stopped
 }
 
 func newHousekeepingActor(e *env, p pids) *housekeepingActor {
@@ -54,15 +55,21 @@ func (h *housekeepingActor) receive(ctx actor.Context) {
 		}
 		ctx.Send(ctx.Parent(), &childrenReady{kind: kindHousekeeping})
 	case *stopTTLReq:
-		if h.ttl != nil {
-			if err := ctx.StopFuture(h.ttl).Wait(); err != nil {
-				h.env.log.WithError(err).Warn("stop the ttl actor")
-			}
-			h.ttl = nil
+		if h.ttl == nil {
+			reply(ctx, &done{}, nil)
+			return
 		}
-		reply(ctx, &done{}, nil)
+		h.stopping = append(h.stopping, ctx.Sender())
+		ctx.Stop(h.ttl)
 	case *actor.Terminated:
 		h.forget(m.Who)
+		if h.ttl != nil && m.Who.Id == h.ttl.Id {
+			h.ttl = nil
+			for _, w := range h.stopping {
+				answer(ctx, w, &done{}, nil)
+			}
+			h.stopping = nil
+		}
 	case *listChildrenReq:
 		ctx.Respond(&childList{entries: h.list()})
 	case *describeReq:

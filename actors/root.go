@@ -59,6 +59,7 @@ type job struct {
 	id      uint64
 	kind    string
 	reason  string
+	failure error        // set when the job actor failed (it is stopped, not restarted)
 	waiters []*actor.PID // requesters answered when it ends
 	cancel  context.CancelFunc
 	pid     *actor.PID
@@ -178,9 +179,13 @@ func (r *rootActor) receive(ctx actor.Context) {
 		r.shutdown(ctx)
 	case *actor.Terminated:
 		r.forget(m.Who)
-		if r.running != nil && r.running.pid != nil && r.running.pid.Id == m.Who.Id {
-			// A job stopped before it reported: cancelled at shutdown.
-			r.jobEnded(ctx, r.running.id, fmt.Errorf("%s stopped: %w", r.running.kind, ErrShuttingDown))
+		if j := r.running; j != nil && j.pid != nil && j.pid.Id == m.Who.Id {
+			// A job stopped before it reported: it failed, or shutdown cancelled it.
+			err := j.failure
+			if err == nil {
+				err = fmt.Errorf("%s stopped: %w", j.kind, ErrShuttingDown)
+			}
+			r.jobEnded(ctx, j.id, err)
 		}
 	case *listChildrenReq:
 		ctx.Respond(&childList{entries: r.list()})
@@ -235,13 +240,21 @@ func (r *rootActor) start(ctx actor.Context) {
 	}()
 }
 
-// childFailed adds the root's policy to a restart: the coordinator restarts with an empty
+// childFailed adds the root's policy to a failure: the coordinator restarts with an empty
 // engine (refusing work until then), so the base data is loaded again and every view
-// re-materialized, in a re-bootstrap job queued behind the running one.
-func (r *rootActor) childFailed(c *child, reason any) {
-	if c.kind == kindCoordinator {
+// re-materialized, in a re-bootstrap job queued behind the running one; a job is not
+// restarted (it would start over from its first attempt): its failure ends it.
+func (r *rootActor) childFailed(c *child, reason, _ any) bool {
+	switch c.kind {
+	case kindCoordinator:
 		r.sys.Root.Send(r.self, &coordinatorFailed{reason: fmt.Sprint(reason)})
+	case kindJob:
+		if j := r.running; j != nil && j.pid != nil && j.pid.Id == c.pid.Id {
+			j.failure = fmt.Errorf("%s job failed: %v", j.kind, reason)
+		}
+		return true
 	}
+	return false
 }
 
 // enqueue adds a job and starts it when none runs.
@@ -312,6 +325,9 @@ func (r *rootActor) jobEnded(ctx actor.Context, id uint64, err error) {
 	}
 	if err != nil {
 		r.env.log.WithFields(fields).WithError(err).Warn("job ended with an error")
+		if j.kind == jobRebootstrap {
+			ctx.Send(r.pids.coordinator, &abandonLoad{})
+		}
 	} else {
 		r.env.log.WithFields(fields).Info("job done")
 	}

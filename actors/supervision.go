@@ -2,7 +2,6 @@ package actors
 
 import (
 	"fmt"
-	"math"
 	"runtime/debug"
 	"sort"
 	"time"
@@ -40,24 +39,36 @@ type child struct {
 // supervision is a supervisor actor's record of its children and its restart policy: every
 // failure of a child is counted (ssp_actor_restarts_total{kind}), logged with its reason and
 // the message that caused it, remembered on the child for /debug, and then handled by restart
-// (protoactor's OneForOne strategy with an unbounded budget: a view, writer or housekeeping
-// actor is never given up). onFailure, if set, runs first and may add a policy of the level
-// (the root re-bootstraps when the coordinator is restarted).
+// — after a delay that grows with the failures of the last minute (10 ms per failure), so an
+// actor that fails on every message does not spin; a view, writer or housekeeping actor is
+// never given up. The message a child failed on is lost (protoactor drops it); onFailure, if
+// set, runs first with it and adds the policy of the level: what to do so that nothing is lost
+// (a view rebuilds itself, a writer's views write their membership again, …), or that the
+// child is stopped instead (a job: its failure ends it).
 //
 // It is embedded in the supervisor actor, so protoactor calls HandleFailure on the
 // supervisor's own goroutine: the records are touched by that goroutine only.
 type supervision struct {
 	env       *env
 	byPID     map[string]*child
-	strategy  actor.SupervisorStrategy
-	onFailure func(c *child, reason any)
+	restart   actor.SupervisorStrategy
+	stop      actor.SupervisorStrategy
+	onFailure func(c *child, reason, message any) (stop bool)
 }
+
+// Restart delays: the Nth failure of a child within restartWindow restarts it after
+// N × restartBackoff.
+const (
+	restartWindow  = time.Minute
+	restartBackoff = 10 * time.Millisecond
+)
 
 func newSupervision(e *env) *supervision {
 	return &supervision{
-		env:      e,
-		byPID:    map[string]*child{},
-		strategy: actor.NewOneForOneStrategy(math.MaxInt32, time.Minute, actor.DefaultDecider),
+		env:     e,
+		byPID:   map[string]*child{},
+		restart: actor.NewExponentialBackoffStrategy(restartWindow, restartBackoff),
+		stop:    actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }),
 	}
 }
 
@@ -69,14 +80,21 @@ func (s *supervision) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor
 		kind, name = c.kind, c.name
 		c.restarts++
 		c.lastErr = fmt.Sprint(reason)
+		c.depth.n.Add(-1) // the message it failed on was counted in and will never be processed
+	}
+	stop := false
+	if s.onFailure != nil && c != nil {
+		stop = s.onFailure(c, reason, message)
+	}
+	fields := logrus.Fields{"actor": pid.Id, "kind": kind, "name": name, "reason": fmt.Sprint(reason), "message": fmt.Sprintf("%T", message)}
+	if stop {
+		s.env.log.WithFields(fields).Error("actor failed; its supervisor stops it")
+		s.stop.HandleFailure(sys, sup, pid, rs, reason, message)
+		return
 	}
 	s.env.m.restarts.WithLabelValues(kind).Inc()
-	s.env.log.WithFields(logrus.Fields{"actor": pid.Id, "kind": kind, "name": name, "reason": fmt.Sprint(reason),
-		"message": fmt.Sprintf("%T", message)}).Error("actor failed; its supervisor restarts it")
-	if s.onFailure != nil && c != nil {
-		s.onFailure(c, reason)
-	}
-	s.strategy.HandleFailure(sys, sup, pid, rs, reason, message)
+	s.env.log.WithFields(fields).Error("actor failed; its supervisor restarts it")
+	s.restart.HandleFailure(sys, sup, pid, rs, reason, message)
 }
 
 // spawn starts a child of ctx named name (unique among ctx's children) and records it.

@@ -178,19 +178,18 @@ func (a *viewActor) Receive(ctx actor.Context) {
 	case *viewStep:
 		a.step(ctx, m)
 	case *resynced:
-		if m.ok {
-			st.setMembers(m.members)
-			a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(m.members)})
-			a.env.log.WithFields(logrus.Fields{"view": st.key, "members": len(m.members)}).Info("view actor rebuilt from the engine")
+		if !m.ok {
+			// No longer registered: its retirement is on its way (the supervisor repeats it).
+			return
+		}
+		a.replace(ctx, m.table, m.clientID, m.authID, m.members)
+		a.env.log.WithFields(logrus.Fields{"view": st.key, "members": len(m.members)}).Info("view actor rebuilt from the engine")
+	case *resyncTable:
+		if m.table == st.table {
+			ctx.Send(a.pids.coordinator, &resyncReq{key: st.key, incarnation: st.incarnation})
 		}
 	case *replaceView:
-		if m.table != st.table {
-			a.write(ctx, &edgeWrite{kind: opRemove})
-			st.table = m.table
-		}
-		st.clientID, st.authID = m.clientID, m.authID
-		st.setMembers(m.members)
-		a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(m.members)})
+		a.replace(ctx, m.table, m.clientID, m.authID, m.members)
 	case *retireMsg:
 		if m.removeEdges {
 			a.write(ctx, &edgeWrite{kind: opRemove})
@@ -211,6 +210,20 @@ func (a *viewActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.push(ctx) // a drained view's last metrics
 	}
+}
+
+// replace makes the view's published state the given registration: its edges move when the
+// table changed, and the writer writes the difference (all of them when the owner data
+// changed).
+func (a *viewActor) replace(ctx actor.Context, table, clientID, authID string, ms []engine.Member) {
+	st := a.st
+	if table != st.table {
+		a.write(ctx, &edgeWrite{kind: opRemove})
+		st.table = table
+	}
+	st.clientID, st.authID = clientID, authID
+	st.setMembers(ms)
+	a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(ms)})
 }
 
 func (a *viewActor) start(ctx actor.Context) {

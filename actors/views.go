@@ -37,13 +37,19 @@ type (
 		waitID  uint64
 		latency time.Duration
 	}
-	// resynced carries a restarted view's membership from the coordinator, in step order.
+	// resynced carries a restarted view's registration from the coordinator (membership,
+	// list_ref table, owner data), in step order; ok is false when the view is no longer
+	// registered.
 	resynced struct {
-		key         string
-		incarnation uint64
-		members     []engine.Member
-		ok          bool
+		key                     string
+		incarnation             uint64
+		table, clientID, authID string
+		members                 []engine.Member
+		ok                      bool
 	}
+	// resyncTable makes every view writing to table hand its whole membership to the writer
+	// again (the table's writer failed on a message: what it lost is written anew).
+	resyncTable struct{ table string }
 	// retireAllReq retires every view without touching its edges (/reset); answered with done
 	// once no view actor is left.
 	retireAllReq struct{}
@@ -71,8 +77,9 @@ type liveView struct {
 // delivered once the old actor is gone, so that the old actor's last edge items (its edge
 // removal above all) reach the writer before the new one's.
 type retiringView struct {
-	pid  *actor.PID
-	next []any
+	pid         *actor.PID
+	removeEdges bool
+	next        []any
 }
 
 // viewsActor supervises the view actors (one per registered view key; restart policy: a view
@@ -82,16 +89,31 @@ type retiringView struct {
 type viewsActor struct {
 	*supervision
 	pids         pids
+	sys          *actor.ActorSystem
 	live         map[string]*liveView
 	retiring     map[string]*retiringView
 	incarnations uint64
 	waiters      []*actor.PID // retireAll and drain requesters
 	draining     bool
+	stopping     bool // the tree is being stopped
 }
 
 func newViewsActor(e *env, p pids) *viewsActor {
-	return &viewsActor{supervision: newSupervision(e), pids: p, live: map[string]*liveView{},
+	v := &viewsActor{supervision: newSupervision(e), pids: p, live: map[string]*liveView{},
 		retiring: map[string]*retiringView{}}
+	v.onFailure = v.viewFailed
+	return v
+}
+
+// viewFailed is the views' policy on a failure, besides the restart: a restarted view rebuilds
+// itself from the coordinator (resync), which repairs any lost step, replacement or
+// resynchronisation; a view that was retiring is told again (the retirement may be what was
+// lost), behind everything else it holds.
+func (v *viewsActor) viewFailed(c *child, _, _ any) bool {
+	if r := v.retiring[c.name]; r != nil && r.pid.Id == c.pid.Id {
+		v.sys.Root.Send(c.pid, &retireMsg{removeEdges: r.removeEdges})
+	}
+	return false
 }
 
 // Receive implements actor.Actor.
@@ -102,6 +124,12 @@ func (v *viewsActor) Receive(ctx actor.Context) {
 func (v *viewsActor) receive(ctx actor.Context) {
 	v.env.hooks.receive(kindViews, kindViews, ctx.Message())
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		v.sys = ctx.ActorSystem()
+	case *resyncTable:
+		for _, lv := range v.live {
+			ctx.Send(lv.c.pid, m)
+		}
 	case *startView, *replaceView, *retireView:
 		v.deliver(ctx, m)
 	case *stepFanOut:
@@ -110,6 +138,8 @@ func (v *viewsActor) receive(ctx actor.Context) {
 		if lv := v.live[m.key]; lv != nil && lv.incarnation == m.incarnation {
 			ctx.Send(lv.c.pid, m)
 		}
+	case *actor.Stopping:
+		v.stopping = true
 	case *actor.Terminated:
 		v.terminated(ctx, m.Who)
 	case *retireAllReq:
@@ -208,7 +238,7 @@ func (v *viewsActor) spawnView(ctx actor.Context, m *startView) {
 func (v *viewsActor) retire(ctx actor.Context, key string, lv *liveView, removeEdges bool) {
 	delete(v.live, key)
 	ctx.Send(lv.c.pid, &retireMsg{removeEdges: removeEdges})
-	v.retiring[key] = &retiringView{pid: lv.c.pid}
+	v.retiring[key] = &retiringView{pid: lv.c.pid, removeEdges: removeEdges}
 }
 
 func (v *viewsActor) fanOut(ctx actor.Context, m *stepFanOut) {
@@ -234,7 +264,7 @@ func (v *viewsActor) terminated(ctx actor.Context, who *actor.PID) {
 		}
 	} else if lv := v.live[key]; lv != nil && lv.c.pid.Id == who.Id {
 		delete(v.live, key)
-		if !v.draining {
+		if !v.draining && !v.stopping {
 			v.env.log.WithFields(logrus.Fields{"view": key, "actor": who.Id}).Error("view actor stopped unexpectedly")
 		}
 	}

@@ -53,6 +53,7 @@ const (
 // and what arrives after it waits behind it.
 type barrier struct {
 	drop    string                               // uid: remove the per-user table
+	ensure  bool                                 // define the table (answered then)
 	views   map[string]membership.ViewMembership // otherwise: reconcile with these views
 	replyTo *actor.PID
 }
@@ -135,13 +136,22 @@ func (a *writerActor) Receive(ctx actor.Context) {
 	a.env.hooks.receive(kindWriter, st.table, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.scheduleFlush(ctx) // a restarted writer resumes what it holds
+		// A restarted writer resumes what it holds, and asks again for the waits it was told
+		// about (an answer may have been lost).
+		clear(st.asked)
+		a.scheduleFlush(ctx)
 	case *edgeWrite:
 		st.received++
 		a.admit(entry{w: m})
 		a.scheduleFlush(ctx)
 	case *ensureTableReq:
 		st.received++
+		if a.dropPending() {
+			// After the table removal queued before it (a user deleted and signed up again).
+			a.admit(entry{barrier: &barrier{ensure: true, replyTo: ctx.Sender()}})
+			a.scheduleFlush(ctx)
+			return
+		}
 		reply(ctx, &done{}, a.ensureTable(context.Background()))
 	case *dropUserTableReq:
 		st.received++
@@ -177,6 +187,16 @@ func (a *writerActor) Receive(ctx actor.Context) {
 			"failed_flushes": ws.FailedFlushes, "waits": len(st.asked), "table_defined": st.defined,
 		}})
 	}
+}
+
+// dropPending reports whether a table removal waits in the queue.
+func (a *writerActor) dropPending() bool {
+	for _, e := range a.st.behind {
+		if e.barrier != nil && e.barrier.drop != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // admit queues e: behind a pending barrier when there is one (or e is one), else in its
@@ -265,7 +285,8 @@ func (a *writerActor) pump(ctx actor.Context) {
 		}
 		st.drains = nil
 		if st.dropped {
-			ctx.Send(ctx.Parent(), &writerIdle{table: st.table, received: st.received})
+			st.dropped = false
+			ctx.Send(ctx.Parent(), &writerIdle{table: st.table, pid: ctx.Self(), received: st.received})
 		}
 	}
 }
@@ -434,6 +455,14 @@ func (a *writerActor) ensureTable(ctx context.Context) error {
 func (a *writerActor) runBarrier(ctx actor.Context, b *barrier) bool {
 	st := a.st
 	sctx := context.Background()
+	if b.ensure {
+		err := a.ensureTable(sctx)
+		if err != nil {
+			a.env.log.WithField("table", st.table).WithError(err).Warn("define list_ref table failed")
+		}
+		answer(ctx, b.replyTo, &done{}, err)
+		return true
+	}
 	if b.drop != "" {
 		if err := membership.RemoveUserTable(sctx, a.env.db, b.drop); err != nil {
 			a.env.log.WithField("table", st.table).WithError(err).Warn("remove list_ref table failed; retrying")

@@ -33,10 +33,11 @@ type (
 	clearEdgesReq struct{}
 	// drainWritersReq is answered with done once every writer wrote everything queued.
 	drainWritersReq struct{}
-	// writerIdle: a writer whose table was removed has nothing queued after received
+	// writerIdle: the writer pid, whose table was removed, has nothing queued after received
 	// messages from the supervisor.
 	writerIdle struct {
 		table    string
+		pid      *actor.PID
 		received uint64
 	}
 	// writesHanded: a writer handed n deltas to the database (or discarded them).
@@ -70,16 +71,54 @@ type round struct {
 type writersActor struct {
 	*supervision
 	pids     pids
+	sys      *actor.ActorSystem
 	backlog  int // deltas routed to writers and not yet handed over (SPKY_EDGE_BACKLOG)
 	reported int // the backlog last reported to the coordinator
-	byTable  map[string]*writerSlot
-	seq      uint64 // writer incarnations (unique actor names)
-	rounds   map[uint64]*round
-	roundID  uint64
+	// dropped are the per-user tables removed for a deleted user (a tombstone each): edge
+	// writes to them are discarded — a view of the deleted user may still be sending the
+	// writes of that DELETE's step, on a path the drop does not wait for — until the table is
+	// defined again (the user signs up again, or a view of theirs is registered).
+	dropped   map[string]time.Time
+	discarded int64
+	stopping  bool // the tree is being stopped
+	byTable   map[string]*writerSlot
+	seq       uint64 // writer incarnations (unique actor names)
+	rounds    map[uint64]*round
+	roundID   uint64
 }
 
+// tombstoneTTL is how long a dropped table's tombstone is kept: far longer than a step's
+// writes take to arrive.
+const tombstoneTTL = 10 * time.Minute
+
 func newWritersActor(e *env, p pids) *writersActor {
-	return &writersActor{supervision: newSupervision(e), pids: p, byTable: map[string]*writerSlot{}, rounds: map[uint64]*round{}}
+	w := &writersActor{supervision: newSupervision(e), pids: p, byTable: map[string]*writerSlot{}, rounds: map[uint64]*round{},
+		dropped: map[string]time.Time{}}
+	w.onFailure = w.writerFailed
+	return w
+}
+
+// writerFailed is the writers' policy on a failure, besides the restart (the writer keeps its
+// queue): the message it failed on is lost, so what it carried is made good — the views of
+// the table hand their whole membership to the writer again (an edge write), a table removal
+// or a forget/drain round is sent again (they are idempotent), a reconcile or table
+// definition is answered with the failure (its requester retries).
+func (w *writersActor) writerFailed(c *child, reason, message any) bool {
+	msg, sender := actor.UnwrapEnvelopeMessage(message), actor.UnwrapEnvelopeSender(message)
+	root := w.sys.Root
+	switch m := msg.(type) {
+	case *edgeWrite:
+		root.Send(w.pids.views, &resyncTable{table: c.name})
+	case *dropUserTableReq, *forgetReq, *drainReq:
+		if sender != nil {
+			root.RequestWithCustomSender(c.pid, m, sender)
+		} else {
+			root.Send(c.pid, m)
+		}
+	case *reconcileReq, *ensureTableReq:
+		answer(root, sender, nil, fmt.Errorf("%w: the writer of %s failed: %v", ErrNotReady, c.name, reason))
+	}
+	return false
 }
 
 // Receive implements actor.Actor.
@@ -90,7 +129,13 @@ func (w *writersActor) Receive(ctx actor.Context) {
 func (w *writersActor) receive(ctx actor.Context) {
 	w.env.hooks.receive(kindWriters, kindWriters, ctx.Message())
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		w.sys = ctx.ActorSystem()
 	case *edgeWrite:
+		if _, gone := w.dropped[m.table]; gone {
+			w.discarded++
+			return
+		}
 		if w.route(ctx, m.table, m) && m.kind == opDelta {
 			w.backlog++
 			w.report(ctx)
@@ -99,10 +144,20 @@ func (w *writersActor) receive(ctx actor.Context) {
 		w.backlog -= m.n
 		w.report(ctx)
 	case *ensureTableReq:
+		delete(w.dropped, m.table)
 		w.route(ctx, m.table, m)
 	case *dropUserTableReq:
-		w.route(ctx, membership.UserTable(m.uid), m)
+		table := membership.UserTable(m.uid)
+		now := time.Now()
+		for t, at := range w.dropped {
+			if now.Sub(at) > tombstoneTTL {
+				delete(w.dropped, t)
+			}
+		}
+		w.dropped[table] = now
+		w.route(ctx, table, m)
 	case *reconcileReq:
+		delete(w.dropped, m.table) // the bootstrap decides what the table holds
 		w.route(ctx, m.table, m)
 	case *forgetAllReq:
 		w.broadcast(ctx, func(round uint64) any { return &forgetReq{round: round} })
@@ -127,21 +182,26 @@ func (w *writersActor) receive(ctx actor.Context) {
 	case *clearedEdges:
 		answer(ctx, m.to, &done{}, m.err)
 	case *writerIdle:
-		if s := w.byTable[m.table]; s != nil && s.routed == m.received {
+		if s := w.byTable[m.table]; s != nil && s.c.pid.Id == m.pid.Id && s.routed == m.received {
 			delete(w.byTable, m.table)
 			ctx.Stop(s.c.pid)
 		}
+	case *actor.Stopping:
+		w.stopping = true
 	case *actor.Terminated:
 		if c := w.forget(m.Who); c != nil {
 			if s := w.byTable[c.name]; s != nil && s.c.pid.Id == m.Who.Id {
 				delete(w.byTable, c.name)
-				w.env.log.WithField("table", c.name).Error("writer actor stopped unexpectedly")
+				if !w.stopping {
+					w.env.log.WithField("table", c.name).Error("writer actor stopped unexpectedly")
+				}
 			}
 		}
 	case *listChildrenReq:
 		ctx.Respond(&childList{entries: w.list()})
 	case *describeReq:
-		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable), "edge_backlog": w.backlog}})
+		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable), "edge_backlog": w.backlog,
+			"dropped_tables": len(w.dropped), "writes_discarded": w.discarded}})
 	}
 }
 
