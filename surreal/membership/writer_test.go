@@ -215,7 +215,7 @@ func TestOddIDsAreBound(t *testing.T) {
 		bad.SetView(e.ctx, "v3", ViewMembership{Members: []engine.Member{top("ok:3", 1)}}),
 		bad.RemoveView(e.ctx, "v3"),
 		bad.Flush(e.ctx),
-		func() error { _, err := bad.Reconcile(e.ctx, nil); return err }(),
+		func() error { _, err := bad.Reconcile(e.ctx, nil, nil); return err }(),
 	} {
 		if err == nil || !strings.Contains(err.Error(), `"bad;table" is not [A-Za-z0-9_]+`) {
 			t.Fatalf("writer of an invalid table: error %v", err)
@@ -479,7 +479,7 @@ func TestCLIReadonlyUpdatedAt(t *testing.T) {
 	}
 	e.exec("UPDATE _00_list_ref SET version = 9 WHERE out = thread:1", nil)
 	if _, err := e.w.Reconcile(e.ctx, map[string]ViewMembership{"v1": {ClientID: "client-2", AuthID: "user:alice",
-		Members: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}); err != nil {
+		Members: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}, nil); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
 	if top, _ := e.clientRead(tb, "v1"); !eq(top, []string{"thread:1@2"}) {
