@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -377,5 +378,61 @@ func TestReconcileScoped(t *testing.T) {
 				t.Fatalf("TakeFenced = %v, want %v", got, tc.fenced)
 			}
 		})
+	}
+}
+
+// TestClearEdgesByOwner: with an owner, ClearEdges deletes, in every list_ref table and in
+// one transaction, only the edges of views whose row names that owner; without one, every edge.
+func TestClearEdgesByOwner(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	must(t, "DefineUserTable", DefineUserTable(e.ctx, e.q, "alice"))
+	ut := UserTable("alice")
+	// A row whose `in` names a table that does not exist is never followed.
+	e.exec("CREATE _00_list_ref SET in = thread:1, out = thread:1, version = 1", nil)
+	// Without `_00_query` no view has an owner: nothing goes, and nothing is tried.
+	before := e.queries()
+	must(t, "ClearEdges without _00_query", ClearEdges(e.ctx, e.q, "ssp-A"))
+	if n := len(e.edges(GlobalTable)); n != 1 || e.queries()-before != 1 {
+		t.Fatalf("ClearEdges without _00_query: %d rows left, %d queries; want 1 and 1", n, e.queries()-before)
+	}
+	for _, tb := range []string{GlobalTable, ut} {
+		for _, c := range []struct{ owner, view string }{{"ssp-A", "a"}, {"ssp-B", "b"}} {
+			must(t, "claim", e.owned(tb, c.owner, WriterOptions{}).ClaimView(e.ctx, c.view, vmOf(top("thread:1", 1), top("thread:2", 1))))
+		}
+		// Views whose row is missing, or has no ssp_id.
+		must(t, "edges", e.writer(tb).ApplyDeltas(e.ctx, []ViewDelta{added("norow", top("thread:1", 1)), added("noid", top("thread:1", 1))}))
+	}
+	e.exec("UPSERT _00_query:noid SET surql = 'SELECT * FROM thread'", nil)
+	views := func() string {
+		var out []string
+		for _, tb := range []string{GlobalTable, ut} {
+			for _, r := range e.edges(tb) {
+				if strings.HasPrefix(r.in, QueryTable+":") {
+					out = append(out, tb+"/"+strings.TrimPrefix(r.in, QueryTable+":"))
+				} else {
+					out = append(out, tb+"/-")
+				}
+			}
+		}
+		return strings.Join(sorted(out), " ")
+	}
+	for _, step := range []struct {
+		owner, left string
+	}{
+		{"ssp-C", fmt.Sprintf("%[1]s/- %[1]s/a %[1]s/a %[1]s/b %[1]s/b %[1]s/noid %[1]s/norow %[2]s/a %[2]s/a %[2]s/b %[2]s/b %[2]s/noid %[2]s/norow", GlobalTable, ut)},
+		{"ssp-A", fmt.Sprintf("%[1]s/- %[1]s/b %[1]s/b %[1]s/noid %[1]s/norow %[2]s/b %[2]s/b %[2]s/noid %[2]s/norow", GlobalTable, ut)},
+		{"", ""},
+	} {
+		before = e.queries()
+		must(t, "ClearEdges", ClearEdges(e.ctx, e.q, step.owner))
+		if n := e.queries() - before; n != 2 {
+			t.Fatalf("ClearEdges(%q) made %d queries, want 2", step.owner, n)
+		}
+		if got := views(); got != step.left {
+			t.Fatalf("after ClearEdges(%q): %s\nwant %s", step.owner, got, step.left)
+		}
+	}
+	if rs := e.exec("SELECT VALUE id FROM _00_query", nil); rs[0].Value.Len() != 3 {
+		t.Fatalf("ClearEdges touched _00_query: %s", rs[0].Value.SurQL())
 	}
 }

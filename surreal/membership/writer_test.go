@@ -429,7 +429,7 @@ func TestRemoveViewAndClearEdges(t *testing.T) {
 		t.Fatalf("ListRefTables = %v, %v", tables, err)
 	}
 	before := e.queries()
-	if err := ClearEdges(e.ctx, e.q); err != nil {
+	if err := ClearEdges(e.ctx, e.q, ""); err != nil {
 		t.Fatalf("ClearEdges: %v", err)
 	}
 	if n := e.queries() - before; n != 2 { // INFO FOR DB, one transaction
@@ -668,7 +668,7 @@ func TestForget(t *testing.T) {
 	}
 	// The database lost the edges (here: /reset's ClearEdges); the mirror is empty, so setting
 	// the view writes every edge again.
-	if err := ClearEdges(e.ctx, e.q); err != nil {
+	if err := ClearEdges(e.ctx, e.q, ""); err != nil {
 		t.Fatal(err)
 	}
 	written := e.w.Stats().Statements
