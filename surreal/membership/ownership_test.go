@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,15 +139,30 @@ func TestFencing(t *testing.T) {
 				t.Fatalf("TakeFenced after a Reconcile naming v2 = %v, want [v2] again", got)
 			}
 
-			// Writes of a view left pending by a failed flush go when the view turns out
+			// A statement failing inside the guarded block fails the whole transaction: the
+			// writes stay pending. Writes of a view left pending go when the view turns out
 			// fenced; the other views' are written.
-			countFaults(e, a, false, 1)
+			var broken atomic.Bool
+			broken.Store(true)
+			a.fault = func(surql string) string {
+				if !broken.Load() {
+					return surql
+				}
+				return strings.Replace(surql, "$fenced\n};", "THROW 'injected fault';\n$fenced\n};", 1)
+			}
 			if err := a.ApplyDeltas(e.ctx, []ViewDelta{
 				delta("v1", ms(top("thread:8", 1)), nil, nil), delta("v3", ms(top("thread:8", 1)), nil, nil),
-			}); err == nil {
-				t.Fatal("A's flush with a failing database: no error")
+			}); err == nil || !strings.Contains(err.Error(), "injected fault") {
+				t.Fatalf("A's flush with a failing statement = %v", err)
+			}
+			e.expectTop("after A's failed flush", tb, map[string][]string{
+				"v1": {"thread:1@2", "thread:4@1"}, "v3": {"thread:6@1"},
+			})
+			if n := a.Stats().Pending; n != 2 {
+				t.Fatalf("%d writes pending after the failed flush, want 2", n)
 			}
 			must(t, "B claims v3", b.ClaimView(e.ctx, "v3", vmOf(top("thread:9", 1))))
+			broken.Store(false)
 			must(t, "A's Flush", a.Flush(e.ctx))
 			e.expectTop("after A's retried flush", tb, map[string][]string{
 				"v1": {"thread:1@2", "thread:4@1", "thread:8@1"}, "v3": {"thread:9@1"},
@@ -379,6 +395,14 @@ func TestReconcileScoped(t *testing.T) {
 			}
 		})
 	}
+	t.Run("only rows of no view, with an owner", func(t *testing.T) {
+		e := newEnv(t, WriterOptions{})
+		e.exec("CREATE _00_list_ref SET in = thread:1, out = thread:1, version = 1", nil)
+		st, err := e.owned(GlobalTable, "ssp-A", WriterOptions{}).Reconcile(e.ctx, nil, nil)
+		if err != nil || st.Removed != 1 || len(e.edges(GlobalTable)) != 0 {
+			t.Fatalf("Reconcile = %+v, %v with %d rows left; want the row removed", st, err, len(e.edges(GlobalTable)))
+		}
+	})
 }
 
 // TestClearEdgesByOwner: with an owner, ClearEdges deletes, in every list_ref table and in
