@@ -125,7 +125,12 @@ type WriterStats struct {
 // ssp_id, is not: a new registration's row may not be written yet). The writes of a fenced
 // view are skipped while the other views' writes commit; the Writer then forgets the view (its
 // mirror and pending writes), reports it through TakeFenced, and ignores it from then on until
-// ClaimView claims it back.
+// ClaimView claims it back. The guard is a read, and SurrealDB transactions are snapshot
+// isolated: a claim that commits while a transaction of the old owner is running is seen from
+// the old owner's next transaction on. An edge both write in that window is a write conflict
+// (the connection retries the old owner's transaction, which then finds the view fenced); an
+// edge only the old owner writes then — a member the claimant does not have — stays until the
+// claimant reconciles the table.
 //
 // A Writer is not safe for concurrent use: one goroutine owns it (feed ApplyDeltas in step
 // order). A table name that ValidTableName rejects makes every writing method fail with an
