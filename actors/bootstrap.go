@@ -137,7 +137,7 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 
 // reregister registers every view of `_00_query` (without writing edges: reconcileAll does).
 func (j *bootstrapJob) reregister(ctx actor.Context) error {
-	queries, err := j.env.store.LoadQueries(j.ctx)
+	queries, err := j.env.store.LoadQueries(j.ctx, "")
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}

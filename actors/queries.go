@@ -107,7 +107,7 @@ func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
 	defer cancel()
 	r := m.row
 	if m.refresh {
-		ok, err := q.env.store.RefreshQuery(cctx, r.Key, r.ClientID, r.AuthID, r.LastActiveAt)
+		ok, err := q.env.store.RefreshQuery(cctx, r)
 		if err != nil || ok {
 			return err
 		}
@@ -118,7 +118,7 @@ func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
 func (q *queriesActor) expire(ctx actor.Context, m *expireQuery) {
 	cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	deleted, err := q.env.store.DeleteQueryIfExpired(cctx, m.key)
+	deleted, err := q.env.store.DeleteQueryIfExpired(cctx, m.key, "")
 	if err != nil {
 		q.env.log.WithField("view", m.key).WithError(err).Warn("ttl sweep: delete expired view")
 		return

@@ -481,7 +481,7 @@ func (a *writerActor) runBarrier(ctx actor.Context, b *barrier) bool {
 	}
 	if err == nil {
 		var stats membership.ReconcileStats
-		stats, err = st.mw.Reconcile(sctx, b.views)
+		stats, err = st.mw.Reconcile(sctx, b.views, nil)
 		a.env.log.WithFields(logrus.Fields{"table": st.table, "views": stats.Views, "scanned": stats.Scanned,
 			"added": stats.Added, "fixed": stats.Fixed, "removed": stats.Removed}).Info("edges reconciled")
 	}

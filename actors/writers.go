@@ -177,7 +177,7 @@ func (w *writersActor) receive(ctx actor.Context) {
 		go func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			sys.Root.Send(self, &clearedEdges{to: to, err: membership.ClearEdges(cctx, db)})
+			sys.Root.Send(self, &clearedEdges{to: to, err: membership.ClearEdges(cctx, db, "")})
 		}()
 	case *clearedEdges:
 		answer(ctx, m.to, &done{}, m.err)

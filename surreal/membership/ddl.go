@@ -61,39 +61,57 @@ func DefineGlobalTable(ctx context.Context, q Querier) error {
 // ListRefTables returns, sorted, `_00_list_ref` and every `_00_list_ref_user_*` table that
 // exists, found with `INFO FOR DB`.
 func ListRefTables(ctx context.Context, q Querier) ([]string, error) {
+	tables, _, err := listRefTables(ctx, q)
+	return tables, err
+}
+
+// listRefTables is ListRefTables, and whether `_00_query` exists.
+func listRefTables(ctx context.Context, q Querier) (tables []string, queryTable bool, err error) {
 	rs, err := run(ctx, q, "INFO FOR DB", nil)
 	if err != nil {
-		return nil, fmt.Errorf("list list_ref tables: %w", err)
+		return nil, false, fmt.Errorf("list list_ref tables: %w", err)
 	}
 	info := rs[0].Value
 	if info.Kind() == value.KindArray && info.Len() == 1 {
 		info = info.Elems()[0]
 	}
-	var out []string
 	for _, f := range info.Get("tables").Fields() {
-		if f.Key == GlobalTable || (strings.HasPrefix(f.Key, UserTablePrefix) && ValidTableName(f.Key)) {
-			out = append(out, f.Key)
+		switch {
+		case f.Key == QueryTable:
+			queryTable = true
+		case f.Key == GlobalTable || (strings.HasPrefix(f.Key, UserTablePrefix) && ValidTableName(f.Key)):
+			tables = append(tables, f.Key)
 		}
 	}
-	sort.Strings(out)
-	return out, nil
+	sort.Strings(tables)
+	return tables, queryTable, nil
 }
 
-// ClearEdges deletes every edge of every list_ref table in one transaction (for /reset). The
-// tables and their definitions stay. Writers of those tables must Forget what they mirror.
-func ClearEdges(ctx context.Context, q Querier) error {
-	tables, err := ListRefTables(ctx, q)
+// ClearEdges deletes edges of every list_ref table in one transaction (for /reset): every edge
+// when owner is "" (standalone), else only the edges whose `in` is the `_00_query` row of a
+// view whose ssp_id is owner (none when `_00_query` does not exist). The tables and their
+// definitions stay. Writers of those tables must Forget what they mirror.
+func ClearEdges(ctx context.Context, q Querier, owner string) error {
+	tables, queryTable, err := listRefTables(ctx, q)
 	if err != nil {
 		return fmt.Errorf("clear edges: %w", err)
 	}
-	if len(tables) == 0 {
+	if len(tables) == 0 || (owner != "" && !queryTable) {
 		return nil
 	}
 	var b strings.Builder
 	vars := map[string]any{}
+	where := ""
 	b.WriteString("BEGIN TRANSACTION;\n")
+	if owner != "" {
+		// The owner's views are read once; an edge's `in` is not followed (it may name a
+		// table that does not exist, which fails the read).
+		vars["own"], vars["qt"] = owner, QueryTable
+		b.WriteString("LET $mine = SELECT VALUE id FROM type::table($qt) WHERE ssp_id = $own;\n")
+		where = " WHERE in IN $mine"
+	}
 	for i, t := range tables {
-		fmt.Fprintf(&b, "DELETE type::table($t%d) RETURN NONE;\n", i)
+		fmt.Fprintf(&b, "DELETE type::table($t%d)%s RETURN NONE;\n", i, where)
 		vars[fmt.Sprintf("t%d", i)] = t
 	}
 	b.WriteString("COMMIT TRANSACTION;")

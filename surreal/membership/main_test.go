@@ -35,7 +35,7 @@ func quietLog() *logrus.Logger {
 
 // env is a fresh database with a connection, a Writer of GlobalTable and a Store on it.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	c   *conn.Conn
 	q   *countingQuerier
@@ -57,7 +57,7 @@ func (q *countingQuerier) Query(ctx context.Context, surql string, vars map[stri
 	return q.c.Query(ctx, surql, vars)
 }
 
-func newEnv(t *testing.T, wo WriterOptions) *env {
+func newEnv(t testing.TB, wo WriterOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

@@ -23,12 +23,18 @@ type ReconcileStats struct {
 // Reconcile makes the edges of the writer's table equal to views, the complete computed
 // membership of every view whose edges belong there (keyed by view key): it adds missing edges,
 // rewrites edges whose version, clientId, auth_id or parent differ, and deletes every other row
-// of the table — edges of members that left, of views not in views, and rows with ids not of
-// the writer's form (duplicates written by older SSPs). The table is read in pages by id. It
-// replaces the writer's mirror and pending writes by views, so later deltas apply on top of
-// them. Writes that fail stay pending, like any flush's; a failed read is returned and leaves
-// nothing pending.
-func (w *Writer) Reconcile(ctx context.Context, views map[string]ViewMembership) (ReconcileStats, error) {
+// of this SSP's views — edges of members that left, of views not in views, and rows with ids
+// not of the writer's form (duplicates written by older SSPs). The table is read in pages by
+// id. It replaces the writer's mirror and pending writes by views, so later deltas apply on top
+// of them. Writes that fail stay pending, like any flush's; a failed read is returned and
+// leaves nothing pending.
+//
+// owned says which views are this SSP's; nil means every row of the table is (standalone).
+// Otherwise a row whose view — the first element of a deterministic edge id, else the key of
+// its `in` record of `_00_query` — is neither in views nor owned is left alone, as is a row
+// that names no view. Views known to be fenced are another SSP's whatever owned says: they are
+// left out of views and their rows alone, and TakeFenced names them again.
+func (w *Writer) Reconcile(ctx context.Context, views map[string]ViewMembership, owned func(viewKey string) bool) (ReconcileStats, error) {
 	var st ReconcileStats
 	if w.bad != nil {
 		return st, fmt.Errorf("reconcile: %w", w.bad)
@@ -42,38 +48,52 @@ func (w *Writer) Reconcile(ctx context.Context, views map[string]ViewMembership)
 	sort.Strings(keys)
 	for _, k := range keys {
 		vm := views[k]
-		if k == "" {
+		switch {
+		case k == "":
 			w.stats.InvalidMembers += int64(len(vm.Members))
 			continue
+		case w.fenced[k]:
+			w.unclaimed[k] = struct{}{}
+			continue
 		}
-		vs := newViewState()
-		vs.clientID, vs.authID = vm.ClientID, vm.AuthID
-		for _, m := range vm.Members {
-			if mem, ok := w.member(k, m); ok {
-				vs.set(m.ID(), mem)
-			}
-		}
-		if len(vs.members) > 0 {
+		if vs := w.viewStateOf(k, vm); len(vs.members) > 0 {
 			w.views[k] = vs
 		}
 	}
 	st.Views = len(views)
+	ours := func(view string) bool {
+		switch {
+		case view == "":
+			return owned == nil // a row of no view is garbage only when every row is ours
+		case w.fenced[view]:
+			return false
+		}
+		if _, ok := views[view]; ok {
+			return true
+		}
+		return owned == nil || owned(view)
+	}
 
 	seen := map[edgeKey]bool{}
-	var stale []value.Value
+	var stale []staleEdge
 	var fix []edgeKey
 	err := w.scanEdges(ctx, func(row value.Value) {
 		st.Scanned++
 		id := row.Get("id")
 		k, ok := parseEdgeID(table, id)
 		if !ok {
-			stale = append(stale, id)
+			if view := rowView(row); ours(view) {
+				stale = append(stale, staleEdge{id: id, view: view})
+			}
+			return
+		}
+		if !ours(k.view) {
 			return
 		}
 		want, present := w.edgeRow(k)
 		switch {
 		case !present:
-			stale = append(stale, id)
+			stale = append(stale, staleEdge{id: id, view: k.view})
 		case seen[k]:
 			// Cannot happen (ids are unique); ignore.
 		default:
@@ -133,6 +153,16 @@ func (w *Writer) scanEdges(ctx context.Context, fn func(row value.Value)) error 
 		vars["last"] = rows[len(rows)-1].Get("id")
 		q = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
 	}
+}
+
+// rowView returns the view of an edge row by its `in` field: the key of a `_00_query` record,
+// else "".
+func rowView(row value.Value) string {
+	in := row.Get("in")
+	if in.Kind() != value.KindRecord || in.Table() != QueryTable {
+		return ""
+	}
+	return recordKeyText(in.Key())
 }
 
 // parseEdgeID reads an id of the writer's form `<table>:[view, parent, rel, key]`.

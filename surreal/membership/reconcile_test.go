@@ -33,7 +33,7 @@ func TestReconcile(t *testing.T) {
 		top("thread:1", 2), top("thread:2", 1), top("thread:4", 1),
 		sub("thread:1", "comments", "comment:a", 1), sub("thread:2", "comments", "comment:b", 1),
 	}}}
-	st, err := w.Reconcile(e.ctx, views)
+	st, err := w.Reconcile(e.ctx, views, nil)
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestReconcile(t *testing.T) {
 	}
 
 	// A second pass finds nothing to do.
-	st, err = w.Reconcile(e.ctx, views)
+	st, err = w.Reconcile(e.ctx, views, nil)
 	if err != nil || st != (ReconcileStats{Views: 1, Scanned: 5}) {
 		t.Fatalf("second Reconcile = %+v, %v", st, err)
 	}
@@ -67,11 +67,11 @@ func TestReconcile(t *testing.T) {
 	}
 	// A table that does not exist yet is created with the edges.
 	st, err = e.writer("_00_list_ref_user_new").Reconcile(e.ctx, map[string]ViewMembership{"v9": {ClientID: "c",
-		Members: []engine.Member{top("thread:1", 1)}}})
+		Members: []engine.Member{top("thread:1", 1)}}}, nil)
 	if err != nil || st.Added != 1 || len(e.edges("_00_list_ref_user_new")) != 1 {
 		t.Fatalf("Reconcile of a missing table = %+v, %v", st, err)
 	}
-	if _, err := e.writer("bad-name").Reconcile(e.ctx, nil); err == nil {
+	if _, err := e.writer("bad-name").Reconcile(e.ctx, nil, nil); err == nil {
 		t.Fatal("Reconcile accepted an invalid table name")
 	}
 }

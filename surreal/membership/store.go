@@ -29,6 +29,9 @@ type QueryRow struct {
 	// RegistrationTime is how long the registration took, in milliseconds.
 	RegistrationTime float64
 	RowCount         int
+	// SSPID is the SSP that serves the view (`ssp_id`, SPEC §6.7); "" when the row has none
+	// (standalone mode). Writing a row with SSPID "" leaves its ssp_id as it is.
+	SSPID string
 }
 
 // ViewMetrics are the metrics of one view written by FlushMetrics. A NaN percentile (no
@@ -78,8 +81,9 @@ func (s *Store) run(ctx context.Context, surql string, vars map[string]any) ([]c
 }
 
 // UpsertQuery writes a view's `_00_query` row: surql, params, clientId, auth_id, ttl (a
-// duration), lastActiveAt (a datetime), registrationTime (ms) and rowCount. Other fields of an
-// existing row (metrics, createdAt, …) are kept.
+// duration), lastActiveAt (a datetime), registrationTime (ms), rowCount and, when r.SSPID is
+// set, ssp_id. Other fields of an existing row (metrics, createdAt, an ssp_id written by
+// Writer.ClaimView, …) are kept.
 func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
 	vars := map[string]any{
 		"id":               QueryRecord(r.Key),
@@ -92,25 +96,39 @@ func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
 		"registrationTime": r.RegistrationTime,
 		"rowCount":         int64(r.RowCount),
 	}
-	const q = "UPSERT $id SET surql = $surql, params = $params, clientId = $clientId, auth_id = $authId, " +
-		"ttl = $ttl, lastActiveAt = $lastActiveAt, registrationTime = $registrationTime, rowCount = $rowCount RETURN NONE"
+	q := "UPSERT $id SET surql = $surql, params = $params, clientId = $clientId, auth_id = $authId, " +
+		"ttl = $ttl, lastActiveAt = $lastActiveAt, registrationTime = $registrationTime, rowCount = $rowCount" +
+		setOwner(r.SSPID, vars) + " RETURN NONE"
 	if _, err := s.run(ctx, q, vars); err != nil {
 		return fmt.Errorf("upsert query row %s: %w", r.Key, err)
 	}
 	return nil
 }
 
-// RefreshQuery updates clientId, auth_id and lastActiveAt of an existing `_00_query` row (a
-// re-registration of the same query). It reports whether the row exists.
-func (s *Store) RefreshQuery(ctx context.Context, key, clientID, authID string, lastActiveAt time.Time) (bool, error) {
+// RefreshQuery updates clientId, auth_id, lastActiveAt and (when r.SSPID is set) ssp_id of
+// the existing `_00_query` row of r.Key (a re-registration of the same query); r's other
+// fields are not written. It reports whether the row exists.
+func (s *Store) RefreshQuery(ctx context.Context, r QueryRow) (bool, error) {
 	vars := map[string]any{
-		"id": QueryRecord(key), "clientId": clientID, "authId": authID, "lastActiveAt": value.Datetime(lastActiveAt),
+		"id": QueryRecord(r.Key), "clientId": r.ClientID, "authId": r.AuthID, "lastActiveAt": value.Datetime(r.LastActiveAt),
 	}
-	rs, err := s.run(ctx, "UPDATE $id SET clientId = $clientId, auth_id = $authId, lastActiveAt = $lastActiveAt RETURN VALUE id", vars)
+	q := "UPDATE $id SET clientId = $clientId, auth_id = $authId, lastActiveAt = $lastActiveAt" +
+		setOwner(r.SSPID, vars) + " RETURN VALUE id"
+	rs, err := s.run(ctx, q, vars)
 	if err != nil {
-		return false, fmt.Errorf("refresh query row %s: %w", key, err)
+		return false, fmt.Errorf("refresh query row %s: %w", r.Key, err)
 	}
 	return rs[0].Value.Len() > 0, nil
+}
+
+// setOwner returns the SET clause that writes ssp_id = sspID (binding it in vars), or nothing
+// when sspID is "".
+func setOwner(sspID string, vars map[string]any) string {
+	if sspID == "" {
+		return ""
+	}
+	vars["sspId"] = sspID
+	return ", ssp_id = $sspId"
 }
 
 // FlushMetrics writes the metrics of views to their `_00_query` rows (rowCount, updateCount,
@@ -147,16 +165,29 @@ func floatOrNone(f float64) value.Value {
 	return value.Float(f)
 }
 
-// LoadQueries returns every `_00_query` row that holds a query (rows without a string `surql`
-// are skipped), sorted by key. A missing table means no rows.
-func (s *Store) LoadQueries(ctx context.Context) ([]QueryRow, error) {
-	return s.selectQueries(ctx, "SELECT * FROM type::table($tb)", nil)
+// LoadQueries returns the `_00_query` rows that hold a query (rows without a string `surql`
+// are skipped), sorted by key: every such row when owner is "" (standalone), else only those
+// whose ssp_id is owner. A missing table means no rows.
+func (s *Store) LoadQueries(ctx context.Context, owner string) ([]QueryRow, error) {
+	vars := map[string]any{}
+	return s.selectQueries(ctx, "SELECT * FROM type::table($tb)"+ownedBy(owner, " WHERE ", vars), vars)
 }
 
-// ExpiredQueries returns the `_00_query` rows whose lastActiveAt + ttl is before now.
-func (s *Store) ExpiredQueries(ctx context.Context, now time.Time) ([]QueryRow, error) {
-	return s.selectQueries(ctx, "SELECT * FROM type::table($tb) WHERE "+expiredAt("$now"),
-		map[string]any{"now": value.Datetime(now)})
+// ExpiredQueries returns the `_00_query` rows whose lastActiveAt + ttl is before now: all of
+// them when owner is "", else only those whose ssp_id is owner.
+func (s *Store) ExpiredQueries(ctx context.Context, now time.Time, owner string) ([]QueryRow, error) {
+	vars := map[string]any{"now": value.Datetime(now)}
+	return s.selectQueries(ctx, "SELECT * FROM type::table($tb) WHERE "+expiredAt("$now")+ownedBy(owner, " AND ", vars), vars)
+}
+
+// ownedBy returns the condition "ssp_id is owner" after join (binding owner in vars), or
+// nothing when owner is "".
+func ownedBy(owner, join string, vars map[string]any) string {
+	if owner == "" {
+		return ""
+	}
+	vars["owner"] = owner
+	return join + "ssp_id = $owner"
 }
 
 // expiredAt is the condition of an expired row at the instant expr.
@@ -203,6 +234,7 @@ func parseQueryRow(row value.Value) (QueryRow, bool) {
 		ClientID: row.Get("clientId").AsString(),
 		AuthID:   row.Get("auth_id").AsString(),
 		RowCount: int(row.Get("rowCount").AsInt()),
+		SSPID:    row.Get("ssp_id").AsString(),
 	}
 	if a := row.Get("auth_id"); a.Kind() == value.KindRecord {
 		r.AuthID = value.RecordString(a)
@@ -240,11 +272,12 @@ func recordKeyText(k value.Value) string {
 }
 
 // DeleteQueryIfExpired deletes the `_00_query` row of key only if it is still expired at the
-// database's current time (a re-registration may have refreshed it since it was listed), in
+// database's current time (a re-registration may have refreshed it since it was listed) and,
+// when owner is set, its ssp_id is still owner (the view may have moved to another SSP), in
 // one statement. It reports whether the row was deleted.
-func (s *Store) DeleteQueryIfExpired(ctx context.Context, key string) (bool, error) {
-	rs, err := s.run(ctx, "DELETE $id WHERE "+expiredAt("time::now()")+" RETURN BEFORE",
-		map[string]any{"id": QueryRecord(key)})
+func (s *Store) DeleteQueryIfExpired(ctx context.Context, key, owner string) (bool, error) {
+	vars := map[string]any{"id": QueryRecord(key)}
+	rs, err := s.run(ctx, "DELETE $id WHERE "+expiredAt("time::now()")+ownedBy(owner, " AND ", vars)+" RETURN BEFORE", vars)
 	if err != nil {
 		return false, fmt.Errorf("delete expired query row %s: %w", key, err)
 	}

@@ -13,7 +13,7 @@ import (
 
 func TestQueryRows(t *testing.T) {
 	e := newEnv(t, WriterOptions{})
-	if rows, err := e.s.LoadQueries(e.ctx); err != nil || len(rows) != 0 {
+	if rows, err := e.s.LoadQueries(e.ctx, ""); err != nil || len(rows) != 0 {
 		t.Fatalf("LoadQueries without a _00_query table = %v, %v", rows, err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -33,7 +33,7 @@ func TestQueryRows(t *testing.T) {
 	}
 	e.exec("UPSERT _00_query:noquery SET state = 'x'", nil) // rows without surql are skipped
 
-	rows, err := e.s.LoadQueries(e.ctx)
+	rows, err := e.s.LoadQueries(e.ctx, "")
 	if err != nil {
 		t.Fatalf("LoadQueries: %v", err)
 	}
@@ -70,10 +70,10 @@ func TestQueryRows(t *testing.T) {
 	}
 
 	// Re-registration refreshes; metrics survive an upsert.
-	if ok, err := e.s.RefreshQuery(e.ctx, fresh.Key, "c9", "user:alice", now.Add(time.Minute)); err != nil || !ok {
+	if ok, err := e.s.RefreshQuery(e.ctx, QueryRow{Key: fresh.Key, ClientID: "c9", AuthID: "user:alice", LastActiveAt: now.Add(time.Minute)}); err != nil || !ok {
 		t.Fatalf("RefreshQuery = %v, %v", ok, err)
 	}
-	if ok, err := e.s.RefreshQuery(e.ctx, "missing", "c9", "", now); err != nil || ok {
+	if ok, err := e.s.RefreshQuery(e.ctx, QueryRow{Key: "missing", ClientID: "c9", LastActiveAt: now}); err != nil || ok {
 		t.Fatalf("RefreshQuery of a missing row = %v, %v", ok, err)
 	}
 	if err := e.s.UpsertQuery(e.ctx, fresh); err != nil {
@@ -84,25 +84,25 @@ func TestQueryRows(t *testing.T) {
 	}
 
 	// Expiry.
-	expired, err := e.s.ExpiredQueries(e.ctx, time.Now())
+	expired, err := e.s.ExpiredQueries(e.ctx, time.Now(), "")
 	if err != nil || len(expired) != 1 || expired[0].Key != "old" {
 		t.Fatalf("ExpiredQueries = %+v, %v", expired, err)
 	}
-	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, fresh.Key); err != nil || ok {
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, fresh.Key, ""); err != nil || ok {
 		t.Fatalf("DeleteQueryIfExpired(fresh) = %v, %v", ok, err)
 	}
 	// A refresh racing the sweep wins: the row listed as expired is kept.
-	if _, err := e.s.RefreshQuery(e.ctx, "old", "c2", "", time.Now()); err != nil {
+	if _, err := e.s.RefreshQuery(e.ctx, QueryRow{Key: "old", ClientID: "c2", LastActiveAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old"); err != nil || ok {
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old", ""); err != nil || ok {
 		t.Fatalf("DeleteQueryIfExpired after a refresh = %v, %v", ok, err)
 	}
 	e.exec("UPDATE _00_query:old SET lastActiveAt = time::now() - 2h", nil)
-	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old"); err != nil || !ok {
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "old", ""); err != nil || !ok {
 		t.Fatalf("DeleteQueryIfExpired(old) = %v, %v", ok, err)
 	}
-	if rows, _ := e.s.LoadQueries(e.ctx); len(rows) != 1 {
+	if rows, _ := e.s.LoadQueries(e.ctx, ""); len(rows) != 1 {
 		t.Fatalf("%d rows left, want 1", len(rows))
 	}
 	if n, err := e.s.CountQueries(e.ctx, "user:alice"); err != nil || n != 1 {
@@ -162,5 +162,77 @@ func TestWaitVersion(t *testing.T) {
 	cancel()
 	if err := long.WaitVersion(ctx, rid, 9); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitVersion with a cancelled ctx = %v", err)
+	}
+}
+
+// TestQueryRowsByOwner: the rows carry their SSP (ssp_id); the reads and the expiry take an
+// owner ("" means every row) and see only that SSP's rows; a refresh with an SSP id moves the
+// row, one without leaves ssp_id alone.
+func TestQueryRowsByOwner(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	now := time.Now().UTC()
+	row := func(key, ssp string, lastActive time.Time) QueryRow {
+		return QueryRow{Key: key, SurQL: "SELECT * FROM thread", Params: value.None(), ClientID: "c", AuthID: "user:alice",
+			TTL: time.Hour, LastActiveAt: lastActive, SSPID: ssp}
+	}
+	for _, r := range []QueryRow{
+		row("a", "ssp-A", now.Add(-2*time.Hour)), row("b", "ssp-B", now.Add(-2*time.Hour)),
+		row("c", "", now.Add(-2*time.Hour)), row("d", "ssp-A", now),
+	} {
+		if err := e.s.UpsertQuery(e.ctx, r); err != nil {
+			t.Fatalf("UpsertQuery(%s): %v", r.Key, err)
+		}
+	}
+	keys := func(rows []QueryRow) string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Key+"@"+r.SSPID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		owner         string
+		loaded, stale string
+	}{
+		{"", "a@ssp-A b@ssp-B c@ d@ssp-A", "a@ssp-A b@ssp-B c@"},
+		{"ssp-A", "a@ssp-A d@ssp-A", "a@ssp-A"},
+		{"ssp-B", "b@ssp-B", "b@ssp-B"},
+		{"ssp-C", "", ""},
+	} {
+		loaded, err := e.s.LoadQueries(e.ctx, tc.owner)
+		if err != nil || keys(loaded) != tc.loaded {
+			t.Errorf("LoadQueries(%q) = [%s], %v; want [%s]", tc.owner, keys(loaded), err, tc.loaded)
+		}
+		expired, err := e.s.ExpiredQueries(e.ctx, now, tc.owner)
+		if err != nil || keys(expired) != tc.stale {
+			t.Errorf("ExpiredQueries(%q) = [%s], %v; want [%s]", tc.owner, keys(expired), err, tc.stale)
+		}
+	}
+
+	// a moves to ssp-B (a re-registration there) after ssp-A listed it as expired: ssp-A's
+	// sweep must not delete it; ssp-B's may.
+	moved := row("a", "ssp-B", now.Add(-2*time.Hour))
+	if ok, err := e.s.RefreshQuery(e.ctx, moved); err != nil || !ok {
+		t.Fatalf("RefreshQuery(a to ssp-B) = %v, %v", ok, err)
+	}
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "a", "ssp-A"); err != nil || ok {
+		t.Fatalf("DeleteQueryIfExpired(a, old owner) = %v, %v; want kept", ok, err)
+	}
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "a", "ssp-B"); err != nil || !ok {
+		t.Fatalf("DeleteQueryIfExpired(a, new owner) = %v, %v; want deleted", ok, err)
+	}
+	// Without an owner the sweep deletes any expired row, whoever serves it.
+	if ok, err := e.s.DeleteQueryIfExpired(e.ctx, "b", ""); err != nil || !ok {
+		t.Fatalf(`DeleteQueryIfExpired(b, "") = %v, %v; want deleted`, ok, err)
+	}
+	// A refresh or upsert without an SSP id leaves ssp_id as it is.
+	if ok, err := e.s.RefreshQuery(e.ctx, row("d", "", now)); err != nil || !ok {
+		t.Fatalf("RefreshQuery(d) = %v, %v", ok, err)
+	}
+	if err := e.s.UpsertQuery(e.ctx, row("d", "", now)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.s.LoadQueries(e.ctx, ""); err != nil || keys(got) != "c@ d@ssp-A" {
+		t.Fatalf("rows left = [%s], %v; want [c@ d@ssp-A]", keys(got), err)
 	}
 }

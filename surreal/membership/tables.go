@@ -11,6 +11,12 @@
 // which retries transient failures itself (package conn). A Writer owns one list_ref table and
 // is owned by one goroutine; the table-level operations (DefineUserTable, RemoveUserTable,
 // DefineGlobalTable, ListRefTables, ClearEdges) are stateless functions.
+//
+// View ownership (SPEC §6.7): when several SSPs share the database, each view's `_00_query`
+// row names its SSP in ssp_id. A Writer with an Owner claims views (ClaimView) and skips and
+// reports the views another SSP claimed (fencing, see Writer); Reconcile, ClearEdges and the
+// Store's reads take an owner or a scope so that an SSP touches only its own views. An empty
+// owner means standalone: every view is this SSP's.
 package membership
 
 import (

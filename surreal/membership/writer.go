@@ -56,6 +56,10 @@ type WriterOptions struct {
 	// ParallelMin is the smallest flush that is split (default 64 writes): smaller ones are
 	// one transaction, which is cheaper.
 	ParallelMin int
+	// Owner is this SSP's id (SPEC §6.7). When set, every transaction guards each view's writes
+	// with an ownership check of the view's `_00_query` row (see Writer), and ClaimView claims
+	// views for it. "" (standalone) writes without any check.
+	Owner string
 	// Log receives skipped members (logrus' standard logger if nil).
 	Log logrus.FieldLogger
 }
@@ -89,6 +93,8 @@ type WriterStats struct {
 	// InvalidMembers counts members skipped because their key is not a record id, their view
 	// key is empty or the writer's table name is invalid.
 	InvalidMembers int64
+	// FencedViews counts the times a view was found fenced (owned by another SSP).
+	FencedViews int64
 	// Pending is the number of edge writes waiting for a flush now.
 	Pending int
 }
@@ -113,6 +119,19 @@ type WriterStats struct {
 // Subquery members carry `parent` (the id of their parent record's edge, see parentSlot for
 // the rule when the parent record appears several times) and `parent_rel` (the alias).
 //
+// Ownership (SPEC §6.7): with WriterOptions.Owner set, each view's statements in a transaction
+// run only if the view's `_00_query` row, read in that transaction, is not fenced — a view is
+// fenced when its row has a string ssp_id other than Owner (a missing row, or one without
+// ssp_id, is not: a new registration's row may not be written yet). The writes of a fenced
+// view are skipped while the other views' writes commit; the Writer then forgets the view (its
+// mirror and pending writes), reports it through TakeFenced, and ignores it from then on until
+// ClaimView claims it back. The guard is a read, and SurrealDB transactions are snapshot
+// isolated: a claim that commits while a transaction of the old owner is running is seen from
+// the old owner's next transaction on. An edge both write in that window is a write conflict
+// (the connection retries the old owner's transaction, which then finds the view fenced); an
+// edge only the old owner writes then — a member the claimant does not have — stays until the
+// claimant reconciles the table.
+//
 // A Writer is not safe for concurrent use: one goroutine owns it (feed ApplyDeltas in step
 // order). A table name that ValidTableName rejects makes every writing method fail with an
 // error saying so, recording nothing.
@@ -126,6 +145,12 @@ type Writer struct {
 	queue *queue
 	stats WriterStats // Pending aside
 
+	fenced    map[string]bool     // views found owned by another SSP, ignored until claimed
+	unclaimed map[string]struct{} // views found fenced since the last TakeFenced
+	// queryTable is true once a guarded transaction or a claim succeeded (and no transaction
+	// failed since): `_00_query` exists, so guards need no ensureQueryTable first.
+	queryTable bool
+
 	// fault, if set (tests), rewrites each transaction's SurrealQL before it is sent. It may be
 	// called from several goroutines at once (WriterOptions.Parallel).
 	fault func(surql string) string
@@ -134,7 +159,8 @@ type Writer struct {
 // NewWriter returns the Writer of the list_ref table, writing through q.
 func NewWriter(q Querier, table string, opts WriterOptions) *Writer {
 	opts.fill()
-	w := &Writer{q: q, table: table, opts: opts, views: map[string]*viewState{}, queue: newQueue()}
+	w := &Writer{q: q, table: table, opts: opts, views: map[string]*viewState{}, queue: newQueue(),
+		fenced: map[string]bool{}, unclaimed: map[string]struct{}{}}
 	if !ValidTableName(table) {
 		w.bad = fmt.Errorf("list_ref table name %q is not [A-Za-z0-9_]+", table)
 	}
@@ -154,9 +180,16 @@ type edgeKey struct {
 // touched edges, each in the order they were queued.
 type queue struct {
 	removals []string
-	stale    []value.Value
+	stale    []staleEdge
 	edges    []edgeKey
 	queued   map[edgeKey]struct{}
+}
+
+// staleEdge is the id of a row that Reconcile found stale, and the view it belongs to ("" when
+// it names none).
+type staleEdge struct {
+	id   value.Value
+	view string
 }
 
 func newQueue() *queue { return &queue{queued: map[edgeKey]struct{}{}} }
@@ -192,6 +225,55 @@ func (w *Writer) dropQueued(view string) {
 	q.edges = kept
 }
 
+// dropView forgets a view: its mirror and every pending write of it (edges, removals, stale
+// rows).
+func (w *Writer) dropView(view string) {
+	delete(w.views, view)
+	w.dropQueued(view)
+	q := w.queue
+	removals := q.removals[:0]
+	for _, v := range q.removals {
+		if v != view {
+			removals = append(removals, v)
+		}
+	}
+	q.removals = removals
+	stale := q.stale[:0]
+	for _, st := range q.stale {
+		if st.view != view {
+			stale = append(stale, st)
+		}
+	}
+	q.stale = stale
+}
+
+// fence records that view belongs to another SSP: it is forgotten, reported by the next
+// TakeFenced, and ignored until claimed.
+func (w *Writer) fence(view string) {
+	w.dropView(view)
+	if !w.fenced[view] {
+		w.fenced[view] = true
+		w.stats.FencedViews++
+	}
+	w.unclaimed[view] = struct{}{}
+}
+
+// TakeFenced returns, sorted, the views found fenced since the last call — views another SSP
+// claimed, whose writes were skipped and which the Writer has forgotten — and clears the list.
+// The caller drops those views without touching their edges. It is nil without an Owner.
+func (w *Writer) TakeFenced() []string {
+	if len(w.unclaimed) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(w.unclaimed))
+	for v := range w.unclaimed {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	w.unclaimed = map[string]struct{}{}
+	return out
+}
+
 // Stats returns the writer's counters.
 func (w *Writer) Stats() WriterStats {
 	st := w.stats
@@ -200,7 +282,8 @@ func (w *Writer) Stats() WriterStats {
 }
 
 // Forget drops the writer's mirror of every view and every pending write, without touching
-// the database: the table was removed, or its edges were deleted (/reset).
+// the database: the table was removed, or its edges were deleted (/reset). The views known to
+// be fenced stay ignored.
 func (w *Writer) Forget() {
 	w.views = map[string]*viewState{}
 	w.queue = newQueue()
@@ -235,6 +318,9 @@ func (w *Writer) apply(d *ViewDelta) {
 	if d.ViewKey == "" {
 		w.skip(d, errEmptyView)
 		return
+	}
+	if w.fenced[d.ViewKey] {
+		return // another SSP's view
 	}
 	vs := w.views[d.ViewKey]
 	if vs == nil {
@@ -305,14 +391,17 @@ func (w *Writer) Flush(ctx context.Context) error {
 }
 
 // RemoveView forgets a view's edges and deletes them all from the database (after any write
-// still pending). On failure the deletion stays pending like any edge write.
+// still pending). On failure the deletion stays pending like any edge write. A fenced view's
+// edges are not deleted (they are another SSP's).
 func (w *Writer) RemoveView(ctx context.Context, viewKey string) error {
 	if w.bad != nil {
 		return fmt.Errorf("remove view %s: %w", viewKey, w.bad)
 	}
 	delete(w.views, viewKey)
 	w.dropQueued(viewKey)
-	w.queue.removals = append(w.queue.removals, viewKey)
+	if !w.fenced[viewKey] {
+		w.queue.removals = append(w.queue.removals, viewKey)
+	}
 	return w.flush(ctx)
 }
 
@@ -320,7 +409,8 @@ func (w *Writer) RemoveView(ctx context.Context, viewKey string) error {
 // edges that differ — members added, removed or at another version, children whose parent
 // pointer moved, and every edge of the view when its ClientID or AuthID changed. An empty
 // membership removes the view's edges one by one. For a view actor that was restarted or
-// re-registered and knows the view's whole membership.
+// re-registered and knows the view's whole membership. A fenced view is not recorded (it
+// takes ClaimView).
 func (w *Writer) SetView(ctx context.Context, viewKey string, vm ViewMembership) error {
 	switch {
 	case w.bad != nil:
@@ -330,8 +420,85 @@ func (w *Writer) SetView(ctx context.Context, viewKey string, vm ViewMembership)
 		w.stats.InvalidMembers += int64(len(vm.Members))
 		return fmt.Errorf("set view: %w", errEmptyView)
 	}
-	w.setView(viewKey, vm)
+	if !w.fenced[viewKey] {
+		w.setView(viewKey, vm)
+	}
 	return w.flush(ctx)
+}
+
+// ClaimView makes this SSP the owner of a view and its edges in this table equal to vm, in one
+// transaction: `_00_query:<viewKey>.ssp_id` = Owner (a row holding only ssp_id is created when
+// there is none; the registration writes the rest and keeps it), every edge of the view in the
+// table that is not a member of vm is deleted — whoever wrote it — and every member is
+// upserted. vm becomes the view's mirror (later deltas apply on top) and a fenced view is
+// un-fenced; the previous owner finds the view fenced from its next transaction on. It is how
+// a view registered on this SSP starts, new or moved from another SSP. On failure nothing is
+// recorded (the view and its pending writes stay as they were) and the error says so; the
+// caller claims again. Other views' pending writes wait for the next flush. Without an Owner
+// it is SetView.
+func (w *Writer) ClaimView(ctx context.Context, viewKey string, vm ViewMembership) error {
+	if w.opts.Owner == "" {
+		return w.SetView(ctx, viewKey, vm)
+	}
+	switch {
+	case w.bad != nil:
+		w.stats.InvalidMembers += int64(len(vm.Members))
+		return fmt.Errorf("claim view %s: %w", viewKey, w.bad)
+	case viewKey == "":
+		w.stats.InvalidMembers += int64(len(vm.Members))
+		return fmt.Errorf("claim view: %w", errEmptyView)
+	}
+	vs := w.viewStateOf(viewKey, vm)
+	positions := vs.positions()
+	var b strings.Builder
+	keep := make([]value.Value, len(positions))
+	vars := map[string]any{"tb": w.table, "own": w.opts.Owner, "q": QueryRecord(viewKey)}
+	b.WriteString("BEGIN TRANSACTION;\nUPSERT $q SET ssp_id = $own RETURN NONE;\n")
+	for i, p := range positions {
+		n := strconv.Itoa(i)
+		keep[i] = w.edgeID(viewKey, p)
+		row, _ := w.rowOf(vs, edgeKey{viewKey, p})
+		vars["v"+n], vars["c"+n] = keep[i], row
+		b.WriteString("UPSERT $v" + n + " CONTENT $c" + n + " RETURN NONE;\n")
+	}
+	// After the upserts, which create the table if need be.
+	b.WriteString("DELETE type::table($tb) WHERE in = $q AND id NOT IN $keep RETURN NONE;\nCOMMIT TRANSACTION;")
+	vars["keep"] = value.Array(keep)
+	surql := b.String()
+	if w.fault != nil {
+		surql = w.fault(surql)
+	}
+	rs, err := w.q.Query(ctx, surql, vars)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
+		w.stats.FailedTransactions++
+		return fmt.Errorf("claim view %s in %s (%d members): %w", viewKey, w.table, len(positions), err)
+	}
+	w.stats.Transactions++
+	w.stats.Statements += int64(len(positions) + 2)
+	w.queryTable = true
+	w.dropView(viewKey)
+	delete(w.fenced, viewKey)
+	delete(w.unclaimed, viewKey)
+	if len(vs.members) > 0 {
+		w.views[viewKey] = vs
+	}
+	return nil
+}
+
+// viewStateOf returns the mirror of a view whose membership is vm (invalid members are
+// counted and logged, not recorded).
+func (w *Writer) viewStateOf(view string, vm ViewMembership) *viewState {
+	vs := newViewState()
+	vs.clientID, vs.authID = vm.ClientID, vm.AuthID
+	for _, m := range vm.Members {
+		if mem, ok := w.member(view, m); ok {
+			vs.set(m.ID(), mem)
+		}
+	}
+	return vs
 }
 
 func (w *Writer) setView(view string, vm ViewMembership) {
@@ -383,8 +550,8 @@ func (w *Writer) flush(ctx context.Context) error {
 	for _, v := range q.removals {
 		items = append(items, item{removal: v})
 	}
-	for _, id := range q.stale {
-		items = append(items, item{stale: id})
+	for _, st := range q.stale {
+		items = append(items, item{stale: st})
 	}
 	for i := range q.edges {
 		items = append(items, item{edge: &q.edges[i]})
@@ -409,10 +576,12 @@ func (w *Writer) flush(ctx context.Context) error {
 	// Drop what was written; keep the rest in order.
 	nq := newQueue()
 	var errs []error
+	var fenced []string
 	for g, part := range groups {
 		r := res[g]
 		w.stats.Transactions += r.transactions
 		w.stats.Statements += int64(r.done)
+		fenced = append(fenced, r.fenced...)
 		if r.err != nil {
 			w.stats.FailedTransactions++
 			errs = append(errs, r.err)
@@ -430,25 +599,43 @@ func (w *Writer) flush(ctx context.Context) error {
 		}
 	}
 	w.queue = nq
+	if w.opts.Owner != "" {
+		w.queryTable = len(errs) == 0
+	}
+	for _, v := range fenced {
+		w.fence(v) // its writes still pending go too
+	}
 	if err := errors.Join(errs...); err != nil {
 		w.stats.FailedFlushes++
-		return fmt.Errorf("write edges of %s (%d writes kept for the next flush): %w", w.table, nq.len(), err)
+		return fmt.Errorf("write edges of %s (%d writes kept for the next flush): %w", w.table, w.queue.len(), err)
 	}
 	return nil
 }
 
 // item is one pending write.
 type item struct {
-	removal string      // a view whose edges all go
-	stale   value.Value // an edge id to delete
+	removal string    // a view whose edges all go
+	stale   staleEdge // an edge id to delete
 	edge    *edgeKey
 }
 
+// view returns the view the item writes ("" for a stale row of no view).
+func (it item) view() string {
+	switch {
+	case it.edge != nil:
+		return it.edge.view
+	case it.removal != "":
+		return it.removal
+	}
+	return it.stale.view
+}
+
 // groupResult is what writeGroup did: the items written from the front of its group, in how
-// many transactions, and the error that stopped it.
+// many transactions, the views found fenced, and the error that stopped it.
 type groupResult struct {
 	done         int
 	transactions int64
+	fenced       []string
 	err          error
 }
 
@@ -458,9 +645,12 @@ func (w *Writer) writeGroup(ctx context.Context, part []item) groupResult {
 	var r groupResult
 	for r.done < len(part) {
 		n := min(w.opts.MaxStatements, len(part)-r.done)
-		if r.err = w.commit(ctx, part[r.done:r.done+n]); r.err != nil {
+		fenced, err := w.commit(ctx, part[r.done:r.done+n])
+		if err != nil {
+			r.err = err
 			return r
 		}
+		r.fenced = append(r.fenced, fenced...)
 		r.done += n
 		r.transactions++
 	}
@@ -468,8 +658,8 @@ func (w *Writer) writeGroup(ctx context.Context, part []item) groupResult {
 }
 
 // split divides a flush's items into the groups written concurrently (WriterOptions.Parallel):
-// by view, so that each view's writes stay in one group in their order; stale ids (which
-// belong to no known view) go to the first group. A small flush is one group.
+// by view, so that each view's writes stay in one group in their order; stale rows of no view
+// go to the first group. A small flush is one group.
 func (w *Writer) split(items []item) [][]item {
 	p := w.opts.Parallel
 	if p <= 1 || len(items) < w.opts.ParallelMin {
@@ -478,11 +668,8 @@ func (w *Writer) split(items []item) [][]item {
 	groups := make([][]item, p)
 	for _, it := range items {
 		g := 0
-		switch {
-		case it.edge != nil:
-			g = viewGroup(it.edge.view, p)
-		case it.removal != "":
-			g = viewGroup(it.removal, p)
+		if v := it.view(); v != "" {
+			g = viewGroup(v, p)
 		}
 		groups[g] = append(groups[g], it)
 	}
@@ -505,9 +692,10 @@ func viewGroup(view string, p int) int {
 	return int(h % uint32(p))
 }
 
-// commit writes items as one transaction: one call of the Querier, never repeated here.
-func (w *Writer) commit(ctx context.Context, items []item) error {
-	surql, vars := w.buildTx(items)
+// commit writes items as one transaction: one call of the Querier, never repeated here. It
+// returns the views whose writes were skipped because they are fenced.
+func (w *Writer) commit(ctx context.Context, items []item) ([]string, error) {
+	surql, vars, guarded := w.buildTx(items)
 	if w.fault != nil {
 		surql = w.fault(surql)
 	}
@@ -516,39 +704,139 @@ func (w *Writer) commit(ctx context.Context, items []item) error {
 		err = conn.StatementErr(rs)
 	}
 	if err != nil {
-		return fmt.Errorf("transaction of %d writes: %w", len(items), err)
+		return nil, fmt.Errorf("transaction of %d writes: %w", len(items), err)
 	}
-	return nil
+	return fencedViews(rs, guarded), nil
 }
 
+// ensureQueryTable precedes a guarded transaction (as a statement of its own, before BEGIN)
+// until one succeeded: a guard's read of a `_00_query` row fails while the table does not
+// exist (no view was ever registered in the database), and an implicitly created table would
+// be the same schemaless table with default permissions.
+const ensureQueryTable = "DEFINE TABLE IF NOT EXISTS " + QueryTable + " SCHEMALESS;\n"
+
 // buildTx renders items as one transaction; every id and value is a variable.
-func (w *Writer) buildTx(items []item) (string, map[string]any) {
+//
+// Without an Owner it is one statement per item. With an Owner, one statement reads the
+// `_00_query` rows of the transaction's views — each once — and keeps those of fenced views;
+// then, in a block, the items of each view are grouped, in their order, behind a test of that
+// list (stale rows of no view go first, unguarded), and the block's value is the list:
+//
+//	LET $fenced = SELECT VALUE id FROM $qs WHERE type::is_string(ssp_id) AND ssp_id != $own;
+//	{
+//	IF $q0 NOT IN $fenced { …view 0's writes… };
+//	…
+//	$fenced
+//	};
+//
+// ($qs is the array of the views' `_00_query` records, $q0… its elements.) guarded holds the
+// views whose records may come back in that list. One read for all views, in one block, costs
+// a fraction of a guard statement per view (see BenchmarkFenceGuard).
+func (w *Writer) buildTx(items []item) (surql string, vars map[string]any, guarded map[string]bool) {
 	var b strings.Builder
-	vars := map[string]any{"tb": w.table}
+	vars = map[string]any{"tb": w.table}
+	if w.opts.Owner != "" && !w.queryTable {
+		b.WriteString(ensureQueryTable)
+	}
 	b.WriteString("BEGIN TRANSACTION;\n")
+	if w.opts.Owner == "" || allNoView(items) {
+		for i, it := range items {
+			w.writeItem(&b, vars, i, it)
+		}
+		b.WriteString("COMMIT TRANSACTION;")
+		return b.String(), vars, nil
+	}
+	var order []string
+	byView := map[string][]int{}
+	var unguarded []int
 	for i, it := range items {
-		n := strconv.Itoa(i)
-		switch {
-		case it.removal != "":
-			vars["v"+n] = QueryRecord(it.removal)
-			b.WriteString("DELETE type::table($tb) WHERE in = $v" + n + " RETURN NONE;\n")
-		case it.edge == nil:
-			vars["v"+n] = it.stale
-			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
-		default:
-			k := *it.edge
-			vars["v"+n] = w.edgeID(k.view, k.MemberKey)
-			row, ok := w.edgeRow(k)
-			if !ok {
-				b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
-				continue
-			}
-			vars["c"+n] = row
-			b.WriteString("UPSERT $v" + n + " CONTENT $c" + n + " RETURN NONE;\n")
+		v := it.view()
+		if v == "" {
+			unguarded = append(unguarded, i)
+			continue
+		}
+		if _, ok := byView[v]; !ok {
+			order = append(order, v)
+		}
+		byView[v] = append(byView[v], i)
+	}
+	guarded = make(map[string]bool, len(order))
+	qs := make([]value.Value, len(order))
+	for j, v := range order {
+		qs[j] = QueryRecord(v)
+		guarded[v] = true
+	}
+	vars["own"], vars["qs"] = w.opts.Owner, value.Array(qs)
+	b.WriteString("LET $fenced = SELECT VALUE id FROM $qs WHERE type::is_string(ssp_id) AND ssp_id != $own;\n{\n")
+	for _, i := range unguarded {
+		w.writeItem(&b, vars, i, items[i])
+	}
+	for j, v := range order {
+		n := strconv.Itoa(j)
+		vars["q"+n] = qs[j]
+		b.WriteString("IF $q" + n + " NOT IN $fenced {\n")
+		for _, i := range byView[v] {
+			w.writeItem(&b, vars, i, items[i])
+		}
+		b.WriteString("};\n")
+	}
+	b.WriteString("$fenced\n};\nCOMMIT TRANSACTION;")
+	return b.String(), vars, guarded
+}
+
+// allNoView reports whether every item is a stale row of no view (nothing to guard).
+func allNoView(items []item) bool {
+	for _, it := range items {
+		if it.view() != "" {
+			return false
 		}
 	}
-	b.WriteString("COMMIT TRANSACTION;")
-	return b.String(), vars
+	return true
+}
+
+// writeItem renders item i as one statement.
+func (w *Writer) writeItem(b *strings.Builder, vars map[string]any, i int, it item) {
+	n := strconv.Itoa(i)
+	switch {
+	case it.removal != "":
+		vars["v"+n] = QueryRecord(it.removal)
+		b.WriteString("DELETE type::table($tb) WHERE in = $v" + n + " RETURN NONE;\n")
+	case it.edge == nil:
+		vars["v"+n] = it.stale.id
+		b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
+	default:
+		k := *it.edge
+		vars["v"+n] = w.edgeID(k.view, k.MemberKey)
+		row, ok := w.edgeRow(k)
+		if !ok {
+			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
+			return
+		}
+		vars["c"+n] = row
+		b.WriteString("UPSERT $v" + n + " CONTENT $c" + n + " RETURN NONE;\n")
+	}
+}
+
+// fencedViews returns the guarded views whose `_00_query` records came back in the guarded
+// transaction's list of fenced views (see buildTx), sorted. No write returns such a list: they
+// all say RETURN NONE.
+func fencedViews(rs []conn.Result, guarded map[string]bool) []string {
+	if len(guarded) == 0 {
+		return nil
+	}
+	var out []string
+	for _, r := range rs {
+		for _, id := range r.Value.Elems() {
+			if id.Kind() != value.KindRecord || id.Table() != QueryTable {
+				continue
+			}
+			if v := recordKeyText(id.Key()); guarded[v] {
+				out = append(out, v)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // edgeID is the deterministic id of an edge.
@@ -567,6 +855,12 @@ func (w *Writer) edgeRow(k edgeKey) (value.Value, bool) {
 	if vs == nil {
 		return value.Value{}, false
 	}
+	return w.rowOf(vs, k)
+}
+
+// rowOf returns the row of edge k of the view whose state is vs, or false when the member is
+// not in vs.
+func (w *Writer) rowOf(vs *viewState, k edgeKey) (value.Value, bool) {
 	m, ok := vs.members[k.MemberKey]
 	if !ok {
 		return value.Value{}, false

@@ -215,7 +215,7 @@ func TestOddIDsAreBound(t *testing.T) {
 		bad.SetView(e.ctx, "v3", ViewMembership{Members: []engine.Member{top("ok:3", 1)}}),
 		bad.RemoveView(e.ctx, "v3"),
 		bad.Flush(e.ctx),
-		func() error { _, err := bad.Reconcile(e.ctx, nil); return err }(),
+		func() error { _, err := bad.Reconcile(e.ctx, nil, nil); return err }(),
 	} {
 		if err == nil || !strings.Contains(err.Error(), `"bad;table" is not [A-Za-z0-9_]+`) {
 			t.Fatalf("writer of an invalid table: error %v", err)
@@ -429,7 +429,7 @@ func TestRemoveViewAndClearEdges(t *testing.T) {
 		t.Fatalf("ListRefTables = %v, %v", tables, err)
 	}
 	before := e.queries()
-	if err := ClearEdges(e.ctx, e.q); err != nil {
+	if err := ClearEdges(e.ctx, e.q, ""); err != nil {
 		t.Fatalf("ClearEdges: %v", err)
 	}
 	if n := e.queries() - before; n != 2 { // INFO FOR DB, one transaction
@@ -479,7 +479,7 @@ func TestCLIReadonlyUpdatedAt(t *testing.T) {
 	}
 	e.exec("UPDATE _00_list_ref SET version = 9 WHERE out = thread:1", nil)
 	if _, err := e.w.Reconcile(e.ctx, map[string]ViewMembership{"v1": {ClientID: "client-2", AuthID: "user:alice",
-		Members: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}); err != nil {
+		Members: []engine.Member{top("thread:1", 2), sub("thread:1", "comments", "comment:a", 3)}}}, nil); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
 	if top, _ := e.clientRead(tb, "v1"); !eq(top, []string{"thread:1@2"}) {
@@ -668,7 +668,7 @@ func TestForget(t *testing.T) {
 	}
 	// The database lost the edges (here: /reset's ClearEdges); the mirror is empty, so setting
 	// the view writes every edge again.
-	if err := ClearEdges(e.ctx, e.q); err != nil {
+	if err := ClearEdges(e.ctx, e.q, ""); err != nil {
 		t.Fatal(err)
 	}
 	written := e.w.Stats().Statements
