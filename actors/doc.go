@@ -74,20 +74,33 @@
 // # Failures and restarts
 //
 // Every supervisor counts a child's failure (ssp_actor_restarts_total{kind}, and the child's
-// restarts and last error in /debug/actors and /debug/view), logs it and restarts the child:
-//   - view: the new incarnation asks the coordinator for the view's membership (the answer
-//     comes behind every step already routed to it) and hands it to its writer as the whole
-//     membership; the writer writes exactly the difference. The ingest of the step that
-//     crashed it was answered already (the engine applied it).
-//   - writer: restarts with its queue (its state outlives the incarnation): it resumes from
-//     every write it had not handed to the database.
-//   - coordinator: restarts with an empty engine and refuses work; the root re-bootstraps in
-//     process (views kept, edges reconciled).
-//   - queries, ttl, metrics, versions: restart; the waits of a failed versions actor end (the
-//     edges are written without them).
+// restarts and last error in /debug/actors and /debug/view), logs it and restarts the child
+// after a delay that grows with its failures of the last minute (10 ms each), so an actor
+// that fails on every message does not spin. The message an actor failed on is lost
+// (protoactor drops it); each level makes good what it carried:
+//   - view: the new incarnation asks the coordinator for its whole registration (membership,
+//     table, owner data; the answer comes behind every step already routed to it) and hands
+//     it to its writer as the view's whole membership; the writer writes exactly the
+//     difference. A view that fails on its retirement is told again.
+//   - writer: restarts with its queue (its state outlives the incarnation) and asks again for
+//     the `_00_rv` waits it was told about. An edge write it failed on is made good by the
+//     table's views writing their membership again; a table removal or a forget/drain round
+//     is repeated; a reconcile or table definition is answered with the failure.
+//   - coordinator: answers the request it failed on with the failure, restarts with an empty
+//     engine and a new epoch (a bootstrap attempt that began before fails instead of going on
+//     over the empty engine) and refuses work; the root re-bootstraps in process (views kept,
+//     edges reconciled).
+//   - queries (answers the registration it failed on), ttl, metrics, versions (its waits end:
+//     the edges are written without them): restart.
+//   - job: not restarted (it would start over); its failure ends it.
 //
 // Supervisors themselves never fail (a panic is logged), since a restarted supervisor would
 // stop its children.
+//
+// A user DELETE removes the user's table behind the edge writes queued before it; writes of
+// that step still on their way (they travel through the view actors, which the removal does
+// not wait for) reach a tombstone in the writers supervisor and are discarded, until the table
+// is defined again (the user signs up again, or a view of theirs is registered).
 //
 // # Bootstrap, reset, shutdown
 //
