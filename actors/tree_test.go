@@ -97,6 +97,7 @@ func (h *harness) restartsOf(kind string) int {
 // the view: no edge row lost, duplicated or stale.
 func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 	tests := []struct {
+		label string // the subtest's name when the kind is tested more than once
 		kind  string
 		name  string // the actor's name in the hook ("" for any)
 		msg   func(any) bool
@@ -105,6 +106,7 @@ func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 	}{
 		{kind: kindView, name: "open_alice", msg: is[*viewStep]},
 		{kind: kindWriter, name: "_00_list_ref_user_alice", msg: is[*flushTick]},
+		{label: "writer on an edge write", kind: kindWriter, name: "_00_list_ref", msg: is[*edgeWrite]},
 		{kind: kindCoordinator, msg: is[*ingestReq]},
 		{kind: kindVersions, msg: is[*versionEvent], setup: func(c *config.Config) { c.RVWaitTimeout = 200 * time.Millisecond }},
 		{kind: kindFlusher, msg: is[*viewMetrics]},
@@ -118,7 +120,11 @@ func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.kind, func(t *testing.T) {
+		label := tt.kind
+		if tt.label != "" {
+			label = tt.label
+		}
+		t.Run(label, func(t *testing.T) {
 			var armed atomic.Bool
 			h := newHarness(t, harnessOpts{
 				cfg: func(c *config.Config) {
