@@ -103,10 +103,11 @@ func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 		msg   func(any) bool
 		setup func(*config.Config)
 		act   func(h *harness) // what makes the armed actor receive msg
+		last  bool             // armed only for the last change (no later change repairs it)
 	}{
 		{kind: kindView, name: "open_alice", msg: is[*viewStep]},
 		{kind: kindWriter, name: "_00_list_ref_user_alice", msg: is[*flushTick]},
-		{label: "writer on an edge write", kind: kindWriter, name: "_00_list_ref", msg: is[*edgeWrite]},
+		{label: "writer on an edge write", kind: kindWriter, name: "_00_list_ref_user_alice", msg: is[*edgeWrite], last: true},
 		{kind: kindCoordinator, msg: is[*ingestReq]},
 		{kind: kindVersions, msg: is[*versionEvent], setup: func(c *config.Config) { c.RVWaitTimeout = 200 * time.Millisecond }},
 		{kind: kindFlusher, msg: is[*viewMetrics]},
@@ -151,7 +152,7 @@ func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 			}
 			h.waitEdgesAsDB(views)
 
-			armed.Store(true)
+			armed.Store(!tt.last)
 			if tt.act != nil {
 				tt.act(h)
 				views = append(views, testView{"late", "SELECT * FROM thread", "user:carol"})
@@ -177,6 +178,13 @@ func TestEveryActorKindFailsAndTheTreeHeals(t *testing.T) {
 						t.Fatalf("ingest %d: %v", i, err)
 					}
 					h.waitStatus(StatusReady) // the re-bootstrap after the coordinator's failure
+				}
+			}
+			if tt.last {
+				h.quiesce()
+				armed.Store(true)
+				if err := h.write("CREATE", "thread:99", map[string]any{"status": "open", "n": 99}); err != nil {
+					t.Fatal(err)
 				}
 			}
 			waitFor(t, 30*time.Second, func() (bool, string) { return !armed.Load(), "the armed actor never received its message" })
