@@ -61,14 +61,14 @@ func source(t *testing.T, setup string) (*conn.Conn, string) {
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	if setup != "" {
-		exec(t, c, setup)
+		exec(t, c, setup, nil)
 	}
 	return c, name
 }
 
-func exec(t *testing.T, c *conn.Conn, q string) []conn.Result {
+func exec(t *testing.T, c *conn.Conn, q string, vars map[string]any) []conn.Result {
 	t.Helper()
-	rs, err := c.Query(testCtx(t), q, nil)
+	rs, err := c.Query(testCtx(t), q, vars)
 	if err == nil {
 		err = conn.StatementErr(rs)
 	}
