@@ -407,12 +407,12 @@ func TestHeartbeatCadenceAndPayload(t *testing.T) {
 	g := gapsOf(hbs[1:])
 	var sum time.Duration
 	for i, d := range g {
-		if d < 60*time.Millisecond {
-			t.Errorf("heartbeat gap %d = %s: faster than the interval (%v)", i, d, g)
+		if d < 10*time.Millisecond { // a hot loop; single gaps vary with each request's latency
+			t.Errorf("heartbeat gap %d = %s (%v)", i, d, g)
 		}
 		sum += d
 	}
-	if avg := sum / time.Duration(len(g)); avg > 250*time.Millisecond {
+	if avg := sum / time.Duration(len(g)); avg < 70*time.Millisecond || avg > 250*time.Millisecond {
 		t.Errorf("mean heartbeat gap %s, want about 100 ms (%v)", avg, g)
 	}
 	st := p.state(t)
