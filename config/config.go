@@ -52,6 +52,7 @@ type Config struct {
 	SSPID                string              // SPKY_SSP_ID, default ssp-<uuid>
 	AdvertiseAddr        string              // SPKY_SSP_ADVERTISE_ADDR (host:port or URL)
 	HeartbeatInterval    time.Duration       // HEARTBEAT_INTERVAL_MS
+	RegisterMaxWait      time.Duration       // SPKY_SSP_REGISTER_MAX_WAIT_SECS
 	LogLevel             logrus.Level        // SPKY_LOG_LEVEL
 	LogFormat            LogFormat           // SPKY_LOG_FORMAT
 	BodyLimit            int64               // SPKY_BODY_LIMIT in bytes

@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		ListenAddr: "0.0.0.0:8667", DBWS: "ws://127.0.0.1:8000", DBUser: "root", DBPass: "root",
 		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second,
-		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second,
+		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
 		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,
 		ShutdownTimeout: 30 * time.Second, RVWaitTimeout: 5 * time.Second,
@@ -137,6 +137,7 @@ func TestExampleFileBothKeyStyles(t *testing.T) {
 		{"DBUser", cfg.DBUser, "admin"},
 		{"DBPass", cfg.DBPass, "file-pass"},
 		{"HeartbeatInterval", cfg.HeartbeatInterval, 1500 * time.Millisecond},
+		{"RegisterMaxWait", cfg.RegisterMaxWait, 45 * time.Second},
 		{"LogLevel", cfg.LogLevel, logrus.DebugLevel},
 		{"LogFormat", cfg.LogFormat, LogFormatJSON},
 		{"BodyLimit", cfg.BodyLimit, int64(512 << 10)},
@@ -210,6 +211,8 @@ func TestInvalidValues(t *testing.T) {
 		{"TTL_CLEANUP_INTERVAL_SECS", "-5", []string{"must be > 0"}},
 		{"TTL_CLEANUP_INTERVAL_SECS", "60s", []string{"whole number"}},
 		{"HEARTBEAT_INTERVAL_MS", "1.5", []string{"whole number > 0"}},
+		{"SPKY_SSP_REGISTER_MAX_WAIT_SECS", "0", []string{"must be > 0"}},
+		{"SPKY_SSP_REGISTER_MAX_WAIT_SECS", "3m", []string{"whole number > 0"}},
 		{"SPKY_METRICS_FLUSH_INTERVAL_MS", "0", []string{"must be > 0"}},
 		{"SPKY_SHUTDOWN_TIMEOUT_SECS", "x", []string{"whole number > 0"}},
 		{"SPKY_RV_WAIT_TIMEOUT_MS", "0", []string{"must be > 0"}},
@@ -473,10 +476,11 @@ func TestValidValuesNormalised(t *testing.T) {
 	cfg := mustLoad(t, nil, map[string]string{
 		"SPKY_SSP_REF_MODE": "SINGLE", "SPKY_SCHEDULER_URL": "http://sched:9667/", "SPKY_LOG_LEVEL": "WARN",
 		"SPKY_SSP_LISTEN_ADDR": ":0", "SPKY_SSP_ADVERTISE_ADDR": "10.0.0.3:8667", "SPKY_INGEST_WAIT_MS": "0",
-		"SPKY_SSP_ID": "ssp-primary-01", "SPKY_DB_WS": "http://db:8000/rpc",
+		"SPKY_SSP_ID": "ssp-primary-01", "SPKY_DB_WS": "http://db:8000/rpc", "SPKY_SSP_REGISTER_MAX_WAIT_SECS": "30",
 	})
 	if cfg.RefMode != membership.RefSingle || cfg.SchedulerURL != "http://sched:9667" || cfg.LogLevel != logrus.WarnLevel ||
-		cfg.ListenAddr != ":0" || cfg.IngestWait != 0 || cfg.SSPID != "ssp-primary-01" || cfg.DBWS != "http://db:8000/rpc" {
+		cfg.ListenAddr != ":0" || cfg.IngestWait != 0 || cfg.SSPID != "ssp-primary-01" || cfg.DBWS != "http://db:8000/rpc" ||
+		cfg.RegisterMaxWait != 30*time.Second {
 		t.Errorf("unexpected %+v", cfg)
 	}
 }

@@ -31,6 +31,7 @@
 //	SPKY_SSP_ID                     ssp.id                      --ssp-id                      ssp-<uuid>
 //	SPKY_SSP_ADVERTISE_ADDR         ssp.advertise_addr          --ssp-advertise-addr          (listen address)
 //	HEARTBEAT_INTERVAL_MS           heartbeat.interval_ms       --heartbeat-interval-ms       5000
+//	SPKY_SSP_REGISTER_MAX_WAIT_SECS ssp.register_max_wait_secs  --ssp-register-max-wait-secs  180 (a 503 restarts it)
 //	SPKY_LOG_LEVEL                  log.level                   --log-level                   info
 //	SPKY_LOG_FORMAT                 log.format                  --log-format                  text (or json)
 //	SPKY_BODY_LIMIT                 body.limit                  --body-limit                  8MiB

@@ -112,6 +112,8 @@ func settings() []setting {
 			}},
 		{env: "HEARTBEAT_INTERVAL_MS", def: "5000", usage: "milliseconds between scheduler heartbeats",
 			apply: durationSetter(time.Millisecond, false, func(c *Config) *time.Duration { return &c.HeartbeatInterval })},
+		{env: "SPKY_SSP_REGISTER_MAX_WAIT_SECS", def: "180", usage: "seconds the scheduler registration retries before it fails (a 503 starts the wait anew)",
+			apply: durationSetter(time.Second, false, func(c *Config) *time.Duration { return &c.RegisterMaxWait })},
 		{env: "SPKY_LOG_LEVEL", def: "info", usage: "log level: trace, debug, info, warn, error, fatal, panic",
 			apply: func(c *Config, raw string) error {
 				l, err := parseLevel(raw)
