@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -89,7 +90,23 @@ type Info struct {
 	SurrealDBVersion string            `json:"surrealdb_version"`
 	CircuitTables    map[string]int    `json:"circuit_tables"`
 	CircuitHashes    map[string]string `json:"circuit_hashes"`
+	// Scheduler is the scheduler link in scheduler mode (absent standalone).
+	Scheduler *SchedulerInfo `json:"scheduler,omitempty"`
 }
+
+// SchedulerInfo is the scheduler part of /info (the whole state is /debug/scheduler).
+type SchedulerInfo struct {
+	URL                     string  `json:"url"`
+	Link                    string  `json:"link"`
+	AdvertisedURL           string  `json:"advertised_url"`
+	SnapshotSeq             uint64  `json:"snapshot_seq"`
+	LastHeartbeatAgeSeconds float64 `json:"last_heartbeat_age_seconds"`
+	LastHeartbeatAnswer     string  `json:"last_heartbeat_answer"`
+	Registrations           int     `json:"registrations"`
+}
+
+// ErrStandalone: a scheduler-mode request to an SSP that runs standalone (404).
+var ErrStandalone = errors.New("the SSP runs standalone (SPKY_SCHEDULER_URL is not set)")
 
 // API is what the HTTP layer needs from the actor system. *Service implements it: a facade
 // whose every call is messages to the actors.
@@ -106,5 +123,8 @@ type API interface {
 	DebugDeps(ctx context.Context) DepsDebug
 	// DebugActors walks the live actor tree (GET /debug/actors).
 	DebugActors(ctx context.Context) (ActorTree, error)
+	// DebugScheduler is the scheduler link's state (GET /debug/scheduler); ErrStandalone
+	// without a scheduler.
+	DebugScheduler(ctx context.Context) (*scheduler.State, error)
 	Info(ctx context.Context) Info
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,6 +14,7 @@ import (
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/loader"
 	"github.com/sp00ky/ssp/surreal/membership"
+	"github.com/sp00ky/ssp/surreal/tablehash"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -43,12 +45,24 @@ type bootstrapJob struct {
 	id        uint64
 	keepViews bool
 	reason    string
+	hashes    map[string]string // scheduler mode: the table hashes of the snapshot (SPEC §6.3)
+	reload    bool              // a first mismatch loads the snapshot again (else it is reported)
 	attempt   int
 	epoch     uint64 // the coordinator's, for this attempt (see beginLoadReq)
+	rows      int    // loaded by the last attempt
 }
 
-func newBootstrapJob(e *env, p pids, ctx context.Context, id uint64, keepViews bool, reason string) *bootstrapJob {
-	return &bootstrapJob{env: e, pids: p, ctx: ctx, id: id, keepViews: keepViews, reason: reason}
+func newBootstrapJob(e *env, p pids, ctx context.Context, j *job, keepViews bool) *bootstrapJob {
+	return &bootstrapJob{env: e, pids: p, ctx: ctx, id: j.id, keepViews: keepViews, reason: j.reason, hashes: j.hashes, reload: j.reload}
+}
+
+// hashMismatchError: the loaded tables do not hash as the scheduler's snapshot does.
+type hashMismatchError struct {
+	tables []string // "table: expected X, loaded Y"
+}
+
+func (e *hashMismatchError) Error() string {
+	return "the loaded snapshot does not match the scheduler's table hashes: " + strings.Join(e.tables, "; ")
 }
 
 // Receive implements actor.Actor.
@@ -70,13 +84,26 @@ func (j *bootstrapJob) run(ctx actor.Context) {
 	start := time.Now()
 	err := j.once(ctx)
 	fields := logrus.Fields{"attempt": j.attempt, "of": j.env.bootAttempts, "reason": j.reason}
+	var mismatch *hashMismatchError
 	switch {
 	case j.ctx.Err() != nil:
 		j.report(ctx, fmt.Errorf("bootstrap: %w", j.ctx.Err()))
 		return
 	case err == nil:
-		j.env.log.WithFields(fields).WithField("duration", time.Since(start).Round(time.Millisecond).String()).Info("bootstrap done")
+		j.env.m.bootstrapRows.Set(float64(j.rows))
+		j.env.log.WithFields(fields).WithFields(logrus.Fields{"rows": j.rows,
+			"duration": time.Since(start).Round(time.Millisecond).String()}).Info("bootstrap done")
 		j.report(ctx, nil)
+		return
+	case errors.As(err, &mismatch):
+		if j.reload {
+			// SPEC §6.3: wipe and load the same snapshot once more.
+			j.reload = false
+			j.env.log.WithFields(fields).WithError(err).Warn("table hashes differ: loading the snapshot again")
+			ctx.Send(ctx.Self(), &runAttempt{})
+			return
+		}
+		j.report(ctx, err)
 		return
 	case j.attempt >= j.env.bootAttempts:
 		j.env.log.WithFields(fields).WithError(err).Error("bootstrap failed; giving up")
@@ -101,6 +128,12 @@ func (j *bootstrapJob) report(ctx actor.Context, err error) {
 // once is one attempt.
 func (j *bootstrapJob) once(ctx actor.Context) error {
 	jctx, coord := j.ctx, j.pids.coordinator
+	if !j.keepViews {
+		// A first bootstrap starts from nothing (an earlier attempt may have left rows).
+		if err := resetMemory(jctx, ctx, j.pids, nil); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
 	begun, err := requestFrom[*loadBegun](jctx, ctx, coord, &beginLoadReq{fresh: j.keepViews}, jobStepTimeout)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -122,7 +155,11 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+	j.rows = rows
 	j.env.log.WithFields(logrus.Fields{"tables": len(tables), "rows": rows}).Info("bootstrap: base data loaded")
+	if err := j.verify(ctx); err != nil {
+		return err
+	}
 	if j.keepViews {
 		n, err := requestFrom[int](jctx, ctx, coord, &rematerializeReq{epoch: j.epoch}, jobStepTimeout)
 		if err != nil {
@@ -135,9 +172,50 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 	return j.reconcileAll(ctx)
 }
 
+// verify compares the loaded tables with the scheduler's table hashes (SPEC §6.3, §6.4): a
+// table missing on either side counts as an empty one. Without hashes (standalone, or an
+// older scheduler) there is nothing to compare.
+func (j *bootstrapJob) verify(ctx actor.Context) error {
+	if len(j.hashes) == 0 {
+		return nil
+	}
+	loaded, err := requestFrom[*loadedRows](j.ctx, ctx, j.pids.coordinator, &loadedRowsReq{epoch: j.epoch}, jobStepTimeout)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	tables := map[string]bool{}
+	for t := range j.hashes {
+		tables[t] = true
+	}
+	for t := range loaded.rows {
+		tables[t] = true
+	}
+	var diffs []string
+	for t := range tables {
+		if strings.HasPrefix(t, "_00_") {
+			continue // the SSP's own tables are not base data
+		}
+		want, ok := j.hashes[t]
+		if !ok {
+			want = tablehash.Hash(t, nil)
+		}
+		if got := tablehash.Hash(t, loaded.rows[t]); got != want {
+			j.env.log.WithFields(logrus.Fields{"table": t, "expected": want, "loaded": got, "rows": len(loaded.rows[t])}).
+				Warn("table hash differs from the scheduler's")
+			diffs = append(diffs, fmt.Sprintf("%s: expected %s, loaded %s", t, want, got))
+		}
+	}
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		return &hashMismatchError{tables: diffs}
+	}
+	j.env.log.WithField("tables", len(tables)).Info("bootstrap: table hashes verified")
+	return nil
+}
+
 // reregister registers every view of `_00_query` (without writing edges: reconcileAll does).
 func (j *bootstrapJob) reregister(ctx actor.Context) error {
-	queries, err := j.env.store.LoadQueries(j.ctx, "")
+	queries, err := j.env.store.LoadQueries(j.ctx, j.env.owner)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -188,16 +266,43 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 		names = append(names, t)
 	}
 	sort.Strings(names)
+	owned, err := j.owned(snap)
+	if err != nil {
+		return err
+	}
 	for _, t := range names {
 		vs := snap.tables[t]
 		if vs == nil {
 			vs = map[string]membership.ViewMembership{}
 		}
-		if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &reconcileReq{table: t, views: vs}, jobReconcileTimeout); err != nil {
+		if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &reconcileReq{table: t, views: vs, owned: owned}, jobReconcileTimeout); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
 	return nil
+}
+
+// owned returns which views' edges a reconcile may touch (SPEC §6.7): standalone every one
+// (nil); in scheduler mode the views whose `_00_query` row names this SSP and those it holds,
+// never another SSP's.
+func (j *bootstrapJob) owned(snap *snapshotReply) (func(string) bool, error) {
+	if j.env.owner == "" {
+		return nil, nil
+	}
+	rows, err := j.env.store.LoadQueries(j.ctx, j.env.owner)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	mine := map[string]bool{}
+	for _, r := range rows {
+		mine[r.Key] = true
+	}
+	for _, views := range snap.tables {
+		for key := range views {
+			mine[key] = true
+		}
+	}
+	return func(view string) bool { return mine[view] }, nil
 }
 
 // resetMemory drops every view and all base rows in memory and everything queued in the

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -113,6 +114,9 @@ type (
 	// backlogReport: the deltas routed to the writers and not yet handed to the database
 	// (from the writers supervisor, when the count moves by a granule).
 	backlogReport struct{ queued int }
+	// viewMoved: the view's `_00_query` row names another SSP (it was registered there): the
+	// view goes from this SSP without its edges being touched (SPEC §6.7).
+	viewMoved struct{ key string }
 	// parkCheck: the earliest parked ingest may have reached its deadline.
 	parkCheck struct{}
 	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
@@ -225,6 +229,20 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 		c.unregister(ctx, m.key)
 		reply(ctx, &done{}, nil)
+	case *scheduler.ProbeReq:
+		// The scheduler link asks before each heartbeat (forwarded by the root).
+		ctx.Respond(&scheduler.ProbeReply{Ready: st.gate == nil, Views: len(st.views)})
+	case *viewMoved:
+		if d := st.views[m.key]; d != nil {
+			st.eng.Unregister(m.key)
+			delete(st.views, m.key)
+			st.members -= d.members
+			c.env.m.members.Sub(float64(d.members))
+			c.env.m.views.Set(float64(len(st.views)))
+			c.env.m.viewsMoved.Inc()
+			ctx.Send(c.pids.views, &retireView{key: m.key})
+			c.env.log.WithField("view", m.key).Warn("view registered on another SSP: dropped here, its edges left to its new owner")
+		}
 	case *dropFailedView:
 		if d := st.views[m.key]; d != nil && d.regSeq == m.regSeq {
 			c.unregister(ctx, m.key)
@@ -592,7 +610,7 @@ func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, 
 		}
 	}
 	w := &writeQueryRow{
-		row: membership.QueryRow{Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: m.authID,
+		row: membership.QueryRow{Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: m.authID, SSPID: c.env.cfg.SSPID,
 			TTL: req.TTL, LastActiveAt: req.LastActiveAt, RegistrationTime: float64(time.Since(start)) / float64(time.Millisecond), RowCount: top},
 		refresh: refresh, created: created, regSeq: seq, members: ms,
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/sp00ky/ssp/scheduler"
 )
 
 // Messages every actor or supervisor answers for /debug/actors.
@@ -93,7 +95,15 @@ func (w *treeWalker) node(ctx context.Context, e childEntry) ActorNode {
 	}
 	dctx, cancel := context.WithTimeout(ctx, debugActorsTimeout)
 	defer cancel()
-	if st, err := request[*actorState](dctx, w.s.sys.Root, e.PID, &describeReq{}); err != nil {
+	if e.Kind == kindScheduler {
+		// The link is of package scheduler: it describes itself with its State.
+		if st, err := request[*scheduler.State](dctx, w.s.sys.Root, e.PID, &scheduler.StateReq{}); err != nil {
+			n.StateError = err.Error()
+		} else {
+			n.State = map[string]any{"link": st.Link, "snapshot_seq": st.SnapshotSeq, "heartbeating": st.Heartbeating,
+				"heartbeats": st.Heartbeats, "registrations": len(st.Registrations), "last_error": st.LastError}
+		}
+	} else if st, err := request[*actorState](dctx, w.s.sys.Root, e.PID, &describeReq{}); err != nil {
 		n.StateError = err.Error()
 	} else {
 		n.State = st.state

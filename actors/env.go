@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/loader"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -54,6 +55,11 @@ type env struct {
 	// bootAttempts and bootDelay bound the bootstrap's whole attempts (SPEC §5).
 	bootAttempts int
 	bootDelay    time.Duration
+	// link is the scheduler link's configuration in scheduler mode (SPEC §6), nil standalone.
+	link *scheduler.LinkConfig
+	// owner is this SSP's id in scheduler mode, "" standalone: the views it restores, sweeps,
+	// reconciles and writes are those whose `_00_query` row names it (SPEC §6.7).
+	owner string
 }
 
 // newEdgeWriter returns the membership.Writer of one list_ref table (owned by its writer
@@ -61,6 +67,7 @@ type env struct {
 func (e *env) newEdgeWriter(table string) *membership.Writer {
 	o := e.writerOpts
 	o.Log = e.log.WithField("table", table)
+	o.Owner = e.owner
 	if o.Parallel == 0 {
 		o.Parallel = defaultWriterParallel
 	}

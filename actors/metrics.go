@@ -20,6 +20,9 @@ type metrics struct {
 	bootstrap      prometheus.Gauge       // ssp_bootstrap_duration_seconds
 	ttlExpirations prometheus.Counter     // ssp_ttl_expirations_total
 	rvTimeouts     prometheus.Counter     // ssp_rv_wait_timeouts_total
+	rebootstraps   *prometheus.CounterVec // ssp_rebootstraps_total{reason}
+	bootstrapRows  prometheus.Gauge       // ssp_bootstrap_rows
+	viewsMoved     prometheus.Counter     // ssp_views_moved_total
 	writerBacklog  prometheus.Gauge       // ssp_mailbox_depth{actor="writers"}, set by the coordinator
 	mailbox        prometheus.GaugeFunc   // ssp_mailbox_depth{actor="coordinator"}
 	inFlight       prometheus.GaugeFunc   // ssp_ingests_in_flight
@@ -75,6 +78,15 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		ttlExpirations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_ttl_expirations_total", Help: "Views removed by the TTL sweep.",
 		}),
+		rebootstraps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_rebootstraps_total", Help: "In-process re-bootstraps, by reason (heartbeat_404, heartbeat_409, hash_mismatch, coordinator_restart, requested).",
+		}, []string{"reason"}),
+		bootstrapRows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_bootstrap_rows", Help: "Base rows loaded by the last completed bootstrap.",
+		}),
+		viewsMoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_views_moved_total", Help: "Views dropped because they were registered on another SSP (scheduler mode).",
+		}),
 		rvTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_rv_wait_timeouts_total", Help: "_00_version waits that gave up; the edges were written anyway.",
 		}),
@@ -90,7 +102,8 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.mailbox, m.writerBacklog, m.inFlight}
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.viewsMoved,
+		m.mailbox, m.writerBacklog, m.inFlight}
 	return m
 }
 

@@ -118,7 +118,7 @@ func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
 func (q *queriesActor) expire(ctx actor.Context, m *expireQuery) {
 	cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	deleted, err := q.env.store.DeleteQueryIfExpired(cctx, m.key, "")
+	deleted, err := q.env.store.DeleteQueryIfExpired(cctx, m.key, q.env.owner)
 	if err != nil {
 		q.env.log.WithField("view", m.key).WithError(err).Warn("ttl sweep: delete expired view")
 		return

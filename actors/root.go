@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/sirupsen/logrus"
+
+	"github.com/sp00ky/ssp/scheduler"
 )
 
 // Messages of the root.
@@ -59,8 +62,10 @@ type job struct {
 	id      uint64
 	kind    string
 	reason  string
-	failure error        // set when the job actor failed (it is stopped, not restarted)
-	waiters []*actor.PID // requesters answered when it ends
+	failure error             // set when the job actor failed (it is stopped, not restarted)
+	hashes  map[string]string // scheduler mode: the snapshot's table hashes to verify
+	reload  bool              // scheduler mode: a first hash mismatch loads the snapshot again
+	waiters []*actor.PID      // requesters answered when it ends
 	cancel  context.CancelFunc
 	pid     *actor.PID
 	started time.Time
@@ -69,7 +74,7 @@ type job struct {
 // pids are the fixed actors of one SSP. Their ids are fixed too (rootName/…), so the facade
 // and the root agree on them before anything runs.
 type pids struct {
-	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher *actor.PID
+	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, scheduler *actor.PID
 }
 
 const rootName = "ssp"
@@ -87,6 +92,7 @@ func newPIDs(sys *actor.ActorSystem) pids {
 		queries:      at(hk + "/" + kindQueries),
 		ttl:          at(hk + "/" + kindTTL),
 		flusher:      at(hk + "/" + kindFlusher),
+		scheduler:    at(rootName + "/" + kindScheduler),
 	}
 }
 
@@ -121,6 +127,13 @@ type rootActor struct {
 	queue    []*job
 	closings []*actor.PID // shutdown requesters waiting for the running job
 
+	// Scheduler mode (SPEC §6).
+	snapshot     *scheduler.Registered // the last accepted registration
+	bootstrapped bool                  // a bootstrap succeeded once: later ones keep the views
+	mismatches   int                   // hash mismatches reported since the last success
+	resyncWait   []*actor.PID          // Rebootstrap requesters waiting for the next registration
+	resyncWhy    string                // why the SSP registers again
+
 	self *actor.PID
 	sys  *actor.ActorSystem
 }
@@ -144,15 +157,35 @@ func (r *rootActor) receive(ctx actor.Context) {
 		r.start(ctx)
 	case *childrenReady:
 		delete(r.waiting, m.kind)
-		if len(r.waiting) == 0 && !r.closing {
+		switch {
+		case len(r.waiting) > 0 || r.closing:
+		case r.env.link == nil:
 			r.enqueue(ctx, &job{kind: jobBootstrap, reason: "start"})
+		case r.snapshot != nil:
+			r.registered(ctx, r.snapshot)
 		}
+	case *scheduler.ProbeReq:
+		ctx.RequestWithCustomSender(r.pids.coordinator, m, ctx.Sender())
+	case *scheduler.Registered:
+		r.snapshot = m
+		if len(r.waiting) == 0 && !r.closing {
+			r.registered(ctx, m)
+		}
+	case *scheduler.RegisterFailed:
+		r.env.log.WithError(m.Err).Error("scheduler registration failed")
+		for _, w := range r.resyncWait {
+			answer(ctx, w, nil, m.Err)
+		}
+		r.resyncWait = nil
+		r.setStatus(ctx, StatusFailed, "scheduler registration: "+m.Err.Error())
+	case *scheduler.Resync:
+		r.resync(ctx, m.Reason, reasonLabel(m.Reason))
 	case *dbVersionRead:
 		r.dbVersion = m.version
 	case *coordinatorFailed:
 		if !r.closing {
 			r.env.log.WithField("reason", m.reason).Error("coordinator restarted: re-bootstrapping to rebuild the engine (views are kept)")
-			r.enqueue(ctx, &job{kind: jobRebootstrap, reason: "coordinator restarted: " + m.reason})
+			r.rebootstrap(ctx, "coordinator restarted: "+m.reason, "coordinator_restart", nil)
 		}
 	case *statusReq:
 		ctx.Respond(&statusReply{status: r.status, detail: r.detail})
@@ -163,7 +196,7 @@ func (r *rootActor) receive(ctx actor.Context) {
 			reply(ctx, nil, ErrShuttingDown)
 			return
 		}
-		r.enqueue(ctx, &job{kind: jobRebootstrap, reason: m.reason, waiters: []*actor.PID{ctx.Sender()}})
+		r.rebootstrap(ctx, m.reason, "requested", ctx.Sender())
 	case *resetReq:
 		if r.closing {
 			reply(ctx, nil, ErrShuttingDown)
@@ -198,6 +231,13 @@ func (r *rootActor) receive(ctx actor.Context) {
 			st["job"] = map[string]any{"kind": r.running.kind, "reason": r.running.reason,
 				"running_seconds": time.Since(r.running.started).Seconds()}
 		}
+		if r.env.link != nil {
+			st["mode"] = "scheduler"
+			st["hash_mismatches"] = r.mismatches
+			if r.snapshot != nil {
+				st["snapshot_seq"] = r.snapshot.SnapshotSeq
+			}
+		}
 		st["jobs_queued"] = len(r.queue)
 		ctx.Respond(&actorState{state: st})
 	}
@@ -226,6 +266,10 @@ func (r *rootActor) start(ctx actor.Context) {
 	}
 	r.byPID[pid.Id] = &child{kind: kindCoordinator, name: kindCoordinator, pid: pid, depth: depth}
 	spawn(kindHousekeeping, func() actor.Actor { return newHousekeepingActor(e, p) })
+	if e.link != nil {
+		// It registers at once; the bootstrap waits for its snapshot.
+		spawn(kindScheduler, scheduler.NewLink(*e.link))
+	}
 
 	self, sys := ctx.Self(), ctx.ActorSystem()
 	go func() {
@@ -261,10 +305,13 @@ func (r *rootActor) childFailed(c *child, reason, _ any) bool {
 func (r *rootActor) enqueue(ctx actor.Context, j *job) {
 	r.jobSeq++
 	j.id = r.jobSeq
-	// A job of the same kind already waiting absorbs a new request.
+	// A job of the same kind already waiting absorbs a new request (and its snapshot).
 	for _, q := range r.queue {
 		if q.kind == j.kind {
 			q.waiters = append(q.waiters, j.waiters...)
+			if j.hashes != nil {
+				q.hashes, q.reload = j.hashes, j.reload
+			}
 			return
 		}
 	}
@@ -289,7 +336,7 @@ func (r *rootActor) next(ctx actor.Context) {
 	case jobBootstrap, jobRebootstrap:
 		r.setStatus(ctx, StatusBootstrapping, "")
 		keep := j.kind == jobRebootstrap
-		producer = func() actor.Actor { return newBootstrapJob(e, p, jctx, j.id, keep, j.reason) }
+		producer = func() actor.Actor { return newBootstrapJob(e, p, jctx, j, keep) }
 	case jobReset:
 		producer = func() actor.Actor { return newResetJob(e, p, jctx, j.id) }
 	}
@@ -312,12 +359,24 @@ func (r *rootActor) jobEnded(ctx actor.Context, id uint64, err error) {
 	r.running = nil
 	j.cancel()
 	fields := logrus.Fields{"job": j.kind, "reason": j.reason, "duration": time.Since(j.started).Round(time.Millisecond).String()}
+	var mismatch *hashMismatchError
 	switch {
 	case j.kind == jobReset:
 		// The status does not change.
 	case err == nil:
 		r.env.m.bootstrap.Set(time.Since(j.started).Seconds())
+		r.bootstrapped, r.mismatches = true, 0
 		r.setStatus(ctx, StatusReady, "")
+	case errors.As(err, &mismatch) && !r.closing:
+		// SPEC §6.3: the snapshot was loaded twice already; register again for a fresh one,
+		// and fail after a third mismatch.
+		r.mismatches++
+		if r.mismatches >= 2 {
+			r.setStatus(ctx, StatusFailed, err.Error())
+			break
+		}
+		r.env.log.WithError(err).Warn("table hashes still differ after a reload: registering again for a fresh snapshot")
+		r.resync(ctx, "table hash mismatch", "hash_mismatch")
 	case r.closing || errors.Is(err, ErrShuttingDown) || errors.Is(err, context.Canceled):
 		err = fmt.Errorf("%s: %w", j.kind, ErrShuttingDown)
 	default:
@@ -342,6 +401,60 @@ func (r *rootActor) jobEnded(ctx actor.Context, id uint64, err error) {
 		return
 	}
 	r.next(ctx)
+}
+
+// registered starts the bootstrap of an accepted registration: the first one, or an
+// in-process re-bootstrap that keeps the views.
+func (r *rootActor) registered(ctx actor.Context, m *scheduler.Registered) {
+	reason := r.resyncWhy
+	if reason == "" {
+		reason = "registered: " + m.Reason
+	}
+	r.resyncWhy = ""
+	j := &job{kind: jobRebootstrap, reason: reason, hashes: m.TableHashes, reload: r.mismatches == 0, waiters: r.resyncWait}
+	if !r.bootstrapped {
+		j.kind = jobBootstrap
+	}
+	r.resyncWait = nil
+	r.enqueue(ctx, j)
+}
+
+// rebootstrap re-bootstraps in process (views kept): standalone at once; in scheduler mode the
+// SSP registers again first — while it still accepts ingests — so that the scheduler buffers
+// what follows and hands out a fresh snapshot (SPEC §6.5).
+func (r *rootActor) rebootstrap(ctx actor.Context, reason, label string, requester *actor.PID) {
+	if r.env.link == nil {
+		r.env.m.rebootstraps.WithLabelValues(label).Inc()
+		j := &job{kind: jobRebootstrap, reason: reason}
+		if requester != nil {
+			j.waiters = []*actor.PID{requester}
+		}
+		r.enqueue(ctx, j)
+		return
+	}
+	if requester != nil {
+		r.resyncWait = append(r.resyncWait, requester)
+	}
+	r.resync(ctx, reason, label)
+}
+
+// resync has the scheduler link register again; the bootstrap follows its answer.
+func (r *rootActor) resync(ctx actor.Context, reason, label string) {
+	r.env.m.rebootstraps.WithLabelValues(label).Inc()
+	r.resyncWhy = reason
+	r.env.log.WithField("reason", reason).Warn("registering with the scheduler again for an in-process re-bootstrap")
+	ctx.Send(r.pids.scheduler, &scheduler.Register{Reason: reason})
+}
+
+// reasonLabel is the ssp_rebootstraps_total label of a link's resync reason.
+func reasonLabel(reason string) string {
+	switch {
+	case strings.Contains(reason, "404"):
+		return "heartbeat_404"
+	case strings.Contains(reason, "409"):
+		return "heartbeat_409"
+	}
+	return "scheduler"
 }
 
 // setStatus changes the status and tells the coordinator whether to accept work.

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/config"
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/loader"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -61,6 +62,11 @@ type Deps struct {
 	// attempts 5 s apart if zero, SPEC §5).
 	BootstrapAttempts   int
 	BootstrapRetryDelay time.Duration
+	// Scheduler, when set, runs the SSP in scheduler mode (SPEC §6): the root's scheduler
+	// link registers with the scheduler and heartbeats, bootstraps read the scheduler's
+	// snapshot through its query proxy and are verified against its table hashes, and the
+	// views this SSP restores, sweeps and writes are those it owns. Nil: standalone.
+	Scheduler *scheduler.LinkConfig
 }
 
 // Service is the facade of the SSP's actor system that the HTTP layer calls (it implements
@@ -114,8 +120,25 @@ func New(deps Deps) (*Service, error) {
 	if e.bootDelay <= 0 {
 		e.bootDelay = 5 * time.Second
 	}
+	if deps.Scheduler != nil {
+		if cfg.SSPID == "" {
+			return nil, errors.New("actors: scheduler mode needs SPKY_SSP_ID (config gives ssp-<uuid> by default)")
+		}
+		link := *deps.Scheduler
+		if link.Log == nil {
+			link.Log = log
+		}
+		if link.Metrics == nil {
+			link.Metrics = reg
+		}
+		e.link, e.owner = &link, cfg.SSPID
+	}
 	e.source = deps.Source
-	if e.source == nil {
+	switch {
+	case e.source != nil:
+	case e.link != nil:
+		e.source = &scheduler.ProxySource{SchedulerURL: e.link.SchedulerURL}
+	default:
 		e.source = loader.QuerierSource{Q: deps.DB}
 	}
 	s := &Service{env: e, reg: reg, in: newInbox(cfg.IngestQueue), coordDepth: &mailboxDepth{},
@@ -431,6 +454,14 @@ func (s *Service) Info(ctx context.Context) Info {
 		info.Status, info.SurrealDBVersion = ri.status, ri.dbVersion
 		info.UptimeSeconds = int64(time.Since(ri.startedAt).Seconds())
 	}
+	if st, err := s.DebugScheduler(ctx); err == nil {
+		si := &SchedulerInfo{URL: st.SchedulerURL, Link: string(st.Link), AdvertisedURL: st.AdvertisedURL,
+			SnapshotSeq: st.SnapshotSeq, Registrations: len(st.Registrations)}
+		if hb := st.LastHeartbeat; hb != nil {
+			si.LastHeartbeatAgeSeconds, si.LastHeartbeatAnswer = hb.AgeSeconds, hb.Answer
+		}
+		info.Scheduler = si
+	}
 	r, err := request[*infoReply](ctx, s.sys.Root, s.pids.coordinator, &infoReq{})
 	if err != nil {
 		return info
@@ -441,6 +472,17 @@ func (s *Service) Info(ctx context.Context) Info {
 		info.CircuitHashes[t] = tablehash.Hash(t, rows)
 	}
 	return info
+}
+
+// DebugScheduler implements API: the scheduler link answers with its state.
+func (s *Service) DebugScheduler(ctx context.Context) (*scheduler.State, error) {
+	if s.env.link == nil {
+		return nil, ErrStandalone
+	}
+	if err := s.running(); err != nil {
+		return nil, err
+	}
+	return request[*scheduler.State](ctx, s.sys.Root, s.pids.scheduler, &scheduler.StateReq{})
 }
 
 // Shutdown stops the service gracefully: the root refuses new work (ErrShuttingDown) and ends

@@ -24,6 +24,7 @@ const (
 	kindTTL          = "ttl"
 	kindFlusher      = "metrics"
 	kindJob          = "job"
+	kindScheduler    = "scheduler"
 )
 
 // child is what a supervisor knows of one of its children: it owns this record (restarts and

@@ -51,7 +51,7 @@ func (a *ttlActor) sweep(ctx actor.Context) {
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	rows, err := a.env.store.ExpiredQueries(cctx, time.Now(), "")
+	rows, err := a.env.store.ExpiredQueries(cctx, time.Now(), a.env.owner)
 	if err != nil {
 		a.env.log.WithError(err).Warn("ttl sweep: list expired views")
 		return

@@ -237,7 +237,11 @@ func (a *viewActor) start(ctx actor.Context) {
 	st.started = true
 	st.setMembers(st.initMembers)
 	if st.initial {
-		a.write(ctx, &edgeWrite{kind: opSet, vm: st.membership(st.initMembers)})
+		kind := opSet
+		if a.env.owner != "" {
+			kind = opClaim // scheduler mode: the view may come from another SSP
+		}
+		a.write(ctx, &edgeWrite{kind: kind, vm: st.membership(st.initMembers)})
 	}
 	st.initMembers = nil
 }

@@ -21,7 +21,7 @@ type (
 		kind   opKind
 		view   string
 		delta  membership.ViewDelta       // opDelta
-		vm     *membership.ViewMembership // opSet
+		vm     *membership.ViewMembership // opSet, opClaim
 		waitID uint64                     // opDelta: the `_00_rv` wait that must end first (0: none)
 		at     time.Time                  // opDelta: when the view applied the step (ssp_edge_lag_seconds)
 	}
@@ -47,6 +47,9 @@ const (
 	opSet
 	// opRemove deletes every edge of the view.
 	opRemove
+	// opClaim makes this SSP the view's owner and its edges equal to a whole membership, in
+	// one transaction (a view registered here in scheduler mode, SPEC §6.7).
+	opClaim
 )
 
 // barrier is a table-level operation: it runs once everything queued before it is written,
@@ -54,7 +57,8 @@ const (
 type barrier struct {
 	drop    string                               // uid: remove the per-user table
 	ensure  bool                                 // define the table (answered then)
-	views   map[string]membership.ViewMembership // otherwise: reconcile with these views
+	views   map[string]membership.ViewMembership // otherwise: reconcile with these views,
+	owned   func(view string) bool               // touching only rows of views it owns (nil: all)
 	replyTo *actor.PID
 }
 
@@ -159,7 +163,7 @@ func (a *writerActor) Receive(ctx actor.Context) {
 		a.scheduleFlush(ctx)
 	case *reconcileReq:
 		st.received++
-		a.admit(entry{barrier: &barrier{views: m.views, replyTo: ctx.Sender()}})
+		a.admit(entry{barrier: &barrier{views: m.views, owned: m.owned, replyTo: ctx.Sender()}})
 		a.scheduleFlush(ctx)
 	case *forgetReq:
 		st.received++
@@ -353,11 +357,14 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		switch sp.w.kind {
 		case opSet:
 			err = st.mw.SetView(sctx, sp.w.view, *sp.w.vm)
+		case opClaim:
+			err = st.mw.ClaimView(sctx, sp.w.view, *sp.w.vm)
 		case opRemove:
 			err = st.mw.RemoveView(sctx, sp.w.view)
 		}
 	}
 	a.env.m.edgeLatency.Observe(time.Since(start).Seconds())
+	a.fenced(ctx)
 
 	handed := 0
 	kept := st.order[:0]
@@ -397,6 +404,14 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		}
 	}
 	return handed > 0
+}
+
+// fenced tells the coordinator of the views the last writes found registered on another SSP
+// (SPEC §6.7): the rest of this SSP drops them.
+func (a *writerActor) fenced(ctx actor.Context) {
+	for _, key := range a.st.mw.TakeFenced() {
+		ctx.Send(a.pids.coordinator, &viewMoved{key: key})
+	}
 }
 
 // ready reports whether a delta waiting for waitID may be written; if not, the versions actor
@@ -481,7 +496,8 @@ func (a *writerActor) runBarrier(ctx actor.Context, b *barrier) bool {
 	}
 	if err == nil {
 		var stats membership.ReconcileStats
-		stats, err = st.mw.Reconcile(sctx, b.views, nil)
+		stats, err = st.mw.Reconcile(sctx, b.views, b.owned)
+		a.fenced(ctx)
 		a.env.log.WithFields(logrus.Fields{"table": st.table, "views": stats.Views, "scanned": stats.Scanned,
 			"added": stats.Added, "fixed": stats.Fixed, "removed": stats.Removed}).Info("edges reconciled")
 	}

@@ -25,11 +25,12 @@ type (
 	reconcileReq struct {
 		table string
 		views map[string]membership.ViewMembership
+		owned func(view string) bool // scheduler mode: the views this SSP owns (nil: all)
 	}
 	// forgetAllReq discards everything queued in every writer (/reset); answered with done.
 	forgetAllReq struct{}
-	// clearEdgesReq deletes every edge of every list_ref table (/reset); answered with done or
-	// the error.
+	// clearEdgesReq deletes every edge of every list_ref table (/reset; in scheduler mode only
+	// the edges of the views this SSP owns); answered with done or the error.
 	clearEdgesReq struct{}
 	// drainWritersReq is answered with done once every writer wrote everything queued.
 	drainWritersReq struct{}
@@ -173,11 +174,11 @@ func (w *writersActor) receive(ctx actor.Context) {
 			answer(ctx, r.to, &done{}, nil)
 		}
 	case *clearEdgesReq:
-		to, self, sys, db := ctx.Sender(), ctx.Self(), ctx.ActorSystem(), w.env.db
+		to, self, sys, db, owner := ctx.Sender(), ctx.Self(), ctx.ActorSystem(), w.env.db, w.env.owner
 		go func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			sys.Root.Send(self, &clearedEdges{to: to, err: membership.ClearEdges(cctx, db, "")})
+			sys.Root.Send(self, &clearedEdges{to: to, err: membership.ClearEdges(cctx, db, owner)})
 		}()
 	case *clearedEdges:
 		answer(ctx, m.to, &done{}, m.err)

@@ -70,7 +70,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	r.Use(s.observe, s.recover)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
-			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /debug/actors, /health, /version, /info, /metrics",
+			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, /health, /version, /info, /metrics",
 			c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -95,6 +95,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	authed.GET("/debug/view/:view_id", s.debugView)
 	authed.GET("/debug/deps", s.debugDeps)
 	authed.GET("/debug/actors", s.debugActors)
+	authed.GET("/debug/scheduler", s.debugScheduler)
 	return r
 }
 
@@ -349,4 +350,19 @@ func (s *server) debugActors(c *gin.Context) {
 		return
 	}
 	c.PureJSON(nethttp.StatusOK, tree)
+}
+
+// debugScheduler answers the scheduler link's state (scheduler mode): registration, snapshot,
+// heartbeats and their answers, re-registrations with their reasons and durations.
+func (s *server) debugScheduler(c *gin.Context) {
+	st, err := s.api.DebugScheduler(c.Request.Context())
+	if errors.Is(err, actors.ErrStandalone) {
+		abort(c, nethttp.StatusNotFound, "NOT_FOUND", err.Error())
+		return
+	}
+	if err != nil {
+		s.fail(c, "debug scheduler", err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, st)
 }

@@ -17,6 +17,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/sp00ky/ssp/actors"
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -38,6 +39,7 @@ type fakeAPI struct {
 	deps         actors.DepsDebug
 	info         actors.Info
 	tree         actors.ActorTree
+	sched        *scheduler.State
 }
 
 func (f *fakeAPI) Status() actors.Status {
@@ -113,6 +115,15 @@ func (f *fakeAPI) DebugActors(context.Context) (actors.ActorTree, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.tree, f.err
+}
+
+func (f *fakeAPI) DebugScheduler(context.Context) (*scheduler.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sched == nil {
+		return nil, actors.ErrStandalone
+	}
+	return f.sched, nil
 }
 
 func (f *fakeAPI) Info(context.Context) actors.Info {
@@ -763,6 +774,17 @@ func TestDebugRoutes(t *testing.T) {
 		t.Errorf("debug actors while shutting down: status %d, want 503", w.Code)
 	}
 	f.api.err = nil
+
+	w = f.do(req{method: "GET", path: "/debug/scheduler"})
+	if e := errorOf(t, w); w.Code != 404 || !strings.Contains(e.Message, "standalone") {
+		t.Errorf("debug scheduler standalone: %d %+v", w.Code, e)
+	}
+	f.api.sched = &scheduler.State{Link: scheduler.LinkRegistered, SSPID: "ssp-1", SchedulerURL: "http://sched", SnapshotSeq: 7,
+		Heartbeats: map[string]uint64{"ok": 3}, Registrations: []scheduler.RegistrationInfo{}}
+	w = f.do(req{method: "GET", path: "/debug/scheduler"})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"snapshot_seq":7`) || !strings.Contains(w.Body.String(), `"link":"registered"`) {
+		t.Errorf("debug scheduler: %d %s", w.Code, w.Body)
+	}
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/sp00ky/ssp/actors"
 	"github.com/sp00ky/ssp/config"
 	ssphttp "github.com/sp00ky/ssp/http"
+	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/conn"
 )
 
@@ -61,11 +62,6 @@ func loadServeConfig(args []string, lookup config.LookupFunc, stdout, stderr io.
 	case err != nil:
 		fmt.Fprintf(stderr, "ssp: %v\n\nRun with -h for the flags and their variables.\n", err)
 		return cfg, errUsage
-	case cfg.SchedulerURL != "":
-		// Running standalone instead would be a silent default: the scheduler would never hear
-		// of this SSP.
-		fmt.Fprintf(stderr, "ssp: SPKY_SCHEDULER_URL is set (%s), but scheduler mode (SPEC §6) is not implemented yet; unset it to run standalone\n", cfg.SchedulerURL)
-		return cfg, errUsage
 	}
 	return cfg, nil
 }
@@ -99,15 +95,27 @@ func startSSP(ctx context.Context, cfg config.Config, log *logrus.Logger) (*sspS
 		_ = db.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	svc, err := actors.New(actors.Deps{Config: cfg, Log: log, DB: db, Registry: reg, Version: version})
-	if err != nil {
-		_ = db.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("create the actor system: %w", err)
-	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		_ = db.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("listen on %s (SPKY_SSP_LISTEN_ADDR): %w", cfg.ListenAddr, err)
+	}
+	deps := actors.Deps{Config: cfg, Log: log, DB: db, Registry: reg, Version: version}
+	if cfg.SchedulerURL != "" {
+		// The scheduler reaches this SSP at SPKY_SSP_ADVERTISE_ADDR, else at the address it
+		// listens on (the port it got, with an unspecified host replaced by the hostname).
+		bound := cfg
+		bound.ListenAddr = ln.Addr().String()
+		hostname, _ := os.Hostname()
+		link := scheduler.LinkConfigFrom(bound, version, hostname)
+		deps.Scheduler = &link
+		log.WithFields(logrus.Fields{"scheduler": cfg.SchedulerURL, "ssp_id": cfg.SSPID, "url": link.AdvertiseURL}).Info("scheduler mode")
+	}
+	svc, err := actors.New(deps)
+	if err != nil {
+		_ = ln.Close()
+		_ = db.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("create the actor system: %w", err)
 	}
 	if err := svc.Start(ctx); err != nil {
 		_ = ln.Close()

@@ -309,7 +309,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"every invalid setting named", []string{"serve", "--ssp-ref-mode", "both", "--ssp-listen-addr", "nowhere", "--heartbeat-interval-ms", "soon"}, 2, "",
 			[]string{"SPKY_SSP_REF_MODE", "SPKY_SSP_LISTEN_ADDR", "HEARTBEAT_INTERVAL_MS"}},
 		{"unknown flag", []string{"serve", "--nope"}, 2, "", []string{"unknown flag: --nope"}},
-		{"scheduler mode not yet", []string{"serve", "--scheduler-url", "http://127.0.0.1:9667"}, 2, "", []string{"SPKY_SCHEDULER_URL", "not implemented"}},
+		{"scheduler url not http", []string{"serve", "--scheduler-url", "ws://127.0.0.1:9667"}, 2, "", []string{"SPKY_SCHEDULER_URL"}},
 		{"dev help", []string{"dev", "-h"}, 0, "--db-port", nil},
 		{"dev bad port", []string{"dev", "--db-port", "x"}, 2, "", []string{`--db-port "x" is not a port number`}},
 		{"dev invalid setting", []string{"dev", "--db-port=0", "--ssp-ref-mode", "both"}, 2, "", []string{"SPKY_SSP_REF_MODE"}},
