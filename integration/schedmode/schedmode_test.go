@@ -182,8 +182,19 @@ func (c *cluster) newSSP(id string, start bool, source ...func(loader.Source) lo
 			c.t.Fatal(err)
 		}
 		p.waitStatus(c.t, actors.StatusReady)
+		c.waitSchedulerSees(id)
 	}
 	return p
+}
+
+// waitSchedulerSees waits until the scheduler counts the SSP ready (it polls /health, then
+// replays what it buffered).
+func (c *cluster) waitSchedulerSees(id string) {
+	c.t.Helper()
+	waitFor(c.t, time.Minute, func() (bool, string) {
+		info, ok := c.sched.SSP(id)
+		return ok && info.Status == "ready", fmt.Sprintf("the scheduler sees %s as %+v", id, info.Status)
+	})
 }
 
 func (p *ssp) waitStatus(t testing.TB, want actors.Status) {
