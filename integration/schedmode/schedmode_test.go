@@ -134,9 +134,14 @@ func (c *cluster) exec(q string, vars map[string]any) []conn.Result {
 	return rs
 }
 
-// newSSP builds (and with start, starts) an SSP named id behind the scheduler; source, when
-// set, wraps the source the bootstrap reads.
-func (c *cluster) newSSP(id string, start bool, source ...func(loader.Source) loader.Source) *ssp {
+// sspOpts adjust an SSP of a cluster before it starts.
+type sspOpts struct {
+	source func(loader.Source) loader.Source // wraps the source the bootstrap reads
+	link   func(*scheduler.LinkConfig)
+}
+
+// newSSP builds (and with start, starts) an SSP named id behind the scheduler.
+func (c *cluster) newSSP(id string, start bool, opts ...sspOpts) *ssp {
 	c.t.Helper()
 	var handler atomic.Pointer[http.Handler]
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -161,8 +166,13 @@ func (c *cluster) newSSP(id string, start bool, source ...func(loader.Source) lo
 	deps := actors.Deps{Config: cfg, Log: quietLog(), DB: db, Registry: reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond,
 		Scheduler: &scheduler.LinkConfig{SchedulerURL: c.sched.URL(), SSPID: id, AdvertiseURL: api.URL, Version: "test",
 			HeartbeatInterval: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}}
-	for _, wrap := range source {
-		deps.Source = wrap(&scheduler.ProxySource{SchedulerURL: c.sched.URL()})
+	for _, o := range opts {
+		if o.source != nil {
+			deps.Source = o.source(&scheduler.ProxySource{SchedulerURL: c.sched.URL()})
+		}
+		if o.link != nil {
+			o.link(deps.Scheduler)
+		}
 	}
 	s, err := actors.New(deps)
 	if err != nil {
@@ -435,7 +445,7 @@ func TestTableHashVerification(t *testing.T) {
 	t.Run("a bad load", func(t *testing.T) {
 		c := newCluster(t, 20, testscheduler.Options{})
 		bad := &dropOneRow{}
-		a := c.newSSP("ssp-a", true, func(s loader.Source) loader.Source { bad.Source = s; return bad })
+		a := c.newSSP("ssp-a", true, sspOpts{source: func(s loader.Source) loader.Source { bad.Source = s; return bad }})
 		if !bad.done.Load() {
 			t.Fatal("no row was lost: the test tests nothing")
 		}
@@ -504,4 +514,117 @@ func TestViewMovesToAnotherSSP(t *testing.T) {
 	if n := c.ssps[first].metric(t, "ssp_views_moved_total", nil); n != 1 {
 		t.Errorf("ssp_views_moved_total on the old owner = %v", n)
 	}
+}
+
+// restartsOf sums the restarts /debug/actors reports for actors of kind.
+func (p *ssp) restartsOf(t testing.TB, kind string) int {
+	t.Helper()
+	tree, err := p.s.DebugActors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(actors.ActorNode)
+	walk = func(a actors.ActorNode) {
+		if a.Kind == kind {
+			n += a.Restarts
+		}
+		for _, c := range a.Children {
+			walk(c)
+		}
+	}
+	walk(tree.Actors)
+	return n
+}
+
+// A panic in the scheduler link restarts the link alone: it stays registered (no second
+// registration), keeps heartbeating, and no view actor is touched.
+func TestLinkPanicLeavesTheViews(t *testing.T) {
+	c := newCluster(t, 10, testscheduler.Options{})
+	var armed atomic.Bool
+	a := c.newSSP("ssp-a", true, sspOpts{link: func(l *scheduler.LinkConfig) {
+		l.OnReceive = func(msg any) {
+			if armed.Load() && fmt.Sprintf("%T", msg) != "*actor.Started" && armed.CompareAndSwap(true, false) {
+				panic("injected link failure")
+			}
+		}
+	}})
+	for _, v := range views {
+		c.register(v)
+	}
+	c.waitExact(views)
+	before, _ := a.s.DebugScheduler(c.ctx)
+	armed.Store(true)
+	waitFor(t, 10*time.Second, func() (bool, string) { return !armed.Load(), "the link never failed" })
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		st, _ := a.s.DebugScheduler(c.ctx)
+		return st != nil && st.Heartbeats["ok"] > before.Heartbeats["ok"]+2, "no heartbeat after the restart"
+	})
+	if n := a.restartsOf(t, "scheduler"); n != 1 {
+		t.Errorf("link restarts %d, want 1", n)
+	}
+	if n := a.restartsOf(t, "view"); n != 0 {
+		t.Errorf("view restarts %d, want 0", n)
+	}
+	if st, _ := a.s.DebugScheduler(c.ctx); len(st.Registrations) != 1 {
+		t.Errorf("registrations %d after the link's restart, want 1", len(st.Registrations))
+	}
+	c.write("UPDATE", "thread:3", map[string]any{"status": "closed", "n": 3})
+	c.waitExact(views)
+}
+
+// gatedSource holds the pages of a re-bootstrap until released.
+type gatedSource struct {
+	loader.Source
+	armed   atomic.Bool
+	reached chan struct{}
+	release chan struct{}
+	once    atomic.Bool
+}
+
+func (g *gatedSource) QueryValue(ctx context.Context, q string, vars map[string]value.Value) (value.Value, error) {
+	if g.armed.Load() && strings.Contains(q, "ORDER BY id") {
+		if g.once.CompareAndSwap(false, true) {
+			close(g.reached)
+		}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return value.Value{}, ctx.Err()
+		}
+	}
+	return g.Source.QueryValue(ctx, q, vars)
+}
+
+// During an in-process re-bootstrap the base data is loaded into a fresh store while the old
+// one keeps answering /debug and /info; ingests are refused meanwhile (the scheduler buffers
+// them) and arrive after it.
+func TestRebootstrapKeepsAnsweringFromTheOldStore(t *testing.T) {
+	c := newCluster(t, 10, testscheduler.Options{})
+	g := &gatedSource{reached: make(chan struct{}), release: make(chan struct{})}
+	a := c.newSSP("ssp-a", true, sspOpts{source: func(s loader.Source) loader.Source { g.Source = s; return g }})
+	for _, v := range views {
+		c.register(v)
+	}
+	c.waitExact(views)
+	g.armed.Store(true)
+	c.sched.ForceHeartbeat("ssp-a", testscheduler.HeartbeatAnswer{Status: 409, Reason: "resync"})
+	<-g.reached
+	if st := a.s.Status(); st != actors.StatusBootstrapping {
+		t.Fatalf("status %s while the snapshot loads", st)
+	}
+	d, ok := a.s.DebugView(c.ctx, "closed")
+	if !ok || d.CacheSize == 0 || len(d.ReferencedTables) == 0 {
+		t.Errorf("/debug/view during the reload: ok=%v %+v", ok, d)
+	}
+	if deps := a.s.DebugDeps(c.ctx); deps.ViewCount != len(views) || len(deps.TablesInStore) == 0 {
+		t.Errorf("/debug/deps during the reload: %+v", deps)
+	}
+	if n := a.s.Info(c.ctx).CircuitTables["thread"]; n != 10 {
+		t.Errorf("/info during the reload counts %d threads, want the old store's 10", n)
+	}
+	c.write("UPDATE", "thread:2", map[string]any{"status": "open", "n": 2}) // buffered by the scheduler
+	close(g.release)
+	a.waitStatus(t, actors.StatusReady)
+	c.waitExact(views)
 }
