@@ -112,6 +112,9 @@ var ErrStandalone = errors.New("the SSP runs standalone (SPKY_SCHEDULER_URL is n
 // whose every call is messages to the actors.
 type API interface {
 	Status() Status
+	// StatusDetail is the status with why it is what it is (the reason of a failure), for
+	// /health.
+	StatusDetail() (Status, string)
 	// Ingest applies one change in memory and returns once the engine has it and every
 	// affected view has it queued ahead of any later request; database writes follow in the
 	// background. jobAssignee is the optional job_assignee.

@@ -228,16 +228,22 @@ func (s *Service) running() error {
 
 // Status implements API: the root's status.
 func (s *Service) Status() Status {
+	st, _ := s.StatusDetail()
+	return st
+}
+
+// StatusDetail implements API: the root's status and its detail (why it failed).
+func (s *Service) StatusDetail() (Status, string) {
 	if err := s.running(); err != nil {
-		return StatusBootstrapping
+		return StatusBootstrapping, err.Error()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := request[*statusReply](ctx, s.sys.Root, s.pids.root, &statusReq{})
 	if err != nil {
-		return StatusBootstrapping
+		return StatusBootstrapping, err.Error()
 	}
-	return r.status
+	return r.status, r.detail
 }
 
 // stepGrace is how long an ingest's answer may take beyond its admission deadline (the step

@@ -215,12 +215,16 @@ func (s *server) fail(c *gin.Context, what string, err error) {
 }
 
 func (s *server) health(c *gin.Context) {
-	st := s.api.Status()
+	st, detail := s.api.StatusDetail()
 	if st != actors.StatusReady {
 		if st == "" {
 			st = actors.StatusBootstrapping
 		}
-		c.PureJSON(nethttp.StatusServiceUnavailable, gin.H{"status": st})
+		body := gin.H{"status": st}
+		if st == actors.StatusFailed && detail != "" {
+			body["detail"] = detail // why: the scheduler's refusal, the tables that do not match, …
+		}
+		c.PureJSON(nethttp.StatusServiceUnavailable, body)
 		return
 	}
 	deps := s.api.DebugDeps(c.Request.Context())

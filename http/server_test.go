@@ -40,6 +40,13 @@ type fakeAPI struct {
 	info         actors.Info
 	tree         actors.ActorTree
 	sched        *scheduler.State
+	detail       string
+}
+
+func (f *fakeAPI) StatusDetail() (actors.Status, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status, f.detail
 }
 
 func (f *fakeAPI) Status() actors.Status {
@@ -330,6 +337,11 @@ func TestHealthAndInfoWhileNotReady(t *testing.T) {
 			}
 		}
 	}
+	// A failure says why.
+	f := newFixture(t, nil)
+	f.api.status, f.api.detail = actors.StatusFailed, "scheduler registration: 400 SSP URL must start with http://"
+	w := f.do(req{method: "GET", path: "/health", header: map[string]string{}})
+	assertJSON(t, w.Body.String(), `{"status":"failed","detail":"scheduler registration: 400 SSP URL must start with http://"}`)
 }
 
 func TestReadyGate(t *testing.T) {
