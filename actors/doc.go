@@ -17,10 +17,23 @@
 //	│   ├── queries         every write of `_00_query` rows                            queries.go
 //	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
 //	│   └── metrics         view metrics → `_00_query`                                 flusher.go
+//	├── scheduler           scheduler mode only: the link (package scheduler)          ../scheduler
 //	└── job                 a bootstrap (SPEC §5, §6.5) or a /reset while one runs     bootstrap.go, reset.go
 //
-// The scheduler link (SPEC §6) and the job-table runners (SPEC §8) hang under the root as
-// further children. GET /debug/actors shows the live tree: every supervisor lists its
+// The job-table runners (SPEC §8) will hang under the root as further children.
+//
+// # Scheduler mode
+//
+// With Deps.Scheduler the root spawns the scheduler link, which registers at once; the first
+// bootstrap waits for its snapshot (Registered), reads it through the scheduler's query proxy
+// and verifies it against the table hashes (a mismatch loads it again, a second registers
+// again, a third fails). A heartbeat answered 404/409 (Resync) makes the root have the link
+// register again while the SSP still serves, and the registration's answer starts an
+// in-process re-bootstrap: a fresh engine is loaded while the current one keeps answering,
+// then the views are re-materialized and the writers write the differences. A coordinator
+// restart, or Rebootstrap, registers again first too. Views are owned (SPEC §6.7): the writers
+// claim a view registered here, their transactions are fenced per view, and a view found
+// registered on another SSP is dropped without its edges (viewMoved). GET /debug/actors shows the live tree: every supervisor lists its
 // children (kind, name, pid, mailbox depth, restarts, last failure) and every actor
 // describes its own state (debug.go).
 //
