@@ -62,6 +62,10 @@ type Config struct {
 	EdgeBacklog          int                 // SPKY_EDGE_BACKLOG (0 = no bound)
 	ShutdownTimeout      time.Duration       // SPKY_SHUTDOWN_TIMEOUT_SECS
 	RVWaitTimeout        time.Duration       // SPKY_RV_WAIT_TIMEOUT_MS
+	JobQueue             int                 // SPKY_JOB_QUEUE: queued jobs per job table
+	JobSweepInterval     time.Duration       // SPKY_JOB_SWEEP_INTERVAL_MS
+	JobPendingGrace      time.Duration       // SPKY_JOB_PENDING_GRACE_MS (scheduler mode)
+	JobLeaseGrace        time.Duration       // SPKY_JOB_LEASE_GRACE_MS
 	ConfigFile           string              // the sp00ky.yml actually read; empty if none
 }
 
