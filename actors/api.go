@@ -29,6 +29,11 @@ var (
 	ErrBusy = errors.New("SSP is busy: ingest queue full")
 	// ErrInvalid wraps every rejection of bad input (400); nothing changed.
 	ErrInvalid = errors.New("invalid request")
+	// ErrNotFound: the request names something that does not exist, such as a job (404).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request does not fit the current state, such as a retry of a job that
+	// has not failed (409); nothing changed.
+	ErrConflict = errors.New("conflict")
 )
 
 // RegisterRequest is a validated /view/register body (SPEC §1.2).
@@ -130,4 +135,11 @@ type API interface {
 	// without a scheduler.
 	DebugScheduler(ctx context.Context) (*scheduler.State, error)
 	Info(ctx context.Context) Info
+	// RetryJob makes a failed job pending again (POST /job/retry); KillJob cancels a job's
+	// request in flight, or fails a pending job (POST /job/kill). id is the job's record id;
+	// ErrInvalid, ErrNotFound or ErrConflict say why not.
+	RetryJob(ctx context.Context, id string) (JobAction, error)
+	KillJob(ctx context.Context, id string) (JobAction, error)
+	// DebugJobs describes every job table (GET /debug/jobs).
+	DebugJobs(ctx context.Context) (JobsDebug, error)
 }

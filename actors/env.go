@@ -60,6 +60,8 @@ type env struct {
 	// owner is this SSP's id in scheduler mode, "" standalone: the views it restores, sweeps,
 	// reconciles and writes are those whose `_00_query` row names it (SPEC §6.7).
 	owner string
+	// jobTables are the configured job tables by table name (SPEC §8).
+	jobTables map[string]config.JobTable
 }
 
 // newEdgeWriter returns the membership.Writer of one list_ref table (owned by its writer

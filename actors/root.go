@@ -74,7 +74,7 @@ type job struct {
 // pids are the fixed actors of one SSP. Their ids are fixed too (rootName/…), so the facade
 // and the root agree on them before anything runs.
 type pids struct {
-	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, scheduler *actor.PID
+	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, scheduler, jobs *actor.PID
 }
 
 const rootName = "ssp"
@@ -93,6 +93,7 @@ func newPIDs(sys *actor.ActorSystem) pids {
 		ttl:          at(hk + "/" + kindTTL),
 		flusher:      at(hk + "/" + kindFlusher),
 		scheduler:    at(rootName + "/" + kindScheduler),
+		jobs:         at(rootName + "/" + kindJobs),
 	}
 }
 
@@ -104,6 +105,8 @@ func newPIDs(sys *actor.ActorSystem) pids {
 //	├── writers          one writer actor per list_ref table
 //	├── versions         the `_00_rv` waits (SPEC §2.4)
 //	├── housekeeping     queries (`_00_query` rows), ttl, metrics
+//	├── scheduler        scheduler mode only: the link
+//	├── jobs             job tables only: one job_table actor per table (SPEC §8)
 //	└── job              a bootstrap or reset while one runs
 //
 // It owns the status outright: the coordinator is told when to accept work (setGate), never
@@ -270,6 +273,9 @@ func (r *rootActor) start(ctx actor.Context) {
 		// It registers at once; the bootstrap waits for its snapshot.
 		spawn(kindScheduler, scheduler.NewLink(*e.link))
 	}
+	if len(e.jobTables) > 0 {
+		spawn(kindJobs, func() actor.Actor { return newJobsActor(e) })
+	}
 
 	self, sys := ctx.Self(), ctx.ActorSystem()
 	go func() {
@@ -367,6 +373,9 @@ func (r *rootActor) jobEnded(ctx actor.Context, id uint64, err error) {
 		r.env.m.bootstrap.Set(time.Since(j.started).Seconds())
 		r.bootstrapped, r.mismatches = true, 0
 		r.setStatus(ctx, StatusReady, "")
+		if len(r.env.jobTables) > 0 {
+			ctx.Send(r.pids.jobs, &jobsStart{}) // jobs left pending or processing are looked for now
+		}
 	case errors.As(err, &mismatch) && !r.closing:
 		// SPEC §6.3: the snapshot was loaded twice already; register again for a fresh one,
 		// and fail after a third mismatch.

@@ -114,6 +114,12 @@ func New(deps Deps) (*Service, error) {
 		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay,
 		store: membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log}),
 	}
+	if len(cfg.JobTables) > 0 {
+		e.jobTables = map[string]config.JobTable{}
+		for _, jt := range cfg.JobTables {
+			e.jobTables[jt.Table] = jt
+		}
+	}
 	if e.bootAttempts <= 0 {
 		e.bootAttempts = 10
 	}
@@ -166,6 +172,19 @@ func checkConfig(cfg config.Config) error {
 	positive("SPKY_SSP_BOOTSTRAP_PAGE_SIZE", cfg.BootstrapPageSize > 0)
 	if cfg.IngestWait < 0 {
 		errs = append(errs, errors.New("SPKY_INGEST_WAIT_MS must not be negative"))
+	}
+	if len(cfg.JobTables) > 0 {
+		positive("SPKY_JOB_QUEUE", cfg.JobQueue > 0)
+		positive("SPKY_JOB_SWEEP_INTERVAL_MS", cfg.JobSweepInterval > 0)
+		positive("SPKY_JOB_LEASE_GRACE_MS", cfg.JobLeaseGrace > 0)
+		if cfg.JobPendingGrace < 0 {
+			errs = append(errs, errors.New("SPKY_JOB_PENDING_GRACE_MS must not be negative"))
+		}
+		for _, jt := range cfg.JobTables {
+			if jt.Concurrency <= 0 || jt.Timeout <= 0 || jt.BaseURL == "" {
+				errs = append(errs, fmt.Errorf("job table %s needs a base_url, a positive timeout and concurrency (config gives defaults)", jt.Table))
+			}
+		}
 	}
 	if cfg.RefMode != membership.RefDedicated && cfg.RefMode != membership.RefSingle {
 		errs = append(errs, fmt.Errorf("SPKY_SSP_REF_MODE %q: use %q or %q", cfg.RefMode, membership.RefDedicated, membership.RefSingle))
@@ -303,6 +322,9 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 	if isUser && c.Op == engine.OpDelete {
 		// After the step's edge writes, which the affected views sent before they answered.
 		s.sys.Root.Send(s.pids.writers, &dropUserTableReq{uid: uid})
+	}
+	if s.offersJob(c, jobAssignee) {
+		s.sys.Root.Send(s.pids.jobs, &jobOffer{table: c.Table, id: c.ID, source: offerIngest})
 	}
 	count(resultOK)
 	s.env.m.ingestLatency.Observe(time.Since(start).Seconds())
@@ -491,8 +513,8 @@ func (s *Service) DebugScheduler(ctx context.Context) (*scheduler.State, error) 
 	return request[*scheduler.State](ctx, s.sys.Root, s.pids.scheduler, &scheduler.StateReq{})
 }
 
-// Shutdown stops the service gracefully: the root refuses new work (ErrShuttingDown) and ends
-// a running job, accepted ingests finish their steps, the view actors forward their last
+// Shutdown stops the service gracefully: the job tables stop claiming and their runs end
+// (DrainJobs), the root refuses new work (ErrShuttingDown) and ends a running job, accepted ingests finish their steps, the view actors forward their last
 // writes and stop, the writers write everything pending (after its `_00_rv` waits), the view
 // metrics are flushed, and the actors stop. If ctx ends first, what is still pending is
 // reported and abandoned.
@@ -504,7 +526,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			close(s.stopped)
 			return
 		}
-		err := s.drain(ctx)
+		err := s.DrainJobs(ctx)
+		if derr := s.drain(ctx); err == nil {
+			err = derr
+		}
 		if serr := s.sys.Root.StopFuture(s.pids.root).Wait(); serr != nil {
 			s.env.log.WithError(serr).Warn("shutdown: stop the actors")
 		}

@@ -25,6 +25,8 @@ const (
 	kindFlusher      = "metrics"
 	kindJob          = "job"
 	kindScheduler    = "scheduler"
+	kindJobs         = "jobs"
+	kindJobTable     = "job_table"
 )
 
 // child is what a supervisor knows of one of its children: it owns this record (restarts and
