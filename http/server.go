@@ -70,7 +70,8 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	r.Use(s.observe, s.recover)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
-			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, /health, /version, /info, /metrics",
+			"/view/unregister, /reset, /log, /job/retry, /job/kill, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, "+
+			"/debug/jobs, /health, /version, /info, /metrics",
 			c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -96,6 +97,11 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	authed.GET("/debug/deps", s.debugDeps)
 	authed.GET("/debug/actors", s.debugActors)
 	authed.GET("/debug/scheduler", s.debugScheduler)
+	// Job tables (SPEC §8): operator control and state. Not gated on Ready: they act on the
+	// job rows in the database, which a bootstrap does not touch.
+	authed.POST("/job/retry", s.jsonBody, s.jobRetry)
+	authed.POST("/job/kill", s.jsonBody, s.jobKill)
+	authed.GET("/debug/jobs", s.debugJobs)
 	return r
 }
 
@@ -195,6 +201,10 @@ func (s *server) fail(c *gin.Context, what string, err error) {
 	switch {
 	case errors.Is(err, actors.ErrInvalid):
 		badRequest(c, "%s", strings.TrimPrefix(err.Error(), actors.ErrInvalid.Error()+": "))
+	case errors.Is(err, actors.ErrNotFound):
+		abort(c, nethttp.StatusNotFound, "NOT_FOUND", strings.TrimPrefix(err.Error(), actors.ErrNotFound.Error()+": "))
+	case errors.Is(err, actors.ErrConflict):
+		abort(c, nethttp.StatusConflict, "CONFLICT", strings.TrimPrefix(err.Error(), actors.ErrConflict.Error()+": "))
 	case errors.Is(err, actors.ErrNotReady):
 		if st := s.api.Status(); st != actors.StatusReady {
 			notReady(c, st)
@@ -369,4 +379,38 @@ func (s *server) debugScheduler(c *gin.Context) {
 		return
 	}
 	c.PureJSON(nethttp.StatusOK, st)
+}
+
+// jobRetry answers POST /job/retry {"id"}: a failed job becomes pending again (its errors
+// kept); 404 for an unknown job or table, 409 when the job has not failed.
+func (s *server) jobRetry(c *gin.Context) { s.jobAction(c, "/job/retry", s.api.RetryJob) }
+
+// jobKill answers POST /job/kill {"id"}: a request of the job in flight on this SSP is
+// cancelled and the job fails with reason "killed" (a pending job fails at once); 404 for an
+// unknown job or table, 409 when it ended already or runs on another SSP.
+func (s *server) jobKill(c *gin.Context) { s.jobAction(c, "/job/kill", s.api.KillJob) }
+
+func (s *server) jobAction(c *gin.Context, route string, act func(context.Context, string) (actors.JobAction, error)) {
+	id, err := parseJobID(body(c), route)
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	res, err := act(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, route+" "+id, err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, res)
+}
+
+// debugJobs answers the job tables' state: queue depth, runs in progress, recent outcomes and
+// settings (no secret).
+func (s *server) debugJobs(c *gin.Context) {
+	d, err := s.api.DebugJobs(c.Request.Context())
+	if err != nil {
+		s.fail(c, "debug jobs", err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, d)
 }

@@ -41,6 +41,9 @@ type fakeAPI struct {
 	tree         actors.ActorTree
 	sched        *scheduler.State
 	detail       string
+	jobErr       error    // returned by RetryJob and KillJob when set
+	jobCalls     []string // "retry job:1", "kill job:2"
+	jobs         actors.JobsDebug
 }
 
 func (f *fakeAPI) StatusDetail() (actors.Status, string) {
@@ -137,6 +140,30 @@ func (f *fakeAPI) Info(context.Context) actors.Info {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.info
+}
+
+func (f *fakeAPI) RetryJob(_ context.Context, id string) (actors.JobAction, error) {
+	return f.jobAction("retry", id, "pending")
+}
+
+func (f *fakeAPI) KillJob(_ context.Context, id string) (actors.JobAction, error) {
+	return f.jobAction("kill", id, "failed")
+}
+
+func (f *fakeAPI) jobAction(op, id, status string) (actors.JobAction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobCalls = append(f.jobCalls, op+" "+id)
+	if f.jobErr != nil {
+		return actors.JobAction{}, f.jobErr
+	}
+	return actors.JobAction{ID: id, Status: status, Cancelled: op == "kill"}, nil
+}
+
+func (f *fakeAPI) DebugJobs(context.Context) (actors.JobsDebug, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs, nil
 }
 
 const secret = "s3cret"
@@ -874,4 +901,82 @@ func TestRequestLogAndMetrics(t *testing.T) {
 	}
 	// A second handler on the same registry shares the metrics instead of failing.
 	New(f.api, Options{Registry: f.reg})
+}
+
+// TestJobRoutes: /job/retry and /job/kill need the bearer token, answer 400 naming the problem
+// of a bad body (and never reach the service then), map the service's not found and conflict
+// to 404 and 409, and answer the action as JSON; /debug/jobs is authenticated too.
+func TestJobRoutes(t *testing.T) {
+	for _, route := range []string{"/job/retry", "/job/kill"} {
+		t.Run(route, func(t *testing.T) {
+			f := newFixture(t, nil)
+			bad := []struct{ body, want string }{
+				{``, "body is empty"},
+				{`{"id": `, "not valid JSON"},
+				{`["job:1"]`, "body must be a JSON object, got an array"},
+				{`{}`, `field "id" is required`},
+				{`{"id": null}`, `field "id" is required`},
+				{`{"id": 7}`, `field "id" must be a string`},
+				{`{"id": "  "}`, `field "id" must not be empty`},
+				{`{"id": "job"}`, `field "id" "job" is not a record id`},
+			}
+			for _, b := range bad {
+				w := f.do(req{method: "POST", path: route, body: b.body})
+				if w.Code != 400 {
+					t.Fatalf("body %q: status %d, want 400; %s", b.body, w.Code, w.Body)
+				}
+				if e := errorOf(t, w); e.Code != "BAD_REQUEST" || !strings.Contains(e.Message, b.want) {
+					t.Errorf("body %q: error %+v, want BAD_REQUEST with %q", b.body, e, b.want)
+				}
+			}
+			w := f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`, header: map[string]string{"Content-Type": "application/json"}})
+			if w.Code != 401 {
+				t.Fatalf("no token: status %d, want 401", w.Code)
+			}
+			w = f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`, header: map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + secret}})
+			if w.Code != 415 {
+				t.Fatalf("text/plain: status %d, want 415", w.Code)
+			}
+			if len(f.api.jobCalls) != 0 {
+				t.Fatalf("rejected requests reached the service: %v", f.api.jobCalls)
+			}
+			w = f.do(req{method: "POST", path: route, body: `{"id":"job:⟨a-1⟩"}`})
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			var a actors.JobAction
+			if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.ID != "job:⟨a-1⟩" {
+				t.Fatalf("answer %s (%v)", w.Body, err)
+			}
+			for _, tt := range []struct {
+				err    error
+				status int
+				code   string
+			}{
+				{fmt.Errorf("%w: job job:1 does not exist", actors.ErrNotFound), 404, "NOT_FOUND"},
+				{fmt.Errorf("%w: thread is not a job table (configured: job)", actors.ErrNotFound), 404, "NOT_FOUND"},
+				{fmt.Errorf("%w: job job:1 is success; only a failed job can be retried", actors.ErrConflict), 409, "CONFLICT"},
+				{fmt.Errorf("%w: field \"id\" bad", actors.ErrInvalid), 400, "BAD_REQUEST"},
+			} {
+				f.api.jobErr = tt.err
+				w := f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`})
+				if w.Code != tt.status {
+					t.Fatalf("%v: status %d, want %d", tt.err, w.Code, tt.status)
+				}
+				if e := errorOf(t, w); e.Code != tt.code || strings.HasPrefix(e.Message, "not found") || strings.HasPrefix(e.Message, "conflict") ||
+					!strings.Contains(tt.err.Error(), e.Message) {
+					t.Errorf("%v: error %+v", tt.err, e)
+				}
+			}
+		})
+	}
+	f := newFixture(t, nil)
+	f.api.jobs = actors.JobsDebug{SSPID: "ssp-1", Mode: "standalone", Tables: []actors.JobTableDebug{{Table: "job"}}}
+	if w := f.do(req{method: "GET", path: "/debug/jobs", header: map[string]string{}}); w.Code != 401 {
+		t.Fatalf("/debug/jobs without token: %d", w.Code)
+	}
+	w := f.do(req{method: "GET", path: "/debug/jobs"})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"table":"job"`) {
+		t.Fatalf("/debug/jobs: %d %s", w.Code, w.Body)
+	}
 }
