@@ -193,15 +193,18 @@ func (r *jobRunner) run(ctx context.Context, id value.Value, claimed func(attemp
 }
 
 // claim claims the row, polling while it does not exist yet (10, 20, 40, 80, 80… ms, for at
-// most the `_00_rv` wait's timeout) unless ctx ends. The claim itself is not cut short by
-// ctx: a claim that was sent is answered, so its outcome is known.
+// most the `_00_rv` wait's timeout) unless ctx ends. A row found claimable right after the
+// claim missed it (it became visible between the claim's UPDATE and its SELECT) is claimed
+// again. The claim itself is not cut short by ctx: a claim that was sent is answered, so its
+// outcome is known.
 func (r *jobRunner) claim(ctx context.Context, id value.Value) (value.Value, outbox.Seen, bool, error) {
 	deadline := time.Now().Add(r.visible)
 	for attempt := 1; ; attempt++ {
 		wctx, cancel := context.WithTimeout(context.Background(), jobWriteTimeout)
 		row, seen, ok, err := outbox.Claim(wctx, r.dbClaim, id, r.ssp, r.lease(r.cfg.Timeout))
 		cancel()
-		if err != nil || ok || seen.Exists || time.Now().After(deadline) || ctx.Err() != nil {
+		missed := !seen.Exists || (seen.Status == outbox.StatusPending && !seen.RunAfter.After(time.Now()))
+		if err != nil || ok || !missed || time.Now().After(deadline) || ctx.Err() != nil {
 			return row, seen, ok, err
 		}
 		if conn.Sleep(ctx, min(conn.Backoff(10*time.Millisecond, 80*time.Millisecond, attempt), time.Until(deadline))) != nil {
