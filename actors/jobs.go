@@ -72,6 +72,7 @@ type RunningJob struct {
 type JobOutcome struct {
 	ID         string    `json:"id"`
 	Outcome    string    `json:"outcome"`
+	Source     string    `json:"source"` // what offered it: ingest, sweep, backoff, operator
 	Attempt    int64     `json:"attempt"`
 	Code       int       `json:"code"`
 	Reason     string    `json:"reason,omitempty"`

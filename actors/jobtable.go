@@ -114,6 +114,7 @@ type jobEntry struct {
 	key     string
 	id      value.Value
 	phase   string
+	source  string // of the offer that queued it
 	run     uint64
 	attempt int64
 	since   time.Time
@@ -271,7 +272,7 @@ func (a *jobTableActor) offer(id value.Value, source string) {
 		result = "full"
 		st.r.log.WithFields(logrus.Fields{"job": key, "source": source}).Debug("job queue full: the job stays pending for a later sweep")
 	default:
-		e := &jobEntry{key: key, id: id, phase: phaseQueued, since: time.Now()}
+		e := &jobEntry{key: key, id: id, phase: phaseQueued, source: source, since: time.Now()}
 		st.jobs[key] = e
 		st.queue = append(st.queue, e)
 	}
@@ -337,7 +338,7 @@ func (a *jobTableActor) runEnded(ctx actor.Context, m *jobRunEnded) {
 	}
 	fields := logrus.Fields{"job": m.key, "attempt": res.attempt, "outcome": res.outcome}
 	if res.attempt > 0 {
-		o := JobOutcome{ID: m.key, Outcome: res.outcome, Attempt: res.attempt, Code: res.code, Reason: res.reason,
+		o := JobOutcome{ID: m.key, Outcome: res.outcome, Source: e.source, Attempt: res.attempt, Code: res.code, Reason: res.reason,
 			DurationMS: float64(res.duration.Microseconds()) / 1000, At: time.Now().UTC()}
 		if res.retryIn > 0 {
 			o.RetryInMS = res.retryIn.Milliseconds()
