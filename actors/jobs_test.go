@@ -199,6 +199,15 @@ func TestJobRunsOnce(t *testing.T) {
 	if err != nil || !strings.Contains(fmt.Sprint(tree), "job_table") {
 		t.Errorf("/debug/actors lacks the job table actor: %+v %v", tree, err)
 	}
+	// A replay of the job's CREATE once it ran: its claim fails, nothing is sent again.
+	h.ingest("job", "CREATE", "job:a", map[string]any{"status": "pending", "path": "/hook"})
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		d, _ := h.s.DebugJobs(h.ctx)
+		return len(d.Tables) == 1 && d.Tables[0].Counts[jobNotClaimed] == 1, fmt.Sprintf("counts %v", d.Tables[0].Counts)
+	})
+	if calls := b.received(); len(calls) != 1 {
+		t.Fatalf("a replayed ingest sent the job again: %+v", calls)
+	}
 }
 
 // TestJobInvalidRow: a row with fields of the wrong type fails with every problem named on
