@@ -169,6 +169,8 @@ func (r *jobRunner) run(ctx context.Context, id value.Value, claimed func(attemp
 	var o outbox.Outcome
 	res.code, res.reason, o, res.duration = r.deliver(ctx, job, target, timeout)
 	switch cause := context.Cause(ctx); {
+	case o.Status == outbox.StatusSuccess:
+		res.outcome = jobSuccess // answered before a kill or shutdown could stop it
 	case errors.Is(cause, errJobKilled):
 		res.outcome, res.code, res.reason = jobKilled, 0, errJobKilled.Error()
 		o = outbox.Outcome{Status: outbox.StatusFailed, Error: &outbox.ErrorEntry{Reason: res.reason}}
@@ -176,8 +178,6 @@ func (r *jobRunner) run(ctx context.Context, id value.Value, claimed func(attemp
 		// Pending again at once, for whichever runner claims it next (no retry is used up).
 		res.outcome, res.code, res.reason = jobReleased, 0, errJobShutdown.Error()
 		o = outbox.Outcome{Status: outbox.StatusPending, Error: &outbox.ErrorEntry{Reason: res.reason}}
-	case o.Status == outbox.StatusSuccess:
-		res.outcome = jobSuccess
 	default:
 		retries := job.Retries + 1
 		o.Retries = &retries

@@ -214,6 +214,9 @@ func (a *jobTableActor) Receive(ctx actor.Context) {
 		a.offer(e.id, offerBackoff)
 		a.pump()
 	case *jobsStart:
+		if st.closing {
+			return
+		}
 		if !st.started {
 			st.started = true
 			st.stopTicker = ticker(a.sys, a.env.cfg.JobSweepInterval, a.self, &jobSweepTick{})
