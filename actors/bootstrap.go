@@ -283,19 +283,19 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 }
 
 // owned returns which views' edges a reconcile may touch (SPEC §6.7): standalone every one
-// (nil); in scheduler mode the views whose `_00_query` row names this SSP and those it holds,
-// never another SSP's.
+// (nil); in scheduler mode the views whose `_00_query` row names this SSP (marked unregistered
+// or not) and those it holds, never another SSP's.
 func (j *bootstrapJob) owned(snap *snapshotReply) (func(string) bool, error) {
 	if j.env.owner == "" {
 		return nil, nil
 	}
-	rows, err := j.env.store.LoadQueries(j.ctx, j.env.owner)
+	keys, err := j.env.store.OwnedKeys(j.ctx, j.env.owner)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	mine := map[string]bool{}
-	for _, r := range rows {
-		mine[r.Key] = true
+	for _, k := range keys {
+		mine[k] = true
 	}
 	for _, views := range snap.tables {
 		for key := range views {

@@ -41,7 +41,8 @@ type (
 	registerDone struct {
 		members []engine.Member
 	}
-	// unregisterReq drops a view and its edges; answered with done.
+	// unregisterReq drops a view and its edges and has its `_00_query` row marked (by the queries
+	// actor, after any registration of the key taken before); answered with done.
 	unregisterReq struct{ key string }
 	// dropFailedView: the `_00_query` row of a new view could not be written, so the view
 	// goes again — unless it was registered again since (regSeq).
@@ -228,7 +229,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			return
 		}
 		c.unregister(ctx, m.key)
-		reply(ctx, &done{}, nil)
+		// Marked even when the view is not in memory: a retry after a failed mark completes it.
+		ctx.RequestWithCustomSender(c.pids.queries, &markUnregistered{key: m.key}, ctx.Sender())
 	case *scheduler.ProbeReq:
 		// The scheduler link asks before each heartbeat (forwarded by the root).
 		ctx.Respond(&scheduler.ProbeReply{Ready: st.gate == nil, Views: len(st.views)})

@@ -49,6 +49,8 @@ type harness struct {
 	db  *conn.Conn
 	s   *Service
 	reg *prometheus.Registry
+	// deps started s; restart starts the next Service with them.
+	deps Deps
 }
 
 type harnessOpts struct {
@@ -81,7 +83,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	h := &harness{t: t, ctx: ctx, db: db, reg: prometheus.NewRegistry()}
+	h := &harness{t: t, ctx: ctx, db: db}
 	if o.seed != nil {
 		o.seed(h)
 	}
@@ -93,23 +95,45 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.deps != nil {
 		o.deps(&deps)
 	}
-	s, err := New(deps)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	h.s = s
-	if err := s.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = s.Shutdown(sctx)
-	})
+	h.deps = deps
+	h.start()
 	if !o.noReady {
 		h.waitStatus(StatusReady)
 	}
 	return h
+}
+
+// start starts a Service with h.deps (a fresh metrics registry each time).
+func (h *harness) start() {
+	h.t.Helper()
+	h.reg = prometheus.NewRegistry()
+	h.deps.Registry = h.reg
+	s, err := New(h.deps)
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	h.s = s
+	if err := s.Start(h.ctx); err != nil {
+		h.t.Fatalf("Start: %v", err)
+	}
+	h.t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.Shutdown(sctx)
+	})
+}
+
+// restart shuts the Service down and starts another on the same database (a process restart),
+// waiting until it is ready.
+func (h *harness) restart() {
+	h.t.Helper()
+	sctx, cancel := context.WithTimeout(h.ctx, time.Minute)
+	defer cancel()
+	if err := h.s.Shutdown(sctx); err != nil {
+		h.t.Fatalf("shutdown: %v", err)
+	}
+	h.start()
+	h.waitStatus(StatusReady)
 }
 
 // waitFor polls cond until it holds or the deadline passes; cond's text explains a failure.

@@ -32,6 +32,9 @@ type (
 		key, authID string
 		regSeq      uint64
 	}
+	// markUnregistered marks the `_00_query` row of a view unregistered over HTTP (SPEC §1.3),
+	// after the coordinator dropped the view; answered with done or the error.
+	markUnregistered struct{ key string }
 	// checkOwner asks whether any `_00_query` row of an owner is left; if none, the
 	// coordinator hears ownerless.
 	checkOwner struct{ authID, table, uid string }
@@ -40,8 +43,8 @@ type (
 // queryTimeout bounds one registration's or expiry's database work.
 const queryTimeout = 30 * time.Second
 
-// queriesActor owns every write of `_00_query` rows: registrations (in the order the
-// coordinator registered them) and TTL expiries (handed over by the coordinator in the same
+// queriesActor owns every write of `_00_query` rows: registrations and unregistrations (in the
+// order the coordinator took them) and TTL expiries (handed over by the coordinator in the same
 // order), so a row always describes the view in memory without any lock. Its work is waiting
 // for the database; it waits for nothing else but the owner's table writer.
 type queriesActor struct {
@@ -72,6 +75,10 @@ func (q *queriesActor) Receive(ctx actor.Context) {
 		reply(ctx, &registerDone{members: m.members}, nil)
 	case *expireQuery:
 		q.expire(ctx, m)
+	case *markUnregistered:
+		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		reply(ctx, &done{}, q.env.store.MarkUnregistered(cctx, m.key, q.env.owner))
 	case *checkOwner:
 		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()

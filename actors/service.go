@@ -372,7 +372,8 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (RegisterRe
 	return RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}, nil
 }
 
-// Unregister implements API (SPEC §1.3): the view and its edges go; its `_00_query` row stays.
+// Unregister implements API (SPEC §1.3): the view and its edges go; its `_00_query` row stays,
+// marked unregistered so that no bootstrap restores it.
 func (s *Service) Unregister(ctx context.Context, key string) error {
 	if err := s.running(); err != nil {
 		return err
