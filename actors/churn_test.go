@@ -43,9 +43,9 @@ func warmRegistry(t *testing.T, sys *actor.ActorSystem) {
 // churn the live heap is back within a small bound of where it started (issue 9: every retired
 // slot used to stay in the views actor's map, ≈ 7.8 KB a cycle).
 func TestRegisterUnregisterChurnDoesNotLeak(t *testing.T) {
-	cycles := 4000
+	cycles := 2000
 	if testing.Short() {
-		cycles = 1000
+		cycles = 500
 	}
 	h := newHarness(t, harnessOpts{})
 	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})

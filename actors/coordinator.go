@@ -120,6 +120,18 @@ type (
 	viewMoved struct{ key string }
 	// parkCheck: the earliest parked ingest may have reached its deadline.
 	parkCheck struct{}
+	// dropOrphansReq: the bootstrap loaded a user table; views owned by a user it does not hold
+	// go (as on the user's DELETE: memory, edges, rows marked). uids are the owners of the
+	// per-user list_ref tables in the database; answered with orphans, which names those of
+	// them whose user is missing and who owns no view left.
+	dropOrphansReq struct {
+		epoch uint64
+		uids  []string
+	}
+	orphans struct {
+		views   []string
+		missing []string
+	}
 	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
 	// every ingest and registration is refused with (sent by the root on status changes).
 	setGate struct{ refuse error }
@@ -163,13 +175,19 @@ type coordinatorState struct {
 	parkTimer  *time.Timer
 	members    int
 	started    bool
+	// deletedUsers holds the users whose DELETE was ingested and no CREATE or UPDATE since
+	// (by record id text): their views were dropped and a registration owned by one of them is
+	// refused, so nothing writes to (or defines again) their list_ref table. A reset or a
+	// bootstrap empties it (the bootstrap drops the views of users it does not find).
+	deletedUsers map[string]bool
 }
 
 func newCoordinatorState() *coordinatorState {
 	return &coordinatorState{
 		eng:   engine.New(engine.Options{}),
-		views: map[string]*viewDef{},
-		gate:  fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
+		views:        map[string]*viewDef{},
+		deletedUsers: map[string]bool{},
+		gate:         fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
 		epoch: 1,
 	}
 }
@@ -230,7 +248,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 		c.unregister(ctx, m.key)
 		// Marked even when the view is not in memory: a retry after a failed mark completes it.
-		ctx.RequestWithCustomSender(c.pids.queries, &markUnregistered{key: m.key}, ctx.Sender())
+		ctx.RequestWithCustomSender(c.pids.queries, &markUnregistered{keys: []string{m.key}}, ctx.Sender())
 	case *scheduler.ProbeReq:
 		// The scheduler link asks before each heartbeat (forwarded by the root).
 		ctx.Respond(&scheduler.ProbeReply{Ready: st.gate == nil, Views: len(st.views)})
@@ -298,10 +316,17 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(c.rematerialize(ctx))
+	case *dropOrphansReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
+		ctx.Respond(c.dropOrphans(ctx, m.uids))
 	case *beginResetReq:
 		st.resetting = true
 		st.eng.Reset()
 		st.next = nil
+		clear(st.deletedUsers)
 		for key := range st.views {
 			delete(st.views, key)
 		}
@@ -478,7 +503,91 @@ func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) 
 	if len(fan.deltas) > 0 {
 		ctx.Send(c.pids.views, fan)
 	}
+	if m.change.Table == userTable {
+		c.userChanged(ctx, m.change)
+	}
 	answer(ctx, replyTo, &ingestDone{}, nil)
+}
+
+// userTable is the table of Sp00ky's users (SPEC §1.1): the owners of views.
+const userTable = "user"
+
+// ownerKey is the text a view's owner (auth_id) is compared by: a record id in one spelling.
+func ownerKey(authID string) string {
+	if r, ok := value.ParseRecord(authID); ok {
+		return value.RecordString(r)
+	}
+	return authID
+}
+
+// userChanged follows a step of the user table (SPEC §1.1): a user created or updated exists
+// again; a user deleted loses its views — memory and edges, their `_00_query` rows marked
+// unregistered — and then its list_ref table (dedicated mode), after every edge write sent
+// so far. The step's own deltas went to the views before, so each dropped view writes them,
+// then removes its edges.
+func (c *coordinator) userChanged(ctx actor.Context, ch engine.Change) {
+	st := c.st
+	user := value.RecordString(ch.ID)
+	if ch.Op != engine.OpDelete {
+		delete(st.deletedUsers, user)
+		return
+	}
+	st.deletedUsers[user] = true
+	var keys []string
+	for key, def := range st.views {
+		if def.authID != "" && ownerKey(def.authID) == user {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	c.dropViews(ctx, keys)
+	fields := logrus.Fields{"user": user, "views": len(keys)}
+	if _, uid, ok := c.env.userTableOf(user); ok {
+		ctx.Send(c.pids.writers, &dropUserTableReq{uid: uid})
+		fields["table"] = membership.UserTable(uid)
+	}
+	c.env.log.WithFields(fields).Info("user deleted: its views and list_ref table dropped")
+}
+
+// dropOrphans drops the views whose owner is a user record missing from the user table (deleted
+// while the SSP was away) and returns them with the uids whose user is missing and who own no
+// view left.
+func (c *coordinator) dropOrphans(ctx actor.Context, uids []string) *orphans {
+	st := c.st
+	missing := func(user string) bool {
+		r, ok := value.ParseRecord(user)
+		return ok && r.Table() == userTable && !st.eng.Has(r)
+	}
+	out := &orphans{}
+	for key, def := range st.views {
+		if def.authID != "" && missing(ownerKey(def.authID)) {
+			out.views = append(out.views, key)
+		}
+	}
+	sort.Strings(out.views)
+	c.dropViews(ctx, out.views)
+	for _, uid := range uids {
+		if missing(userTable+":"+uid) && !c.tableInUse(membership.UserTable(uid)) {
+			out.missing = append(out.missing, uid)
+		}
+	}
+	if len(out.views)+len(out.missing) > 0 {
+		c.env.log.WithFields(logrus.Fields{"views": len(out.views), "tables": len(out.missing)}).
+			Info("bootstrap: views and list_ref tables of deleted users dropped")
+	}
+	return out
+}
+
+// dropViews unregisters views (memory and edges) and has their `_00_query` rows marked
+// unregistered, as an unregistration over HTTP does (without an answer to wait for).
+func (c *coordinator) dropViews(ctx actor.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	for _, key := range keys {
+		c.unregister(ctx, key)
+	}
+	ctx.Send(c.pids.queries, &markUnregistered{keys: keys})
 }
 
 // versionEvent tells the versions actor about a change's version (SPEC §2.4) and returns the
@@ -561,6 +670,11 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 	start := time.Now()
 	req := m.req
 	key := req.Key
+	if m.authID != "" && st.deletedUsers[ownerKey(m.authID)] {
+		reply(ctx, nil, fmt.Errorf("%w: view %s: its owner %s was deleted (its user DELETE was ingested); register it again once the user exists",
+			ErrConflict, key, m.authID))
+		return
+	}
 	table := c.env.tableOf(m.authID)
 	st.regSeq++
 	seq := st.regSeq

@@ -18,6 +18,7 @@ import (
 	"github.com/sp00ky/ssp/config"
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
+	"github.com/sp00ky/ssp/internal/faultproxy"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -49,6 +50,9 @@ type harness struct {
 	db  *conn.Conn
 	s   *Service
 	reg *prometheus.Registry
+	// proxy, when harnessOpts.proxy is set, is between the Service's connection and the
+	// database (h.db, the test's own connection, is direct).
+	proxy *faultproxy.Proxy
 	// deps started s; restart starts the next Service with them.
 	deps Deps
 }
@@ -58,6 +62,7 @@ type harnessOpts struct {
 	deps    func(*Deps)
 	seed    func(h *harness) // runs on the database before Start
 	noReady bool             // do not wait for StatusReady
+	proxy   bool             // the Service reaches the database through h.proxy (faults on demand)
 }
 
 func defaultConfig() config.Config {
@@ -77,8 +82,9 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
+	dbName := fmt.Sprintf("db%d", dbSeq.Add(1))
 	db, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: "actors",
-		DB: fmt.Sprintf("db%d", dbSeq.Add(1)), Log: testLog()})
+		DB: dbName, Log: testLog()})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -91,7 +97,22 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	deps := Deps{Config: cfg, Log: testLog(), DB: db, Registry: h.reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond}
+	sdb := db
+	if o.proxy {
+		p, err := faultproxy.New(srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		h.proxy = p
+		sdb, err = conn.Dial(ctx, conn.Config{URL: "ws://" + p.Addr(), User: srv.User, Pass: srv.Pass, NS: "actors",
+			DB: dbName, Log: testLog(), MaxAttempts: 3, RetryDeadline: 2 * time.Second, AttemptTimeout: time.Second})
+		if err != nil {
+			t.Fatalf("dial through the proxy: %v", err)
+		}
+		t.Cleanup(func() { _ = sdb.Close(context.Background()) })
+	}
+	deps := Deps{Config: cfg, Log: testLog(), DB: sdb, Registry: h.reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond}
 	if o.deps != nil {
 		o.deps(&deps)
 	}

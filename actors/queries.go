@@ -32,9 +32,10 @@ type (
 		key, authID string
 		regSeq      uint64
 	}
-	// markUnregistered marks the `_00_query` row of a view unregistered over HTTP (SPEC §1.3),
-	// after the coordinator dropped the view; answered with done or the error.
-	markUnregistered struct{ key string }
+	// markUnregistered marks the `_00_query` rows of views the coordinator dropped (an
+	// unregistration over HTTP, a deleted owner: SPEC §1.3) unregistered; answered (when
+	// asked) with done or the first error.
+	markUnregistered struct{ keys []string }
 	// checkOwner asks whether any `_00_query` row of an owner is left; if none, the
 	// coordinator hears ownerless.
 	checkOwner struct{ authID, table, uid string }
@@ -76,9 +77,7 @@ func (q *queriesActor) Receive(ctx actor.Context) {
 	case *expireQuery:
 		q.expire(ctx, m)
 	case *markUnregistered:
-		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-		defer cancel()
-		reply(ctx, &done{}, q.env.store.MarkUnregistered(cctx, m.key, q.env.owner))
+		reply(ctx, &done{}, q.mark(m.keys))
 	case *checkOwner:
 		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
@@ -120,6 +119,24 @@ func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
 		}
 	}
 	return q.env.store.UpsertQuery(cctx, r)
+}
+
+// mark marks the rows of keys unregistered; a row that cannot be marked is logged (a restart
+// would restore its view: the bootstrap drops it again if its owner is gone).
+func (q *queriesActor) mark(keys []string) error {
+	var first error
+	for _, key := range keys {
+		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		err := q.env.store.MarkUnregistered(cctx, key, q.env.owner)
+		cancel()
+		if err != nil {
+			q.env.log.WithField("view", key).WithError(err).Warn("mark the view's _00_query row unregistered")
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 func (q *queriesActor) expire(ctx actor.Context, m *expireQuery) {

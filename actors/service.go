@@ -290,14 +290,14 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		return err
 	}
 	defer s.in.leave()
-	userTable, uid, isUser := "", "", false
-	if c.Table == "user" {
-		userTable, uid, isUser = s.env.userTableOf(value.RecordString(c.ID))
+	ownTable, isUser := "", false
+	if c.Table == userTable {
+		ownTable, _, isUser = s.env.userTableOf(value.RecordString(c.ID))
 	}
 	if isUser && c.Op == engine.OpCreate && s.Status() == StatusReady {
 		// Before the step, so the client can LIVE SELECT its table right after sign-up.
-		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: userTable}); err != nil {
-			s.env.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
+		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: ownTable}); err != nil {
+			s.env.log.WithField("table", ownTable).WithError(err).Warn("define per-user list_ref table failed")
 		}
 	}
 	// The answer is awaited whatever ctx does: the change may be applied already.
@@ -318,10 +318,6 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 	default:
 		count(resultError)
 		return fmt.Errorf("ingest %s: %w", value.RecordString(c.ID), err)
-	}
-	if isUser && c.Op == engine.OpDelete {
-		// After the step's edge writes, which the affected views sent before they answered.
-		s.sys.Root.Send(s.pids.writers, &dropUserTableReq{uid: uid})
 	}
 	if s.offersJob(c, jobAssignee) {
 		s.sys.Root.Send(s.pids.jobs, &jobOffer{table: c.Table, id: c.ID, source: offerIngest})

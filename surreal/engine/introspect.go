@@ -22,6 +22,12 @@ func (e *Engine) Tables() []string {
 	return out
 }
 
+// Has reports whether the base row of record id (a record, or its text) is stored.
+func (e *Engine) Has(id value.Value) bool {
+	_, ok := e.st.getID(id)
+	return ok
+}
+
 // TableRows returns the base rows of table (each an object with its `id`), in no particular
 // order. The rows are shared with the engine: do not modify them.
 func (e *Engine) TableRows(table string) []value.Value {
