@@ -184,11 +184,11 @@ type coordinatorState struct {
 
 func newCoordinatorState() *coordinatorState {
 	return &coordinatorState{
-		eng:   engine.New(engine.Options{}),
+		eng:          engine.New(engine.Options{}),
 		views:        map[string]*viewDef{},
 		deletedUsers: map[string]bool{},
 		gate:         fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
-		epoch: 1,
+		epoch:        1,
 	}
 }
 
