@@ -44,11 +44,15 @@ type (
 	// unregisterReq drops a view and its edges and has its `_00_query` row marked (by the queries
 	// actor, after any registration of the key taken before); answered with done.
 	unregisterReq struct{ key string }
-	// dropFailedView: the `_00_query` row of a new view could not be written, so the view
-	// goes again — unless it was registered again since (regSeq).
-	dropFailedView struct {
+	// registrationFailed: the `_00_query` row of a registration could not be written, so the
+	// view goes back to what its row describes — gone if the registration created it, else its
+	// previous definition (prev) — unless it was registered again since (regSeq); then the
+	// requester is answered with err.
+	registrationFailed struct {
 		key    string
 		regSeq uint64
+		prev   *viewDef
+		err    error // the requester's answer, once the view is back
 	}
 	// expireReq: the TTL sweep found the view's row expired. The coordinator hands the
 	// conditional delete to the queries actor, in order with the view's registrations.
@@ -263,10 +267,11 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			ctx.Send(c.pids.views, &retireView{key: m.key})
 			c.env.log.WithField("view", m.key).Warn("view registered on another SSP: dropped here, its edges left to its new owner")
 		}
-	case *dropFailedView:
+	case *registrationFailed:
 		if d := st.views[m.key]; d != nil && d.regSeq == m.regSeq {
-			c.unregister(ctx, m.key)
+			c.restore(ctx, m.key, m.prev)
 		}
+		reply(ctx, nil, m.err)
 	case *expireReq:
 		var seq uint64
 		if d := st.views[m.key]; d != nil {
@@ -679,6 +684,11 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 	st.regSeq++
 	seq := st.regSeq
 	cur := st.views[key]
+	var prev *viewDef
+	if cur != nil {
+		cp := *cur
+		prev = &cp
+	}
 	if cur != nil && cur.surql == req.SurQL && value.Compare(cur.params, req.Params) == 0 {
 		// The same query: refresh the owner data, recompute nothing.
 		ms, _ := st.eng.Members(key)
@@ -687,7 +697,7 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 			ctx.Send(c.pids.views, &replaceView{key: key, table: table, clientID: req.ClientID, authID: m.authID, members: ms})
 		}
 		cur.format, cur.regSeq = req.Format, seq
-		c.writeRow(ctx, m, table, ms, seq, true, false, start)
+		c.writeRow(ctx, m, table, ms, seq, true, prev, start)
 		return
 	}
 	ms, err := c.registerEngine(st.eng, key, req.SurQL, req.Params)
@@ -712,12 +722,13 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 		reply(ctx, &registerDone{members: ms}, nil)
 		return
 	}
-	c.writeRow(ctx, m, table, ms, seq, false, cur == nil, start)
+	c.writeRow(ctx, m, table, ms, seq, false, prev, start)
 }
 
 // writeRow hands the view's `_00_query` row to the queries actor, which answers the
-// registration's requester.
-func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, ms []engine.Member, seq uint64, refresh, created bool, start time.Time) {
+// registration's requester. prev is the view's definition before the registration (nil when
+// it created the view): what the view goes back to if the row cannot be written.
+func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, ms []engine.Member, seq uint64, refresh bool, prev *viewDef, start time.Time) {
 	req := m.req
 	top := 0
 	for _, mm := range ms {
@@ -728,7 +739,7 @@ func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, 
 	w := &writeQueryRow{
 		row: membership.QueryRow{Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: m.authID, SSPID: c.env.cfg.SSPID,
 			TTL: req.TTL, LastActiveAt: req.LastActiveAt, RegistrationTime: float64(time.Since(start)) / float64(time.Millisecond), RowCount: top},
-		refresh: refresh, created: created, regSeq: seq, members: ms,
+		refresh: refresh, prev: prev, regSeq: seq, members: ms,
 	}
 	if _, _, ok := c.env.userTableOf(m.authID); ok {
 		w.ensureTable = table
@@ -748,6 +759,38 @@ func (c *coordinator) registerEngine(eng *engine.Engine, key, src string, params
 		return nil, invalid(err)
 	}
 	return ms, nil
+}
+
+// restore puts a view whose registration failed (its row was not written) back as its row
+// describes it: gone when prev is nil, else prev — the owner data of a refresh, or the
+// previous query of a replacement, materialized again over the current data.
+func (c *coordinator) restore(ctx actor.Context, key string, prev *viewDef) {
+	st := c.st
+	cur := st.views[key]
+	if prev == nil {
+		c.unregister(ctx, key)
+		return
+	}
+	st.regSeq++
+	prev.regSeq = st.regSeq
+	var ms []engine.Member
+	if cur.surql == prev.surql && value.Compare(cur.params, prev.params) == 0 {
+		ms, _ = st.eng.Members(key)
+	} else {
+		var err error
+		if ms, err = c.registerEngine(st.eng, key, prev.surql, prev.params); err != nil {
+			// It was valid when registered; if the engine refuses it now, it goes.
+			c.env.log.WithField("view", key).WithError(err).Error("a view whose registration failed could not be restored; dropped")
+			c.unregister(ctx, key)
+			return
+		}
+		prev.members = len(ms)
+		st.members += len(ms) - cur.members
+		c.env.m.members.Add(float64(len(ms) - cur.members))
+	}
+	st.views[key] = prev
+	ctx.Send(c.pids.views, &replaceView{key: key, table: prev.table, clientID: prev.clientID, authID: prev.authID, members: ms})
+	c.env.log.WithField("view", key).Warn("registration failed: the view is back to its previous definition")
 }
 
 // unregister drops a view from the engine and retires its actor (which removes its edges).

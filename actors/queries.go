@@ -22,7 +22,7 @@ type (
 	writeQueryRow struct {
 		row         membership.QueryRow
 		refresh     bool
-		created     bool
+		prev        *viewDef // the view before the registration; nil when it created it
 		regSeq      uint64
 		ensureTable string
 		members     []engine.Member
@@ -94,13 +94,16 @@ func (q *queriesActor) Receive(ctx actor.Context) {
 	}
 }
 
-// failed answers a registration whose row could not be written; a view it created goes again
-// (nothing would ever expire it).
+// failed hands a registration whose row could not be written to the coordinator, which puts
+// the view back as its row describes it and then answers the requester with the error (a
+// registration is all or nothing).
 func (q *queriesActor) failed(ctx actor.Context, m *writeQueryRow, err error) {
-	if m.created {
-		ctx.Send(q.pids.coordinator, &dropFailedView{key: m.row.Key, regSeq: m.regSeq})
+	f := &registrationFailed{key: m.row.Key, regSeq: m.regSeq, prev: m.prev, err: fmt.Errorf("register view %s: %w", m.row.Key, err)}
+	if s := ctx.Sender(); s != nil {
+		ctx.RequestWithCustomSender(q.pids.coordinator, f, s) // the coordinator answers once the view is back
+		return
 	}
-	reply(ctx, nil, fmt.Errorf("register view %s: %w", m.row.Key, err))
+	ctx.Send(q.pids.coordinator, f)
 }
 
 func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
