@@ -137,8 +137,13 @@ type (
 		missing []string
 	}
 	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
-	// every ingest and registration is refused with (sent by the root on status changes).
-	setGate struct{ refuse error }
+	// every ingest and registration is refused with (sent by the root on status changes). With
+	// buffer set (a standalone bootstrap) ingests are accepted while the gate is closed, up to
+	// Config.BootstrapBuffer of them, and applied in order when it opens.
+	setGate struct {
+		refuse error
+		buffer bool
+	}
 	// finishStepsReq refuses what waits (parked ingests) and is answered once everything
 	// before it was stepped (shutdown).
 	finishStepsReq struct{}
@@ -179,6 +184,10 @@ type coordinatorState struct {
 	parkTimer  *time.Timer
 	members    int
 	started    bool
+	// buffering: while the gate is closed, ingests are accepted into buffered (setGate).
+	// buffered outlives a restart of the coordinator: every change in it was answered.
+	buffering bool
+	buffered  []engine.Change
 	// deletedUsers holds the users whose DELETE was ingested and no CREATE or UPDATE since
 	// (by record id text): their views were dropped and a registration owned by one of them is
 	// refused, so nothing writes to (or defines again) their list_ref table. A reset or a
@@ -329,6 +338,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ctx.Respond(c.dropOrphans(ctx, m.uids))
 	case *beginResetReq:
 		st.resetting = true
+		// st.buffered stays: each change may not be committed yet, so no load can stand in for it.
 		st.eng.Reset()
 		st.next = nil
 		clear(st.deletedUsers)
@@ -367,7 +377,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		st.parkTimer = nil
 		c.unpark(ctx)
 	case *setGate:
-		st.gate = m.refuse
+		st.gate, st.buffering = m.refuse, m.buffer
+		if st.gate == nil {
+			c.drainBuffered(ctx)
+		}
 		c.unpark(ctx)
 	case *finishStepsReq:
 		c.unpark(ctx)
@@ -376,7 +389,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ctx.Respond(&actorState{state: map[string]any{
 			"views": len(st.views), "tables": len(st.eng.Tables()), "members": st.members,
 			"accepting": st.gate == nil, "parked_ingests": len(st.parked), "edge_backlog": st.backlogSum,
-			"resetting": st.resetting,
+			"resetting": st.resetting, "buffered_ingests": len(st.buffered),
 		}})
 	}
 }
@@ -407,7 +420,17 @@ func (c *coordinator) busy() error {
 func (c *coordinator) ingest(ctx actor.Context, m *ingestReq) {
 	st := c.st
 	if st.gate != nil {
-		reply(ctx, nil, st.gate)
+		if !st.buffering {
+			reply(ctx, nil, st.gate)
+			return
+		}
+		if len(st.buffered) >= c.env.cfg.BootstrapBuffer {
+			reply(ctx, nil, fmt.Errorf("%w (and %d changes wait for the bootstrap to end: SPKY_SSP_BOOTSTRAP_BUFFER)", st.gate, len(st.buffered)))
+			return
+		}
+		st.buffered = append(st.buffered, m.change)
+		c.env.m.bootBuffered.Set(float64(len(st.buffered)))
+		reply(ctx, &ingestDone{}, nil)
 		return
 	}
 	if len(st.parked) > 0 || c.overBacklog() {
@@ -420,6 +443,26 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestReq) {
 		return
 	}
 	c.step(ctx, m, ctx.Sender())
+}
+
+// drainBuffered applies the ingests accepted during the bootstrap, in the order they came,
+// now that the load is done and the views are registered (SPEC §5). Every change is a full row
+// (or a DELETE) sent before its transaction committed, so applying them in order over the
+// loaded rows leaves each touched record as its last change made it, whether the load read it
+// before or after that change: the result is exact whatever the interleaving.
+func (c *coordinator) drainBuffered(ctx actor.Context) {
+	st := c.st
+	if len(st.buffered) == 0 {
+		return
+	}
+	n := len(st.buffered)
+	for i, ch := range st.buffered {
+		c.step(ctx, &ingestReq{change: ch}, nil)
+		st.buffered[i] = engine.Change{}
+	}
+	st.buffered = st.buffered[:0]
+	c.env.m.bootBuffered.Set(0)
+	c.env.log.WithField("changes", n).Info("bootstrap: changes accepted while loading applied")
 }
 
 // unpark answers or steps parked ingests, in order: refused when the gate closed or their

@@ -22,6 +22,7 @@ type metrics struct {
 	rvTimeouts     prometheus.Counter     // ssp_rv_wait_timeouts_total
 	rebootstraps   *prometheus.CounterVec // ssp_rebootstraps_total{reason}
 	bootstrapRows  prometheus.Gauge       // ssp_bootstrap_rows
+	bootBuffered   prometheus.Gauge       // ssp_bootstrap_buffered_changes
 	viewsMoved     prometheus.Counter     // ssp_views_moved_total
 	writerBacklog  prometheus.Gauge       // ssp_mailbox_depth{actor="writers"}, set by the coordinator
 	mailbox        prometheus.GaugeFunc   // ssp_mailbox_depth{actor="coordinator"}
@@ -96,6 +97,10 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		bootstrapRows: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ssp_bootstrap_rows", Help: "Base rows loaded by the last completed bootstrap.",
 		}),
+		bootBuffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_bootstrap_buffered_changes",
+			Help: "Ingests accepted during the running bootstrap and not yet applied (standalone; SPKY_SSP_BOOTSTRAP_BUFFER).",
+		}),
 		viewsMoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_views_moved_total", Help: "Views dropped because they were registered on another SSP (scheduler mode).",
 		}),
@@ -143,7 +148,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.viewsMoved,
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved,
 		m.mailbox, m.writerBacklog, m.inFlight,
 		m.jobs, m.jobRuns, m.jobAttempts, m.jobRetries, m.jobDuration, m.jobQueue, m.jobRunning, m.jobOffers, m.jobQueries}
 	return m

@@ -268,6 +268,7 @@ func (r *rootActor) start(ctx actor.Context) {
 		panic(fmt.Errorf("spawn coordinator: %w", err))
 	}
 	r.byPID[pid.Id] = &child{kind: kindCoordinator, name: kindCoordinator, pid: pid, depth: depth}
+	r.setStatus(ctx, StatusBootstrapping, "") // the coordinator's gate, before any request reaches it
 	spawn(kindHousekeeping, func() actor.Actor { return newHousekeepingActor(e, p) })
 	if e.link != nil {
 		// It registers at once; the bootstrap waits for its snapshot.
@@ -479,7 +480,10 @@ func (r *rootActor) setStatus(ctx actor.Context, st Status, detail string) {
 	case st != StatusReady:
 		refuse = fmt.Errorf("%w: SSP is %s", ErrNotReady, st)
 	}
-	ctx.Send(r.pids.coordinator, &setGate{refuse: refuse})
+	// A standalone SSP takes ingests while it bootstraps (Sp00ky's events fail the app's write
+	// on a 503); behind a scheduler it refuses them: the scheduler buffers (SPEC §5, §6).
+	buffer := st == StatusBootstrapping && !r.closing && r.env.link == nil && r.env.cfg.BootstrapBuffer > 0
+	ctx.Send(r.pids.coordinator, &setGate{refuse: refuse, buffer: buffer})
 }
 
 // shutdown refuses all further work and ends the running job; the requester is answered once

@@ -197,7 +197,7 @@ func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
 // Start brings the actor system up; the root begins the bootstrap (SPEC §5) in the background
 // (status bootstrapping until it ends: ready, or failed after the retries).
-func (s *Service) Start(context.Context) error {
+func (s *Service) Start(ctx context.Context) error {
 	err := errors.New("actors: service already started")
 	s.startOnce.Do(func() {
 		select {
@@ -222,6 +222,13 @@ func (s *Service) Start(context.Context) error {
 		e, p, depth, disp := s.env, s.pids, s.coordDepth, s.disp
 		_, err = s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRootActor(e, p, depth, disp) }), rootName)
 		if err != nil {
+			err = fmt.Errorf("start the actor system: %w", err)
+			return
+		}
+		// The root answers once it started its children: every request after Start finds them.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err = request[*statusReply](sctx, s.sys.Root, s.pids.root, &statusReq{}); err != nil {
 			err = fmt.Errorf("start the actor system: %w", err)
 			return
 		}
@@ -294,7 +301,7 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 	if c.Table == userTable {
 		ownTable, _, isUser = s.env.userTableOf(value.RecordString(c.ID))
 	}
-	if isUser && c.Op == engine.OpCreate && s.Status() == StatusReady {
+	if st := s.Status(); isUser && c.Op == engine.OpCreate && (st == StatusReady || st == StatusBootstrapping && s.env.link == nil) {
 		// Before the step, so the client can LIVE SELECT its table right after sign-up.
 		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: ownTable}); err != nil {
 			s.env.log.WithField("table", ownTable).WithError(err).Warn("define per-user list_ref table failed")

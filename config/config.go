@@ -48,6 +48,7 @@ type Config struct {
 	CRDTCacheSize        int                 // SPKY_CRDT_CACHE_SIZE
 	CRDTFields           map[string][]string // SPKY_CRDT_FIELDS; nil = no allow-list
 	BootstrapPageSize    int                 // SPKY_SSP_BOOTSTRAP_PAGE_SIZE
+	BootstrapBuffer      int                 // SPKY_SSP_BOOTSTRAP_BUFFER (0 = 503 while bootstrapping)
 	SchedulerURL         string              // SPKY_SCHEDULER_URL without trailing "/"; empty = standalone
 	SSPID                string              // SPKY_SSP_ID, default ssp-<uuid>
 	AdvertiseAddr        string              // SPKY_SSP_ADVERTISE_ADDR (host:port or URL)

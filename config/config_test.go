@@ -51,7 +51,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		ListenAddr: "0.0.0.0:8667", DBWS: "ws://127.0.0.1:8000", DBUser: "root", DBPass: "root",
 		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second,
-		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
+		CRDTCacheSize: 10000, BootstrapPageSize: 500, BootstrapBuffer: 50000, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
 		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,
 		ShutdownTimeout: 30 * time.Second, RVWaitTimeout: 5 * time.Second,
@@ -222,6 +222,7 @@ func TestInvalidValues(t *testing.T) {
 		{"SPKY_INGEST_QUEUE", "0", []string{"must be > 0"}},
 		{"SPKY_CRDT_CACHE_SIZE", "big", []string{"whole number > 0"}},
 		{"SPKY_SSP_BOOTSTRAP_PAGE_SIZE", "99999999999999", []string{"at most"}},
+		{"SPKY_SSP_BOOTSTRAP_BUFFER", "-1", []string{"must be >= 0"}},
 		{"SPKY_SCHEDULER_URL", "localhost:9667", []string{"scheme http or https"}},
 		{"SPKY_SCHEDULER_URL", "ws://sched:9667", []string{`scheme "ws"`}},
 		{"SPKY_DB_WS", "127.0.0.1:8000", []string{"scheme ws, wss, http or https"}},

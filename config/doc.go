@@ -27,6 +27,7 @@
 //	SPKY_CRDT_CACHE_SIZE            crdt.cache_size             --crdt-cache-size             10000
 //	SPKY_CRDT_FIELDS                crdt.fields                 --crdt-fields                 (none)
 //	SPKY_SSP_BOOTSTRAP_PAGE_SIZE    ssp.bootstrap_page_size     --ssp-bootstrap-page-size     500
+//	SPKY_SSP_BOOTSTRAP_BUFFER       ssp.bootstrap_buffer        --ssp-bootstrap-buffer        50000 (0: 503 while loading)
 //	SPKY_SCHEDULER_URL              scheduler.url               --scheduler-url               (standalone)
 //	SPKY_SSP_ID                     ssp.id                      --ssp-id                      ssp-<uuid>
 //	SPKY_SSP_ADVERTISE_ADDR         ssp.advertise_addr          --ssp-advertise-addr          (listen address)

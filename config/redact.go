@@ -55,6 +55,7 @@ func (c Config) Redacted() map[string]any {
 		"SPKY_CRDT_CACHE_SIZE":            c.CRDTCacheSize,
 		"SPKY_CRDT_FIELDS":                c.CRDTFields,
 		"SPKY_SSP_BOOTSTRAP_PAGE_SIZE":    c.BootstrapPageSize,
+		"SPKY_SSP_BOOTSTRAP_BUFFER":       c.BootstrapBuffer,
 		"SPKY_SCHEDULER_URL":              hideURLPassword(c.SchedulerURL),
 		"SPKY_SSP_ID":                     c.SSPID,
 		"SPKY_SSP_ADVERTISE_ADDR":         c.AdvertiseAddr,

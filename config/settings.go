@@ -82,6 +82,8 @@ func settings() []setting {
 			apply: intSetter(false, func(c *Config) *int { return &c.CRDTCacheSize })},
 		{env: "SPKY_SSP_BOOTSTRAP_PAGE_SIZE", def: "500", usage: "rows per bootstrap page",
 			apply: intSetter(false, func(c *Config) *int { return &c.BootstrapPageSize })},
+		{env: "SPKY_SSP_BOOTSTRAP_BUFFER", def: "50000", usage: "standalone: ingests accepted while bootstrapping, applied after the load (0: answer 503)",
+			apply: intSetter(true, func(c *Config) *int { return &c.BootstrapBuffer })},
 		{env: "SPKY_SCHEDULER_URL", usage: "scheduler base URL (http or https); set = scheduler mode",
 			apply: func(c *Config, raw string) error {
 				if err := checkURL(raw, "http", "https"); err != nil {
