@@ -184,3 +184,50 @@ func TestBootstrapBuffer(t *testing.T) {
 		})
 	}
 }
+
+// A user deleted and created again while the SSP bootstraps keeps its list_ref table: /ingest
+// defines the table when the CREATE arrives, before the buffered DELETE that removes it is
+// applied, so applying the CREATE defines it again (seen in the kill e2e test: the table of an
+// existing user was missing after a restart).
+func TestUserRecreatedDuringBootstrapKeepsTable(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	var hold atomic.Bool
+	h := newHarness(t, harnessOpts{
+		cfg: func(c *config.Config) { c.BootstrapBuffer = 100 },
+		deps: func(d *Deps) {
+			d.Hooks.Receive = func(kind, _ string, msg any) {
+				if _, ok := msg.(*runAttempt); ok && kind == kindJob && hold.Load() {
+					<-release // the bootstrap job waits: the SSP stays bootstrapping
+				}
+			}
+		},
+	})
+	defer once.Do(func() { close(release) })
+	h.mustWrite("CREATE", "user:gina", map[string]any{"name": "Gina"})
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		return h.tableExists("_00_list_ref_user_gina"), "the user's table was not defined"
+	})
+	h.quiesce()
+	sctx, cancel := context.WithTimeout(h.ctx, time.Minute)
+	defer cancel()
+	if err := h.s.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	hold.Store(true)
+	h.start()
+	for _, op := range []string{"DELETE", "CREATE"} {
+		if err := h.writeAsEvent(op, "user:gina", map[string]any{"name": "Gina"}); err != nil {
+			t.Fatalf("%s user:gina while bootstrapping: %v", op, err)
+		}
+	}
+	once.Do(func() { close(release) })
+	h.waitStatus(StatusReady)
+	h.quiesce()
+	if !h.tableExists("_00_list_ref_user_gina") {
+		t.Fatal("the table of a user that exists is missing")
+	}
+	h.register("g1", openThreads, "user:gina")
+	h.waitEdgesAsDB([]testView{{"g1", openThreads, "user:gina"}})
+}

@@ -548,6 +548,9 @@ func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) 
 		st.members += diff
 		c.env.m.members.Add(float64(diff))
 	}
+	if m.change.Table == userTable && m.change.Op == engine.OpCreate {
+		c.userCreated(ctx, m.change)
+	}
 	if len(fan.deltas) > 0 {
 		ctx.Send(c.pids.views, fan)
 	}
@@ -566,6 +569,16 @@ func ownerKey(authID string) string {
 		return value.RecordString(r)
 	}
 	return authID
+}
+
+// userCreated defines a created user's list_ref table (dedicated mode) again, ahead of the
+// step's edge writes and after any removal of it sent before — a DELETE stepped from the
+// bootstrap buffer, or the bootstrap's orphan drop: /ingest defined the table when the change
+// arrived, which may have been before that removal. Otherwise the writer has it already.
+func (c *coordinator) userCreated(ctx actor.Context, ch engine.Change) {
+	if _, uid, ok := c.env.userTableOf(value.RecordString(ch.ID)); ok {
+		ctx.Send(c.pids.writers, &ensureTableReq{table: membership.UserTable(uid)})
+	}
 }
 
 // userChanged follows a step of the user table (SPEC §1.1): a user created or updated exists

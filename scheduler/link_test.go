@@ -415,6 +415,10 @@ func TestHeartbeatCadenceAndPayload(t *testing.T) {
 	if avg := sum / time.Duration(len(g)); avg < 70*time.Millisecond || avg > 250*time.Millisecond {
 		t.Errorf("mean heartbeat gap %s, want about 100 ms (%v)", avg, g)
 	}
+	// The scheduler recorded 8 heartbeats; the link counts each once its answer is read.
+	waitFor(t, 10*time.Second, "the link to count 8 answered heartbeats", func() bool {
+		return metric(t, lt.reg, "ssp_scheduler_heartbeats_total", "answer", "ok") >= 8
+	})
 	st := p.state(t)
 	if st.LastHeartbeat == nil || st.LastHeartbeat.Answer != AnswerOK || st.LastHeartbeat.Views != 3 ||
 		st.LastHeartbeat.AgeSeconds < 0 || st.LastHeartbeat.AgeSeconds > 5 || st.Heartbeats[AnswerOK] < 8 || !st.Heartbeating {
