@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -790,15 +791,25 @@ func TestProcStat(t *testing.T) {
 	if !a.cpuOK || !a.rssOK || a.rss < 1<<20 {
 		t.Fatalf("sample %+v", a)
 	}
-	deadline := time.Now().Add(200 * time.Millisecond)
+	// Spin until this process used 200 ms more CPU (however long a loaded machine takes), and
+	// compare the figure with the CPU time the kernel's rusage reports over the same window.
+	cpuNow := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	from, start := cpuNow(), time.Now()
 	x := 0
-	for time.Now().Before(deadline) {
+	for cpuNow()-from < 200*time.Millisecond && time.Since(start) < 30*time.Second {
 		x++
 	}
+	used, wall := cpuNow()-from, time.Since(start)
 	b := sampleProc()
-	p := cpuPercent(a, b)
-	if p == nil || *p < 20 || *p > 800 {
-		t.Errorf("cpu over a busy 200 ms: %v%% (%d spins)", p, x)
+	want := float64(used) / float64(wall) * 100
+	if p := cpuPercent(a, b); p == nil || *p < want*0.5 || *p > want*1.5+20 {
+		t.Errorf("cpu over %s of spinning (%s of CPU by rusage: %.0f%%): %v%% (%d spins)", wall, used, want, p, x)
 	}
 	if m := rssMiB(b); m == nil || *m < 1 {
 		t.Errorf("rss %v", m)
