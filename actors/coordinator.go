@@ -116,6 +116,9 @@ type (
 		referenced, subquery []string
 	}
 	depsReq struct{}
+	// healthReq asks for what /health shows of the coordinator; answered with *healthReply.
+	healthReq   struct{}
+	healthReply struct{ views, tables int }
 	// backlogReport: the deltas routed to the writers and not yet handed to the database
 	// (from the writers supervisor, when the count moves by a granule).
 	backlogReport struct{ queued int }
@@ -369,6 +372,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ctx.Respond(c.debugView(m.key))
 	case *depsReq:
 		ctx.Respond(&DepsDebug{DependencyMap: st.eng.Dependencies(), TablesInStore: st.eng.Tables(), ViewCount: len(st.views)})
+	case *healthReq:
+		ctx.Respond(&healthReply{views: len(st.views), tables: st.eng.TableCount()})
 	case *backlogReport:
 		st.backlogSum = m.queued
 		c.env.m.writerBacklog.Set(float64(st.backlogSum))

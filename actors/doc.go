@@ -16,7 +16,8 @@
 //	├── housekeeping        supervisor                                                 housekeeping.go
 //	│   ├── queries         every write of `_00_query` rows                            queries.go
 //	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
-//	│   └── metrics         view metrics → `_00_query`                                 flusher.go
+//	│   ├── metrics         view metrics → `_00_query`                                 flusher.go
+//	│   └── dbwatch         probes SurrealDB every 2 s: /health's db, ssp_db_up         dbwatch.go
 //	├── scheduler           scheduler mode only: the link (package scheduler)          ../scheduler
 //	├── jobs                job tables only: supervisor + router of the job tables     jobs.go
 //	│   └── job_table ×J    one per job table: its queue, runs, backoffs, sweep        jobtable.go, jobrun.go
@@ -128,7 +129,7 @@
 //     engine and a new epoch (a bootstrap attempt that began before fails instead of going on
 //     over the empty engine) and refuses work; the root re-bootstraps in process (views kept,
 //     edges reconciled).
-//   - queries (answers the registration it failed on), ttl, metrics, versions (its waits end:
+//   - queries (answers the registration it failed on), ttl, metrics, dbwatch, versions (its waits end:
 //     the edges are written without them): restart.
 //   - job: not restarted (it would start over); its failure ends it.
 //   - job_table: restarts with its state (queue, runs, backoffs outlive the incarnation); an

@@ -24,6 +24,8 @@ type metrics struct {
 	bootstrapRows  prometheus.Gauge       // ssp_bootstrap_rows
 	bootBuffered   prometheus.Gauge       // ssp_bootstrap_buffered_changes
 	viewsMoved     prometheus.Counter     // ssp_views_moved_total
+	dbUp           prometheus.Gauge       // ssp_db_up
+	dbOutages      prometheus.Counter     // ssp_db_outages_total
 	writerBacklog  prometheus.Gauge       // ssp_mailbox_depth{actor="writers"}, set by the coordinator
 	mailbox        prometheus.GaugeFunc   // ssp_mailbox_depth{actor="coordinator"}
 	inFlight       prometheus.GaugeFunc   // ssp_ingests_in_flight
@@ -104,6 +106,12 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		viewsMoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_views_moved_total", Help: "Views dropped because they were registered on another SSP (scheduler mode).",
 		}),
+		dbUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_db_up", Help: "1 while SurrealDB answers the SSP's probe (every 2 s), 0 during an outage (also 0 before the first answer).",
+		}),
+		dbOutages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_db_outages_total", Help: "Database outages seen: probes that failed after the database had answered (or before it ever did).",
+		}),
 		rvTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_rv_wait_timeouts_total", Help: "_00_version waits that gave up; the edges were written anyway.",
 		}),
@@ -148,7 +156,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved,
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved, m.dbUp, m.dbOutages,
 		m.mailbox, m.writerBacklog, m.inFlight,
 		m.jobs, m.jobRuns, m.jobAttempts, m.jobRetries, m.jobDuration, m.jobQueue, m.jobRunning, m.jobOffers, m.jobQueries}
 	return m

@@ -74,7 +74,7 @@ type job struct {
 // pids are the fixed actors of one SSP. Their ids are fixed too (rootName/…), so the facade
 // and the root agree on them before anything runs.
 type pids struct {
-	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, scheduler, jobs *actor.PID
+	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, dbwatch, scheduler, jobs *actor.PID
 }
 
 const rootName = "ssp"
@@ -92,6 +92,7 @@ func newPIDs(sys *actor.ActorSystem) pids {
 		queries:      at(hk + "/" + kindQueries),
 		ttl:          at(hk + "/" + kindTTL),
 		flusher:      at(hk + "/" + kindFlusher),
+		dbwatch:      at(hk + "/" + kindDBWatch),
 		scheduler:    at(rootName + "/" + kindScheduler),
 		jobs:         at(rootName + "/" + kindJobs),
 	}

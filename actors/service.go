@@ -62,6 +62,8 @@ type Deps struct {
 	// attempts 5 s apart if zero, SPEC §5).
 	BootstrapAttempts   int
 	BootstrapRetryDelay time.Duration
+	// DBPingInterval is how often the database is probed for /health (2 s if zero).
+	DBPingInterval time.Duration
 	// Scheduler, when set, runs the SSP in scheduler mode (SPEC §6): the root's scheduler
 	// link registers with the scheduler and heartbeats, bootstraps read the scheduler's
 	// snapshot through its query proxy and are verified against its table hashes, and the
@@ -111,7 +113,7 @@ func New(deps Deps) (*Service, error) {
 	}
 	e := &env{
 		cfg: cfg, log: log, hooks: deps.Hooks, db: deps.DB, version: deps.Version, writerOpts: deps.EdgeWriter,
-		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay,
+		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, pingEvery: deps.DBPingInterval,
 		store: membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log}),
 	}
 	if len(cfg.JobTables) > 0 {
@@ -270,6 +272,27 @@ func (s *Service) StatusDetail() (Status, string) {
 		return StatusBootstrapping, err.Error()
 	}
 	return r.status, r.detail
+}
+
+// Health implements API. The database's state comes from the dbwatch actor, the counts from
+// the coordinator; a part that does not answer in time is reported as unknown.
+func (s *Service) Health(ctx context.Context) Health {
+	h := Health{EdgeBacklog: -1, DB: DBStatus{Status: dbUnknown}}
+	if s.running() != nil {
+		return h
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if d, err := request[*DBStatus](ctx, s.sys.Root, s.pids.dbwatch, &dbStatusReq{}); err == nil {
+		h.DB = *d
+	}
+	if r, err := request[*healthReply](ctx, s.sys.Root, s.pids.coordinator, &healthReq{}); err == nil {
+		h.Views, h.Tables = r.views, r.tables
+	}
+	if r, err := request[*unwrittenReply](ctx, s.sys.Root, s.pids.writers, &unwrittenReq{}); err == nil {
+		h.EdgeBacklog = r.queued + r.pending
+	}
+	return h
 }
 
 // stepGrace is how long an ingest's answer may take beyond its admission deadline (the step
@@ -485,6 +508,9 @@ func (s *Service) Info(ctx context.Context) Info {
 	if ri, err := request[*rootInfo](ctx, s.sys.Root, s.pids.root, &rootInfoReq{}); err == nil {
 		info.Status, info.SurrealDBVersion = ri.status, ri.dbVersion
 		info.UptimeSeconds = int64(time.Since(ri.startedAt).Seconds())
+	}
+	if d, err := request[*DBStatus](ctx, s.sys.Root, s.pids.dbwatch, &dbStatusReq{}); err == nil {
+		info.DB = d
 	}
 	if st, err := s.DebugScheduler(ctx); err == nil {
 		si := &SchedulerInfo{URL: st.SchedulerURL, Link: string(st.Link), AdvertisedURL: st.AdvertisedURL,

@@ -23,6 +23,7 @@ const (
 	kindQueries      = "queries"
 	kindTTL          = "ttl"
 	kindFlusher      = "metrics"
+	kindDBWatch      = "dbwatch"
 	kindJob          = "job"
 	kindScheduler    = "scheduler"
 	kindJobs         = "jobs"

@@ -237,8 +237,15 @@ func (s *server) health(c *gin.Context) {
 		c.PureJSON(nethttp.StatusServiceUnavailable, body)
 		return
 	}
-	deps := s.api.DebugDeps(c.Request.Context())
-	c.PureJSON(nethttp.StatusOK, gin.H{"status": st, "views": deps.ViewCount, "tables": len(deps.TablesInStore)})
+	h := s.api.Health(c.Request.Context())
+	body := gin.H{"status": st, "views": h.Views, "tables": h.Tables, "db": h.DB.Status, "edge_backlog": h.EdgeBacklog}
+	if h.DB.Status == "down" {
+		// Still 200: the SSP serves registrations and ingests; the edge rows wait (the
+		// backlog says how much) and are written once the database answers.
+		body["db_down_seconds"] = h.DB.DownSeconds
+		body["db_error"] = h.DB.LastError
+	}
+	c.PureJSON(nethttp.StatusOK, body)
 }
 
 func (s *server) version(c *gin.Context) {

@@ -37,6 +37,7 @@ type fakeAPI struct {
 	resets       int
 	views        map[string]actors.ViewDebug
 	deps         actors.DepsDebug
+	health       actors.Health
 	info         actors.Info
 	tree         actors.ActorTree
 	sched        *scheduler.State
@@ -113,6 +114,12 @@ func (f *fakeAPI) DebugView(_ context.Context, key string) (actors.ViewDebug, bo
 	defer f.mu.Unlock()
 	v, ok := f.views[key]
 	return v, ok
+}
+
+func (f *fakeAPI) Health(context.Context) actors.Health {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.health
 }
 
 func (f *fakeAPI) DebugDeps(context.Context) actors.DepsDebug {
@@ -286,6 +293,7 @@ func TestAuth(t *testing.T) {
 func TestPublicRoutes(t *testing.T) {
 	f := newFixture(t, nil)
 	f.api.deps = actors.DepsDebug{ViewCount: 2, TablesInStore: []string{"thread"}}
+	f.api.health = actors.Health{Views: 2, Tables: 1, EdgeBacklog: 3, DB: actors.DBStatus{Status: "up"}}
 	f.api.info = actors.Info{Entity: "ssp", ID: "ssp-1", Status: actors.StatusReady, Views: 2, RefMode: "dedicated",
 		Version: "1.2.3", UptimeSeconds: 5, SurrealDBVersion: "3.0.0",
 		CircuitTables: map[string]int{"thread": 1}, CircuitHashes: map[string]string{"thread": "b3:00"}}
@@ -298,7 +306,7 @@ func TestPublicRoutes(t *testing.T) {
 		status int
 		want   string // JSON the body must equal, or a substring for /metrics
 	}{
-		{"/health", 200, `{"status":"ready","views":2,"tables":1}`},
+		{"/health", 200, `{"status":"ready","views":2,"tables":1,"db":"up","edge_backlog":3}`},
 		{"/version", 200, `{"version":"1.2.3","mode":"streaming"}`},
 		{"/info", 200, `[{"entity":"ssp","id":"ssp-1","status":"ready","views":2,"ref_mode":"dedicated","version":"1.2.3",` +
 			`"uptime_seconds":5,"surrealdb_version":"3.0.0","circuit_tables":{"thread":1},"circuit_hashes":{"thread":"b3:00"}}]`},
@@ -369,6 +377,20 @@ func TestHealthAndInfoWhileNotReady(t *testing.T) {
 	f.api.status, f.api.detail = actors.StatusFailed, "scheduler registration: 400 SSP URL must start with http://"
 	w := f.do(req{method: "GET", path: "/health", header: map[string]string{}})
 	assertJSON(t, w.Body.String(), `{"status":"failed","detail":"scheduler registration: 400 SSP URL must start with http://"}`)
+}
+
+// During a database outage /health stays 200 while the SSP is ready and says so: the database
+// is down, since how long, why, and how many view changes wait for their edge rows.
+func TestHealthDuringDatabaseOutage(t *testing.T) {
+	f := newFixture(t, nil)
+	f.api.health = actors.Health{Views: 1, Tables: 1, EdgeBacklog: 42,
+		DB: actors.DBStatus{Status: "down", DownSeconds: 7.5, LastError: "surrealdb ping: connection refused", Outages: 1}}
+	w := f.do(req{method: "GET", path: "/health", header: map[string]string{}})
+	if w.Code != 200 {
+		t.Fatalf("/health %d, want 200", w.Code)
+	}
+	assertJSON(t, w.Body.String(), `{"status":"ready","views":1,"tables":1,"db":"down","edge_backlog":42,`+
+		`"db_down_seconds":7.5,"db_error":"surrealdb ping: connection refused"}`)
 }
 
 func TestReadyGate(t *testing.T) {
