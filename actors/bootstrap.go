@@ -227,7 +227,7 @@ func (j *bootstrapJob) verify(ctx actor.Context) error {
 	}
 	var diffs []string
 	for t := range tables {
-		if strings.HasPrefix(t, "_00_") {
+		if membership.IsInternal(t) {
 			continue // the SSP's own tables are not base data
 		}
 		want, ok := j.hashes[t]

@@ -51,6 +51,7 @@ const (
 	resultBusy     = "busy"
 	resultNotReady = "not_ready"
 	resultError    = "error"
+	resultIgnored  = "ignored" // a change of the SSP's own tables (`_00_*`)
 )
 
 // newMetrics builds the collectors; coordinatorDepth reports the coordinator's mailbox, inFlight
@@ -58,7 +59,7 @@ const (
 func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 	m := &metrics{
 		ingests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error).",
+			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error, ignored: a table of the SSP's own).",
 		}, []string{"table", "op", "result"}),
 		ingestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ssp_ingest_duration_seconds", Help: "Time from accepting an ingest to its answer (the change applied to the engine and handed to the affected views).",

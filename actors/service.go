@@ -310,6 +310,12 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		count(resultNotReady)
 		return err
 	}
+	if membership.IsInternal(c.Table) {
+		// SPEC §1.1: the SSP's and Sp00ky's own tables are never base data; a scheduler may
+		// forward their changes. Answered 200, nothing stored.
+		count(resultIgnored)
+		return nil
+	}
 	deadline := start.Add(s.env.cfg.IngestWait)
 	if err := s.in.enter(ctx, deadline); err != nil {
 		if errors.Is(err, ErrBusy) {

@@ -353,3 +353,31 @@ func TestCallsAfterShutdown(t *testing.T) {
 		t.Errorf("second shutdown: %v", err)
 	}
 }
+
+// Changes of the SSP's own tables (a scheduler may forward them) are answered without error and
+// never stored: they show neither in /info nor in any view (SPEC §1.1; issue 9: they were
+// stored as base data).
+func TestOwnTablesAreNotBaseData(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.register("all", "SELECT * FROM thread", "")
+	for _, c := range []struct{ table, id string }{
+		{"_00_query", "_00_query:x"}, {"_00_list_ref", "_00_list_ref:y"}, {"_00_rv", "_00_rv:1"}, {"_00_version", "_00_version:1"},
+	} {
+		if err := h.s.Ingest(h.ctx, h.change(c.table, "CREATE", c.id, map[string]any{"n": 1}), ""); err != nil {
+			t.Fatalf("ingest into %s: %v", c.table, err)
+		}
+	}
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	info := h.s.Info(h.ctx)
+	for tb := range info.CircuitTables {
+		if strings.HasPrefix(tb, "_00_") {
+			t.Errorf("/info lists %s as base data: %v", tb, info.CircuitTables)
+		}
+	}
+	if n := metricValue(t, h.s.env.m.ingests.WithLabelValues("_00_query", "CREATE", resultIgnored)); n != 1 {
+		t.Errorf("ignored ingests of _00_query counted %v, want 1", n)
+	}
+	if len(info.CircuitTables) != 1 || info.CircuitTables["thread"] != 1 {
+		t.Errorf("circuit tables %v, want thread only", info.CircuitTables)
+	}
+}
