@@ -54,7 +54,7 @@ func NewChange(table, op, id string, record value.Value) (Change, error) {
 	}
 	rid, ok := value.ParseRecord(strings.TrimSpace(id))
 	if !ok {
-		return Change{}, fmt.Errorf("id %q is not a record id (expected table:key, e.g. %s:1)", id, table)
+		return Change{}, fmt.Errorf("id %q is not a record id (expected table:key, e.g. %s)", id, exampleID(table))
 	}
 	if o != OpDelete && record.Kind() == value.KindObject {
 		if err := checkVersion(record.Get("_00_rv")); err != nil {
@@ -62,6 +62,21 @@ func NewChange(table, op, id string, record value.Value) (Change, error) {
 		}
 	}
 	return validate(Change{Table: table, Op: o, ID: rid, Record: record})
+}
+
+// exampleID is a record id of table for an error's hint: table:1 when table is a plain
+// identifier, else a made-up one (the sent name is quoted elsewhere in the message, never
+// echoed raw).
+func exampleID(table string) string {
+	for i, r := range table {
+		if !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && '0' <= r && r <= '9') {
+			return "thread:1"
+		}
+	}
+	if table == "" {
+		return "thread:1"
+	}
+	return table + ":1"
 }
 
 // checkVersion checks a sent `_00_rv`: NONE, NULL, or an integer ≥ 0 (a JSON number without a
