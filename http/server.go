@@ -67,7 +67,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(s.observe, s.recover)
+	r.Use(s.observe, s.recover, s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
 			"/view/unregister, /reset, /log, /job/retry, /job/kill, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, "+
@@ -91,7 +91,7 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	authed.POST("/ingest", s.jsonBody, s.ingest)
 	authed.POST("/view/register", s.ready, s.jsonBody, s.register)
 	authed.POST("/view/unregister", s.ready, s.jsonBody, s.unregister)
-	authed.POST("/reset", s.reset)
+	authed.POST("/reset", s.noBody, s.reset)
 	authed.POST("/log", s.jsonBody, s.log)
 	authed.GET("/debug/view/:view_id", s.debugView)
 	authed.GET("/debug/deps", s.debugDeps)
@@ -146,6 +146,29 @@ func (s *server) ready(c *gin.Context) {
 	}
 }
 
+// limitBody applies SPKY_BODY_LIMIT to every route before anything else runs: a body announced
+// larger is answered 413 at once, and no route can read more than the limit.
+func (s *server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.opts.BodyLimit {
+		tooLarge(c, s.opts.BodyLimit)
+		return
+	}
+	c.Request.Body = nethttp.MaxBytesReader(c.Writer, c.Request.Body, s.opts.BodyLimit)
+}
+
+// noBody reads and drops the body of a route that takes none (/reset), so that one over the
+// limit is answered 413 before the route acts, whatever its length header said.
+func (s *server) noBody(c *gin.Context) {
+	if _, err := io.Copy(io.Discard, c.Request.Body); err != nil {
+		var mbe *nethttp.MaxBytesError
+		if errors.As(err, &mbe) {
+			tooLarge(c, s.opts.BodyLimit)
+			return
+		}
+		badRequest(c, "cannot read the request body: %v", err)
+	}
+}
+
 // jsonBody checks the content type and reads the body (at most BodyLimit bytes) into the context.
 func (s *server) jsonBody(c *gin.Context) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
@@ -156,11 +179,7 @@ func (s *server) jsonBody(c *gin.Context) {
 			return
 		}
 	}
-	limit := s.opts.BodyLimit
-	if c.Request.ContentLength > limit {
-		tooLarge(c, limit)
-		return
-	}
+	limit := s.opts.BodyLimit // limitBody refused a longer announced body already
 	var body []byte
 	var err error
 	if n := c.Request.ContentLength; n > 0 {
@@ -169,7 +188,7 @@ func (s *server) jsonBody(c *gin.Context) {
 		body = make([]byte, n)
 		_, err = io.ReadFull(c.Request.Body, body)
 	} else {
-		body, err = io.ReadAll(nethttp.MaxBytesReader(c.Writer, c.Request.Body, limit))
+		body, err = io.ReadAll(c.Request.Body) // bounded by limitBody
 	}
 	if err != nil {
 		var mbe *nethttp.MaxBytesError

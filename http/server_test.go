@@ -522,6 +522,42 @@ func TestBodyLimitAndContentType(t *testing.T) {
 	}
 }
 
+// Every route applies the body limit before it acts: /reset, which takes no body, with one over
+// the limit answers 413 and resets nothing (issue 9: a 10 MB body ran the reset), announced or
+// chunked; the limit comes before authentication too.
+func TestBodyLimitOnEveryRoute(t *testing.T) {
+	big := strings.Repeat("x", 1000)
+	for _, c := range []struct {
+		name, path string
+		chunk      bool
+		auth       bool
+	}{
+		{"reset announced", "/reset", false, true},
+		{"reset chunked", "/reset", true, true},
+		{"unauthenticated", "/reset", false, false},
+		{"job retry chunked", "/job/retry", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, func(o *Options) { o.BodyLimit = 128 })
+			hr := httptest.NewRequest("POST", c.path, strings.NewReader(big))
+			if c.chunk {
+				hr.ContentLength = -1
+			}
+			if c.auth {
+				hr.Header.Set("Authorization", "Bearer "+secret)
+			}
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, hr)
+			if w.Code != 413 || errorOf(t, w).Code != "PAYLOAD_TOO_LARGE" {
+				t.Fatalf("status %d, want 413: %s", w.Code, w.Body)
+			}
+			if f.api.resets != 0 || len(f.api.jobCalls) != 0 {
+				t.Fatalf("the route acted: %d resets, job calls %v", f.api.resets, f.api.jobCalls)
+			}
+		})
+	}
+}
+
 func TestDefaultBodyLimitIs8MiB(t *testing.T) {
 	f := newFixture(t, nil)
 	msg := strings.Repeat("x", 8<<20)
