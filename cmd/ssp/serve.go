@@ -31,6 +31,9 @@ default. SIGTERM or SIGINT shuts down gracefully: stop claiming jobs and let the
 end (within half the shutdown timeout; later ones are released, pending again), stop accepting
 requests, finish in-flight steps, write every pending edge.
 
+Environment only: SPKY_PPROF_ADDR=host:port serves Go's net/http/pprof profiles on a separate
+debug listener (no authentication: keep it on loopback, e.g. 127.0.0.1:6060).
+
 Flags:
 `
 

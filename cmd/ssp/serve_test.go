@@ -306,6 +306,7 @@ func TestServeConfigErrors(t *testing.T) {
 		stderrHas []string
 	}{
 		{"help", []string{"serve", "-h"}, 0, "--ssp-listen-addr", nil},
+		{"help names the pprof listener", []string{"serve", "-h"}, 0, "SPKY_PPROF_ADDR", nil},
 		{"every invalid setting named", []string{"serve", "--ssp-ref-mode", "both", "--ssp-listen-addr", "nowhere", "--heartbeat-interval-ms", "soon"}, 2, "",
 			[]string{"SPKY_SSP_REF_MODE", "SPKY_SSP_LISTEN_ADDR", "HEARTBEAT_INTERVAL_MS"}},
 		{"unknown flag", []string{"serve", "--nope"}, 2, "", []string{"unknown flag: --nope"}},
