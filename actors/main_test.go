@@ -63,6 +63,9 @@ type harnessOpts struct {
 	seed    func(h *harness) // runs on the database before Start
 	noReady bool             // do not wait for StatusReady
 	proxy   bool             // the Service reaches the database through h.proxy (faults on demand)
+	// beforeStart runs once h.deps and h.proxy are set, just before the Service starts: it may
+	// change h.deps (hooks that need h, a wrapped DB) and put the proxy in a fault mode.
+	beforeStart func(h *harness)
 }
 
 func defaultConfig() config.Config {
@@ -117,6 +120,9 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		o.deps(&deps)
 	}
 	h.deps = deps
+	if o.beforeStart != nil {
+		o.beforeStart(h)
+	}
 	h.start()
 	if !o.noReady {
 		h.waitStatus(StatusReady)
