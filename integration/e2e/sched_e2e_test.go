@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/sp00ky/ssp/integration/testscheduler"
+	"github.com/sp00ky/ssp/surreal/conn"
 )
 
 // TestSchedWorkload is scheduler mode end to end: three `ssp serve` processes behind the test
@@ -115,4 +118,137 @@ func lateViews() []view {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestSchedResync forces a heartbeat answer of 404, of 409 as plain text and of 409 as JSON on
+// one of two SSPs that hold 10k rows, while writes go on. Each time the SSP must register
+// again and re-bootstrap in process — keeping its views, losing no change (the scheduler
+// buffers for it from its new registration on) — while the other SSP keeps taking every
+// fan-out, and the edge rows end exact. The time from the forced answer to the SSP being ready
+// again in the scheduler's pool is logged with the SSP's own account of its re-bootstrap.
+func TestSchedResync(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const items = 10_000
+	c := newSchedCluster(t, ctx, "sched_resync", testscheduler.Options{}, func(db *conn.Conn, url string) {
+		seedItems(t, ctx, db, url, items)
+	})
+	c.startSSPs("ssp-1", "ssp-2")
+	for _, id := range []string{"ssp-1", "ssp-2"} {
+		p := c.ssp(id)
+		t.Logf("%s bootstrapped %v rows through the proxy in %.2fs", id, p.metric("ssp_bootstrap_rows"), p.metric("ssp_bootstrap_duration_seconds"))
+	}
+	gen := newGenerator(23)
+	r := &runner{db: c.db, writers: 3}
+	if err := r.run(ctx, gen.owners()); err != nil {
+		t.Fatal(err)
+	}
+	views := append(itemViews(), corpus()[:8]...)
+	for _, v := range views {
+		c.register(v)
+	}
+	n := 0
+	next := func() write {
+		n++
+		if n%3 == 0 {
+			return itemWrite(gen, items)
+		}
+		return gen.next()
+	}
+	stop := r.background(ctx, next)
+	waitFor(t, time.Minute, 10*time.Millisecond, func() (bool, string) { return r.done.Load() > 60, "writes" })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	c.converge(views)
+
+	const target, other = "ssp-1", "ssp-2"
+	p, q := c.ssp(target), c.ssp(other)
+	held := c.shares(views)[target]
+	if held == 0 {
+		t.Fatalf("%s holds no view: %v", target, c.shares(views))
+	}
+	for i, answer := range []testscheduler.HeartbeatAnswer{
+		{Status: 404},
+		{Status: 409, Reason: "Buffer overflow detected. SSP needs to re-bootstrap."},
+		{Status: 409, JSON: true, Reason: "resync requested", Clean: false},
+	} {
+		// As the scheduler's periodic updater does: the replay after the re-registration is then
+		// only what arrives during the re-bootstrap.
+		if _, err := c.sched.ApplyNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		regs := len(p.debugScheduler().Registrations)
+		otherRegs := len(q.debugScheduler().Registrations)
+		// One writer keeps changes coming without making the replay after the re-bootstrap the
+		// bulk of the test's time.
+		r := &runner{db: c.db, writers: 1}
+		base := r.done.Load()
+		stop := r.background(ctx, next)
+		waitFor(t, time.Minute, 5*time.Millisecond, func() (bool, string) { return r.done.Load()-base >= 10, "the writes did not start" })
+		forced := time.Now()
+		c.sched.ForceHeartbeat(target, answer)
+		var t0, ready, pooled time.Time
+		waitFor(t, 30*time.Second, 5*time.Millisecond, func() (bool, string) {
+			for _, hb := range c.sched.Heartbeats(target) {
+				if hb.At.After(forced) && hb.Answer == answer.Status {
+					t0 = hb.At
+					return true, ""
+				}
+			}
+			return false, "no heartbeat got the forced answer"
+		})
+		// Ready again: the SSP's /health once its new registration is through (the root starts
+		// the re-bootstrap before it answers anything asked later), and the scheduler's pool
+		// once it polled that health and replayed what it buffered.
+		waitFor(t, 90*time.Second, 5*time.Millisecond, func() (bool, string) {
+			now := time.Now()
+			if ready.IsZero() {
+				st := p.debugScheduler()
+				if n := len(st.Registrations); n == regs+1 && st.Registrations[n-1].Result == "ok" {
+					if code, _ := p.health(); code == http.StatusOK {
+						ready = now
+					}
+				}
+			}
+			info, _ := c.sched.SSP(target)
+			if pooled.IsZero() && info.RegisteredAt.After(t0) && info.Status == testscheduler.SSPReady {
+				pooled = now
+			}
+			return !ready.IsZero() && !pooled.IsZero(), fmt.Sprintf("%s: ready %v, in the pool as %s", target, !ready.IsZero(), info.Status)
+		})
+		t1 := pooled
+		// Writes go on a little after it is back, then the rows must be exact.
+		base = r.done.Load()
+		waitFor(t, time.Minute, 5*time.Millisecond, func() (bool, string) { return r.done.Load()-base >= 10, "the writes stopped" })
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		served := fanouts(c.sched, other, t0, t1)
+		if len(served) != 1 || served[http.StatusOK] == 0 {
+			t.Errorf("%s while %s re-bootstrapped: fan-outs by answer %v, want only 200s and at least one", other, target, served)
+		}
+		c.converge(views)
+
+		st := p.debugScheduler()
+		if len(st.Registrations) != regs+1 {
+			t.Errorf("%s: %d registrations after the forced %d, want %d", target, len(st.Registrations), answer.Status, regs+1)
+		}
+		if n := len(q.debugScheduler().Registrations); n != otherRegs {
+			t.Errorf("%s registered again (%d registrations, was %d)", other, n, otherRegs)
+		}
+		if got := c.shares(views)[target]; got != held {
+			t.Errorf("%s holds %d views after the re-bootstrap, want %d", target, got, held)
+		}
+		label := map[int]string{404: `reason="heartbeat_404"`, 409: `reason="heartbeat_409"`}[answer.Status]
+		want := map[int]float64{0: 1, 1: 1, 2: 2}[i]
+		if got := p.metricWith("ssp_rebootstraps_total", label); got != want {
+			t.Errorf("ssp_rebootstraps_total{%s} = %v, want %v", label, got, want)
+		}
+		t.Logf("forced %d (json %v) at %d rows: /health ready again %s after the answer, ready in the scheduler's pool after %s "+
+			"(the registration took %.3fs, the re-bootstrap job %.3fs); %s took %d fan-outs meanwhile",
+			answer.Status, answer.JSON, int(p.metric("ssp_bootstrap_rows")), ready.Sub(t0).Round(time.Millisecond),
+			pooled.Sub(t0).Round(time.Millisecond), st.Registrations[len(st.Registrations)-1].DurationSeconds,
+			p.metric("ssp_bootstrap_duration_seconds"), other, served[http.StatusOK])
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sp00ky/ssp/integration/testscheduler"
 	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/value"
 )
 
 // schedCluster is scheduler mode as in production: the test scheduler (in the test process),
@@ -92,13 +93,17 @@ func (c *schedCluster) logger() *logrus.Logger {
 	return l
 }
 
-// sspEnv is the environment of an SSP with id behind the scheduler at schedURL.
+// sspEnv is the environment of an SSP with id behind the scheduler at schedURL: quick
+// heartbeats, and a short `_00_rv` wait, because the replay after a (re-)bootstrap delivers
+// events again whose rows were deleted or re-created since (their version is never seen again,
+// so each such wait runs to its end before the view's later edges are written).
 func sspEnv(schedURL, id string, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"SPKY_SCHEDULER_URL":              schedURL,
 		"SPKY_SSP_ID":                     id,
 		"HEARTBEAT_INTERVAL_MS":           "100",
 		"SPKY_SSP_REGISTER_MAX_WAIT_SECS": "60",
+		"SPKY_RV_WAIT_TIMEOUT_MS":         "1000",
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -403,4 +408,81 @@ func viewKeys(views []view) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// itemSpec is a bulk table for the tests that need many rows: seeded without events (seedItems),
+// then given Sp00ky's events so that later writes reach the scheduler.
+var itemSpec = tableSpec{"item", []field{{"n", "int", false}, {"grp", "string", false}}}
+
+// seedItems writes items item:1..item:n (n = the key, grp = "g" + key mod 100) with their
+// `_00_version` rows (version 1, as a CREATE through the events leaves them), then defines the
+// table's events posting to endpoint.
+func seedItems(t *testing.T, ctx context.Context, db *conn.Conn, endpoint string, n int) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "DEFINE TABLE OVERWRITE %s SCHEMAFULL PERMISSIONS NONE;\n", itemSpec.name)
+	for _, f := range itemSpec.fields {
+		fmt.Fprintf(&b, "DEFINE FIELD OVERWRITE %s ON TABLE %s TYPE %s;\n", f.name, itemSpec.name, f.typ)
+	}
+	b.WriteString(`FOR $i IN 1..=$n {
+	CREATE type::record('item', $i) SET n = $i, grp = 'g' + <string>($i % 100) RETURN NONE;
+	CREATE _00_version SET record_id = type::record('item', $i), version = 1 RETURN NONE;
+};
+`)
+	exec1(t, ctx, db, b.String(), map[string]any{"n": n})
+	exec1(t, ctx, db, eventsSQL(itemSpec, endpoint), nil)
+}
+
+// itemViews are views over the seeded items with small memberships: a range, a top-k and a
+// filter on two fields.
+func itemViews() []view {
+	vs := []view{
+		{Key: "items_low", SurQL: "SELECT * FROM item WHERE n <= 20"},
+		{Key: "items_top", SurQL: "SELECT * FROM item ORDER BY n DESC, id LIMIT 5"},
+		{Key: "items_g7", SurQL: "SELECT * FROM item WHERE grp = 'g7' AND n > 9000"},
+	}
+	for i := range vs {
+		vs[i].Client = "client-" + vs[i].Key
+	}
+	return vs
+}
+
+// itemWrite is a MERGE of a new n into one of the first or last 40 items, which moves it into
+// or out of the item views.
+func itemWrite(g *generator, items int) write {
+	k := 1 + g.rng.IntN(40)
+	if g.rng.IntN(2) == 0 {
+		k = items - g.rng.IntN(40)
+	}
+	n := int64(1 + g.rng.IntN(items+100))
+	return write{op: "MERGE", id: value.Record("item", value.Int(int64(k))), content: value.ObjectOf([]value.Field{{Key: "n", Val: value.Int(n)}})}
+}
+
+// background runs next's writes in batches of 30 until stop is called, which waits for the
+// last batch and returns the first error.
+func (r *runner) background(ctx context.Context, next func() write) (stop func() error) {
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			default:
+			}
+			batch := make([]write, 30)
+			for i := range batch {
+				batch[i] = next()
+			}
+			if err := r.run(ctx, batch); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		return <-done
+	}
 }
