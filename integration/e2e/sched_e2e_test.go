@@ -315,3 +315,80 @@ func TestSchedKillRestart(t *testing.T) {
 	t.Logf("ssp-1 killed after 80 writes, %d fan-outs to it failed while down; restarted with snapshot %d (%v rows), %d views restored; %d writes in all",
 		missed[0], st.SnapshotSeq, p.metric("ssp_bootstrap_rows"), held, r.done.Load())
 }
+
+// TestSchedReassign registers a view again on another SSP (the scheduler's Reassign: the old
+// SSP is not told). The new SSP claims it and writes its edges; the old one must notice at its
+// next write of the view, drop it without touching the edges, and write no edge of it again;
+// the rows stay exact, and the old SSP takes new views afterwards.
+func TestSchedReassign(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := newSchedCluster(t, ctx, "sched_move", testscheduler.Options{}, nil)
+	gen := newGenerator(41)
+	r := &runner{db: c.db, writers: 3}
+	writes := gen.owners()
+	for range 60 {
+		writes = append(writes, gen.next())
+	}
+	if err := r.run(ctx, writes); err != nil {
+		t.Fatal(err)
+	}
+	c.startSSPs("ssp-1", "ssp-2")
+	byKey := map[string]view{}
+	for _, v := range corpus() {
+		byKey[v.Key] = v
+	}
+	mover, stay, later := byKey["hot"], byKey["recent"], byKey["bob_mine"]
+	if got := c.register(mover); got != "ssp-1" {
+		t.Fatalf("view %s went to %s, want ssp-1 (ties go to the smallest id)", mover.Key, got)
+	}
+	if got := c.register(stay); got != "ssp-2" {
+		t.Fatalf("view %s went to %s, want ssp-2", stay.Key, got)
+	}
+	views := []view{mover, stay}
+	more := func(n int) {
+		t.Helper()
+		ws := make([]write, n)
+		for i := range ws {
+			ws[i] = gen.next()
+		}
+		if err := r.run(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	more(40)
+	c.converge(views)
+
+	old := c.ssp("ssp-1")
+	if err := c.sched.Reassign(ctx, mover.Key, "ssp-2"); err != nil {
+		t.Fatal(err)
+	}
+	// ssp-1 learns of the move from its next edge transaction for the view.
+	stop := r.background(ctx, gen.next)
+	waitFor(t, time.Minute, 20*time.Millisecond, func() (bool, string) {
+		code, _, err := old.do("GET", "/debug/view/"+mover.Key, nil)
+		return err == nil && code == http.StatusNotFound, fmt.Sprintf("ssp-1 still holds %s (%d %v)", mover.Key, code, err)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitWritersIdle(t, old)
+	// ssp-1 holds no view now: whatever changes, it writes no edge.
+	edges := old.metric("ssp_edge_writes_total")
+	more(60)
+	c.converge(views)
+	if got := old.metric("ssp_edge_writes_total"); got != edges {
+		t.Errorf("ssp-1 wrote %v edges after it dropped the moved view (it holds none)", got-edges)
+	}
+	if got := old.metric("ssp_views_moved_total"); got != 1 {
+		t.Errorf("ssp_views_moved_total on ssp-1 = %v, want 1", got)
+	}
+
+	// The old owner keeps serving: the next view goes to it.
+	if got := c.register(later); got != "ssp-1" {
+		t.Errorf("view %s went to %s, want ssp-1 (the fewest views)", later.Key, got)
+	}
+	views = append(views, later)
+	more(40)
+	c.converge(views)
+}
