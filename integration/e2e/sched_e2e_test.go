@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -391,4 +394,172 @@ func TestSchedReassign(t *testing.T) {
 	views = append(views, later)
 	more(40)
 	c.converge(views)
+}
+
+// TestSchedStartFailures is what an SSP does when its start in scheduler mode goes wrong. The
+// cases run in parallel, each with its own database, scheduler and SSP process.
+func TestSchedStartFailures(t *testing.T) {
+	// small starts a cluster whose snapshot holds a little of the workload.
+	small := func(t *testing.T, ctx context.Context, prefix string) (*schedCluster, *runner, *generator) {
+		c := newSchedCluster(t, ctx, prefix, testscheduler.Options{}, nil)
+		gen := newGenerator(53)
+		r := &runner{db: c.db, writers: 2}
+		ws := gen.owners()
+		for range 40 {
+			ws = append(ws, gen.next())
+		}
+		if err := r.run(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.sched.ApplyNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c, r, gen
+	}
+	// serves registers a few views through the scheduler, writes, and checks the rows.
+	serves := func(t *testing.T, ctx context.Context, c *schedCluster, r *runner, gen *generator) {
+		views := corpus()[:4]
+		for _, v := range views {
+			c.register(v)
+		}
+		ws := make([]write, 40)
+		for i := range ws {
+			ws[i] = gen.next()
+		}
+		if err := r.run(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+		c.converge(views)
+	}
+	// failed waits until the SSP says failed on /health and the scheduler dropped it, and
+	// returns the reason the SSP gives in /debug/actors.
+	failed := func(t *testing.T, c *schedCluster, p *sspProc) string {
+		waitFor(t, time.Minute, 20*time.Millisecond, func() (bool, string) {
+			code, body := p.health()
+			return code == http.StatusServiceUnavailable && strings.Contains(body, `"failed"`), fmt.Sprintf("/health %d %s", code, body)
+		})
+		waitFor(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
+			_, in := c.sched.SSP(p.id)
+			return !in, "the scheduler still has the failed SSP in its pool"
+		})
+		select {
+		case <-p.done:
+			t.Fatalf("the failed SSP exited (%v); it should stay up to say why", p.exited)
+		default:
+		}
+		_, body := p.health()
+		detail := p.rootDetail()
+		t.Logf("/health: %s; why, in /debug/actors: %s", strings.TrimSpace(body), detail)
+		return detail
+	}
+
+	t.Run("hash mismatch once", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, r, gen := small(t, ctx, "sched_hash1")
+		c.sched.LieTableHash("thread", false)
+		p := c.startSSPs("ssp-1")[0]
+		st := p.debugScheduler()
+		if len(st.Registrations) != 2 {
+			t.Errorf("%d registrations, want 2: the lying snapshot, loaded twice, then a fresh one", len(st.Registrations))
+		}
+		if logs := p.logs.String(); !strings.Contains(logs, "mismatch") || !strings.Contains(logs, "table=thread") {
+			t.Errorf("the log does not name the mismatching table thread:\n%s", logs)
+		}
+		serves(t, ctx, c, r, gen)
+	})
+
+	t.Run("hash mismatch always", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, _, _ := small(t, ctx, "sched_hash2")
+		c.sched.LieTableHash("thread", true)
+		p := c.startSSP("ssp-1", nil)
+		detail := failed(t, c, p)
+		if !strings.Contains(detail, "thread: expected") {
+			t.Errorf("failed without naming the table: %q", detail)
+		}
+		if logs := p.logs.String(); !strings.Contains(logs, "status=failed") || !strings.Contains(logs, "thread: expected") {
+			t.Errorf("the log does not say failed naming thread:\n%s", logs)
+		}
+	})
+
+	t.Run("scheduler down at start", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		// The scheduler's address answers nothing: every connection is closed at once.
+		down, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				conn, err := down.Accept()
+				if err != nil {
+					return
+				}
+				_ = conn.Close()
+			}
+		}()
+		c := newSchedDB(t, ctx, "sched_down")
+		c.url = "http://" + down.Addr().String()
+		exec1(t, ctx, c.db, schemaSQL(c.url, false), nil)
+		p := c.startSSP("ssp-1", nil)
+		waitFor(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
+			// Right after the start the link may not be spawned yet: /debug/scheduler then
+			// answers 500 (dead letter), an SSP defect reported separately.
+			code, body, err := p.do("GET", "/debug/scheduler", nil)
+			if err != nil || code != http.StatusOK {
+				return false, fmt.Sprintf("/debug/scheduler %d %v %s", code, err, body)
+			}
+			var st schedState
+			if err := json.Unmarshal([]byte(body), &st); err != nil {
+				t.Fatal(err)
+			}
+			n := len(st.Registrations)
+			return n > 0 && st.Registrations[n-1].Attempts >= 2 && st.Registrations[n-1].Result == "in_progress",
+				fmt.Sprintf("registrations %+v", st.Registrations)
+		})
+		if code, body := p.health(); code != http.StatusServiceUnavailable || !strings.Contains(body, "bootstrapping") {
+			t.Fatalf("/health while the scheduler is down: %d %s, want 503 bootstrapping", code, body)
+		}
+		_ = down.Close()
+		c.startScheduler(testscheduler.Options{Addr: strings.TrimPrefix(c.url, "http://")})
+		c.waitSchedReady("ssp-1")
+		st := p.debugScheduler()
+		last := st.Registrations[len(st.Registrations)-1]
+		if len(st.Registrations) != 1 || last.Result != "ok" || last.Attempts < 3 {
+			t.Errorf("registrations %+v: want one, ok after at least 3 attempts", st.Registrations)
+		}
+		r := &runner{db: c.db, writers: 2}
+		gen := newGenerator(59)
+		if err := r.run(ctx, gen.owners()); err != nil {
+			t.Fatal(err)
+		}
+		serves(t, ctx, c, r, gen)
+		t.Logf("registered after %d attempts in %.1fs", last.Attempts, last.DurationSeconds)
+	})
+
+	t.Run("4xx on register", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, _, _ := small(t, ctx, "sched_refused")
+		c.sched.FailRegistrations(-1, http.StatusForbidden)
+		p := c.startSSP("ssp-1", nil)
+		detail := failed(t, c, p)
+		const msg = "Registration refused (test switch)"
+		if !strings.Contains(detail, msg) || !strings.Contains(detail, "403") {
+			t.Errorf("failed without the scheduler's answer: %q", detail)
+		}
+		if st := p.debugScheduler(); !strings.Contains(st.LastError, msg) {
+			t.Errorf("/debug/scheduler last_error %q lacks the scheduler's answer", st.LastError)
+		}
+		if logs := p.logs.String(); !strings.Contains(logs, "level=error") || !strings.Contains(logs, msg) {
+			t.Errorf("the log has no error with the scheduler's answer:\n%s", logs)
+		}
+	})
 }

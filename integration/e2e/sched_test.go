@@ -31,6 +31,7 @@ type schedCluster struct {
 	dbName string
 	db     *conn.Conn
 	sched  *testscheduler.Scheduler
+	url    string      // the scheduler's base URL (known before it starts in some tests)
 	log    *tailBuffer // the scheduler's log
 
 	mu   sync.Mutex
@@ -44,16 +45,38 @@ const schedPoll = 50 * time.Millisecond
 // scheduler, and starts that scheduler: listening at once, cloning only after seed (if any)
 // has run, so that seeded rows are in its snapshot. seed must not write tables whose events
 // are defined (the scheduler answers /ingest 503 while it clones, which rolls such writes
-// back). opts are the scheduler's options; connection, secret, polling and log are filled in,
-// and the replica only moves on ApplyNow unless opts.UpdateInterval says otherwise.
+// back). opts are the scheduler's options (see startScheduler).
 func newSchedCluster(t *testing.T, ctx context.Context, prefix string, opts testscheduler.Options, seed func(db *conn.Conn, schedURL string)) *schedCluster {
 	t.Helper()
-	srv, _ := setup(t)
-	name, db := newDatabase(t, ctx, prefix)
-	c := &schedCluster{t: t, ctx: ctx, dbName: name, db: db, log: &tailBuffer{max: 64 << 10}, ssps: map[string]*sspProc{}}
-	opts.URL, opts.User, opts.Pass, opts.NS, opts.DB = srv.URL(), srv.User, srv.Pass, "e2e", name
-	opts.Secret = secret
+	c := newSchedDB(t, ctx, prefix)
 	opts.HoldCloning = true
+	c.startScheduler(opts)
+	exec1(t, ctx, c.db, schemaSQL(c.url, false), nil)
+	if seed != nil {
+		seed(c.db, c.url)
+	}
+	c.sched.ReleaseCloning()
+	if err := c.sched.WaitCloned(ctx); err != nil {
+		t.Fatalf("scheduler clone: %v", err)
+	}
+	return c
+}
+
+// newSchedDB returns a cluster with a fresh database and no scheduler yet.
+func newSchedDB(t *testing.T, ctx context.Context, prefix string) *schedCluster {
+	t.Helper()
+	name, db := newDatabase(t, ctx, prefix)
+	return &schedCluster{t: t, ctx: ctx, dbName: name, db: db, log: &tailBuffer{max: 64 << 10}, ssps: map[string]*sspProc{}}
+}
+
+// startScheduler starts the cluster's test scheduler with opts, whose connection, secret,
+// polling and log it fills in; the replica only moves on ApplyNow unless opts.UpdateInterval
+// says otherwise. Without opts.HoldCloning it returns once the clone is done.
+func (c *schedCluster) startScheduler(opts testscheduler.Options) {
+	c.t.Helper()
+	srv, _ := setup(c.t)
+	opts.URL, opts.User, opts.Pass, opts.NS, opts.DB = srv.URL(), srv.User, srv.Pass, "e2e", c.dbName
+	opts.Secret = secret
 	if opts.PollInterval == 0 {
 		opts.PollInterval = schedPoll
 	}
@@ -61,28 +84,19 @@ func newSchedCluster(t *testing.T, ctx context.Context, prefix string, opts test
 		opts.UpdateInterval = -1
 	}
 	opts.Log = c.logger()
-	sched, err := testscheduler.Start(ctx, opts)
+	sched, err := testscheduler.Start(c.ctx, opts)
 	if err != nil {
-		t.Fatalf("start the test scheduler: %v", err)
+		c.t.Fatalf("start the test scheduler: %v", err)
 	}
-	c.sched = sched
-	t.Cleanup(func() {
+	c.sched, c.url = sched, sched.URL()
+	c.t.Cleanup(func() {
 		if err := sched.Close(); err != nil {
-			t.Errorf("close the test scheduler: %v", err)
+			c.t.Errorf("close the test scheduler: %v", err)
 		}
-		if t.Failed() || os.Getenv("E2E_SSP_LOGS") != "" {
-			t.Logf("test scheduler log tail:\n%s", c.log.String())
+		if c.t.Failed() || os.Getenv("E2E_SSP_LOGS") != "" {
+			c.t.Logf("test scheduler log tail:\n%s", c.log.String())
 		}
 	})
-	exec1(t, ctx, db, schemaSQL(sched.URL(), false), nil)
-	if seed != nil {
-		seed(db, sched.URL())
-	}
-	sched.ReleaseCloning()
-	if err := sched.WaitCloned(ctx); err != nil {
-		t.Fatalf("scheduler clone: %v", err)
-	}
-	return c
 }
 
 // logger returns a logrus logger writing into the cluster's scheduler log.
@@ -115,7 +129,7 @@ func sspEnv(schedURL, id string, extra map[string]string) map[string]string {
 // process of that id) and returns once it listens.
 func (c *schedCluster) startSSP(id string, extra map[string]string) *sspProc {
 	c.t.Helper()
-	p := startSSP(c.t, sspConfig{DB: c.dbName, RefMode: string(dedicated), Env: sspEnv(c.sched.URL(), id, extra)})
+	p := startSSP(c.t, sspConfig{DB: c.dbName, RefMode: string(dedicated), Env: sspEnv(c.url, id, extra)})
 	p.id = id
 	c.mu.Lock()
 	c.ssps[id] = p
@@ -180,7 +194,7 @@ func (c *schedCluster) post(path string, body any) (int, string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	resp, err := httpClient.Post(c.sched.URL()+path, "application/json", bytes.NewReader(b))
+	resp, err := httpClient.Post(c.url+path, "application/json", bytes.NewReader(b))
 	if err != nil {
 		c.t.Fatalf("POST scheduler %s: %v", path, err)
 	}
@@ -245,8 +259,10 @@ func (c *schedCluster) converge(views []view) snapshot {
 		if err != nil {
 			c.t.Fatalf("read edges: %v", err)
 		}
+		// Per-user tables are not checked: users created before any SSP ran (they reach the SSPs
+		// in the snapshot) get theirs only with their first view, as after a standalone
+		// restart; diffEdges still finds every row in a wrong table.
 		diffs := diffEdges(exp, s)
-		diffs = append(diffs, userTableDiffs(c.t, c.ctx, c.db, dedicated, s, false)...)
 		text := rowsText(s, true)
 		stable := prev != nil && len(diffLines(prev, text)) == 0
 		prev, snap = text, s
