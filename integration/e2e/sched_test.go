@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -413,16 +412,6 @@ func fanouts(s *testscheduler.Scheduler, id string, from, to time.Time) map[int]
 			out[r.Status]++
 		}
 	}
-	return out
-}
-
-// viewKeys returns the keys of views, sorted.
-func viewKeys(views []view) []string {
-	out := make([]string, len(views))
-	for i, v := range views {
-		out[i] = v.Key
-	}
-	sort.Strings(out)
 	return out
 }
 
