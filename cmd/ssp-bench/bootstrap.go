@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -342,6 +343,10 @@ func measureBoot(ctx context.Context, sched *testscheduler.Scheduler, ssp *loadE
 					t0 = hb.At
 				}
 			}
+		}
+		if status, body, err := ssp.do(ctx, nethttp.MethodGet, "/health", nil); err == nil && status != nethttp.StatusOK && strings.Contains(string(body), `"failed"`) {
+			st, _ := debugScheduler(ctx, ssp)
+			return l, fmt.Errorf("%s failed: /health %s; scheduler link: %+v", id, body, st)
 		}
 		if !t0.IsZero() && ready.IsZero() {
 			if st, err := debugScheduler(ctx, ssp); err == nil {
