@@ -35,6 +35,22 @@ func TestBootFlags(t *testing.T) {
 	}
 }
 
+// TestBootPoll: a short bootstrap is polled every 5 ms, a long one less often, never less
+// than every 100 ms.
+func TestBootPoll(t *testing.T) {
+	for _, tt := range []struct{ elapsed, want time.Duration }{
+		{0, 5 * time.Millisecond},
+		{500 * time.Millisecond, 5 * time.Millisecond},
+		{2 * time.Second, 10 * time.Millisecond},
+		{10 * time.Second, 50 * time.Millisecond},
+		{90 * time.Second, 100 * time.Millisecond},
+	} {
+		if got := bootPoll(tt.elapsed); got != tt.want {
+			t.Errorf("bootPoll(%s) = %s, want %s", tt.elapsed, got, tt.want)
+		}
+	}
+}
+
 // TestBootShort bootstraps an SSP over 500 rows through the test scheduler and re-bootstraps
 // it twice, and checks the table: one line each, every row loaded each time.
 func TestBootShort(t *testing.T) {
