@@ -17,24 +17,48 @@ import (
 	"github.com/sp00ky/ssp/integration/devdb"
 )
 
-const devUsage = `Usage: ssp dev [--db-port N] [serve flags]
+const devUsage = `Usage: ssp dev [--db-port N] [--ssps N [--scheduler-port N]] [serve flags]
 
 Starts the bundled dev SurrealDB (in memory; the first run installs its npm packages) and an SSP
 connected to it, prints the URLs and a curl example, and runs until SIGINT/SIGTERM, which stops
 both. Needs Node.js 20 and npm. The SSP listens on 127.0.0.1:8667 unless SPKY_SSP_LISTEN_ADDR or
 --ssp-listen-addr says otherwise; the SPKY_DB_* settings are those of the dev database.
 
-  --db-port N   port of the dev SurrealDB (default 8000; when taken, any free port; 0 = any)
+With --ssps N it runs scheduler mode instead: a test double of the Sp00ky scheduler (package
+integration/testscheduler) on 127.0.0.1:9667 and N SSPs behind it, ssp-1 … ssp-N, listening on
+the SSP port and the N-1 ports after it. Register views and ingest through the scheduler: it
+assigns each view to one SSP and fans every ingest out to all of them. Nothing is installed in
+the database (no events): ingest with curl, or add Sp00ky's events posting to the scheduler.
+The SSPs run in this process, so each one's heartbeat reports the whole process's CPU and RSS.
+
+  --db-port N          port of the dev SurrealDB (default 8000; when taken, any free port; 0 = any)
+  --ssps N             scheduler mode with N SSPs (1-32; default 0: one SSP, standalone)
+  --scheduler-port N   port of the test scheduler with --ssps (default 9667; when taken, any free
+                       port; 0 = any)
 
 Serve flags:
 `
 
-// defaultDevDBPort is the dev SurrealDB's port, SurrealDB's usual one.
-const defaultDevDBPort = 8000
+// Default ports of `ssp dev`: SurrealDB's and the Sp00ky scheduler's usual ones.
+const (
+	defaultDevDBPort     = 8000
+	defaultSchedulerPort = 9667
+)
 
-// runDev implements `ssp dev`: the dev SurrealDB plus `ssp serve` against it.
+// maxDevSSPs bounds --ssps.
+const maxDevSSPs = 32
+
+// devOptions are the flags of `ssp dev` that are not serve settings.
+type devOptions struct {
+	dbPort    int
+	ssps      int // 0: standalone
+	schedPort int
+}
+
+// runDev implements `ssp dev`: the dev SurrealDB plus `ssp serve` against it, or with --ssps
+// the test scheduler and N SSPs behind it.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	port, rest, err := devFlags(args)
+	opts, rest, err := devFlags(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ssp dev: %v\n\n%s", err, devUsage)
 		return errUsage
@@ -53,10 +77,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if opts.ssps > 0 {
+		if err := checkClusterConfig(cfg, rest, lookup); err != nil {
+			fmt.Fprintf(stderr, "ssp dev: %v\n\nRun with -h for the flags.\n", err)
+			return errUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log := config.NewLogger(cfg)
 
+	port := opts.dbPort
 	if port == defaultDevDBPort && !portFree(port) {
 		log.Warnf("port %d is taken; the dev SurrealDB takes a free port instead (choose one with --db-port)", port)
 		port = 0
@@ -72,6 +103,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 	cfg.DBWS, cfg.DBUser, cfg.DBPass = db.URL(), db.User, db.Pass
+	if opts.ssps > 0 {
+		return runDevCluster(ctx, stop, cfg, opts, log, stdout)
+	}
 
 	srv, err := startSSP(ctx, cfg, log)
 	if err != nil {
@@ -83,31 +117,48 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return srv.Wait(ctx, stop)
 }
 
-// devFlags takes --db-port out of args and returns the rest for the configuration.
-func devFlags(args []string) (int, []string, error) {
-	port := defaultDevDBPort
+// devFlags takes --db-port, --ssps and --scheduler-port out of args and returns the rest for
+// the configuration.
+func devFlags(args []string) (devOptions, []string, error) {
+	opts := devOptions{dbPort: defaultDevDBPort, schedPort: defaultSchedulerPort}
+	schedSet := false
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "db-port" {
+		if !strings.HasPrefix(a, "-") || (name != "db-port" && name != "ssps" && name != "scheduler-port") {
 			rest = append(rest, a)
 			continue
 		}
 		if !hasVal {
 			if i+1 == len(args) {
-				return 0, nil, fmt.Errorf("flag --db-port needs a port number")
+				return opts, nil, fmt.Errorf("flag --%s needs a number", name)
 			}
 			i++
 			val = args[i]
 		}
-		p, err := strconv.Atoi(val)
-		if err != nil || p < 0 || p > 65535 {
-			return 0, nil, fmt.Errorf("flag --db-port %q is not a port number (0-65535)", val)
+		n, err := strconv.Atoi(val)
+		switch name {
+		case "ssps":
+			if err != nil || n < 0 || n > maxDevSSPs {
+				return opts, nil, fmt.Errorf("flag --ssps %q is not a number of SSPs (0-%d)", val, maxDevSSPs)
+			}
+			opts.ssps = n
+		default:
+			if err != nil || n < 0 || n > 65535 {
+				return opts, nil, fmt.Errorf("flag --%s %q is not a port number (0-65535)", name, val)
+			}
+			if name == "db-port" {
+				opts.dbPort = n
+			} else {
+				opts.schedPort, schedSet = n, true
+			}
 		}
-		port = p
 	}
-	return port, rest, nil
+	if schedSet && opts.ssps == 0 {
+		return opts, nil, fmt.Errorf("flag --scheduler-port needs --ssps (the scheduler runs only with SSPs behind it)")
+	}
+	return opts, rest, nil
 }
 
 // portFree reports whether 127.0.0.1:port can be listened on now.

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,24 +104,4 @@ func jobThroughput(t *testing.T, feed string, jobs, concurrency int) {
 	if perJob > 4 {
 		t.Errorf("%.2f database round trips per job; want at most 4", perJob)
 	}
-}
-
-// metricWith sums the samples of metric name whose labels contain label (e.g. `op="claim"`).
-func (p *sspProc) metricWith(name, label string) float64 {
-	p.t.Helper()
-	code, body, err := p.do("GET", "/metrics", nil)
-	if err != nil || code != 200 {
-		p.t.Fatalf("GET /metrics: %d %v", code, err)
-	}
-	var sum float64
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, label) {
-			continue
-		}
-		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }
