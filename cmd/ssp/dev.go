@@ -92,8 +92,27 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Warnf("port %d is taken; the dev SurrealDB takes a free port instead (choose one with --db-port)", port)
 		port = 0
 	}
+	if opts.ssps > 0 && opts.schedPort == defaultSchedulerPort && !portFree(opts.schedPort) {
+		log.Warnf("port %d is taken; the test scheduler takes a free port instead (choose one with --scheduler-port)", opts.schedPort)
+		opts.schedPort = 0
+	}
+	if opts.ssps > 0 && opts.schedPort == 0 {
+		if opts.schedPort, err = freePort(); err != nil {
+			return fmt.Errorf("pick a port for the test scheduler: %w", err)
+		}
+	}
+	// The dev database may reach the address Sp00ky's table events post to (the SSP, or the
+	// scheduler in front of the SSPs) and nothing else, as `surreal start --allow-net <target>`.
+	ingestAddr := cfg.ListenAddr
+	if opts.ssps > 0 {
+		ingestAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.schedPort))
+	}
+	targets := netTargets(ingestAddr)
+	if len(targets) == 0 {
+		log.Warnf("the SSP listens on %s (no fixed port): the dev database cannot reach it, so table events cannot post to /ingest", ingestAddr)
+	}
 	log.Info("starting the dev SurrealDB (the first run installs its npm packages, about 40 MB)")
-	db, err := devdb.Start(ctx, devdb.Options{Port: port, Log: logWriter{log}})
+	db, err := devdb.Start(ctx, devdb.Options{Port: port, Log: logWriter{log}, NetTargets: targets})
 	if err != nil {
 		return fmt.Errorf("start the dev SurrealDB: %w", err)
 	}
@@ -161,6 +180,30 @@ func devFlags(args []string) (devOptions, []string, error) {
 	return opts, rest, nil
 }
 
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// netTargets are the network targets through which the dev database reaches addr (host:port):
+// the loopback names and, when addr names a host, that host; none without a fixed port.
+func netTargets(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || port == "" {
+		return nil
+	}
+	out := []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("localhost", port)}
+	if ip := net.ParseIP(host); host != "" && host != "localhost" && (ip == nil || !ip.IsUnspecified() && !ip.IsLoopback()) {
+		out = append(out, net.JoinHostPort(host, port))
+	}
+	return out
+}
+
 // portFree reports whether 127.0.0.1:port can be listened on now.
 func portFree(port int) bool {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -212,8 +255,24 @@ Try it (register a view, ingest a row, look at the view):
     -d '{"table":"thread","op":"CREATE","id":"thread:1","record":{"title":"Hello","active":true}}'
   curl -s %[1]s/debug/view/demo -H "Authorization: Bearer %[9]s"
 
+%[10]s
 Stop with Ctrl-C.
-`, sspURL, authNote, cfg.DBWS, cfg.DBUser, cfg.DBPass, cfg.DBNS, cfg.DBName, h, token)
+`, sspURL, authNote, cfg.DBWS, cfg.DBUser, cfg.DBPass, cfg.DBNS, cfg.DBName, h, token, eventsHint(sspURL, token))
+}
+
+// eventsHint tells how to make a Sp00ky app's writes reach the SSP at ingestURL: Sp00ky's table
+// events, which the dev database is allowed to send there.
+func eventsHint(ingestURL, token string) string {
+	return fmt.Sprintf(`Point a Sp00ky app at it: the dev database may reach %[1]s (and nothing else), so Sp00ky's
+table events can post every change to /ingest. The Sp00ky CLI generates them from your schema
+with this URL and token; by hand, for a table thread, they are:
+  DEFINE EVENT _00_thread_mutation ON TABLE thread WHEN $before != $after AND $event != "DELETE" THEN
+    http::post('%[1]s/ingest', { table: 'thread', op: $event, id: <string>$after.id, record: $after },
+      { Authorization: 'Bearer %[2]s' });
+  DEFINE EVENT _00_thread_delete ON TABLE thread WHEN $event = "DELETE" THEN
+    http::post('%[1]s/ingest', { table: 'thread', op: 'DELETE', id: <string>$before.id, record: $before },
+      { Authorization: 'Bearer %[2]s' });
+`, ingestURL, token)
 }
 
 // logWriter forwards the dev SurrealDB's output (npm, server errors) to the log at debug level.

@@ -66,11 +66,7 @@ func runDevCluster(ctx context.Context, stop func(), cfg config.Config, opts dev
 	if secret == "" {
 		secret = devSecret
 	}
-	schedPort := opts.schedPort
-	if schedPort == defaultSchedulerPort && !portFree(schedPort) {
-		log.Warnf("port %d is taken; the test scheduler takes a free port instead (choose one with --scheduler-port)", schedPort)
-		schedPort = 0
-	}
+	schedPort := opts.schedPort // chosen by runDev, which let the dev database reach it
 	sched, err := testscheduler.Start(ctx, testscheduler.Options{
 		URL: cfg.DBWS, User: cfg.DBUser, Pass: cfg.DBPass, NS: cfg.DBNS, DB: cfg.DBName,
 		Addr:         net.JoinHostPort("127.0.0.1", strconv.Itoa(schedPort)),
@@ -245,8 +241,9 @@ Try it through the scheduler (it gives each view to one SSP and fans every inges
   curl -s %[2]s/debug/view/demo -H "Authorization: Bearer %[3]s"   # on the SSP named by ssp_id
   curl -s %[1]s/info
 
+%[4]s
 Stop with Ctrl-C.
-`, s, first, token)
+`, s, first, token, eventsHint(s, token))
 }
 
 // fieldHook adds a field to every entry of a logger that does not have it (the SSP's id, so

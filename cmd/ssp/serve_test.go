@@ -395,8 +395,12 @@ func TestDev(t *testing.T) {
 	defer cancel()
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
+	port, err := freePort() // a fixed port: the dev database may reach the SSP there
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- run(ctx, []string{"dev", "--db-port", "0", "--ssp-listen-addr", "127.0.0.1:0"}, nil, stdout, stderr)
+		done <- run(ctx, []string{"dev", "--db-port", "0", "--ssp-listen-addr", fmt.Sprintf("127.0.0.1:%d", port)}, nil, stdout, stderr)
 	}()
 	re := regexp.MustCompile(`SSP HTTP API\s+(http://[0-9.:]+)`)
 	var base string
@@ -412,7 +416,7 @@ func TestDev(t *testing.T) {
 		}
 		return false, "no banner; stdout: " + stdout.String()
 	})
-	for _, s := range []string{"SurrealDB      ws://127.0.0.1:", "/view/register", "/ingest", "Bearer dev"} {
+	for _, s := range []string{"SurrealDB      ws://127.0.0.1:", "/view/register", "/ingest", "Bearer dev", "DEFINE EVENT _00_thread_mutation"} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Fatalf("banner lacks %q:\n%s", s, stdout.String())
 		}
@@ -423,6 +427,27 @@ func TestDev(t *testing.T) {
 	c.mustCall("POST", "/ingest", `{"table":"thread","op":"CREATE","id":"thread:1","record":{"title":"Hello","active":true}}`, 200)
 	if body := c.mustCall("GET", "/debug/view/demo", "", 200); !strings.Contains(body, `"key":"thread:1"`) {
 		t.Fatalf("debug view after the example: %s", body)
+	}
+
+	// The banner's events, installed in the dev database, bring an app's write to the SSP: the
+	// database may reach the SSP's address (issue 9: it had no network access at all).
+	dbRE := regexp.MustCompile(`SurrealDB\s+(ws://[0-9.:]+)\s+\(user (\S+), pass (\S+), namespace (\S+), database (\S+);`)
+	m := dbRE.FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no database line in the banner:\n%s", stdout.String())
+	}
+	db, err := conn.Dial(ctx, conn.Config{URL: m[1], User: m[2], Pass: m[3], NS: m[4], DB: m[5]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	banner := stdout.String()
+	events := banner[strings.Index(banner, "DEFINE EVENT _00_thread_mutation"):strings.Index(banner, "\nStop with Ctrl-C")]
+	if rs, err := db.Query(ctx, events+"; CREATE thread:2 SET title = 'From the app', active = true;", nil); err != nil || conn.StatementErr(rs) != nil {
+		t.Fatalf("install the banner's events and write: %v %v", err, conn.StatementErr(rs))
+	}
+	if body := c.mustCall("GET", "/debug/view/demo", "", 200); !strings.Contains(body, `"key":"thread:2"`) {
+		t.Fatalf("the app's write did not reach the SSP through the events: %s", body)
 	}
 	cancel()
 	select {
@@ -504,5 +529,21 @@ func TestDevCluster(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("ssp dev did not stop within a minute")
+	}
+}
+
+func TestNetTargets(t *testing.T) {
+	for _, c := range []struct{ addr, want string }{
+		{"127.0.0.1:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"0.0.0.0:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"[::]:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"10.1.2.3:9000", "[127.0.0.1:9000 localhost:9000 10.1.2.3:9000]"},
+		{"devbox:9000", "[127.0.0.1:9000 localhost:9000 devbox:9000]"},
+		{"127.0.0.1:0", "[]"},
+		{"nonsense", "[]"},
+	} {
+		if got := fmt.Sprint(netTargets(c.addr)); got != c.want {
+			t.Errorf("netTargets(%q) = %s, want %s", c.addr, got, c.want)
+		}
 	}
 }
