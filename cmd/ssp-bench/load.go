@@ -54,6 +54,12 @@ edges have their own table as a client's views do) adds; a LIVE SELECT on that t
 the edge's notification from the ingest's 200 OK; the probe row is then deleted by a later
 ingest.
 
+Every cell also ends in a line "summary <commit> views=… ingest/s=… p99=… cpu/ing=… db-cpu/ing=…
+edges/ing=… lag95=…" to compare across commits (db-cpu/ing: the database's CPU per ingest;
+edges/ing: edge writes per ingest). -compare <other ssp binary> runs every cell with this binary
+and with the other, alternately for -rounds rounds in one sitting (the machine drifts: never
+compare runs of different sittings), and prints both medians and their ratio (this/other).
+
 Columns: views; ingests = measured ingests (probes included); ingest/s, p50, p99 = throughput
 and latency of POST /ingest at the client (accepted ones); busy = 503 SSP_BUSY answers
 (backpressure: the edge writers are SPKY_EDGE_BACKLOG items behind the database; the
@@ -120,6 +126,8 @@ type loadFlags struct {
 	pprof     string
 	verbose   bool
 	ssps      int // scheduler mode with this many SSPs; 0: standalone
+	compare   string
+	rounds    int
 }
 
 // parseLoadFlags parses and checks the command line of `ssp load`.
@@ -151,6 +159,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.IntVar(&f.backlog, "edge-backlog", -1, "SPKY_EDGE_BACKLOG of the SSP (0: unbounded, so ingests outrun a slow database; -1: the SSP's default)")
 	fs.StringVar(&f.pprof, "pprof", "", "host:port for the SSP subprocess's pprof listener (SPKY_PPROF_ADDR)")
 	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's and the database's logs to stderr")
+	fs.StringVar(&f.compare, "compare", "", "another ssp binary: run every cell with this one (-ssp-bin or ./cmd/ssp) and with it, alternately for -rounds rounds in one sitting, and print the medians and their ratio")
+	fs.IntVar(&f.rounds, "rounds", 3, "rounds of -compare (each runs both binaries once)")
 	fs.IntVar(&f.ssps, "ssps", 0, "scheduler mode: the test scheduler and this many `ssp serve` subprocesses behind it, /ingest driven at the scheduler (0: one SSP, standalone)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -209,6 +219,9 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		if v < 1 {
 			return bad("-views counts must be at least 1, got %d", v)
 		}
+	}
+	if err := checkCompareFlags(f); err != nil {
+		return bad("%v", err)
 	}
 	if f.db != "" {
 		host, err := urlHost(f.db)
@@ -285,6 +298,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "workload seed %d, %d initial rows, window %s, %d clients, %s, rate %s, lag probes %s, _00_rv %s, edge backlog %s\n",
 		f.seed, f.rows, window, f.clients, bound, rate, probes, map[bool]string{true: "kept", false: "stripped"}[f.rv], backlog)
+	if f.compare != "" {
+		return runCompare(ctx, f, stdout)
+	}
 	if f.soak > 0 {
 		res, err := loadCell(ctx, f, f.views[0], stdout)
 		if err != nil {
@@ -293,6 +309,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		printLoadHeader(stdout)
 		printLoadRow(stdout, res)
 		printKinds(stdout, res)
+		fmt.Fprintln(stdout, summaryLine("soak", summarize(res)))
 	} else {
 		printLoadHeader(stdout)
 		var all []cellStats
@@ -306,6 +323,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		for _, res := range all {
 			printKinds(stdout, res)
+		}
+		for _, res := range all {
+			fmt.Fprintln(stdout, summaryLine(commitID(), summarize(res)))
 		}
 	}
 	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +41,10 @@ func TestLoadFlags(t *testing.T) {
 		{"negative ssps", []string{"load", "-ssps", "-1"}, 2, "-ssps must be 0 (standalone) to 16, got -1"},
 		{"too many ssps", []string{"load", "-ssps", "17"}, 2, "-ssps must be 0 (standalone) to 16, got 17"},
 		{"pprof of several ssps", []string{"load", "-ssps", "2", "-pprof", "127.0.0.1:6060"}, 2, "use it with -ssps 0 or 1"},
+		{"compare with a missing binary", []string{"load", "-compare", "/nonexistent/ssp"}, 2, `-compare "/nonexistent/ssp"`},
+		{"compare a directory", []string{"load", "-compare", "."}, 2, "is not an executable ssp binary"},
+		{"compare without rounds", []string{"load", "-compare", "/bin/sh", "-rounds", "0"}, 2, "-rounds 0: at least 1"},
+		{"compare a soak", []string{"load", "-compare", "/bin/sh", "-soak", "1m", "-views", "100"}, 2, "-compare does not combine with -soak"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,5 +133,53 @@ func loadShort(t *testing.T, mode string, extra ...string) {
 	}
 	if !strings.HasPrefix(lines[len(lines)-1], "load average at the end: ") {
 		t.Errorf("last line %q", lines[len(lines)-1])
+	}
+	summary := regexp.MustCompile(`(?m)^summary \S+ views=6 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=[0-9.]+ lag95=\S+$`)
+	if !summary.MatchString(out) {
+		t.Errorf("no summary line for the cell:\n%s", out)
+	}
+}
+
+// TestLoadCompare runs one round of -compare of the current code against a binary built from it:
+// both binaries run the cell, in turn, and the medians and their ratio are printed.
+func TestLoadCompare(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	other := filepath.Join(t.TempDir(), "ssp")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", other, "github.com/sp00ky/ssp/cmd/ssp").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var stdout, stderr strings.Builder
+	args := []string{"load", "-views", "4", "-rows", "200", "-count", "150", "-duration", "0", "-clients", "4", "-sample", "10",
+		"-compare", other, "-rounds", "1"}
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, re := range []string{
+		`(?m)^summary this#1 views=4 `, `(?m)^summary other#1 views=4 `,
+		`(?m)^summary this\(median of 1\) views=4 `, `(?m)^summary other\(median of 1\) views=4 `,
+		`(?m)^ratio this/other views=4 ingest/s=[0-9.]+ p99=[0-9.]+ cpu/ing=[0-9.]+ db-cpu/ing=\S+ edges/ing=[0-9.]+ lag95=\S+$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output lacks %s:\n%s", re, out)
+		}
+	}
+}
+
+func TestMedianAndRatio(t *testing.T) {
+	if m := median([]float64{3, -1, 1, 2}); m != 2 {
+		t.Errorf("median = %v, want 2 (the unknown -1 left out)", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median = %v, want 2.5", m)
+	}
+	if m := median([]float64{-1}); m != -1 {
+		t.Errorf("median of unknowns = %v, want -1", m)
+	}
+	a := cellSummary{views: 100, perSec: 2000, p99: 2 * time.Millisecond, cpuPerIng: 50 * time.Microsecond, dbCPUPerIn: -1, edgesPerIn: 3, lag95: 10 * time.Millisecond}
+	b := cellSummary{views: 100, perSec: 1000, p99: 4 * time.Millisecond, cpuPerIng: 100 * time.Microsecond, dbCPUPerIn: 80 * time.Microsecond, edgesPerIn: 6, lag95: 20 * time.Millisecond}
+	if got, want := ratioLine(a, b), "ratio this/other views=100 ingest/s=2.00 p99=0.50 cpu/ing=0.50 db-cpu/ing=- edges/ing=0.50 lag95=0.50"; got != want {
+		t.Errorf("ratioLine = %q, want %q", got, want)
 	}
 }
