@@ -257,3 +257,211 @@ func TestShutdownDuringBootstrapRetryDelay(t *testing.T) {
 		return len(left) == 0, fmt.Sprintf("%d goroutines of the actors still run:%s", len(left), b.String())
 	})
 }
+
+// writerState describes the writer actor of table.
+func (h *harness) writerState(table string) map[string]any {
+	h.t.Helper()
+	tree, err := h.s.DebugActors(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, c := range tree.Actors.Children {
+		for _, w := range c.Children {
+			if w.Kind == kindWriter && w.Name == table {
+				return w.State
+			}
+		}
+	}
+	h.t.Fatalf("no writer of %s", table)
+	return nil
+}
+
+// Edge writes made while SurrealDB cannot be reached stay queued in the writers, which retry
+// on their own (a failed flush with nothing new arriving) and write nothing meanwhile; once the
+// connection forwards again every queued write lands, exactly once: the edges equal
+// SurrealDB's answers. A user deleted during the outage loses the views whose writes were
+// queued, and their table stays removed afterwards (nothing queued defines it again).
+func TestEdgeWriterQueueAcrossOutage(t *testing.T) {
+	for _, mode := range []faultproxy.Mode{faultproxy.Refuse, faultproxy.Stall} {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := newHarness(t, harnessOpts{proxy: true})
+			for _, u := range []string{"alice", "bob", "carol"} {
+				h.mustWrite("CREATE", "user:"+u, map[string]any{"name": u})
+			}
+			for i := 1; i <= 4; i++ {
+				h.mustWrite("CREATE", fmt.Sprintf("thread:%d", i), map[string]any{"status": []string{"closed", "open"}[i%2], "n": i})
+			}
+			views := []testView{
+				{"a", openThreads, "user:alice"},
+				{"b", "SELECT * FROM thread WHERE status = 'closed' ORDER BY n DESC LIMIT 2", "user:bob"},
+				{"all", "SELECT * FROM thread", ""},
+			}
+			gone := testView{"c", openThreads, "user:carol"}
+			for _, v := range append(views, gone) {
+				h.register(v.key, v.surql, v.owner)
+			}
+			h.waitEdgesAsDB(append(views, gone))
+			h.quiesce()
+			before := h.dbEdges()
+			failures := metricValue(t, h.s.env.m.edgeFailures)
+
+			h.proxy.SetMode(mode)
+			for i := 0; i < 12; i++ {
+				id := fmt.Sprintf("thread:%d", 1+i%6)
+				switch {
+				case i%5 == 4:
+					h.mustWrite("DELETE", id, nil)
+				default:
+					h.mustWrite("UPDATE", id, map[string]any{"status": []string{"open", "closed"}[(i/2)%2], "n": 10 + i})
+				}
+			}
+			h.mustWrite("DELETE", "user:carol", nil)
+			// Every write reached its writer, which handed it to its membership.Writer and failed
+			// to flush it; then, with nothing new arriving, a writer tries again on its own (its
+			// backoff), and fails again. (The writers and the metrics flusher, retrying against
+			// the outage, never look idle.)
+			h.quiesceExcept(func(n ActorNode) bool { return n.Kind == kindFlusher || n.Kind == kindWriter })
+			waitFor(t, 30*time.Second, func() (bool, string) {
+				st := h.describeActor(h.s.pids.writers)
+				return st["edge_backlog"] == 0 && st["pending_edge_writes"].(int) > 0, fmt.Sprint(st)
+			})
+			failures = metricValue(t, h.s.env.m.edgeFailures)
+			waitFor(t, 30*time.Second, func() (bool, string) {
+				n := metricValue(t, h.s.env.m.edgeFailures) - failures
+				return n >= 1, fmt.Sprintf("%v failed retries", n)
+			})
+			if got := h.dbEdges(); !sameEdges(got, before) {
+				t.Fatalf("edges changed while the database could not be reached:%s", describe(got))
+			}
+
+			h.proxy.SetMode(faultproxy.Forward)
+			h.waitEdgesAsDB(views)
+			h.quiesce()
+			h.waitEdgesAsDB(views)
+			if h.tableExists(membership.UserTable("carol")) {
+				t.Error("the deleted user's table exists after the outage")
+			}
+		})
+	}
+}
+
+// A /reset while a writer holds writes it could not flush (its backoff during an outage)
+// discards them: the reset fails at the database (it cannot empty the tables) but the writers
+// hold nothing afterwards, and when the database answers again none of the discarded writes
+// lands — not even with the next flush of the same table; the /reset sent again empties
+// every table.
+func TestResetDuringWriterBackoffDiscardsQueuedWrites(t *testing.T) {
+	h := newHarness(t, harnessOpts{proxy: true})
+	const table = "_00_list_ref_user_alice"
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	h.register("a", openThreads, "user:alice")
+	h.waitEdgesAsDB([]testView{{"a", openThreads, "user:alice"}})
+	h.quiesce()
+	before := h.dbEdges()
+
+	h.proxy.SetMode(faultproxy.Refuse)
+	h.mustWrite("CREATE", "thread:2", map[string]any{"status": "open"}) // a|thread:2, never to be written
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		st := h.writerState(table)
+		return st["pending_writes"].(int) > 0 && st["failed_flushes"].(int64) > 0, fmt.Sprint(st)
+	})
+	if err := h.s.Reset(h.ctx); err == nil {
+		t.Fatal("/reset succeeded while the database could not be reached")
+	}
+	if st := h.writerState(table); st["pending_writes"] != 0 || st["queued"] != 0 {
+		t.Fatalf("the writer still holds writes after /reset: %v", st)
+	}
+	if n := h.describeActor(h.s.pids.writers)["pending_edge_writes"]; n != 0 {
+		t.Errorf("writers report %v pending edge writes after /reset", n)
+	}
+
+	h.proxy.SetMode(faultproxy.Forward)
+	// A later flush of the same table writes its own edge and nothing discarded.
+	h.register("a2", openThreads, "user:alice")
+	h.ingest("thread", "CREATE", "thread:3", map[string]any{"status": "open"})
+	want := map[string][]string{table: append(append([]string(nil), before[table]...), "a2|||thread:3@1|client-a2|user:alice")}
+	h.waitEdges(want)
+	h.quiesce()
+	if got := h.dbEdges(); !sameEdges(got, want) {
+		t.Fatalf("after the outage:%s\nwant%s", describe(got), describe(want))
+	}
+	if err := h.s.Reset(h.ctx); err != nil {
+		t.Fatalf("/reset once the database answers: %v", err)
+	}
+	h.waitEdges(map[string][]string{})
+}
+
+// Shutdown while the writers wait out their backoff (the database cannot be reached) drains
+// them: it waits, and once the connection forwards again it returns with every queued write
+// made. If the database never comes back, Shutdown gives up at its context's deadline (not
+// later), and no goroutine of the actors is left running.
+func TestShutdownDuringWriterBackoff(t *testing.T) {
+	for _, back := range []bool{true, false} {
+		t.Run(fmt.Sprintf("database back %v", back), func(t *testing.T) {
+			before := goroutinesIn(nil)
+			h := newHarness(t, harnessOpts{proxy: true})
+			views := []testView{{"a", openThreads, "user:alice"}, {"all", "SELECT * FROM thread", ""}}
+			for _, v := range views {
+				h.register(v.key, v.surql, v.owner)
+			}
+			h.proxy.SetMode(faultproxy.Refuse)
+			for i := 1; i <= 5; i++ {
+				h.mustWrite("CREATE", fmt.Sprintf("thread:%d", i), map[string]any{"status": []string{"closed", "open"}[i%2]})
+			}
+			waitFor(t, 30*time.Second, func() (bool, string) {
+				n := metricValue(t, h.s.env.m.edgeFailures)
+				return n >= 2, fmt.Sprintf("%v failed flushes", n)
+			})
+			deadline := time.Minute
+			if !back {
+				deadline = 3 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- h.s.Shutdown(ctx) }()
+			if back {
+				waitFor(t, 10*time.Second, func() (bool, string) {
+					return h.describeActor(h.s.pids.root)["closing"] == true, "shutdown not begun"
+				})
+				select {
+				case err := <-done:
+					t.Fatalf("Shutdown returned (%v) with edge writes queued and the database down", err)
+				default:
+				}
+				h.proxy.SetMode(faultproxy.Forward)
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(deadline + 10*time.Second):
+				t.Fatalf("Shutdown did not return %s after its deadline", 10*time.Second)
+			}
+			if back {
+				if err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
+				// Written before Shutdown returned: no waiting here.
+				if want, got := h.dbAnswers(views), h.dbEdges(); !sameEdges(want, got) {
+					t.Fatalf("after Shutdown: want%s\ngot%s", describe(want), describe(got))
+				}
+			} else {
+				if err == nil {
+					t.Fatal("Shutdown drained with the database down")
+				}
+				if took := time.Since(start); took > deadline+5*time.Second {
+					t.Errorf("Shutdown returned %s after it began, its deadline was %s", took, deadline)
+				}
+			}
+			waitFor(t, 10*time.Second, func() (bool, string) {
+				left := goroutinesIn(before)
+				var b strings.Builder
+				for _, g := range left {
+					b.WriteString("\n" + g)
+				}
+				return len(left) == 0, fmt.Sprintf("%d goroutines of the actors still run:%s", len(left), b.String())
+			})
+		})
+	}
+}
