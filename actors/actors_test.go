@@ -484,6 +484,7 @@ func TestRebootstrapKeepsViews(t *testing.T) {
 	if d, ok := h.s.DebugView(h.ctx, "v"); !ok || d.CacheSize != 2 {
 		t.Errorf("view after re-bootstrap: %+v", d)
 	}
-	h.ingest("thread", "CREATE", "thread:5", map[string]any{"status": "open"})
-	h.waitEdgesMatch()
+	h.mustWrite("CREATE", "thread:5", map[string]any{"status": "open"})
+	h.quiesce()
+	h.waitEdgesAsDB([]testView{{"v", openThreads, "user:alice"}, {"w", "SELECT * FROM thread WHERE status = 'closed'", ""}})
 }

@@ -186,10 +186,11 @@ func TestViewFailingOnRetireStillRetires(t *testing.T) {
 					}
 				}
 			}})
-			h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})
-			h.ingest("thread", "CREATE", "thread:2", map[string]any{"status": "closed"})
+			h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+			h.mustWrite("CREATE", "thread:2", map[string]any{"status": "closed"})
 			h.register("v", openThreads, "user:alice")
-			h.waitEdgesMatch()
+			h.quiesce()
+			h.waitEdgesAsDB([]testView{{"v", openThreads, "user:alice"}})
 			armed.Store(true)
 			if err := h.s.Unregister(h.ctx, "v"); err != nil {
 				t.Fatal(err)
@@ -199,13 +200,13 @@ func TestViewFailingOnRetireStillRetires(t *testing.T) {
 				q = "SELECT * FROM thread WHERE status = 'closed'"
 			}
 			h.register("v", q, "user:alice")
-			h.ingest("thread", "CREATE", "thread:3", map[string]any{"status": "closed"})
+			h.mustWrite("CREATE", "thread:3", map[string]any{"status": "closed"})
 			waitFor(t, 30*time.Second, func() (bool, string) {
 				d, ok := h.s.DebugView(h.ctx, "v")
 				return ok && d.Actor.PID != "", fmt.Sprintf("the re-registered view has no actor: %+v", d.Actor)
 			})
 			h.quiesce()
-			h.waitEdgesMatch()
+			h.waitEdgesAsDB([]testView{{"v", q, "user:alice"}})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := h.s.Shutdown(ctx); err != nil {
@@ -249,8 +250,8 @@ func TestMailboxDepthAfterFailure(t *testing.T) {
 	}})
 	h.register("v", openThreads, "")
 	armed.Store(true)
-	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open"})
-	h.waitEdgesMatch()
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	h.waitEdgesAsDB([]testView{{"v", openThreads, ""}})
 	h.quiesce() // fails while any mailbox shows a message
 	if h.restartsOf(kindView) != 1 {
 		t.Errorf("view restarts %d, want 1", h.restartsOf(kindView))
@@ -350,7 +351,8 @@ func TestCoordinatorRestartDuringRebootstrap(t *testing.T) {
 		h.ingest("thread", "CREATE", id, map[string]any{"status": "open"})
 	}
 	h.register("v", openThreads, "")
-	h.waitEdgesMatch()
+	h.quiesce()
+	h.waitEdgesAsDB([]testView{{"v", openThreads, ""}})
 	stop := make(chan struct{})
 	fewest := make(chan int, 1)
 	go func() {
@@ -378,7 +380,8 @@ func TestCoordinatorRestartDuringRebootstrap(t *testing.T) {
 		st := h.describeActor(h.s.pids.root)
 		return st["job"] == nil && st["jobs_queued"] == 0 && st["status"] == StatusReady, fmt.Sprint(st)
 	})
-	h.waitEdgesMatch()
+	h.quiesce()
+	h.waitEdgesAsDB([]testView{{"v", openThreads, ""}})
 	close(stop)
 	if n := <-fewest; n != 6 {
 		t.Errorf("the database went down to %d of 6 edges during the re-bootstrap", n)

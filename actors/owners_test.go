@@ -42,7 +42,9 @@ func TestUserDeleteDropsTheUsersViews(t *testing.T) {
 			h.register("a2", "SELECT * FROM user", "user:alice")
 			h.register("b1", openThreads, "user:bob")
 			h.register("users", "SELECT * FROM user", "")
-			h.waitEdgesMatch()
+			h.quiesce()
+			h.waitEdgesAsDB([]testView{{"a1", openThreads, "user:alice"}, {"a2", "SELECT * FROM user", "user:alice"},
+				{"b1", openThreads, "user:bob"}, {"users", "SELECT * FROM user", ""}})
 
 			h.mustWrite("DELETE", "user:alice", nil)
 			for _, k := range []string{"a1", "a2"} {
@@ -123,8 +125,8 @@ func TestBootstrapDropsViewsOfDeletedUsers(t *testing.T) {
 	h.register("d1", openThreads, "user:dave")
 	h.register("e1", openThreads, "user:erin")
 	h.register("x1", openThreads, "team:ops") // not a user: kept
-	h.waitEdgesMatch()
 	h.quiesce()
+	h.waitEdgesAsDB([]testView{{"d1", openThreads, "user:dave"}, {"e1", openThreads, "user:erin"}, {"x1", openThreads, "team:ops"}})
 	sctx, cancel := context.WithTimeout(h.ctx, time.Minute)
 	defer cancel()
 	if err := h.s.Shutdown(sctx); err != nil {

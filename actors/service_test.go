@@ -215,8 +215,8 @@ func TestUnregisteredViewsStayGoneAfterRestart(t *testing.T) {
 		}
 	}
 	h.register("back", openThreads, "user:alice")
-	h.waitEdgesMatch()
 	h.quiesce()
+	h.waitEdgesAsDB([]testView{{"back", openThreads, "user:alice"}, {"kept", openThreads, "user:alice"}})
 	h.restart()
 	for k, want := range map[string]bool{"gone": false, "back": true, "kept": true} {
 		if _, ok := h.s.DebugView(h.ctx, k); ok != want {
