@@ -413,7 +413,9 @@ func TestDecodeResultAsIngest(t *testing.T) {
 		`{"id": "t:1", "link": "user:⟨a b⟩", "at": "2026-01-01T00:00:00.5+02:00", "bad_at": "2026-13-01T00:00:00Z"}`,
 		`{"id": "t:1", "n": 1, "f": 1.0, "e": 1e3, "big": 18446744073709551616, "neg": -0}`,
 		`{"id": "t:1", "nested": {"tb": "user", "id": 7}, "arr": [{"table": "a", "key": "b"}, "x:y", null], "o": {"k": {"tb": "q"}}}`,
-		`{"id": "t:1", "s": "esc \u00e9 \ud83d\ude00 \n", "dup": 1, "dup": 2}`,
+		`{"id": "t:1", "s": "esc \u00e9 \ud83d\ude00 \n"}`,
+		// (A key twice: /ingest refuses it, a client's ambiguous body; a database answer never
+		// has one.)
 	}
 	for _, rec := range records {
 		v, err := decodeResult([]byte("[" + rec + "]"))
