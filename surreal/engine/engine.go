@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -71,6 +72,7 @@ type Engine struct {
 	rtr     *router
 	byName  map[string]*view // view key → pipeline
 	byQuery map[string]*view // normalized query + used params → pipeline
+	schema  map[string]schema.Table
 	step    uint64
 	scratch []*view
 	deltas  []*Delta
@@ -110,12 +112,12 @@ func mergeDeltas(views []*view, deltas []*Delta, out []Delta, cursors *[]int) []
 
 // New returns an empty engine.
 func New(opts Options) *Engine {
-	e := &Engine{opts: opts}
+	e := &Engine{opts: opts, schema: map[string]schema.Table{}}
 	e.Reset()
 	return e
 }
 
-// Reset drops every view and all base rows.
+// Reset drops every view and all base rows (schema hints stay).
 func (e *Engine) Reset() {
 	e.st = newStore()
 	e.rtr = newRouter()
@@ -231,12 +233,14 @@ func (e *Engine) Rows(table string) int { return e.st.count(table) }
 // affected view is brought up to date. It returns the deltas of the views whose membership or
 // member versions changed, sorted by view id. A change that fails validation is an error and
 // changes nothing; a change that leaves the row as it was (a replayed CREATE, a DELETE of an
-// unknown id) yields no deltas.
+// unknown id) yields no deltas. The record is resolved by its table's schema hint (SetSchema)
+// before it is stored.
 func (e *Engine) Apply(c Change) ([]Delta, error) {
 	c, err := validate(c)
 	if err != nil {
 		return nil, fmt.Errorf("apply change: %w", err)
 	}
+	c = e.resolve(c)
 	key := value.RecordString(c.ID)
 	cur := e.st.getRow(c.Table, key)
 	had := cur != nil
