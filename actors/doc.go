@@ -16,7 +16,8 @@
 //	├── housekeeping        supervisor                                                 housekeeping.go
 //	│   ├── queries         every write of `_00_query` rows                            queries.go
 //	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
-//	│   └── metrics         view metrics → `_00_query`                                 flusher.go
+//	│   ├── metrics         view metrics → `_00_query`                                 flusher.go
+//	│   └── schema          re-reads the tables' field types (package schema)         schema.go
 //	├── scheduler           scheduler mode only: the link (package scheduler)          ../scheduler
 //	└── job                 a bootstrap (SPEC §5, §6.5) or a /reset while one runs     bootstrap.go, reset.go
 //
@@ -103,7 +104,7 @@
 //     engine and a new epoch (a bootstrap attempt that began before fails instead of going on
 //     over the empty engine) and refuses work; the root re-bootstraps in process (views kept,
 //     edges reconciled).
-//   - queries (answers the registration it failed on), ttl, metrics, versions (its waits end:
+//   - queries (answers the registration it failed on), ttl, metrics, schema, versions (its waits end:
 //     the edges are written without them): restart.
 //   - job: not restarted (it would start over); its failure ends it.
 //

@@ -23,6 +23,7 @@ const (
 	kindQueries      = "queries"
 	kindTTL          = "ttl"
 	kindFlusher      = "metrics"
+	kindSchema       = "schema"
 	kindJob          = "job"
 	kindScheduler    = "scheduler"
 )

@@ -1,6 +1,7 @@
 // Package loader reads the base data the SSP bootstraps from (SPEC §5): the table list from
 // `INFO FOR DB` (every table not starting with `_00_`) and each table's rows, paged by record
-// id (keyset paging, so concurrent deletes cannot make it skip rows).
+// id (keyset paging, so concurrent deletes cannot make it skip rows). It also reads each table's
+// schema hint (Schema: the field types of `INFO FOR TABLE … STRUCTURE`, see package schema).
 //
 // The queries go through a Source. QuerierSource runs them with bound variables on anything
 // that queries SurrealDB like a *conn.Conn (Querier); scheduler mode will provide a Source that
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -27,6 +29,7 @@ const internalPrefix = "_00_"
 // the previous page.
 const (
 	QueryInfo      = "INFO FOR DB"
+	QueryTableInfo = "INFO FOR TABLE $tb STRUCTURE"
 	QueryFirstPage = "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
 	QueryNextPage  = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
 	// The Versioned queries also project each row's committed version from Sp00ky's
@@ -190,4 +193,33 @@ func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn f
 		vars["last"] = last
 		q = next
 	}
+}
+
+// Schema reads the schema hint of table from `INFO FOR TABLE … STRUCTURE`: which field paths
+// SurrealDB types as strings and which as record links. A table that is not defined has none.
+func (l *Loader) Schema(ctx context.Context, table string) (schema.Table, error) {
+	info, err := l.src.QueryValue(ctx, QueryTableInfo, map[string]value.Value{"tb": value.String(table)})
+	if err != nil {
+		return schema.Table{}, fmt.Errorf("read the schema of table %s (INFO FOR TABLE): %w", table, err)
+	}
+	t, err := schema.FromInfo(info)
+	if err != nil {
+		return schema.Table{}, fmt.Errorf("read the schema of table %s (INFO FOR TABLE): %w", table, err)
+	}
+	return t, nil
+}
+
+// Schemas reads the schema hints of tables (Schema); tables whose hint is empty are left out.
+func (l *Loader) Schemas(ctx context.Context, tables []string) (map[string]schema.Table, error) {
+	out := map[string]schema.Table{}
+	for _, t := range tables {
+		h, err := l.Schema(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !h.IsZero() {
+			out[t] = h
+		}
+	}
+	return out, nil
 }
