@@ -101,6 +101,9 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	if sel.From == "" {
 		return nil, compileError(sel.Pos, "SELECT without a FROM table")
 	}
+	if sel.Value && parent == nil {
+		return nil, compileError(sel.Pos, "SELECT VALUE as the view itself (a view lists records: select fields or *; SELECT VALUE works in subqueries inside WHERE)")
+	}
 	n := &node{
 		v: v, sel: sel, table: sel.From, rel: rel, parent: parent, ordered: len(sel.Order) > 0,
 		parts: map[string]*partition{}, corrIdx: map[string]map[*partition]struct{}{},
@@ -182,7 +185,11 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	if n.perParent {
 		n.corr = findCorrelation(sel.Where)
 	}
-	if n.corr == nil {
+	switch {
+	case n.corr == nil && sel.FromID.Kind() == value.KindRecord:
+		// FROM table:key: one record, looked up and routed by its id.
+		n.route = &route{field: "id", val: sel.FromID, hash: value.HashKey(sel.FromID)}
+	case n.corr == nil:
 		n.route = findRoute(sel.Where, v.params)
 	}
 	switch {
@@ -202,6 +209,9 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 		name := f.Name()
 		if name == "" {
 			return nil, compileError(f.Pos, "subquery field without a name")
+		}
+		if q.Select.Value {
+			return nil, compileError(f.Pos, "SELECT VALUE as a projected field (%s); its values are not records: select fields or * in the subquery, or use SELECT VALUE inside WHERE", name)
 		}
 		c, err := v.compileNode(q.Select, n, name, q.Index)
 		if err != nil {

@@ -260,6 +260,9 @@ func TestRegister(t *testing.T) {
 		{"params not an object", `SELECT * FROM thread`, "params must be an object, got array", value.Array(nil)},
 		{"limit from $parent", `SELECT *, (SELECT * FROM comment LIMIT $parent.n) AS c FROM thread`, "unsupported: LIMIT/START depending on $parent", value.None()},
 		{"bad limit param", `SELECT * FROM thread LIMIT $n`, "LIMIT must be a non-negative integer", value.ObjectOf([]value.Field{{Key: "n", Val: value.Int(-1)}})},
+		{"value view", `SELECT VALUE id FROM thread`, "unsupported: SELECT VALUE as the view itself", value.None()},
+		{"value field", `SELECT *, (SELECT VALUE id FROM comment WHERE thread = $parent.id) AS ids FROM thread`, "unsupported: SELECT VALUE as a projected field (ids)", value.None()},
+		{"record range", `SELECT * FROM thread:1..3`, "unsupported: record id range", value.None()},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -361,4 +364,40 @@ func TestMergeIsDeep(t *testing.T) {
 		{body: `{"table":"thread","op":"MERGE","id":"thread:1","record":{"meta":{"b":2}}}`, deltas: ""},
 		{body: `{"table":"thread","op":"UPDATE","id":"thread:1","record":{"meta":{"b":2},"t":"x"}}`, deltas: "v: -thread:1"},
 	})
+}
+
+// TestFromRecord: `FROM table:key` is a view of at most that one record; changes of other
+// records of the table never reach it.
+func TestFromRecord(t *testing.T) {
+	e := engine.New(engine.Options{})
+	ingest(t, e, th("thread:1", `"score":3`))
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":1`))
+	for _, v := range []struct{ id, q string }{
+		{"one", "SELECT * FROM thread:1"},
+		{"odd", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id) AS c FROM thread:⟨a-b⟩ WHERE score > 0"},
+		{"missing", "SELECT * FROM thread:9"},
+	} {
+		if _, err := e.Register(v.id, v.q, value.None()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(want map[string]string) {
+		t.Helper()
+		for id, w := range want {
+			if got := members(t, e, id); got != w {
+				t.Errorf("%s = %q, want %q", id, got, w)
+			}
+		}
+	}
+	check(map[string]string{"one": "thread:1", "odd": "thread:⟨a-b⟩", "missing": ""})
+	if got := ingest(t, e, th("thread:2", `"score":5`)); got != "" {
+		t.Errorf("a change of another record reached the views: %s", got)
+	}
+	ingest(t, e, `{"table":"comment","op":"CREATE","id":"comment:1","record":{"thread":"thread:⟨a-b⟩"}}`)
+	ingest(t, e, th("thread:9", `"score":0`))
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":0`))
+	check(map[string]string{"one": "thread:1", "odd": "", "missing": "thread:9"})
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":2`))
+	ingest(t, e, `{"table":"thread","op":"DELETE","id":"thread:1"}`)
+	check(map[string]string{"one": "", "odd": "thread:⟨a-b⟩ thread:⟨a-b⟩>c>comment:1", "missing": "thread:9"})
 }
