@@ -42,6 +42,10 @@ type node struct {
 
 	// exprSubs are the subqueries evaluated inside this node's WHERE or ORDER BY projections.
 	exprSubs []*exprSub
+	// value is set on a value node (valuesub.go): the subquery it maintains; id numbers it in
+	// the view.
+	value *exprSub
+	id    int
 
 	// ixField is the prefix field of the node's index: the correlation's or the route's field
 	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY key depends
@@ -80,6 +84,7 @@ type exprSub struct {
 	tables     map[string]bool // FROM tables of it and every nested SELECT, plus tables of records it dereferenced
 	val        value.Value     // cached value when !correlated and valid
 	valid      bool
+	vn         *node // its value node, when it is maintained incrementally (valuesub.go)
 }
 
 // compileError is a registration error that names the construct and its position.
@@ -98,10 +103,15 @@ func (v *view) compile(sel *surql.Select) error {
 }
 
 func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *int) (*node, error) {
+	return v.compileNodeAs(sel, parent, rel, index, false)
+}
+
+// compileNodeAs compiles a node; valueOf marks a value node (valuesub.go).
+func (v *view) compileNodeAs(sel *surql.Select, parent *node, rel string, index *int, valueOf bool) (*node, error) {
 	if sel.From == "" {
 		return nil, compileError(sel.Pos, "SELECT without a FROM table")
 	}
-	if sel.Value && parent == nil {
+	if sel.Value && parent == nil && !valueOf {
 		return nil, compileError(sel.Pos, "SELECT VALUE as the view itself (a view lists records: select fields or *; SELECT VALUE works in subqueries inside WHERE)")
 	}
 	n := &node{
@@ -154,13 +164,14 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	}
 	n.start, n.limit = start, limit
 
-	// The expressions this node evaluates per row: WHERE and the projections ORDER BY may read.
+	// The expressions this node evaluates per row: WHERE and the projections ORDER BY may read
+	// (a value node's result reads every projection).
 	own := []surql.Expr{}
 	if sel.Where != nil {
 		own = append(own, sel.Where)
 	}
 	for _, f := range sel.Fields {
-		if orderReads(sel, f) {
+		if orderReads(sel, f) || valueOf {
 			own = append(own, f.Expr)
 		}
 	}
@@ -172,7 +183,9 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 					n.parentExprs = append(n.parentExprs, t)
 				}
 			case *surql.Subquery:
-				n.exprSubs = append(n.exprSubs, newExprSub(t))
+				es := newExprSub(t)
+				v.compileValue(n, es)
+				n.exprSubs = append(n.exprSubs, es)
 				return false
 			}
 			return true

@@ -57,10 +57,15 @@ type Options struct {
 // WHERE, or in a computed projection ORDER BY reads) are recorded per row, for matching and
 // non-matching rows alike, and a change of such a record re-evaluates exactly those rows; a
 // bounded partition that meets such a row becomes a full one.
-// Subqueries used as values (in WHERE, or in a projection ORDER BY reads) are re-evaluated from
-// the store when a table they read changes: uncorrelated ones are cached and only a changed
-// result re-filters the node (O(rows)); correlated ones re-filter the node on every change of
-// their tables (slow path).
+// Subqueries used as values (in WHERE, or in a projection ORDER BY reads: `thread IN (SELECT
+// VALUE id FROM thread WHERE …)`) are value nodes (valuesub.go): nodes of their own whose
+// partitions, one per value of their `$parent.f` expressions, keep the result incrementally; a
+// row that consulted a result depends on the one element a CONTAINS/INSIDE test looked up, or on
+// the whole result, and only the rows whose dependency moved are evaluated again. Subqueries
+// that do not qualify (a deeper `$parent` path, a subquery in their projection) are evaluated
+// from the store when a table they read changes: uncorrelated ones are cached and a changed
+// result re-filters the node (O(rows)); correlated ones re-filter it on every change of their
+// tables (slow path).
 //
 // Routing. A change is offered only to pipelines interested in it: by table, by the value of a
 // top-level `field = constant|$param` conjunct (a view of user A never sees user B's rows), by

@@ -2,6 +2,7 @@ package value
 
 import (
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -324,4 +325,62 @@ func elementwise(a, b Value, eq func(x, y Value) bool) bool {
 		}
 	}
 	return true
+}
+
+// IdentityKey returns a string that is equal for two values exactly when Identical holds for
+// them: kinds, spellings and float bits included. Use it to key state by a value's identity.
+func IdentityKey(v Value) string {
+	var b strings.Builder
+	writeIdentity(&b, v)
+	return b.String()
+}
+
+func writeIdentity(b *strings.Builder, v Value) {
+	b.WriteByte(byte('a' + v.kind))
+	switch v.kind {
+	case KindBool, KindInt, KindDuration:
+		b.WriteString(strconv.FormatUint(v.n, 36))
+	case KindFloat:
+		f := math.Float64frombits(v.n)
+		switch {
+		case math.IsNaN(f):
+			b.WriteString("nan")
+		case f == 0: // -0 and +0 are identical
+			b.WriteString("0")
+		default:
+			b.WriteString(strconv.FormatUint(v.n, 36))
+		}
+	case KindString:
+		writeCounted(b, v.s)
+	case KindDatetime:
+		b.WriteString(strconv.FormatUint(v.n, 36))
+		writeCounted(b, v.s)
+	case KindRecord:
+		writeCounted(b, v.s)
+		text, _ := v.Spelling()
+		writeCounted(b, text)
+		writeIdentity(b, v.recKey())
+	case KindArray:
+		es := v.ref.([]Value)
+		b.WriteString(strconv.Itoa(len(es)))
+		for _, e := range es {
+			b.WriteByte(',')
+			writeIdentity(b, e)
+		}
+	case KindObject:
+		fs := v.ref.(*Object).fields
+		b.WriteString(strconv.Itoa(len(fs)))
+		for _, f := range fs {
+			b.WriteByte(',')
+			writeCounted(b, f.Key)
+			writeIdentity(b, f.Val)
+		}
+	}
+}
+
+// writeCounted writes s prefixed by its length, so that concatenations stay unambiguous.
+func writeCounted(b *strings.Builder, s string) {
+	b.WriteString(strconv.Itoa(len(s)))
+	b.WriteByte(':')
+	b.WriteString(s)
 }

@@ -322,3 +322,17 @@ func TestSpelled(t *testing.T) {
 		t.Error("Identical compares spellings inside objects")
 	}
 }
+
+func TestIdentityKey(t *testing.T) {
+	vals := []Value{None(), Null(), Bool(true), Bool(false), Int(1), Float(1), Float(0), Float(math.Copysign(0, -1)), Float(math.NaN()),
+		String("user:1"), String(""), rec("user", Int(1)), Spelled(rec("user", Int(1)), "user:1"), Spelled(rec("user", Int(1)), "user:⟨1⟩"),
+		rec("user", String("1")), Duration(1), Array([]Value{String("a,b")}), Array([]Value{String("a"), String("b")}),
+		ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Int(1)}, {"b", None()}})}
+	for _, a := range vals {
+		for _, b := range vals {
+			if (IdentityKey(a) == IdentityKey(b)) != Identical(a, b) {
+				t.Errorf("IdentityKey(%s) == IdentityKey(%s) is %v, Identical is %v", a.SurQL(), b.SurQL(), IdentityKey(a) == IdentityKey(b), Identical(a, b))
+			}
+		}
+	}
+}
