@@ -401,3 +401,51 @@ func TestFromRecord(t *testing.T) {
 	ingest(t, e, `{"table":"thread","op":"DELETE","id":"thread:1"}`)
 	check(map[string]string{"one": "", "odd": "thread:⟨a-b⟩ thread:⟨a-b⟩>c>comment:1", "missing": "thread:9"})
 }
+
+// TestTiesOrderedByRecordID: rows tied on every ORDER BY key are ordered by record id
+// (integer keys numerically, then string keys), ASC and DESC alike, in every window: bounded
+// LIMIT/START windows (with and without rows at hand past the window), full windows over computed
+// keys, per-parent subquery windows, (…)[n], and SELECT VALUE subqueries in WHERE.
+func TestTiesOrderedByRecordID(t *testing.T) {
+	for _, slack := range []int{-1, 0, 1} {
+		t.Run(fmt.Sprintf("slack%d", slack), func(t *testing.T) {
+			e := engine.New(engine.Options{WindowSlack: slack})
+			// In id order: thread:1, 2, 3, 10, ⟨10⟩, a, b (members print sorted as text).
+			ids := []string{"thread:b", "thread:10", "thread:2", "thread:a", "thread:1", "thread:⟨10⟩", "thread:3"}
+			for _, id := range ids {
+				ingest(t, e, th(id, `"score":1,"tag":"x"`))
+			}
+			for i, id := range []string{"comment:5", "comment:1", "comment:c", "comment:3"} {
+				ingest(t, e, fmt.Sprintf(`{"table":"comment","op":"CREATE","id":%q,"record":{"thread":"thread:1","score":%d}}`, id, i%1))
+			}
+			views := []struct{ id, q, want string }{
+				{"asc", "SELECT * FROM thread ORDER BY score LIMIT 2 START 1", "thread:2 thread:3"},
+				{"desc", "SELECT * FROM thread ORDER BY score DESC, tag DESC LIMIT 3", "thread:1 thread:2 thread:3"},
+				{"computed", "SELECT *, score * 2 AS s FROM thread ORDER BY s DESC LIMIT 2 START 3", "thread:10 thread:⟨10⟩"},
+				{"strings", "SELECT * FROM thread ORDER BY tag LIMIT 2 START 5", "thread:a thread:b"},
+				{"sub", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score DESC LIMIT 2 START 1) AS c FROM thread:1", "thread:1 thread:1>c>comment:3 thread:1>c>comment:5"},
+				{"index", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score)[0] AS c FROM thread:1", "thread:1 thread:1>c>comment:1"},
+				{"value", "SELECT * FROM thread WHERE id IN (SELECT VALUE id FROM thread WHERE score = 1 ORDER BY id DESC LIMIT 2)", "thread:a thread:b"},
+			}
+			for _, v := range views {
+				if _, err := e.Register(v.id, v.q, value.None()); err != nil {
+					t.Fatal(err)
+				}
+				if got := members(t, e, v.id); got != v.want {
+					t.Errorf("%s = %s, want %s", v.id, got, v.want)
+				}
+			}
+			// A member leaves: the next id takes its place.
+			ingest(t, e, `{"table":"thread","op":"DELETE","id":"thread:2"}`)
+			ingest(t, e, `{"table":"comment","op":"DELETE","id":"comment:3"}`)
+			for id, want := range map[string]string{
+				"asc": "thread:10 thread:3", "desc": "thread:1 thread:10 thread:3", "computed": "thread:a thread:⟨10⟩",
+				"sub": "thread:1 thread:1>c>comment:5 thread:1>c>comment:c",
+			} {
+				if got := members(t, e, id); got != want {
+					t.Errorf("after deletes %s = %s, want %s", id, got, want)
+				}
+			}
+		})
+	}
+}
