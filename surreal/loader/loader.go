@@ -156,7 +156,8 @@ func tableDefs(info value.Value) (map[string]string, error) {
 }
 
 // LoadTable reads every row of table in record-id order, pageSize rows at a time
-// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page. It stops at the
+// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page;
+// each row's id is a record (not spelled, see package value, even from a JSON source). It stops at the
 // first error, from the source or from fn. When the last Tables or TableDefinitions call saw
 // VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
 func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
@@ -179,6 +180,18 @@ func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn f
 		rows := res.Elems()
 		if len(rows) == 0 {
 			return nil
+		}
+		copied := false
+		for i, r := range rows {
+			// A row's id is a record, whatever the wire made of it (plain JSON spells it).
+			if id := r.Get("id"); id.Kind() == value.KindRecord {
+				if _, spelled := id.Spelling(); spelled {
+					if !copied { // values are immutable: change a copy
+						rows, copied = append([]value.Value(nil), rows...), true
+					}
+					rows[i] = r.With("id", id.Unspelled())
+				}
+			}
 		}
 		last := rows[len(rows)-1].Get("id")
 		if last.Kind() != value.KindRecord {
