@@ -35,16 +35,16 @@ import (
 
 // valueState is the value of one partition of a value node.
 type valueState struct {
-	prow     value.Value               // the parent row the partition evaluates with: its signature's fields
-	elems    map[*srow]value.Value     // each window row's result (as it entered or last changed)
-	counts   map[string][]elemCount    // distinct results by value.HashKey
-	arr      value.Value               // the value (array of results in window order), when arrValid
-	arrValid bool                      //
-	refs     int                       // dependency keys on the partition in the view's derefs
-	dirty    map[string]bool           // HashKeys of elements that appeared or disappeared this step
-	all      bool                      // the value changed this step
-	prefix   string                    // dependency keys' prefix
-	building bool                      // no dependents yet
+	prow     value.Value            // the parent row the partition evaluates with: its signature's fields
+	elems    map[*srow]value.Value  // each window row's result (as it entered or last changed)
+	counts   map[string][]elemCount // distinct results by value.HashKey
+	arr      value.Value            // the value (array of results in window order), when arrValid
+	arrValid bool                   //
+	refs     int                    // dependency keys on the partition in the view's derefs
+	dirty    map[string]bool        // HashKeys of elements that appeared or disappeared this step
+	all      bool                   // the value changed this step
+	prefix   string                 // dependency keys' prefix
+	building bool                   // no dependents yet
 }
 
 type elemCount struct {
@@ -213,7 +213,7 @@ func (v *view) subHas(q *surql.Subquery, env *eval.Env, x value.Value) (bool, bo
 // value partition p.
 func (v *view) depOn(p *partition, h string) {
 	k := p.val.depKey(h)
-	v.valKeys[k] = p // the live partition of the key (a set of it, if any, counts on it)
+	v.lookedUp[k] = p // the live partition of the key, for the set the row's dependencies make
 	v.trk.keys = append(v.trk.keys, k)
 }
 
@@ -349,8 +349,10 @@ func (v *view) settleValues() {
 	v.dropUnused()
 }
 
-// dropUnused tears down the value partitions that no row depends on any more.
+// dropUnused tears down the value partitions that no row depends on any more (at the end of a
+// step, when every evaluation has turned what it read into dependencies).
 func (v *view) dropUnused() {
+	clear(v.lookedUp)
 	for len(v.unused) > 0 {
 		ps := v.unused
 		v.unused = nil

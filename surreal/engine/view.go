@@ -37,7 +37,8 @@ type view struct {
 	// Value nodes (valuesub.go): the partition of each value dependency key, the partitions
 	// whose value changed in this step, and those that may have no dependents left.
 	nextValueID int
-	valKeys     map[string]*partition
+	valKeys     map[string]*partition // keys that have a dependency set
+	lookedUp    map[string]*partition // keys evaluations of this step read (not yet in a set)
 	dirtyVals   []*partition
 	unused      []*partition
 	resettled   int // rows evaluated again because a value changed (tests read it)
@@ -189,7 +190,7 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 		key: key, params: params, st: st, rtr: rtr,
 		byTable: map[string][]*node{}, exprDeps: map[string][]*node{}, subs: map[*surql.Subquery]subRef{},
 		members: map[string]*memberList{}, derefs: map[string]*depSet{}, rowDeps: map[*rowState][]string{},
-		valKeys: map[string]*partition{},
+		valKeys: map[string]*partition{}, lookedUp: map[string]*partition{},
 	}
 	v.trk.st = st
 	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue, SubHas: v.subHas}
@@ -364,7 +365,8 @@ func (v *view) dep(k string) *depSet {
 		ds = &depSet{}
 		v.derefs[k] = ds
 		if k != "" && k[0] == 0 {
-			if p := v.valKeys[k]; p != nil {
+			if p := v.lookedUp[k]; p != nil {
+				v.valKeys[k] = p
 				p.val.refs++
 			}
 		} else {
@@ -539,7 +541,7 @@ func (v *view) apply(c *change) *Delta {
 			}
 		}
 	}
-	if len(v.dirtyVals) > 0 || len(v.unused) > 0 {
+	if len(v.dirtyVals) > 0 || len(v.unused) > 0 || len(v.lookedUp) > 0 {
 		v.settleValues()
 	}
 	return v.delta(c)
