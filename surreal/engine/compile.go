@@ -42,10 +42,8 @@ type node struct {
 
 	// exprSubs are the subqueries evaluated inside this node's WHERE or ORDER BY projections.
 	exprSubs []*exprSub
-	// value is set on a value node (valuesub.go): the subquery it maintains; id numbers it in
-	// the view.
+	// value is set on a value node (valuesub.go): the subquery it maintains.
 	value *exprSub
-	id    int
 
 	// ixField is the prefix field of the node's index: the correlation's or the route's field
 	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY key depends
@@ -84,7 +82,11 @@ type exprSub struct {
 	tables     map[string]bool // FROM tables of it and every nested SELECT, plus tables of records it dereferenced
 	val        value.Value     // cached value when !correlated and valid
 	valid      bool
-	vn         *node // its value node, when it is maintained incrementally (valuesub.go)
+	// Incremental maintenance (valuesub.go): its value node, the node's number in the view and
+	// the state of each of the node's partitions.
+	vn     *node
+	id     int
+	states map[*partition]*valueState
 }
 
 // compileError is a registration error that names the construct and its position.

@@ -29,8 +29,6 @@ type partition struct {
 	corrKey string      // its HashKey when indexed
 	indexed bool
 	dead    bool
-
-	val *valueState // set on the partitions of a value node (valuesub.go)
 }
 
 type windowEvent struct {
@@ -99,8 +97,8 @@ func (v *view) newPartition(n *node, key string) *partition {
 }
 
 func (v *view) parentRow(p *partition) value.Value {
-	if p.val != nil {
-		return p.val.prow
+	if p.n.value != nil {
+		return p.vs().prow
 	}
 	if !p.n.perParent {
 		return value.None()
@@ -133,7 +131,7 @@ func (v *view) build(p *partition) {
 func (v *view) fill(p *partition) {
 	n := p.n
 	prow := v.parentRow(p)
-	if p.val == nil { // a value partition's signature is its key
+	if p.n.value == nil { // a value partition's signature is its key
 		p.sig, p.sigDeps = v.computeSig(p, prow)
 		v.addPartDeps(p, p.sigDeps)
 	}
@@ -383,7 +381,7 @@ func (v *view) reeval(p *partition, r *srow, old, row value.Value, c *change) {
 			if n.ordered {
 				rs.keys = keys
 			}
-			if p.val != nil {
+			if p.n.value != nil {
 				v.valueRow(p, r, false)
 			}
 			return
@@ -399,7 +397,7 @@ func (v *view) reeval(p *partition, r *srow, old, row value.Value, c *change) {
 		delete(p.rows, r.seq)
 	}
 	v.flush(p)
-	if p.val != nil {
+	if p.n.value != nil {
 		v.valueRow(p, r, true) // it may have moved within the window
 	}
 }
@@ -480,7 +478,7 @@ func (v *view) flush(p *partition) {
 // enter makes a row of p's window a member under each parent and materializes its subqueries
 // (a value node's row joins the partition's value instead).
 func (v *view) enter(p *partition, rs *rowState) {
-	if p.val != nil {
+	if p.n.value != nil {
 		v.valueEnter(p, rs)
 		return
 	}
@@ -493,7 +491,7 @@ func (v *view) enter(p *partition, rs *rowState) {
 
 // leave undoes enter.
 func (v *view) leave(p *partition, rs *rowState) {
-	if p.val != nil {
+	if p.n.value != nil {
 		v.valueLeave(p, rs)
 		return
 	}

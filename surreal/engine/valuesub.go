@@ -33,6 +33,50 @@ import (
 // LIMIT and START do not use `$parent`, and its projection holds no subquery; others keep the
 // slow path (exprSub: re-evaluated from the store).
 
+// viewValues is the value-node state of a view, allocated with its first value node.
+type viewValues struct {
+	nextID    int
+	keys      map[string]*partition // dependency keys that have a dependency set
+	lookedUp  map[string]*partition // keys evaluations of this step read (not yet in a set)
+	dirty     []*partition          // partitions whose value changed in this step
+	unused    []*partition          // partitions that may have no dependents left
+	resettled int                   // rows evaluated again because a value changed (tests read it)
+}
+
+// bind counts a new dependency set of key k on its partition.
+func (vv *viewValues) bind(k string) {
+	if vv == nil {
+		return
+	}
+	if p := vv.lookedUp[k]; p != nil {
+		vv.keys[k] = p
+		p.vs().refs++
+	}
+}
+
+// unbind undoes bind when the set of k emptied.
+func (vv *viewValues) unbind(k string) {
+	if vv == nil {
+		return
+	}
+	if p := vv.keys[k]; p != nil {
+		delete(vv.keys, k)
+		if s := p.vs(); s != nil {
+			if s.refs--; s.refs == 0 {
+				vv.unused = append(vv.unused, p)
+			}
+		}
+	}
+}
+
+// vs is the value state of a partition of a value node (nil for other partitions).
+func (p *partition) vs() *valueState {
+	if es := p.n.value; es != nil {
+		return es.states[p]
+	}
+	return nil
+}
+
 // valueState is the value of one partition of a value node.
 type valueState struct {
 	prow     value.Value            // the parent row the partition evaluates with: its signature's fields
@@ -140,10 +184,12 @@ func (v *view) compileValue(n *node, es *exprSub) {
 		v.nodes = v.nodes[:mark]
 		return
 	}
+	if v.vals == nil {
+		v.vals = &viewValues{keys: map[string]*partition{}, lookedUp: map[string]*partition{}}
+	}
 	vn.value = es
-	vn.id = v.nextValueID
-	v.nextValueID++
-	es.vn = vn
+	es.vn, es.id, es.states = vn, v.vals.nextID, map[*partition]*valueState{}
+	v.vals.nextID++
 }
 
 // valuePart returns the partition of value node vn for a filtered row (NONE for the single
@@ -173,18 +219,19 @@ func (v *view) valuePart(vn *node, row value.Value) *partition {
 	savedEnv, savedKeys := v.env, v.trk.keys
 	v.trk.keys = nil
 	p := v.newPartition(vn, key)
-	p.val = &valueState{
+	s := &valueState{
 		prow: value.None(), elems: map[*srow]value.Value{}, counts: map[string][]elemCount{},
-		prefix: "\x00v" + strconv.Itoa(vn.id) + "\x00" + key + "\x00", building: true,
+		prefix: "\x00v" + strconv.Itoa(vn.value.id) + "\x00" + key + "\x00", building: true,
 	}
 	if vn.perParent {
-		p.val.prow = value.ObjectOf(fields)
+		s.prow = value.ObjectOf(fields)
 	}
+	vn.value.states[p] = s
 	p.sig = sig
 	v.build(p)
-	p.val.building = false
+	s.building = false
 	v.env, v.trk.keys = savedEnv, savedKeys
-	v.unused = append(v.unused, p) // until a row depends on it
+	v.vals.unused = append(v.vals.unused, p) // until a row depends on it
 	return p
 }
 
@@ -206,20 +253,20 @@ func (v *view) subHas(q *surql.Subquery, env *eval.Env, x value.Value) (bool, bo
 	p := v.valuePart(vn, env.Row)
 	h := value.HashKey(x)
 	v.depOn(p, h)
-	return p.val.has(x, h), true
+	return p.vs().has(x, h), true
 }
 
 // depOn records that the evaluation in progress reads element hash h (or the whole value) of
 // value partition p.
 func (v *view) depOn(p *partition, h string) {
-	k := p.val.depKey(h)
-	v.lookedUp[k] = p // the live partition of the key, for the set the row's dependencies make
+	k := p.vs().depKey(h)
+	v.vals.lookedUp[k] = p // the live partition of the key, for the set the row's dependencies make
 	v.trk.keys = append(v.trk.keys, k)
 }
 
 // valueOf returns the value of a value partition: the results of its window rows, in order.
 func (v *view) valueOf(p *partition) value.Value {
-	s := p.val
+	s := p.vs()
 	if s.arrValid {
 		return s.arr
 	}
@@ -236,7 +283,7 @@ func (v *view) valueOf(p *partition) value.Value {
 // or the projected object. Links its projection reads were recorded when the row was evaluated
 // (evalRow evaluates the projection of a value node's matching rows).
 func (v *view) result(p *partition, row value.Value) value.Value {
-	env := eval.Env{Row: row, Params: v.params, Parent: p.val.prow, Links: storeResolver{v.st}}
+	env := eval.Env{Row: row, Params: v.params, Parent: p.vs().prow, Links: storeResolver{v.st}}
 	return project(p.n.sel, &env)
 }
 
@@ -244,21 +291,22 @@ func (v *view) result(p *partition, row value.Value) value.Value {
 // leaves the value.
 func (v *view) valueEnter(p *partition, rs *rowState) {
 	e := v.result(p, rs.r.row)
-	p.val.elems[rs.r] = e
+	p.vs().elems[rs.r] = e
 	v.valueCount(p, e, +1)
 }
 
 func (v *view) valueLeave(p *partition, rs *rowState) {
-	e, ok := p.val.elems[rs.r]
+	s := p.vs()
+	e, ok := s.elems[rs.r]
 	if !ok {
 		return
 	}
-	delete(p.val.elems, rs.r)
+	delete(s.elems, rs.r)
 	v.valueCount(p, e, -1)
 }
 
 func (v *view) valueCount(p *partition, e value.Value, d int) {
-	h, moved := p.val.count(e, d)
+	h, moved := p.vs().count(e, d)
 	if moved {
 		v.valueDirty(p, h)
 	} else {
@@ -268,13 +316,13 @@ func (v *view) valueCount(p *partition, e value.Value, d int) {
 
 // valueDirty marks the value of p changed in this step (and element hash h, unless empty).
 func (v *view) valueDirty(p *partition, h string) {
-	s := p.val
+	s := p.vs()
 	s.arrValid = false
 	if s.building {
 		return
 	}
 	if !s.all && len(s.dirty) == 0 {
-		v.dirtyVals = append(v.dirtyVals, p)
+		v.vals.dirty = append(v.vals.dirty, p)
 	}
 	s.all = true
 	if h != "" {
@@ -289,7 +337,8 @@ func (v *view) valueDirty(p *partition, h string) {
 // evaluated again: a new result replaces the old one. moved says the row may have moved within
 // the window, which changes the value's order.
 func (v *view) valueRow(p *partition, r *srow, moved bool) {
-	old, ok := p.val.elems[r]
+	s := p.vs()
+	old, ok := s.elems[r]
 	if !ok {
 		return
 	}
@@ -300,7 +349,7 @@ func (v *view) valueRow(p *partition, r *srow, moved bool) {
 		}
 		return
 	}
-	p.val.elems[r] = e
+	s.elems[r] = e
 	v.valueCount(p, old, -1)
 	v.valueCount(p, e, +1)
 }
@@ -308,13 +357,17 @@ func (v *view) valueRow(p *partition, r *srow, moved bool) {
 // settleValues re-evaluates the rows that depend on what the step changed in value partitions
 // (which may change further partitions), then drops the partitions no row depends on.
 func (v *view) settleValues() {
-	for len(v.dirtyVals) > 0 {
-		ps := v.dirtyVals
-		v.dirtyVals = nil
+	vv := v.vals
+	for len(vv.dirty) > 0 {
+		ps := vv.dirty
+		vv.dirty = nil
 		var rows []*rowState
 		seen := map[*rowState]bool{}
 		for _, p := range ps {
-			s := p.val
+			s := p.vs()
+			if s == nil {
+				continue // torn down
+			}
 			keys := make([]string, 0, len(s.dirty)+1)
 			for h := range s.dirty {
 				keys = append(keys, s.depKey(h))
@@ -342,7 +395,7 @@ func (v *view) settleValues() {
 			if p.dead || p.rows[rs.r.seq] != rs {
 				continue
 			}
-			v.resettled++
+			vv.resettled++
 			v.reeval(p, rs.r, rs.r.live(), rs.r.live(), nil)
 		}
 	}
@@ -352,13 +405,15 @@ func (v *view) settleValues() {
 // dropUnused tears down the value partitions that no row depends on any more (at the end of a
 // step, when every evaluation has turned what it read into dependencies).
 func (v *view) dropUnused() {
-	clear(v.lookedUp)
-	for len(v.unused) > 0 {
-		ps := v.unused
-		v.unused = nil
+	vv := v.vals
+	clear(vv.lookedUp)
+	for len(vv.unused) > 0 {
+		ps := vv.unused
+		vv.unused = nil
 		for _, p := range ps {
-			if !p.dead && p.val.refs == 0 {
+			if s := p.vs(); s != nil && !p.dead && s.refs == 0 {
 				v.teardown(p)
+				delete(p.n.value.states, p)
 			}
 		}
 	}

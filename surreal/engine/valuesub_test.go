@@ -44,7 +44,7 @@ func TestValueSubqueriesAreIncremental(t *testing.T) {
 	if got := count("unc"); got != threads*perThread/2 {
 		t.Fatalf("unc has %d members", got)
 	}
-	resettled := func(id string) int { return e.byName[id].resettled }
+	resettled := func(id string) int { return e.byName[id].vals.resettled }
 	before := map[string]int{}
 	for id := range views {
 		before[id] = resettled(id)

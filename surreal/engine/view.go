@@ -34,14 +34,7 @@ type view struct {
 	mark  uint64 // router deduplication
 	slack int    // Options.WindowSlack
 
-	// Value nodes (valuesub.go): the partition of each value dependency key, the partitions
-	// whose value changed in this step, and those that may have no dependents left.
-	nextValueID int
-	valKeys     map[string]*partition // keys that have a dependency set
-	lookedUp    map[string]*partition // keys evaluations of this step read (not yet in a set)
-	dirtyVals   []*partition
-	unused      []*partition
-	resettled   int // rows evaluated again because a value changed (tests read it)
+	vals *viewValues // value nodes' state (valuesub.go); nil without value nodes
 
 	// Scratch state, reused (a view is single-threaded).
 	env          eval.Env
@@ -190,7 +183,6 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 		key: key, params: params, st: st, rtr: rtr,
 		byTable: map[string][]*node{}, exprDeps: map[string][]*node{}, subs: map[*surql.Subquery]subRef{},
 		members: map[string]*memberList{}, derefs: map[string]*depSet{}, rowDeps: map[*rowState][]string{},
-		valKeys: map[string]*partition{}, lookedUp: map[string]*partition{},
 	}
 	v.trk.st = st
 	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue, SubHas: v.subHas}
@@ -224,7 +216,9 @@ func (v *view) start() {
 	top := v.newPartition(v.root, "")
 	top.refs = 1
 	v.build(top)
-	v.settleValues()
+	if v.vals != nil {
+		v.settleValues()
+	}
 }
 
 func (v *view) addExprDep(n *node, tbl string) {
@@ -365,10 +359,7 @@ func (v *view) dep(k string) *depSet {
 		ds = &depSet{}
 		v.derefs[k] = ds
 		if k != "" && k[0] == 0 {
-			if p := v.lookedUp[k]; p != nil {
-				v.valKeys[k] = p
-				p.val.refs++
-			}
+			v.vals.bind(k)
 		} else {
 			v.rtr.addRecord(v, k)
 		}
@@ -380,12 +371,7 @@ func (v *view) dropDepIfEmpty(k string, ds *depSet) {
 	if len(ds.rows) == 0 && len(ds.parts) == 0 {
 		delete(v.derefs, k)
 		if k != "" && k[0] == 0 {
-			if p := v.valKeys[k]; p != nil {
-				delete(v.valKeys, k)
-				if p.val.refs--; p.val.refs == 0 {
-					v.unused = append(v.unused, p)
-				}
-			}
+			v.vals.unbind(k)
 			return
 		}
 		v.rtr.removeRecord(v, k)
@@ -541,7 +527,7 @@ func (v *view) apply(c *change) *Delta {
 			}
 		}
 	}
-	if len(v.dirtyVals) > 0 || len(v.unused) > 0 || len(v.lookedUp) > 0 {
+	if v.vals != nil {
 		v.settleValues()
 	}
 	return v.delta(c)
