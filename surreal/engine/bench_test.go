@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sp00ky/ssp/internal/workload"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
-	"github.com/sp00ky/ssp/internal/workload"
 )
 
 // cpuTime is the CPU time (user+system) the process has used: unlike wall time it is not

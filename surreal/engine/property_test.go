@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/internal/naive"
+	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
