@@ -358,19 +358,38 @@ func TestBootstrapReconcilesEdges(t *testing.T) {
 	h.waitEdgesMatch()
 }
 
-// A database that cannot be read makes the bootstrap retry and then fail.
+// A database that cannot be read makes the bootstrap retry and then fail, after exactly
+// Deps.BootstrapAttempts attempts (counted as the job's runAttempt messages), no more, no fewer.
 func TestBootstrapFailsAfterRetries(t *testing.T) {
-	h := newHarness(t, harnessOpts{noReady: true, deps: func(d *Deps) {
-		d.Source = failingSource{}
-		d.BootstrapAttempts = 3
-		d.BootstrapRetryDelay = time.Millisecond
-	}})
-	h.waitStatus(StatusFailed)
-	if err := h.s.Ingest(h.ctx, h.change("thread", "CREATE", "thread:1", map[string]any{}), ""); !errors.Is(err, ErrNotReady) {
-		t.Errorf("ingest while failed: %v", err)
-	}
-	if _, err := h.s.Register(h.ctx, h.req("v", openThreads, "")); !errors.Is(err, ErrNotReady) {
-		t.Errorf("register while failed: %v", err)
+	for _, attempts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d attempts", attempts), func(t *testing.T) {
+			var runs atomic.Int32
+			h := newHarness(t, harnessOpts{noReady: true, deps: func(d *Deps) {
+				d.Source = failingSource{}
+				d.BootstrapAttempts = attempts
+				d.BootstrapRetryDelay = time.Millisecond
+				d.Hooks.Receive = func(kind, name string, msg any) {
+					if kind == kindJob && name == jobBootstrap && is[*runAttempt](msg) {
+						runs.Add(1)
+					}
+				}
+			}})
+			h.waitStatus(StatusFailed)
+			// The job is gone once the root took its failure: no attempt can follow.
+			waitFor(t, 10*time.Second, func() (bool, string) {
+				st := h.describeActor(h.s.pids.root)
+				return st["job"] == nil, fmt.Sprint(st)
+			})
+			if n := runs.Load(); n != int32(attempts) {
+				t.Errorf("%d bootstrap attempts, want exactly %d", n, attempts)
+			}
+			if err := h.s.Ingest(h.ctx, h.change("thread", "CREATE", "thread:1", map[string]any{}), ""); !errors.Is(err, ErrNotReady) {
+				t.Errorf("ingest while failed: %v", err)
+			}
+			if _, err := h.s.Register(h.ctx, h.req("v", openThreads, "")); !errors.Is(err, ErrNotReady) {
+				t.Errorf("register while failed: %v", err)
+			}
+		})
 	}
 }
 

@@ -29,6 +29,11 @@ var (
 	ErrBusy = errors.New("SSP is busy: ingest queue full")
 	// ErrInvalid wraps every rejection of bad input (400); nothing changed.
 	ErrInvalid = errors.New("invalid request")
+	// ErrNotFound: the request names something that does not exist, such as a job (404).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request does not fit the current state, such as a retry of a job that
+	// has not failed (409); nothing changed.
+	ErrConflict = errors.New("conflict")
 )
 
 // RegisterRequest is a validated /view/register body (SPEC §1.2).
@@ -92,6 +97,35 @@ type Info struct {
 	CircuitHashes    map[string]string `json:"circuit_hashes"`
 	// Scheduler is the scheduler link in scheduler mode (absent standalone).
 	Scheduler *SchedulerInfo `json:"scheduler,omitempty"`
+	// DB is SurrealDB's reachability (absent before the SSP has started).
+	DB *DBStatus `json:"db,omitempty"`
+}
+
+// DBStatus is SurrealDB's reachability as the SSP's probe (one round trip every 2 s, no
+// retries) sees it, for /health and /info.
+type DBStatus struct {
+	// Status is up, down, or unknown before the first probe answered.
+	Status string    `json:"status"`
+	Since  time.Time `json:"since"` // when Status began
+	// DownSeconds is how long the running outage has lasted; LastError is its probe's error.
+	DownSeconds float64 `json:"down_seconds,omitempty"`
+	LastError   string  `json:"last_error,omitempty"`
+	// Outages counts the outages seen since start; LastOutageSeconds is the last one's
+	// duration once it ended.
+	Outages           int64   `json:"outages"`
+	LastOutageSeconds float64 `json:"last_outage_seconds,omitempty"`
+	CheckedAgoSeconds float64 `json:"checked_ago_seconds"` // since the last probe answered or failed
+}
+
+// Health is what /health reports besides the status while the SSP is ready.
+type Health struct {
+	Views  int
+	Tables int // tables in the SSP's store
+	// EdgeBacklog counts the view changes queued in the edge writers and the edge writes they
+	// hold unwritten (after a failed flush): how far the list_ref rows are behind SurrealDB's
+	// data (it grows during a database outage). -1 when the writers did not answer in time.
+	EdgeBacklog int
+	DB          DBStatus
 }
 
 // SchedulerInfo is the scheduler part of /info (the whole state is /debug/scheduler).
@@ -115,6 +149,9 @@ type API interface {
 	// StatusDetail is the status with why it is what it is (the reason of a failure), for
 	// /health.
 	StatusDetail() (Status, string)
+	// Health is what /health shows while the SSP is ready: the views, the database's
+	// reachability and the edge backlog.
+	Health(ctx context.Context) Health
 	// Ingest applies one change in memory and returns once the engine has it and every
 	// affected view has it queued ahead of any later request; database writes follow in the
 	// background. jobAssignee is the optional job_assignee.
@@ -130,4 +167,11 @@ type API interface {
 	// without a scheduler.
 	DebugScheduler(ctx context.Context) (*scheduler.State, error)
 	Info(ctx context.Context) Info
+	// RetryJob makes a failed job pending again (POST /job/retry); KillJob cancels a job's
+	// request in flight, or fails a pending job (POST /job/kill). id is the job's record id;
+	// ErrInvalid, ErrNotFound or ErrConflict say why not.
+	RetryJob(ctx context.Context, id string) (JobAction, error)
+	KillJob(ctx context.Context, id string) (JobAction, error)
+	// DebugJobs describes every job table (GET /debug/jobs).
+	DebugJobs(ctx context.Context) (JobsDebug, error)
 }

@@ -24,7 +24,8 @@ func request[T any](ctx context.Context, root *actor.RootContext, pid *actor.PID
 		return zero, err
 	}
 	timeout := defaultAskTimeout
-	if dl, ok := ctx.Deadline(); ok {
+	dl, hasDeadline := ctx.Deadline()
+	if hasDeadline {
 		timeout = time.Until(dl)
 		if timeout <= 0 {
 			return zero, context.DeadlineExceeded
@@ -34,6 +35,9 @@ func request[T any](ctx context.Context, root *actor.RootContext, pid *actor.PID
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
+		}
+		if hasDeadline && !time.Now().Before(dl) {
+			return zero, context.DeadlineExceeded // the future's timer fired a moment before ctx's
 		}
 		return zero, fmt.Errorf("%w: %s: %T: %v", errNoAnswer, pid.Id, msg, err)
 	}

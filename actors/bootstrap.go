@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,7 +177,41 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 	} else if err := j.reregister(ctx); err != nil {
 		return err
 	}
-	return j.reconcileAll(ctx)
+	drop, err := j.dropOrphans(ctx, tables)
+	if err != nil {
+		return err
+	}
+	return j.reconcileAll(ctx, drop)
+}
+
+// dropOrphans: when the database has a user table, the views of users missing from it go
+// (deleted while the SSP was away: SPEC §1.1) and so do the per-user list_ref tables of missing
+// users that own no view; it returns those tables. Without a user table nothing is known.
+func (j *bootstrapJob) dropOrphans(ctx actor.Context, tables []string) (map[string]bool, error) {
+	if !slices.Contains(tables, userTable) {
+		return nil, nil
+	}
+	existing, err := membership.ListRefTables(j.ctx, j.env.db)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	var uids []string
+	for _, t := range existing {
+		if uid, ok := userOfTable(t); ok {
+			uids = append(uids, uid)
+		}
+	}
+	o, err := requestFrom[*orphans](j.ctx, ctx, j.pids.coordinator, &dropOrphansReq{epoch: j.epoch, uids: uids}, jobStepTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	drop := map[string]bool{}
+	if j.env.cfg.RefMode == membership.RefDedicated {
+		for _, uid := range o.missing {
+			drop[membership.UserTable(uid)] = true
+		}
+	}
+	return drop, nil
 }
 
 // verify compares the loaded tables with the scheduler's table hashes (SPEC §6.3, §6.4): a
@@ -199,7 +234,7 @@ func (j *bootstrapJob) verify(ctx actor.Context) error {
 	}
 	var diffs []string
 	for t := range tables {
-		if strings.HasPrefix(t, "_00_") {
+		if membership.IsInternal(t) {
 			continue // the SSP's own tables are not base data
 		}
 		want, ok := j.hashes[t]
@@ -248,8 +283,9 @@ func (j *bootstrapJob) reregister(ctx actor.Context) error {
 	return nil
 }
 
-// reconcileAll makes every list_ref table's edges equal to the computed membership.
-func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
+// reconcileAll makes every list_ref table's edges equal to the computed membership; the tables
+// in drop are removed instead (their writers retry until the removal succeeds).
+func (j *bootstrapJob) reconcileAll(ctx actor.Context, drop map[string]bool) error {
 	if _, err := requestFrom[*done](j.ctx, ctx, j.pids.writers, &ensureTableReq{table: membership.GlobalTable}, jobStepTimeout); err != nil {
 		j.env.log.WithError(err).Warn("bootstrap: define " + membership.GlobalTable)
 	}
@@ -278,6 +314,11 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 		return err
 	}
 	for _, t := range names {
+		if drop[t] {
+			uid, _ := userOfTable(t)
+			ctx.Send(j.pids.writers, &dropUserTableReq{uid: uid})
+			continue
+		}
 		vs := snap.tables[t]
 		if vs == nil {
 			vs = map[string]membership.ViewMembership{}
@@ -290,19 +331,19 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context) error {
 }
 
 // owned returns which views' edges a reconcile may touch (SPEC §6.7): standalone every one
-// (nil); in scheduler mode the views whose `_00_query` row names this SSP and those it holds,
-// never another SSP's.
+// (nil); in scheduler mode the views whose `_00_query` row names this SSP (marked unregistered
+// or not) and those it holds, never another SSP's.
 func (j *bootstrapJob) owned(snap *snapshotReply) (func(string) bool, error) {
 	if j.env.owner == "" {
 		return nil, nil
 	}
-	rows, err := j.env.store.LoadQueries(j.ctx, j.env.owner)
+	keys, err := j.env.store.OwnedKeys(j.ctx, j.env.owner)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	mine := map[string]bool{}
-	for _, r := range rows {
-		mine[r.Key] = true
+	for _, k := range keys {
+		mine[k] = true
 	}
 	for _, views := range snap.tables {
 		for key := range views {

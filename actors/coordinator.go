@@ -41,13 +41,18 @@ type (
 	registerDone struct {
 		members []engine.Member
 	}
-	// unregisterReq drops a view and its edges; answered with done.
+	// unregisterReq drops a view and its edges and has its `_00_query` row marked (by the queries
+	// actor, after any registration of the key taken before); answered with done.
 	unregisterReq struct{ key string }
-	// dropFailedView: the `_00_query` row of a new view could not be written, so the view
-	// goes again — unless it was registered again since (regSeq).
-	dropFailedView struct {
+	// registrationFailed: the `_00_query` row of a registration could not be written, so the
+	// view goes back to what its row describes — gone if the registration created it, else its
+	// previous definition (prev) — unless it was registered again since (regSeq); then the
+	// requester is answered with err.
+	registrationFailed struct {
 		key    string
 		regSeq uint64
+		prev   *viewDef
+		err    error // the requester's answer, once the view is back
 	}
 	// expireReq: the TTL sweep found the view's row expired. The coordinator hands the
 	// conditional delete to the queries actor, in order with the view's registrations.
@@ -111,6 +116,9 @@ type (
 		referenced, subquery []string
 	}
 	depsReq struct{}
+	// healthReq asks for what /health shows of the coordinator; answered with *healthReply.
+	healthReq   struct{}
+	healthReply struct{ views, tables int }
 	// backlogReport: the deltas routed to the writers and not yet handed to the database
 	// (from the writers supervisor, when the count moves by a granule).
 	backlogReport struct{ queued int }
@@ -119,9 +127,26 @@ type (
 	viewMoved struct{ key string }
 	// parkCheck: the earliest parked ingest may have reached its deadline.
 	parkCheck struct{}
+	// dropOrphansReq: the bootstrap loaded a user table; views owned by a user it does not hold
+	// go (as on the user's DELETE: memory, edges, rows marked). uids are the owners of the
+	// per-user list_ref tables in the database; answered with orphans, which names those of
+	// them whose user is missing and who owns no view left.
+	dropOrphansReq struct {
+		epoch uint64
+		uids  []string
+	}
+	orphans struct {
+		views   []string
+		missing []string
+	}
 	// setGate tells the coordinator whether to accept work: nil accepts, otherwise the error
-	// every ingest and registration is refused with (sent by the root on status changes).
-	setGate struct{ refuse error }
+	// every ingest and registration is refused with (sent by the root on status changes). With
+	// buffer set (a standalone bootstrap) ingests are accepted while the gate is closed, up to
+	// Config.BootstrapBuffer of them, and applied in order when it opens.
+	setGate struct {
+		refuse error
+		buffer bool
+	}
 	// finishStepsReq refuses what waits (parked ingests) and is answered once everything
 	// before it was stepped (shutdown).
 	finishStepsReq struct{}
@@ -162,14 +187,24 @@ type coordinatorState struct {
 	parkTimer  *time.Timer
 	members    int
 	started    bool
+	// buffering: while the gate is closed, ingests are accepted into buffered (setGate).
+	// buffered outlives a restart of the coordinator: every change in it was answered.
+	buffering bool
+	buffered  []engine.Change
+	// deletedUsers holds the users whose DELETE was ingested and no CREATE or UPDATE since
+	// (by record id text): their views were dropped and a registration owned by one of them is
+	// refused, so nothing writes to (or defines again) their list_ref table. A reset or a
+	// bootstrap empties it (the bootstrap drops the views of users it does not find).
+	deletedUsers map[string]bool
 }
 
 func newCoordinatorState() *coordinatorState {
 	return &coordinatorState{
-		eng:   engine.New(engine.Options{}),
-		views: map[string]*viewDef{},
-		gate:  fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
-		epoch: 1,
+		eng:          engine.New(engine.Options{}),
+		views:        map[string]*viewDef{},
+		deletedUsers: map[string]bool{},
+		gate:         fmt.Errorf("%w: SSP is %s", ErrNotReady, StatusBootstrapping),
+		epoch:        1,
 	}
 }
 
@@ -228,7 +263,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			return
 		}
 		c.unregister(ctx, m.key)
-		reply(ctx, &done{}, nil)
+		// Marked even when the view is not in memory: a retry after a failed mark completes it.
+		ctx.RequestWithCustomSender(c.pids.queries, &markUnregistered{keys: []string{m.key}}, ctx.Sender())
 	case *scheduler.ProbeReq:
 		// The scheduler link asks before each heartbeat (forwarded by the root).
 		ctx.Respond(&scheduler.ProbeReply{Ready: st.gate == nil, Views: len(st.views)})
@@ -243,10 +279,11 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			ctx.Send(c.pids.views, &retireView{key: m.key})
 			c.env.log.WithField("view", m.key).Warn("view registered on another SSP: dropped here, its edges left to its new owner")
 		}
-	case *dropFailedView:
+	case *registrationFailed:
 		if d := st.views[m.key]; d != nil && d.regSeq == m.regSeq {
-			c.unregister(ctx, m.key)
+			c.restore(ctx, m.key, m.prev)
 		}
+		reply(ctx, nil, m.err)
 	case *expireReq:
 		var seq uint64
 		if d := st.views[m.key]; d != nil {
@@ -298,10 +335,18 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(c.rematerialize(ctx))
+	case *dropOrphansReq:
+		if err := c.stale(m.epoch); err != nil {
+			reply(ctx, nil, err)
+			return
+		}
+		ctx.Respond(c.dropOrphans(ctx, m.uids))
 	case *beginResetReq:
 		st.resetting = true
+		// st.buffered stays: each change may not be committed yet, so no load can stand in for it.
 		st.eng.Reset()
 		st.next = nil
+		clear(st.deletedUsers)
 		for key := range st.views {
 			delete(st.views, key)
 		}
@@ -329,6 +374,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ctx.Respond(c.debugView(m.key))
 	case *depsReq:
 		ctx.Respond(&DepsDebug{DependencyMap: st.eng.Dependencies(), TablesInStore: st.eng.Tables(), ViewCount: len(st.views)})
+	case *healthReq:
+		ctx.Respond(&healthReply{views: len(st.views), tables: st.eng.TableCount()})
 	case *backlogReport:
 		st.backlogSum = m.queued
 		c.env.m.writerBacklog.Set(float64(st.backlogSum))
@@ -337,7 +384,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		st.parkTimer = nil
 		c.unpark(ctx)
 	case *setGate:
-		st.gate = m.refuse
+		st.gate, st.buffering = m.refuse, m.buffer
+		if st.gate == nil {
+			c.drainBuffered(ctx)
+		}
 		c.unpark(ctx)
 	case *finishStepsReq:
 		c.unpark(ctx)
@@ -346,7 +396,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		ctx.Respond(&actorState{state: map[string]any{
 			"views": len(st.views), "tables": len(st.eng.Tables()), "members": st.members,
 			"accepting": st.gate == nil, "parked_ingests": len(st.parked), "edge_backlog": st.backlogSum,
-			"resetting": st.resetting,
+			"resetting": st.resetting, "buffered_ingests": len(st.buffered),
 		}})
 	}
 }
@@ -377,7 +427,17 @@ func (c *coordinator) busy() error {
 func (c *coordinator) ingest(ctx actor.Context, m *ingestReq) {
 	st := c.st
 	if st.gate != nil {
-		reply(ctx, nil, st.gate)
+		if !st.buffering {
+			reply(ctx, nil, st.gate)
+			return
+		}
+		if len(st.buffered) >= c.env.cfg.BootstrapBuffer {
+			reply(ctx, nil, fmt.Errorf("%w (and %d changes wait for the bootstrap to end: SPKY_SSP_BOOTSTRAP_BUFFER)", st.gate, len(st.buffered)))
+			return
+		}
+		st.buffered = append(st.buffered, m.change)
+		c.env.m.bootBuffered.Set(float64(len(st.buffered)))
+		reply(ctx, &ingestDone{}, nil)
 		return
 	}
 	if len(st.parked) > 0 || c.overBacklog() {
@@ -390,6 +450,26 @@ func (c *coordinator) ingest(ctx actor.Context, m *ingestReq) {
 		return
 	}
 	c.step(ctx, m, ctx.Sender())
+}
+
+// drainBuffered applies the ingests accepted during the bootstrap, in the order they came,
+// now that the load is done and the views are registered (SPEC §5). Every change is a full row
+// (or a DELETE) sent before its transaction committed, so applying them in order over the
+// loaded rows leaves each touched record as its last change made it, whether the load read it
+// before or after that change: the result is exact whatever the interleaving.
+func (c *coordinator) drainBuffered(ctx actor.Context) {
+	st := c.st
+	if len(st.buffered) == 0 {
+		return
+	}
+	n := len(st.buffered)
+	for i, ch := range st.buffered {
+		c.step(ctx, &ingestReq{change: ch}, nil)
+		st.buffered[i] = engine.Change{}
+	}
+	st.buffered = st.buffered[:0]
+	c.env.m.bootBuffered.Set(0)
+	c.env.log.WithField("changes", n).Info("bootstrap: changes accepted while loading applied")
 }
 
 // unpark answers or steps parked ingests, in order: refused when the gate closed or their
@@ -475,10 +555,107 @@ func (c *coordinator) step(ctx actor.Context, m *ingestReq, replyTo *actor.PID) 
 		st.members += diff
 		c.env.m.members.Add(float64(diff))
 	}
+	if m.change.Table == userTable && m.change.Op == engine.OpCreate {
+		c.userCreated(ctx, m.change)
+	}
 	if len(fan.deltas) > 0 {
 		ctx.Send(c.pids.views, fan)
 	}
+	if m.change.Table == userTable {
+		c.userChanged(ctx, m.change)
+	}
 	answer(ctx, replyTo, &ingestDone{}, nil)
+}
+
+// userTable is the table of Sp00ky's users (SPEC §1.1): the owners of views.
+const userTable = "user"
+
+// ownerKey is the text a view's owner (auth_id) is compared by: a record id in one spelling.
+func ownerKey(authID string) string {
+	if r, ok := value.ParseRecord(authID); ok {
+		return value.RecordString(r)
+	}
+	return authID
+}
+
+// userCreated defines a created user's list_ref table (dedicated mode) again, ahead of the
+// step's edge writes and after any removal of it sent before — a DELETE stepped from the
+// bootstrap buffer, or the bootstrap's orphan drop: /ingest defined the table when the change
+// arrived, which may have been before that removal. Otherwise the writer has it already.
+func (c *coordinator) userCreated(ctx actor.Context, ch engine.Change) {
+	if _, uid, ok := c.env.userTableOf(value.RecordString(ch.ID)); ok {
+		ctx.Send(c.pids.writers, &ensureTableReq{table: membership.UserTable(uid)})
+	}
+}
+
+// userChanged follows a step of the user table (SPEC §1.1): a user created or updated exists
+// again; a user deleted loses its views — memory and edges, their `_00_query` rows marked
+// unregistered — and then its list_ref table (dedicated mode), after every edge write sent
+// so far. The step's own deltas went to the views before, so each dropped view writes them,
+// then removes its edges.
+func (c *coordinator) userChanged(ctx actor.Context, ch engine.Change) {
+	st := c.st
+	user := value.RecordString(ch.ID)
+	if ch.Op != engine.OpDelete {
+		delete(st.deletedUsers, user)
+		return
+	}
+	st.deletedUsers[user] = true
+	var keys []string
+	for key, def := range st.views {
+		if def.authID != "" && ownerKey(def.authID) == user {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	c.dropViews(ctx, keys)
+	fields := logrus.Fields{"user": user, "views": len(keys)}
+	if _, uid, ok := c.env.userTableOf(user); ok {
+		ctx.Send(c.pids.writers, &dropUserTableReq{uid: uid})
+		fields["table"] = membership.UserTable(uid)
+	}
+	c.env.log.WithFields(fields).Info("user deleted: its views and list_ref table dropped")
+}
+
+// dropOrphans drops the views whose owner is a user record missing from the user table (deleted
+// while the SSP was away) and returns them with the uids whose user is missing and who own no
+// view left.
+func (c *coordinator) dropOrphans(ctx actor.Context, uids []string) *orphans {
+	st := c.st
+	missing := func(user string) bool {
+		r, ok := value.ParseRecord(user)
+		return ok && r.Table() == userTable && !st.eng.Has(r)
+	}
+	out := &orphans{}
+	for key, def := range st.views {
+		if def.authID != "" && missing(ownerKey(def.authID)) {
+			out.views = append(out.views, key)
+		}
+	}
+	sort.Strings(out.views)
+	c.dropViews(ctx, out.views)
+	for _, uid := range uids {
+		if missing(userTable+":"+uid) && !c.tableInUse(membership.UserTable(uid)) {
+			out.missing = append(out.missing, uid)
+		}
+	}
+	if len(out.views)+len(out.missing) > 0 {
+		c.env.log.WithFields(logrus.Fields{"views": len(out.views), "tables": len(out.missing)}).
+			Info("bootstrap: views and list_ref tables of deleted users dropped")
+	}
+	return out
+}
+
+// dropViews unregisters views (memory and edges) and has their `_00_query` rows marked
+// unregistered, as an unregistration over HTTP does (without an answer to wait for).
+func (c *coordinator) dropViews(ctx actor.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	for _, key := range keys {
+		c.unregister(ctx, key)
+	}
+	ctx.Send(c.pids.queries, &markUnregistered{keys: keys})
 }
 
 // versionEvent tells the versions actor about a change's version (SPEC §2.4) and returns the
@@ -561,10 +738,20 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 	start := time.Now()
 	req := m.req
 	key := req.Key
+	if m.authID != "" && st.deletedUsers[ownerKey(m.authID)] {
+		reply(ctx, nil, fmt.Errorf("%w: view %s: its owner %s was deleted (its user DELETE was ingested); register it again once the user exists",
+			ErrConflict, key, m.authID))
+		return
+	}
 	table := c.env.tableOf(m.authID)
 	st.regSeq++
 	seq := st.regSeq
 	cur := st.views[key]
+	var prev *viewDef
+	if cur != nil {
+		cp := *cur
+		prev = &cp
+	}
 	if cur != nil && cur.surql == req.SurQL && value.Compare(cur.params, req.Params) == 0 {
 		// The same query: refresh the owner data, recompute nothing.
 		ms, _ := st.eng.Members(key)
@@ -573,7 +760,7 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 			ctx.Send(c.pids.views, &replaceView{key: key, table: table, clientID: req.ClientID, authID: m.authID, members: ms})
 		}
 		cur.format, cur.regSeq = req.Format, seq
-		c.writeRow(ctx, m, table, ms, seq, true, false, start)
+		c.writeRow(ctx, m, table, ms, seq, true, prev, start)
 		return
 	}
 	ms, err := c.registerEngine(st.eng, key, req.SurQL, req.Params)
@@ -598,12 +785,13 @@ func (c *coordinator) register(ctx actor.Context, m *registerReq) {
 		reply(ctx, &registerDone{members: ms}, nil)
 		return
 	}
-	c.writeRow(ctx, m, table, ms, seq, false, cur == nil, start)
+	c.writeRow(ctx, m, table, ms, seq, false, prev, start)
 }
 
 // writeRow hands the view's `_00_query` row to the queries actor, which answers the
-// registration's requester.
-func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, ms []engine.Member, seq uint64, refresh, created bool, start time.Time) {
+// registration's requester. prev is the view's definition before the registration (nil when
+// it created the view): what the view goes back to if the row cannot be written.
+func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, ms []engine.Member, seq uint64, refresh bool, prev *viewDef, start time.Time) {
 	req := m.req
 	top := 0
 	for _, mm := range ms {
@@ -614,7 +802,7 @@ func (c *coordinator) writeRow(ctx actor.Context, m *registerReq, table string, 
 	w := &writeQueryRow{
 		row: membership.QueryRow{Key: req.Key, SurQL: req.SurQL, Params: req.Params, ClientID: req.ClientID, AuthID: m.authID, SSPID: c.env.cfg.SSPID,
 			TTL: req.TTL, LastActiveAt: req.LastActiveAt, RegistrationTime: float64(time.Since(start)) / float64(time.Millisecond), RowCount: top},
-		refresh: refresh, created: created, regSeq: seq, members: ms,
+		refresh: refresh, prev: prev, regSeq: seq, members: ms,
 	}
 	if _, _, ok := c.env.userTableOf(m.authID); ok {
 		w.ensureTable = table
@@ -634,6 +822,38 @@ func (c *coordinator) registerEngine(eng *engine.Engine, key, src string, params
 		return nil, invalid(err)
 	}
 	return ms, nil
+}
+
+// restore puts a view whose registration failed (its row was not written) back as its row
+// describes it: gone when prev is nil, else prev — the owner data of a refresh, or the
+// previous query of a replacement, materialized again over the current data.
+func (c *coordinator) restore(ctx actor.Context, key string, prev *viewDef) {
+	st := c.st
+	cur := st.views[key]
+	if prev == nil {
+		c.unregister(ctx, key)
+		return
+	}
+	st.regSeq++
+	prev.regSeq = st.regSeq
+	var ms []engine.Member
+	if cur.surql == prev.surql && value.Compare(cur.params, prev.params) == 0 {
+		ms, _ = st.eng.Members(key)
+	} else {
+		var err error
+		if ms, err = c.registerEngine(st.eng, key, prev.surql, prev.params); err != nil {
+			// It was valid when registered; if the engine refuses it now, it goes.
+			c.env.log.WithField("view", key).WithError(err).Error("a view whose registration failed could not be restored; dropped")
+			c.unregister(ctx, key)
+			return
+		}
+		prev.members = len(ms)
+		st.members += len(ms) - cur.members
+		c.env.m.members.Add(float64(len(ms) - cur.members))
+	}
+	st.views[key] = prev
+	ctx.Send(c.pids.views, &replaceView{key: key, table: prev.table, clientID: prev.clientID, authID: prev.authID, members: ms})
+	c.env.log.WithField("view", key).Warn("registration failed: the view is back to its previous definition")
 }
 
 // unregister drops a view from the engine and retires its actor (which removes its edges).

@@ -64,7 +64,7 @@ const (
 )
 
 // supervisorKinds are the kinds that have children to list.
-var supervisorKinds = map[string]bool{kindRoot: true, kindViews: true, kindWriters: true, kindHousekeeping: true}
+var supervisorKinds = map[string]bool{kindRoot: true, kindViews: true, kindWriters: true, kindHousekeeping: true, kindJobs: true}
 
 // DebugActors walks the live supervision tree (GET /debug/actors): every supervisor is asked
 // for its children, every actor for a summary of its own state; an actor that does not answer

@@ -1,8 +1,8 @@
 // Package actors is the SSP's actor system (SPEC §4) on github.com/asynkron/protoactor-go: it
 // keeps every registered view materialized while changes are ingested, writes each view's
 // membership into SurrealDB, bootstraps from the database, sweeps expired views and flushes
-// view metrics. *Service is the facade the HTTP layer calls (API); it holds no state of the
-// SSP and only sends messages.
+// view metrics, and runs the outbox jobs of the job tables. *Service is the facade the HTTP
+// layer calls (API); it holds no state of the SSP and only sends messages.
 //
 // # The supervision tree
 //
@@ -17,11 +17,12 @@
 //	│   ├── queries         every write of `_00_query` rows                            queries.go
 //	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
 //	│   ├── metrics         view metrics → `_00_query`                                 flusher.go
-//	│   └── schema          re-reads the tables' field types (package schema)         schema.go
+//	│   ├── schema          re-reads the tables' field types (package schema)         schema.go
+//	│   └── dbwatch         probes SurrealDB every 2 s: /health's db, ssp_db_up         dbwatch.go
 //	├── scheduler           scheduler mode only: the link (package scheduler)          ../scheduler
+//	├── jobs                job tables only: supervisor + router of the job tables     jobs.go
+//	│   └── job_table ×J    one per job table: its queue, runs, backoffs, sweep        jobtable.go, jobrun.go
 //	└── job                 a bootstrap (SPEC §5, §6.5) or a /reset while one runs     bootstrap.go, reset.go
-//
-// The job-table runners (SPEC §8) will hang under the root as further children.
 //
 // # Scheduler mode
 //
@@ -85,6 +86,31 @@
 // them is written. A view key registered again right after it was retired starts its new
 // actor only when the old one has sent its last writes.
 //
+// # Job tables (SPEC §8)
+//
+//	http → Service.Ingest → (accepted) → jobs → job_table → run goroutine → SurrealDB, backend
+//
+// After the coordinator accepted a change, Service.Ingest offers a job to the jobs supervisor
+// when the table is a job table, the change is a CREATE, UPDATE or MERGE whose record says
+// status "pending", and the SSP runs standalone or job_assignee is its id (a replay from the
+// scheduler carries none). The supervisor routes it to the table's actor, which queues it
+// (Config.JobQueue places; a job known there already is a duplicate; a full queue drops the
+// offer — the row stays pending for the sweep) and starts at most the table's concurrency of
+// runs. A run is a goroutine reporting back as messages: it claims the row (package
+// surreal/outbox: one conditional UPDATE makes exactly one SSP the runner of an attempt; it
+// polls while the row is not visible yet, since Sp00ky's events post to /ingest from inside
+// the writer's transaction), checks its fields (a row it cannot read fails, the reason on
+// it), sends the request, and writes the outcome fenced on its claim — success, a retry
+// (pending, run_after = now + backoff; the actor offers it again when the backoff ends),
+// failed. An outcome write SurrealDB refuses is re-sent for a minute (it is fenced, so that is
+// safe; losing it would send the request again). The actor keeps the cancel function of each
+// run: /job/kill cancels the request, a shutdown cancels what is still running after half its
+// time (the job is released: pending again). Every JobSweepInterval, and at once when a
+// bootstrap ends, the actor sweeps its table for rows a claim would take (pending — in
+// scheduler mode only once unchanged for JobPendingGrace, so another SSP's assigned job is not
+// snatched first —, processing with an expired lease, or processing under this SSP's id and
+// not running here: left by an earlier process) and offers them.
+//
 // # Failures and restarts
 //
 // Every supervisor counts a child's failure (ssp_actor_restarts_total{kind}, and the child's
@@ -104,9 +130,13 @@
 //     engine and a new epoch (a bootstrap attempt that began before fails instead of going on
 //     over the empty engine) and refuses work; the root re-bootstraps in process (views kept,
 //     edges reconciled).
-//   - queries (answers the registration it failed on), ttl, metrics, schema, versions (its waits end:
+//   - queries (answers the registration it failed on), ttl, metrics, schema, dbwatch, versions (its waits end:
 //     the edges are written without them): restart.
 //   - job: not restarted (it would start over); its failure ends it.
+//   - job_table: restarts with its state (queue, runs, backoffs outlive the incarnation); an
+//     operator action it failed on is answered with the failure, a run's report is handed to
+//     the new incarnation once (a run frees its place first thing), and an offer or sweep
+//     answer it lost is found again by the next sweep.
 //
 // Supervisors themselves never fail (a panic is logged), since a restarted supervisor would
 // stop its children.
@@ -120,8 +150,9 @@
 //
 // The root runs administrative jobs one at a time in a child actor: the first bootstrap, an
 // in-process re-bootstrap (Rebootstrap; also after a coordinator restart), a /reset. While a
-// bootstrap runs the status is bootstrapping and the coordinator refuses work. Shutdown
-// refuses new work, ends a running job, lets the coordinator finish what it accepted, stops
+// bootstrap runs the status is bootstrapping and the coordinator refuses work. Shutdown first
+// drains the job tables (DrainJobs: no more claims, running requests end or are cancelled and
+// released), then refuses new work, ends a running job, lets the coordinator finish what it accepted, stops
 // the TTL sweeps, lets every view actor forward its last writes, drains every writer
 // (including pending `_00_rv` waits), flushes the view metrics, then stops the tree.
 package actors

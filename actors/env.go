@@ -19,6 +19,8 @@ import (
 type Database interface {
 	membership.Querier
 	Version(ctx context.Context) (string, error)
+	// Ping is one round trip without retries: the dbwatch actor's probe.
+	Ping(ctx context.Context) error
 }
 
 // Hooks let tests act inside the actors. Production leaves them nil.
@@ -55,11 +57,15 @@ type env struct {
 	// bootAttempts and bootDelay bound the bootstrap's whole attempts (SPEC §5).
 	bootAttempts int
 	bootDelay    time.Duration
+	// pingEvery is how often the dbwatch actor probes the database.
+	pingEvery time.Duration
 	// link is the scheduler link's configuration in scheduler mode (SPEC §6), nil standalone.
 	link *scheduler.LinkConfig
 	// owner is this SSP's id in scheduler mode, "" standalone: the views it restores, sweeps,
 	// reconciles and writes are those whose `_00_query` row names it (SPEC §6.7).
 	owner string
+	// jobTables are the configured job tables by table name (SPEC §8).
+	jobTables map[string]config.JobTable
 }
 
 // newEdgeWriter returns the membership.Writer of one list_ref table (owned by its writer

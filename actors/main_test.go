@@ -18,6 +18,7 @@ import (
 	"github.com/sp00ky/ssp/config"
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
+	"github.com/sp00ky/ssp/internal/faultproxy"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -49,6 +50,11 @@ type harness struct {
 	db  *conn.Conn
 	s   *Service
 	reg *prometheus.Registry
+	// proxy, when harnessOpts.proxy is set, is between the Service's connection and the
+	// database (h.db, the test's own connection, is direct).
+	proxy *faultproxy.Proxy
+	// deps started s; restart starts the next Service with them.
+	deps Deps
 }
 
 type harnessOpts struct {
@@ -56,6 +62,10 @@ type harnessOpts struct {
 	deps    func(*Deps)
 	seed    func(h *harness) // runs on the database before Start
 	noReady bool             // do not wait for StatusReady
+	proxy   bool             // the Service reaches the database through h.proxy (faults on demand)
+	// beforeStart runs once h.deps and h.proxy are set, just before the Service starts: it may
+	// change h.deps (hooks that need h, a wrapped DB) and put the proxy in a fault mode.
+	beforeStart func(h *harness)
 }
 
 func defaultConfig() config.Config {
@@ -75,13 +85,14 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
+	dbName := fmt.Sprintf("db%d", dbSeq.Add(1))
 	db, err := conn.Dial(ctx, conn.Config{URL: srv.URL(), User: srv.User, Pass: srv.Pass, NS: "actors",
-		DB: fmt.Sprintf("db%d", dbSeq.Add(1)), Log: testLog()})
+		DB: dbName, Log: testLog()})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	h := &harness{t: t, ctx: ctx, db: db, reg: prometheus.NewRegistry()}
+	h := &harness{t: t, ctx: ctx, db: db}
 	if o.seed != nil {
 		o.seed(h)
 	}
@@ -89,27 +100,67 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	deps := Deps{Config: cfg, Log: testLog(), DB: db, Registry: h.reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond}
+	sdb := db
+	if o.proxy {
+		p, err := faultproxy.New(srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		h.proxy = p
+		sdb, err = conn.Dial(ctx, conn.Config{URL: "ws://" + p.Addr(), User: srv.User, Pass: srv.Pass, NS: "actors",
+			DB: dbName, Log: testLog(), MaxAttempts: 3, RetryDeadline: 2 * time.Second, AttemptTimeout: time.Second})
+		if err != nil {
+			t.Fatalf("dial through the proxy: %v", err)
+		}
+		t.Cleanup(func() { _ = sdb.Close(context.Background()) })
+	}
+	deps := Deps{Config: cfg, Log: testLog(), DB: sdb, Registry: h.reg, Version: "test", BootstrapRetryDelay: 10 * time.Millisecond}
 	if o.deps != nil {
 		o.deps(&deps)
 	}
-	s, err := New(deps)
-	if err != nil {
-		t.Fatalf("New: %v", err)
+	h.deps = deps
+	if o.beforeStart != nil {
+		o.beforeStart(h)
 	}
-	h.s = s
-	if err := s.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = s.Shutdown(sctx)
-	})
+	h.start()
 	if !o.noReady {
 		h.waitStatus(StatusReady)
 	}
 	return h
+}
+
+// start starts a Service with h.deps (a fresh metrics registry each time).
+func (h *harness) start() {
+	h.t.Helper()
+	h.reg = prometheus.NewRegistry()
+	h.deps.Registry = h.reg
+	s, err := New(h.deps)
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	h.s = s
+	if err := s.Start(h.ctx); err != nil {
+		h.t.Fatalf("Start: %v", err)
+	}
+	h.t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.Shutdown(sctx)
+	})
+}
+
+// restart shuts the Service down and starts another on the same database (a process restart),
+// waiting until it is ready.
+func (h *harness) restart() {
+	h.t.Helper()
+	sctx, cancel := context.WithTimeout(h.ctx, time.Minute)
+	defer cancel()
+	if err := h.s.Shutdown(sctx); err != nil {
+		h.t.Fatalf("shutdown: %v", err)
+	}
+	h.start()
+	h.waitStatus(StatusReady)
 }
 
 // waitFor polls cond until it holds or the deadline passes; cond's text explains a failure.

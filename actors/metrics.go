@@ -22,11 +22,26 @@ type metrics struct {
 	rvTimeouts     prometheus.Counter     // ssp_rv_wait_timeouts_total
 	rebootstraps   *prometheus.CounterVec // ssp_rebootstraps_total{reason}
 	bootstrapRows  prometheus.Gauge       // ssp_bootstrap_rows
+	bootBuffered   prometheus.Gauge       // ssp_bootstrap_buffered_changes
 	viewsMoved     prometheus.Counter     // ssp_views_moved_total
+	dbUp           prometheus.Gauge       // ssp_db_up
+	dbOutages      prometheus.Counter     // ssp_db_outages_total
 	writerBacklog  prometheus.Gauge       // ssp_mailbox_depth{actor="writers"}, set by the coordinator
 	mailbox        prometheus.GaugeFunc   // ssp_mailbox_depth{actor="coordinator"}
 	inFlight       prometheus.GaugeFunc   // ssp_ingests_in_flight
-	all            []prometheus.Collector // everything above, for registration
+
+	// Job tables (SPEC §8), by table.
+	jobs        *prometheus.CounterVec   // ssp_jobs_total{table,outcome}: jobs ended (success, failed, killed, invalid)
+	jobRuns     *prometheus.CounterVec   // ssp_job_runs_total{table,outcome}: every run taken from a queue
+	jobAttempts *prometheus.CounterVec   // ssp_job_attempts_total{table,result}: requests sent
+	jobRetries  *prometheus.CounterVec   // ssp_job_retries_total{table}
+	jobDuration *prometheus.HistogramVec // ssp_job_request_duration_seconds{table}
+	jobQueue    *prometheus.GaugeVec     // ssp_job_queue_depth{table}
+	jobRunning  *prometheus.GaugeVec     // ssp_jobs_running{table}
+	jobOffers   *prometheus.CounterVec   // ssp_job_offers_total{table,result}
+	jobQueries  *prometheus.CounterVec   // ssp_job_db_queries_total{table,op}
+
+	all []prometheus.Collector // everything above, for registration
 }
 
 // Result labels of ssp_ingest_total.
@@ -36,6 +51,7 @@ const (
 	resultBusy     = "busy"
 	resultNotReady = "not_ready"
 	resultError    = "error"
+	resultIgnored  = "ignored" // a change of the SSP's own tables (`_00_*`)
 )
 
 // newMetrics builds the collectors; coordinatorDepth reports the coordinator's mailbox, inFlight
@@ -43,7 +59,7 @@ const (
 func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 	m := &metrics{
 		ingests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error).",
+			Name: "ssp_ingest_total", Help: "Ingested changes by table, operation and result (ok, invalid, busy, not_ready, error, ignored: a table of the SSP's own).",
 		}, []string{"table", "op", "result"}),
 		ingestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ssp_ingest_duration_seconds", Help: "Time from accepting an ingest to its answer (the change applied to the engine and handed to the affected views).",
@@ -70,7 +86,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssp_actor_restarts_total", Help: "Actor restarts by their supervisor, by actor kind (view, writer, coordinator, queries, ttl, metrics, versions, job).",
+			Name: "ssp_actor_restarts_total", Help: "Actor restarts by their supervisor, by actor kind (view, writer, coordinator, queries, ttl, metrics, versions, job, job_table).",
 		}, []string{"kind"}),
 		bootstrap: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ssp_bootstrap_duration_seconds", Help: "Duration of the last completed bootstrap (load, re-register, reconcile).",
@@ -84,12 +100,51 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		bootstrapRows: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ssp_bootstrap_rows", Help: "Base rows loaded by the last completed bootstrap.",
 		}),
+		bootBuffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_bootstrap_buffered_changes",
+			Help: "Ingests accepted during the running bootstrap and not yet applied (standalone; SPKY_SSP_BOOTSTRAP_BUFFER).",
+		}),
 		viewsMoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_views_moved_total", Help: "Views dropped because they were registered on another SSP (scheduler mode).",
+		}),
+		dbUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ssp_db_up", Help: "1 while SurrealDB answers the SSP's probe (every 2 s), 0 during an outage (also 0 before the first answer).",
+		}),
+		dbOutages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_db_outages_total", Help: "Database outages seen: probes that failed after the database had answered (or before it ever did).",
 		}),
 		rvTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_rv_wait_timeouts_total", Help: "_00_version waits that gave up; the edges were written anyway.",
 		}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_jobs_total", Help: "Jobs this SSP ended, by job table and outcome (success, failed, killed, invalid).",
+		}, []string{"table", "outcome"}),
+		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_job_runs_total", Help: "Job runs (a claim and, when it was won, one request), by job table and outcome: success, failed, killed, invalid " +
+				"(the job ended); retry, released (pending again); not_claimed (another runner has it, or it ended), missing (the row never showed), lost_claim (its lease was taken over), error (a database failure; the job stays claimable).",
+		}, []string{"table", "outcome"}),
+		jobAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_job_attempts_total", Help: "Job requests sent, by job table and result (2xx, 3xx, 4xx, 5xx, network, timeout, cancelled).",
+		}, []string{"table", "result"}),
+		jobRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_job_retries_total", Help: "Failed job attempts that will be retried after a backoff, by job table.",
+		}, []string{"table"}),
+		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ssp_job_request_duration_seconds", Help: "Duration of one job request (sent to answered, failed or timed out), by job table.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"table"}),
+		jobQueue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ssp_job_queue_depth", Help: "Jobs queued in this SSP and not yet running, by job table.",
+		}, []string{"table"}),
+		jobRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ssp_jobs_running", Help: "Job runs in progress (claim, request, outcome write), by job table; at most the table's concurrency.",
+		}, []string{"table"}),
+		jobOffers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_job_offers_total", Help: "Jobs offered to a job table's queue, by result: queued, duplicate (known here already), full (left pending for the sweep), closing.",
+		}, []string{"table", "result"}),
+		jobQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssp_job_db_queries_total", Help: "Database round trips of the job runner, by job table and op: claim (a claim, or a poll while the offered row is not visible yet), lease (a longer timeout's lease), outcome, sweep, operator.",
+		}, []string{"table", "op"}),
 	}
 	const depthHelp = "Messages waiting: accepted ingests not yet stepped (coordinator), edge writes not yet handed to the database (writers)."
 	m.mailbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -102,8 +157,9 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.viewsMoved,
-		m.mailbox, m.writerBacklog, m.inFlight}
+		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved, m.dbUp, m.dbOutages,
+		m.mailbox, m.writerBacklog, m.inFlight,
+		m.jobs, m.jobRuns, m.jobAttempts, m.jobRetries, m.jobDuration, m.jobQueue, m.jobRunning, m.jobOffers, m.jobQueries}
 	return m
 }
 

@@ -22,7 +22,7 @@ type (
 	writeQueryRow struct {
 		row         membership.QueryRow
 		refresh     bool
-		created     bool
+		prev        *viewDef // the view before the registration; nil when it created it
 		regSeq      uint64
 		ensureTable string
 		members     []engine.Member
@@ -32,6 +32,10 @@ type (
 		key, authID string
 		regSeq      uint64
 	}
+	// markUnregistered marks the `_00_query` rows of views the coordinator dropped (an
+	// unregistration over HTTP, a deleted owner: SPEC §1.3) unregistered; answered (when
+	// asked) with done or the first error.
+	markUnregistered struct{ keys []string }
 	// checkOwner asks whether any `_00_query` row of an owner is left; if none, the
 	// coordinator hears ownerless.
 	checkOwner struct{ authID, table, uid string }
@@ -40,8 +44,8 @@ type (
 // queryTimeout bounds one registration's or expiry's database work.
 const queryTimeout = 30 * time.Second
 
-// queriesActor owns every write of `_00_query` rows: registrations (in the order the
-// coordinator registered them) and TTL expiries (handed over by the coordinator in the same
+// queriesActor owns every write of `_00_query` rows: registrations and unregistrations (in the
+// order the coordinator took them) and TTL expiries (handed over by the coordinator in the same
 // order), so a row always describes the view in memory without any lock. Its work is waiting
 // for the database; it waits for nothing else but the owner's table writer.
 type queriesActor struct {
@@ -72,6 +76,8 @@ func (q *queriesActor) Receive(ctx actor.Context) {
 		reply(ctx, &registerDone{members: m.members}, nil)
 	case *expireQuery:
 		q.expire(ctx, m)
+	case *markUnregistered:
+		reply(ctx, &done{}, q.mark(m.keys))
 	case *checkOwner:
 		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
@@ -88,13 +94,16 @@ func (q *queriesActor) Receive(ctx actor.Context) {
 	}
 }
 
-// failed answers a registration whose row could not be written; a view it created goes again
-// (nothing would ever expire it).
+// failed hands a registration whose row could not be written to the coordinator, which puts
+// the view back as its row describes it and then answers the requester with the error (a
+// registration is all or nothing).
 func (q *queriesActor) failed(ctx actor.Context, m *writeQueryRow, err error) {
-	if m.created {
-		ctx.Send(q.pids.coordinator, &dropFailedView{key: m.row.Key, regSeq: m.regSeq})
+	f := &registrationFailed{key: m.row.Key, regSeq: m.regSeq, prev: m.prev, err: fmt.Errorf("register view %s: %w", m.row.Key, err)}
+	if s := ctx.Sender(); s != nil {
+		ctx.RequestWithCustomSender(q.pids.coordinator, f, s) // the coordinator answers once the view is back
+		return
 	}
-	reply(ctx, nil, fmt.Errorf("register view %s: %w", m.row.Key, err))
+	ctx.Send(q.pids.coordinator, f)
 }
 
 func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
@@ -113,6 +122,24 @@ func (q *queriesActor) write(ctx actor.Context, m *writeQueryRow) error {
 		}
 	}
 	return q.env.store.UpsertQuery(cctx, r)
+}
+
+// mark marks the rows of keys unregistered; a row that cannot be marked is logged (a restart
+// would restore its view: the bootstrap drops it again if its owner is gone).
+func (q *queriesActor) mark(keys []string) error {
+	var first error
+	for _, key := range keys {
+		cctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		err := q.env.store.MarkUnregistered(cctx, key, q.env.owner)
+		cancel()
+		if err != nil {
+			q.env.log.WithField("view", key).WithError(err).Warn("mark the view's _00_query row unregistered")
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 func (q *queriesActor) expire(ctx actor.Context, m *expireQuery) {

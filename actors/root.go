@@ -74,7 +74,7 @@ type job struct {
 // pids are the fixed actors of one SSP. Their ids are fixed too (rootName/…), so the facade
 // and the root agree on them before anything runs.
 type pids struct {
-	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, scheduler *actor.PID
+	root, coordinator, views, writers, versions, housekeeping, queries, ttl, flusher, dbwatch, scheduler, jobs *actor.PID
 }
 
 const rootName = "ssp"
@@ -92,7 +92,9 @@ func newPIDs(sys *actor.ActorSystem) pids {
 		queries:      at(hk + "/" + kindQueries),
 		ttl:          at(hk + "/" + kindTTL),
 		flusher:      at(hk + "/" + kindFlusher),
+		dbwatch:      at(hk + "/" + kindDBWatch),
 		scheduler:    at(rootName + "/" + kindScheduler),
+		jobs:         at(rootName + "/" + kindJobs),
 	}
 }
 
@@ -104,6 +106,8 @@ func newPIDs(sys *actor.ActorSystem) pids {
 //	├── writers          one writer actor per list_ref table
 //	├── versions         the `_00_rv` waits (SPEC §2.4)
 //	├── housekeeping     queries (`_00_query` rows), ttl, metrics
+//	├── scheduler        scheduler mode only: the link
+//	├── jobs             job tables only: one job_table actor per table (SPEC §8)
 //	└── job              a bootstrap or reset while one runs
 //
 // It owns the status outright: the coordinator is told when to accept work (setGate), never
@@ -265,10 +269,14 @@ func (r *rootActor) start(ctx actor.Context) {
 		panic(fmt.Errorf("spawn coordinator: %w", err))
 	}
 	r.byPID[pid.Id] = &child{kind: kindCoordinator, name: kindCoordinator, pid: pid, depth: depth}
+	r.setStatus(ctx, StatusBootstrapping, "") // the coordinator's gate, before any request reaches it
 	spawn(kindHousekeeping, func() actor.Actor { return newHousekeepingActor(e, p) })
 	if e.link != nil {
 		// It registers at once; the bootstrap waits for its snapshot.
 		spawn(kindScheduler, scheduler.NewLink(*e.link))
+	}
+	if len(e.jobTables) > 0 {
+		spawn(kindJobs, func() actor.Actor { return newJobsActor(e) })
 	}
 
 	self, sys := ctx.Self(), ctx.ActorSystem()
@@ -367,6 +375,9 @@ func (r *rootActor) jobEnded(ctx actor.Context, id uint64, err error) {
 		r.env.m.bootstrap.Set(time.Since(j.started).Seconds())
 		r.bootstrapped, r.mismatches = true, 0
 		r.setStatus(ctx, StatusReady, "")
+		if len(r.env.jobTables) > 0 {
+			ctx.Send(r.pids.jobs, &jobsStart{}) // jobs left pending or processing are looked for now
+		}
 	case errors.As(err, &mismatch) && !r.closing:
 		// SPEC §6.3: the snapshot was loaded twice already; register again for a fresh one,
 		// and fail after a third mismatch.
@@ -470,7 +481,10 @@ func (r *rootActor) setStatus(ctx actor.Context, st Status, detail string) {
 	case st != StatusReady:
 		refuse = fmt.Errorf("%w: SSP is %s", ErrNotReady, st)
 	}
-	ctx.Send(r.pids.coordinator, &setGate{refuse: refuse})
+	// A standalone SSP takes ingests while it bootstraps (Sp00ky's events fail the app's write
+	// on a 503); behind a scheduler it refuses them: the scheduler buffers (SPEC §5, §6).
+	buffer := st == StatusBootstrapping && !r.closing && r.env.link == nil && r.env.cfg.BootstrapBuffer > 0
+	ctx.Send(r.pids.coordinator, &setGate{refuse: refuse, buffer: buffer})
 }
 
 // shutdown refuses all further work and ends the running job; the requester is answered once

@@ -62,6 +62,8 @@ type Deps struct {
 	// attempts 5 s apart if zero, SPEC §5).
 	BootstrapAttempts   int
 	BootstrapRetryDelay time.Duration
+	// DBPingInterval is how often the database is probed for /health (2 s if zero).
+	DBPingInterval time.Duration
 	// Scheduler, when set, runs the SSP in scheduler mode (SPEC §6): the root's scheduler
 	// link registers with the scheduler and heartbeats, bootstraps read the scheduler's
 	// snapshot through its query proxy and are verified against its table hashes, and the
@@ -111,8 +113,14 @@ func New(deps Deps) (*Service, error) {
 	}
 	e := &env{
 		cfg: cfg, log: log, hooks: deps.Hooks, db: deps.DB, version: deps.Version, writerOpts: deps.EdgeWriter,
-		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay,
+		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, pingEvery: deps.DBPingInterval,
 		store: membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log}),
+	}
+	if len(cfg.JobTables) > 0 {
+		e.jobTables = map[string]config.JobTable{}
+		for _, jt := range cfg.JobTables {
+			e.jobTables[jt.Table] = jt
+		}
 	}
 	if e.bootAttempts <= 0 {
 		e.bootAttempts = 10
@@ -167,6 +175,19 @@ func checkConfig(cfg config.Config) error {
 	if cfg.IngestWait < 0 {
 		errs = append(errs, errors.New("SPKY_INGEST_WAIT_MS must not be negative"))
 	}
+	if len(cfg.JobTables) > 0 {
+		positive("SPKY_JOB_QUEUE", cfg.JobQueue > 0)
+		positive("SPKY_JOB_SWEEP_INTERVAL_MS", cfg.JobSweepInterval > 0)
+		positive("SPKY_JOB_LEASE_GRACE_MS", cfg.JobLeaseGrace > 0)
+		if cfg.JobPendingGrace < 0 {
+			errs = append(errs, errors.New("SPKY_JOB_PENDING_GRACE_MS must not be negative"))
+		}
+		for _, jt := range cfg.JobTables {
+			if jt.Concurrency <= 0 || jt.Timeout <= 0 || jt.BaseURL == "" {
+				errs = append(errs, fmt.Errorf("job table %s needs a base_url, a positive timeout and concurrency (config gives defaults)", jt.Table))
+			}
+		}
+	}
 	if cfg.RefMode != membership.RefDedicated && cfg.RefMode != membership.RefSingle {
 		errs = append(errs, fmt.Errorf("SPKY_SSP_REF_MODE %q: use %q or %q", cfg.RefMode, membership.RefDedicated, membership.RefSingle))
 	}
@@ -178,7 +199,7 @@ func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
 // Start brings the actor system up; the root begins the bootstrap (SPEC §5) in the background
 // (status bootstrapping until it ends: ready, or failed after the retries).
-func (s *Service) Start(context.Context) error {
+func (s *Service) Start(ctx context.Context) error {
 	err := errors.New("actors: service already started")
 	s.startOnce.Do(func() {
 		select {
@@ -203,6 +224,13 @@ func (s *Service) Start(context.Context) error {
 		e, p, depth, disp := s.env, s.pids, s.coordDepth, s.disp
 		_, err = s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRootActor(e, p, depth, disp) }), rootName)
 		if err != nil {
+			err = fmt.Errorf("start the actor system: %w", err)
+			return
+		}
+		// The root answers once it started its children: every request after Start finds them.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err = request[*statusReply](sctx, s.sys.Root, s.pids.root, &statusReq{}); err != nil {
 			err = fmt.Errorf("start the actor system: %w", err)
 			return
 		}
@@ -246,6 +274,27 @@ func (s *Service) StatusDetail() (Status, string) {
 	return r.status, r.detail
 }
 
+// Health implements API. The database's state comes from the dbwatch actor, the counts from
+// the coordinator; a part that does not answer in time is reported as unknown.
+func (s *Service) Health(ctx context.Context) Health {
+	h := Health{EdgeBacklog: -1, DB: DBStatus{Status: dbUnknown}}
+	if s.running() != nil {
+		return h
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if d, err := request[*DBStatus](ctx, s.sys.Root, s.pids.dbwatch, &dbStatusReq{}); err == nil {
+		h.DB = *d
+	}
+	if r, err := request[*healthReply](ctx, s.sys.Root, s.pids.coordinator, &healthReq{}); err == nil {
+		h.Views, h.Tables = r.views, r.tables
+	}
+	if r, err := request[*unwrittenReply](ctx, s.sys.Root, s.pids.writers, &unwrittenReq{}); err == nil {
+		h.EdgeBacklog = r.queued + r.pending
+	}
+	return h
+}
+
 // stepGrace is how long an ingest's answer may take beyond its admission deadline (the step
 // itself).
 const stepGrace = 30 * time.Second
@@ -261,6 +310,12 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		count(resultNotReady)
 		return err
 	}
+	if membership.IsInternal(c.Table) {
+		// SPEC §1.1: the SSP's and Sp00ky's own tables are never base data; a scheduler may
+		// forward their changes. Answered 200, nothing stored.
+		count(resultIgnored)
+		return nil
+	}
 	deadline := start.Add(s.env.cfg.IngestWait)
 	if err := s.in.enter(ctx, deadline); err != nil {
 		if errors.Is(err, ErrBusy) {
@@ -271,14 +326,14 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		return err
 	}
 	defer s.in.leave()
-	userTable, uid, isUser := "", "", false
-	if c.Table == "user" {
-		userTable, uid, isUser = s.env.userTableOf(value.RecordString(c.ID))
+	ownTable, isUser := "", false
+	if c.Table == userTable {
+		ownTable, _, isUser = s.env.userTableOf(value.RecordString(c.ID))
 	}
-	if isUser && c.Op == engine.OpCreate && s.Status() == StatusReady {
+	if st := s.Status(); isUser && c.Op == engine.OpCreate && (st == StatusReady || st == StatusBootstrapping && s.env.link == nil) {
 		// Before the step, so the client can LIVE SELECT its table right after sign-up.
-		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: userTable}); err != nil {
-			s.env.log.WithField("table", userTable).WithError(err).Warn("define per-user list_ref table failed")
+		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: ownTable}); err != nil {
+			s.env.log.WithField("table", ownTable).WithError(err).Warn("define per-user list_ref table failed")
 		}
 	}
 	// The answer is awaited whatever ctx does: the change may be applied already.
@@ -300,9 +355,8 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		count(resultError)
 		return fmt.Errorf("ingest %s: %w", value.RecordString(c.ID), err)
 	}
-	if isUser && c.Op == engine.OpDelete {
-		// After the step's edge writes, which the affected views sent before they answered.
-		s.sys.Root.Send(s.pids.writers, &dropUserTableReq{uid: uid})
+	if s.offersJob(c, jobAssignee) {
+		s.sys.Root.Send(s.pids.jobs, &jobOffer{table: c.Table, id: c.ID, source: offerIngest})
 	}
 	count(resultOK)
 	s.env.m.ingestLatency.Observe(time.Since(start).Seconds())
@@ -350,7 +404,8 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (RegisterRe
 	return RegisterResult{ViewID: req.Key, ResultHash: resultHash(members), Records: members}, nil
 }
 
-// Unregister implements API (SPEC §1.3): the view and its edges go; its `_00_query` row stays.
+// Unregister implements API (SPEC §1.3): the view and its edges go; its `_00_query` row stays,
+// marked unregistered so that no bootstrap restores it.
 func (s *Service) Unregister(ctx context.Context, key string) error {
 	if err := s.running(); err != nil {
 		return err
@@ -460,6 +515,9 @@ func (s *Service) Info(ctx context.Context) Info {
 		info.Status, info.SurrealDBVersion = ri.status, ri.dbVersion
 		info.UptimeSeconds = int64(time.Since(ri.startedAt).Seconds())
 	}
+	if d, err := request[*DBStatus](ctx, s.sys.Root, s.pids.dbwatch, &dbStatusReq{}); err == nil {
+		info.DB = d
+	}
 	if st, err := s.DebugScheduler(ctx); err == nil {
 		si := &SchedulerInfo{URL: st.SchedulerURL, Link: string(st.Link), AdvertisedURL: st.AdvertisedURL,
 			SnapshotSeq: st.SnapshotSeq, Registrations: len(st.Registrations)}
@@ -491,8 +549,8 @@ func (s *Service) DebugScheduler(ctx context.Context) (*scheduler.State, error) 
 	return request[*scheduler.State](ctx, s.sys.Root, s.pids.scheduler, &scheduler.StateReq{})
 }
 
-// Shutdown stops the service gracefully: the root refuses new work (ErrShuttingDown) and ends
-// a running job, accepted ingests finish their steps, the view actors forward their last
+// Shutdown stops the service gracefully: the job tables stop claiming and their runs end
+// (DrainJobs), the root refuses new work (ErrShuttingDown) and ends a running job, accepted ingests finish their steps, the view actors forward their last
 // writes and stop, the writers write everything pending (after its `_00_rv` waits), the view
 // metrics are flushed, and the actors stop. If ctx ends first, what is still pending is
 // reported and abandoned.
@@ -504,7 +562,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			close(s.stopped)
 			return
 		}
-		err := s.drain(ctx)
+		err := s.DrainJobs(ctx)
+		if derr := s.drain(ctx); err == nil {
+			err = derr
+		}
 		if serr := s.sys.Root.StopFuture(s.pids.root).Wait(); serr != nil {
 			s.env.log.WithError(serr).Warn("shutdown: stop the actors")
 		}

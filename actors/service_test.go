@@ -184,15 +184,52 @@ func TestUnregister(t *testing.T) {
 		t.Errorf("unregister unknown: %v", err)
 	}
 	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"w|||thread:1@1|client-w|user:alice"}})
-	if h.queryRow("v").IsNone() {
+	if row := h.queryRow("v"); row.IsNone() {
 		t.Error("the _00_query row was deleted")
+	} else if row.Get(membership.UnregisteredField).Kind() != value.KindDatetime {
+		t.Errorf("the _00_query row is not marked unregistered: %s", row.SurQL())
 	}
 	if _, ok := h.s.DebugView(h.ctx, "v"); ok {
 		t.Error("view still registered")
 	}
-	// Registering it again right away writes its edges again (after the removal).
+	// Registering it again right away writes its edges again (after the removal) and clears the mark.
 	h.register("v", openThreads, "user:alice")
 	h.waitEdgesMatch()
+	if m := h.queryRow("v").Get(membership.UnregisteredField); !m.IsNone() {
+		t.Errorf("registering again left the mark %s", m.SurQL())
+	}
+}
+
+// A view unregistered over HTTP stays gone after a restart (issue 9: every unregistered view came
+// back at the next bootstrap); one registered again after its unregistration comes back.
+func TestUnregisteredViewsStayGoneAfterRestart(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	if err := h.write("CREATE", "thread:1", map[string]any{"status": "open"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"gone", "back", "kept"} {
+		h.register(k, openThreads, "user:alice")
+	}
+	for _, k := range []string{"gone", "back"} {
+		if err := h.s.Unregister(h.ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.register("back", openThreads, "user:alice")
+	h.waitEdgesMatch()
+	h.quiesce()
+	h.restart()
+	for k, want := range map[string]bool{"gone": false, "back": true, "kept": true} {
+		if _, ok := h.s.DebugView(h.ctx, k); ok != want {
+			t.Errorf("view %s registered after the restart: %v, want %v", k, ok, want)
+		}
+	}
+	if h.queryRow("gone").IsNone() {
+		t.Error("the unregistered view's row was deleted")
+	}
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {
+		"back|||thread:1@1|client-back|user:alice", "kept|||thread:1@1|client-kept|user:alice",
+	}})
 }
 
 func TestSingleMode(t *testing.T) {
@@ -315,5 +352,33 @@ func TestCallsAfterShutdown(t *testing.T) {
 	_ = h.s.DebugDeps(h.ctx)
 	if err := h.s.Shutdown(h.ctx); err != nil {
 		t.Errorf("second shutdown: %v", err)
+	}
+}
+
+// Changes of the SSP's own tables (a scheduler may forward them) are answered without error and
+// never stored: they show neither in /info nor in any view (SPEC §1.1; issue 9: they were
+// stored as base data).
+func TestOwnTablesAreNotBaseData(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.register("all", "SELECT * FROM thread", "")
+	for _, c := range []struct{ table, id string }{
+		{"_00_query", "_00_query:x"}, {"_00_list_ref", "_00_list_ref:y"}, {"_00_rv", "_00_rv:1"}, {"_00_version", "_00_version:1"},
+	} {
+		if err := h.s.Ingest(h.ctx, h.change(c.table, "CREATE", c.id, map[string]any{"n": 1}), ""); err != nil {
+			t.Fatalf("ingest into %s: %v", c.table, err)
+		}
+	}
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	info := h.s.Info(h.ctx)
+	for tb := range info.CircuitTables {
+		if strings.HasPrefix(tb, "_00_") {
+			t.Errorf("/info lists %s as base data: %v", tb, info.CircuitTables)
+		}
+	}
+	if n := metricValue(t, h.s.env.m.ingests.WithLabelValues("_00_query", "CREATE", resultIgnored)); n != 1 {
+		t.Errorf("ignored ingests of _00_query counted %v, want 1", n)
+	}
+	if len(info.CircuitTables) != 1 || info.CircuitTables["thread"] != 1 {
+		t.Errorf("circuit tables %v, want thread only", info.CircuitTables)
 	}
 }

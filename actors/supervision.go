@@ -24,8 +24,11 @@ const (
 	kindTTL          = "ttl"
 	kindFlusher      = "metrics"
 	kindSchema       = "schema"
+	kindDBWatch      = "dbwatch"
 	kindJob          = "job"
 	kindScheduler    = "scheduler"
+	kindJobs         = "jobs"
+	kindJobTable     = "job_table"
 )
 
 // child is what a supervisor knows of one of its children: it owns this record (restarts and

@@ -35,7 +35,7 @@ func (h *harness) write(op, id string, rec map[string]any) error {
 	default:
 		h.exec("UPSERT $id CONTENT $c", map[string]any{"id": rid, "c": obj(h.t, rec)})
 	}
-	return h.s.Ingest(h.ctx, h.change("thread", op, id, rec), "")
+	return h.s.Ingest(h.ctx, h.change(rid.Table(), op, id, rec), "")
 }
 
 // dbAnswers is what the edges of views must be according to SurrealDB's own answers.
@@ -273,7 +273,7 @@ func TestDebugActorsShowsTheLiveTree(t *testing.T) {
 				t.Errorf("writer actors %s", got)
 			}
 		case kindHousekeeping:
-			if got := kinds(c.Children); got != "metrics:metrics,queries:queries,schema:schema,ttl:ttl" {
+			if got := kinds(c.Children); got != "dbwatch:dbwatch,metrics:metrics,queries:queries,schema:schema,ttl:ttl" {
 				t.Errorf("housekeeping actors %s", got)
 			}
 		}

@@ -95,6 +95,7 @@ type writerState struct {
 	drains   []uint64 // drain rounds to answer once empty
 	received uint64   // messages received from the supervisor
 	handed   int      // deltas handed over (or discarded) and not yet reported to the supervisor
+	pending  int      // the membership.Writer's pending edge writes as last reported
 	backoff  time.Duration
 	dropped  bool // the table was removed and nothing was queued since
 }
@@ -247,11 +248,14 @@ func (a *writerActor) scheduleRetry(ctx actor.Context) {
 // queued is the number of writes not yet handed to the membership.Writer.
 func (a *writerActor) queued() int { return a.st.writes }
 
-// report tells the writers supervisor how many deltas left the queue since the last report.
+// report tells the writers supervisor how many deltas left the queue since the last report,
+// and how many edge writes the membership.Writer holds unwritten when that changed.
 func (a *writerActor) report(ctx actor.Context) {
-	if st := a.st; st.handed > 0 {
-		ctx.Send(ctx.Parent(), &writesHanded{n: st.handed})
-		st.handed = 0
+	st := a.st
+	pending := st.mw.Stats().Pending
+	if st.handed > 0 || pending != st.pending {
+		ctx.Send(ctx.Parent(), &writesHanded{table: st.table, n: st.handed, pending: pending})
+		st.handed, st.pending = 0, pending
 	}
 }
 

@@ -41,8 +41,15 @@ type (
 		pid      *actor.PID
 		received uint64
 	}
-	// writesHanded: a writer handed n deltas to the database (or discarded them).
-	writesHanded struct{ n int }
+	// writesHanded: a writer handed n deltas to its membership.Writer (or discarded them), which
+	// holds pending edge writes not yet written (kept after a failed flush).
+	writesHanded struct {
+		table      string
+		n, pending int
+	}
+	// unwrittenReq asks how far the edge rows are behind; answered with *unwrittenReply.
+	unwrittenReq   struct{}
+	unwrittenReply struct{ queued, pending int }
 	// writerReplied: one writer answered a forget or drain of the supervisor.
 	writerReplied struct{ round uint64 }
 	// clearedEdges carries the result of clearEdgesReq (run off the supervisor's goroutine).
@@ -71,10 +78,14 @@ type round struct {
 // removed and which has nothing left is stopped, so deleted users leave no actors behind.
 type writersActor struct {
 	*supervision
-	pids     pids
-	sys      *actor.ActorSystem
-	backlog  int // deltas routed to writers and not yet handed over (SPKY_EDGE_BACKLOG)
-	reported int // the backlog last reported to the coordinator
+	pids    pids
+	sys     *actor.ActorSystem
+	backlog int // deltas routed to writers and not yet handed over (SPKY_EDGE_BACKLOG)
+	// pending are the edge writes each writer's membership.Writer holds unwritten, by table,
+	// and their sum.
+	pending    map[string]int
+	pendingSum int
+	reported   int // the backlog last reported to the coordinator
 	// dropped are the per-user tables removed for a deleted user (a tombstone each): edge
 	// writes to them are discarded — a view of the deleted user may still be sending the
 	// writes of that DELETE's step, on a path the drop does not wait for — until the table is
@@ -94,7 +105,7 @@ const tombstoneTTL = 10 * time.Minute
 
 func newWritersActor(e *env, p pids) *writersActor {
 	w := &writersActor{supervision: newSupervision(e), pids: p, byTable: map[string]*writerSlot{}, rounds: map[uint64]*round{},
-		dropped: map[string]time.Time{}}
+		dropped: map[string]time.Time{}, pending: map[string]int{}}
 	w.onFailure = w.writerFailed
 	return w
 }
@@ -143,7 +154,10 @@ func (w *writersActor) receive(ctx actor.Context) {
 		}
 	case *writesHanded:
 		w.backlog -= m.n
+		w.setPending(m.table, m.pending)
 		w.report(ctx)
+	case *unwrittenReq:
+		ctx.Respond(&unwrittenReply{queued: w.backlog, pending: w.pendingSum})
 	case *ensureTableReq:
 		delete(w.dropped, m.table)
 		w.route(ctx, m.table, m)
@@ -193,6 +207,7 @@ func (w *writersActor) receive(ctx actor.Context) {
 		if c := w.forget(m.Who); c != nil {
 			if s := w.byTable[c.name]; s != nil && s.c.pid.Id == m.Who.Id {
 				delete(w.byTable, c.name)
+				w.setPending(c.name, 0)
 				if !w.stopping {
 					w.env.log.WithField("table", c.name).Error("writer actor stopped unexpectedly")
 				}
@@ -201,8 +216,18 @@ func (w *writersActor) receive(ctx actor.Context) {
 	case *listChildrenReq:
 		ctx.Respond(&childList{entries: w.list()})
 	case *describeReq:
-		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable), "edge_backlog": w.backlog,
+		ctx.Respond(&actorState{state: map[string]any{"writers": len(w.byTable), "edge_backlog": w.backlog, "pending_edge_writes": w.pendingSum,
 			"dropped_tables": len(w.dropped), "writes_discarded": w.discarded}})
+	}
+}
+
+// setPending records a writer's pending edge writes.
+func (w *writersActor) setPending(table string, n int) {
+	w.pendingSum += n - w.pending[table]
+	if n == 0 {
+		delete(w.pending, table)
+	} else {
+		w.pending[table] = n
 	}
 }
 

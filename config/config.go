@@ -49,6 +49,7 @@ type Config struct {
 	CRDTCacheSize         int                 // SPKY_CRDT_CACHE_SIZE
 	CRDTFields            map[string][]string // SPKY_CRDT_FIELDS; nil = no allow-list
 	BootstrapPageSize     int                 // SPKY_SSP_BOOTSTRAP_PAGE_SIZE
+	BootstrapBuffer       int                 // SPKY_SSP_BOOTSTRAP_BUFFER (0 = 503 while bootstrapping)
 	SchedulerURL          string              // SPKY_SCHEDULER_URL without trailing "/"; empty = standalone
 	SSPID                 string              // SPKY_SSP_ID, default ssp-<uuid>
 	AdvertiseAddr         string              // SPKY_SSP_ADVERTISE_ADDR (host:port or URL)
@@ -63,6 +64,10 @@ type Config struct {
 	EdgeBacklog           int                 // SPKY_EDGE_BACKLOG (0 = no bound)
 	ShutdownTimeout       time.Duration       // SPKY_SHUTDOWN_TIMEOUT_SECS
 	RVWaitTimeout         time.Duration       // SPKY_RV_WAIT_TIMEOUT_MS
+	JobQueue              int                 // SPKY_JOB_QUEUE: queued jobs per job table
+	JobSweepInterval      time.Duration       // SPKY_JOB_SWEEP_INTERVAL_MS
+	JobPendingGrace       time.Duration       // SPKY_JOB_PENDING_GRACE_MS (scheduler mode)
+	JobLeaseGrace         time.Duration       // SPKY_JOB_LEASE_GRACE_MS
 	ConfigFile            string              // the sp00ky.yml actually read; empty if none
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,10 +51,11 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		ListenAddr: "0.0.0.0:8667", DBWS: "ws://127.0.0.1:8000", DBUser: "root", DBPass: "root",
 		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second, SchemaRefreshInterval: 30 * time.Second,
-		CRDTCacheSize: 10000, BootstrapPageSize: 500, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
+		CRDTCacheSize: 10000, BootstrapPageSize: 500, BootstrapBuffer: 50000, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
 		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,
 		ShutdownTimeout: 30 * time.Second, RVWaitTimeout: 5 * time.Second,
+		JobQueue: 1024, JobSweepInterval: 10 * time.Second, JobPendingGrace: 30 * time.Second, JobLeaseGrace: 30 * time.Second,
 	}
 	if !regexp.MustCompile(`^ssp-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(cfg.SSPID) {
 		t.Errorf("SSPID = %q, want ssp-<uuid v4>", cfg.SSPID)
@@ -143,7 +145,7 @@ func TestExampleFileBothKeyStyles(t *testing.T) {
 		{"BodyLimit", cfg.BodyLimit, int64(512 << 10)},
 		{"CRDTFields", cfg.CRDTFields, map[string][]string{"Thread": {"content", "title"}}},
 		{"JobTables", cfg.JobTables, []JobTable{{Table: "Job", Name: "api", BaseURL: "http://host.docker.internal:3660",
-			AuthToken: "THIS_IS_TOP_SECRET", Timeout: 10 * time.Second, Concurrency: 4}}},
+			AuthToken: "THIS_IS_TOP_SECRET", Timeout: 10 * time.Second, Concurrency: DefaultJobConcurrency}}},
 		{"ConfigFile", cfg.ConfigFile, "testdata/sp00ky.example.yml"},
 	}
 	for _, c := range checks {
@@ -220,6 +222,7 @@ func TestInvalidValues(t *testing.T) {
 		{"SPKY_INGEST_QUEUE", "0", []string{"must be > 0"}},
 		{"SPKY_CRDT_CACHE_SIZE", "big", []string{"whole number > 0"}},
 		{"SPKY_SSP_BOOTSTRAP_PAGE_SIZE", "99999999999999", []string{"at most"}},
+		{"SPKY_SSP_BOOTSTRAP_BUFFER", "-1", []string{"must be >= 0"}},
 		{"SPKY_SCHEDULER_URL", "localhost:9667", []string{"scheme http or https"}},
 		{"SPKY_SCHEDULER_URL", "ws://sched:9667", []string{`scheme "ws"`}},
 		{"SPKY_DB_WS", "127.0.0.1:8000", []string{"scheme ws, wss, http or https"}},
@@ -308,7 +311,7 @@ func TestSecretNotEchoedInErrors(t *testing.T) {
 func TestJobConfigShapes(t *testing.T) {
 	t.Parallel()
 	jt := func(table, name, url, token string, timeout time.Duration, over bool, conc int) JobTable {
-		return JobTable{Table: table, Name: name, BaseURL: url, AuthToken: token, Timeout: timeout, TimeoutOverridable: over, Concurrency: conc}
+		return JobTable{Table: table, Name: name, BaseURL: url, AuthToken: Secret(token), Timeout: timeout, TimeoutOverridable: over, Concurrency: conc}
 	}
 	tests := []struct {
 		name string
@@ -322,21 +325,21 @@ func TestJobConfigShapes(t *testing.T) {
 			"timeout": 30, "timeout_overridable": true, "concurrency": 8}}}`,
 			[]JobTable{jt("job", "API", "https://api.example.com", "t", 30*time.Second, true, 8)}},
 		{"map form defaults", `{"job_tables": {"mail": {"base_url": "http://mail"}}}`,
-			[]JobTable{jt("mail", "mail", "http://mail", "", 10*time.Second, false, 4)}},
+			[]JobTable{jt("mail", "mail", "http://mail", "", 10*time.Second, false, 8)}},
 		{"array under job_tables", `{"job_tables": [{"table": "b", "base_url": "http://b", "timeout": "1m30s"},
 			{"table": "a", "base_url": "http://a", "timeout": null, "auth_token": null}]}`,
-			[]JobTable{jt("a", "a", "http://a", "", 10*time.Second, false, 4), jt("b", "b", "http://b", "", 90*time.Second, false, 4)}},
+			[]JobTable{jt("a", "a", "http://a", "", 10*time.Second, false, 8), jt("b", "b", "http://b", "", 90*time.Second, false, 8)}},
 		{"bare array", `[{"name": "n", "table": "job", "base_url": "http://x", "timeout": 2.5}]`,
-			[]JobTable{jt("job", "n", "http://x", "", 2500*time.Millisecond, false, 4)}},
+			[]JobTable{jt("job", "n", "http://x", "", 2500*time.Millisecond, false, 8)}},
 		{"backends", `{"backends": {
 			"api": {"type": "http", "baseUrl": "http://h:3660", "auth": {"type": "token", "token": "S"},
 			        "method": {"type": "outbox", "table": "job", "schema": "./x.surql"}},
 			"rpc": {"type": "http", "baseUrl": "http://r", "method": {"type": "rpc"}},
 			"bare": {"type": "http"}}}`,
-			[]JobTable{jt("job", "api", "http://h:3660", "S", 10*time.Second, false, 4)}},
+			[]JobTable{jt("job", "api", "http://h:3660", "S", 10*time.Second, false, 8)}},
 		{"job_tables and backends together", `{"job_tables": {"a": {"base_url": "http://a"}},
 			"backends": {"b": {"baseUrl": "http://b", "method": {"type": "outbox", "table": "b"}}}}`,
-			[]JobTable{jt("a", "a", "http://a", "", 10*time.Second, false, 4), jt("b", "b", "http://b", "", 10*time.Second, false, 4)}},
+			[]JobTable{jt("a", "a", "http://a", "", 10*time.Second, false, 8), jt("b", "b", "http://b", "", 10*time.Second, false, 8)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -379,6 +382,9 @@ func TestJobConfigInvalid(t *testing.T) {
 		{"unknown auth type", `{"backends": {"api": {"baseUrl": "http://x", "auth": {"type": "basic"}, "method": {"type": "outbox", "table": "job"}}}}`,
 			[]string{`auth.type "basic"`, "allowed: token, none"}},
 		{"backends not a map", `{"backends": []}`, []string{"backends: must be an object"}},
+		{"base url with query", `[{"table": "j", "base_url": "http://x/api?k=v"}]`, []string{"[0]: base URL", "must not have a query or fragment"}},
+		{"base url with fragment", `[{"table": "j", "base_url": "https://x/api#top"}]`, []string{"must not have a query or fragment"}},
+		{"base url scheme", `[{"table": "j", "base_url": "ws://x"}]`, []string{`got scheme "ws"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -402,6 +408,51 @@ func TestJobConfigInvalid(t *testing.T) {
 			t.Errorf("want 3 problems, got %d: %v", len(errs), errs)
 		}
 	})
+}
+
+// TestSecretPrinting: a JobTable printed whole (fmt, JSON, a logrus field) never shows its token.
+func TestSecretPrinting(t *testing.T) {
+	t.Parallel()
+	jt := JobTable{Table: "job", BaseURL: "http://x", AuthToken: "tok-s3cret"}
+	var buf bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&buf)
+	log.WithField("table", jt).WithField("token", jt.AuthToken).Info("x")
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.WithField("table", jt).Info("x")
+	b, err := json.Marshal(jt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s %q", jt, jt, jt, jt.AuthToken, jt.AuthToken), string(b), buf.String()} {
+		if strings.Contains(out, "tok-s3cret") || !strings.Contains(out, "redacted") {
+			t.Errorf("printed %s", out)
+		}
+	}
+	if jt.AuthToken.Reveal() != "tok-s3cret" || Secret("").String() != "" {
+		t.Error("Reveal or an unset secret")
+	}
+	// A password in the base URL of a rejected entry is not echoed either.
+	_, errs := parseJobConfig([]byte(`[{"table": "j", "base_url": "http://u:pw-s3cret@x/?q", "auth_token": "tok-s3cret"}]`))
+	if msg := errors.Join(errs...).Error(); len(errs) == 0 || strings.Contains(msg, "s3cret") {
+		t.Errorf("errors %q", msg)
+	}
+}
+
+func TestJobSettings(t *testing.T) {
+	t.Parallel()
+	cfg := mustLoad(t, nil, nil)
+	if cfg.JobQueue != 1024 || cfg.JobSweepInterval != 10*time.Second || cfg.JobPendingGrace != 30*time.Second || cfg.JobLeaseGrace != 30*time.Second {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	cfg = mustLoad(t, []string{"--job-queue=5"}, map[string]string{"SPKY_JOB_SWEEP_INTERVAL_MS": "250", "SPKY_JOB_PENDING_GRACE_MS": "0", "SPKY_JOB_LEASE_GRACE_MS": "1500"})
+	if cfg.JobQueue != 5 || cfg.JobSweepInterval != 250*time.Millisecond || cfg.JobPendingGrace != 0 || cfg.JobLeaseGrace != 1500*time.Millisecond {
+		t.Errorf("set: %+v", cfg)
+	}
+	_, err := Load(nil, envOf(map[string]string{"SPKY_JOB_QUEUE": "0", "SPKY_JOB_LEASE_GRACE_MS": "soon"}))
+	if err == nil || !strings.Contains(err.Error(), `SPKY_JOB_QUEUE="0"`) || !strings.Contains(err.Error(), `SPKY_JOB_LEASE_GRACE_MS="soon"`) {
+		t.Errorf("err = %v", err)
+	}
 }
 
 func TestJobConfigFromFile(t *testing.T) {

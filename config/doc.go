@@ -28,6 +28,7 @@
 //	SPKY_CRDT_CACHE_SIZE            crdt.cache_size             --crdt-cache-size             10000
 //	SPKY_CRDT_FIELDS                crdt.fields                 --crdt-fields                 (none)
 //	SPKY_SSP_BOOTSTRAP_PAGE_SIZE    ssp.bootstrap_page_size     --ssp-bootstrap-page-size     500
+//	SPKY_SSP_BOOTSTRAP_BUFFER       ssp.bootstrap_buffer        --ssp-bootstrap-buffer        50000 (0: 503 while loading)
 //	SPKY_SCHEDULER_URL              scheduler.url               --scheduler-url               (standalone)
 //	SPKY_SSP_ID                     ssp.id                      --ssp-id                      ssp-<uuid>
 //	SPKY_SSP_ADVERTISE_ADDR         ssp.advertise_addr          --ssp-advertise-addr          (listen address)
@@ -42,6 +43,10 @@
 //	SPKY_EDGE_BACKLOG               edge.backlog                --edge-backlog                20000 (0: no bound)
 //	SPKY_SHUTDOWN_TIMEOUT_SECS      shutdown.timeout_secs       --shutdown-timeout-secs       30
 //	SPKY_RV_WAIT_TIMEOUT_MS         rv.wait_timeout_ms          --rv-wait-timeout-ms          5000
+//	SPKY_JOB_QUEUE                  job.queue                   --job-queue                   1024 (per job table)
+//	SPKY_JOB_SWEEP_INTERVAL_MS      job.sweep_interval_ms       --job-sweep-interval-ms       10000
+//	SPKY_JOB_PENDING_GRACE_MS       job.pending_grace_ms        --job-pending-grace-ms        30000 (scheduler mode)
+//	SPKY_JOB_LEASE_GRACE_MS         job.lease_grace_ms          --job-lease-grace-ms          30000
 //
 // SPKY_AUTH_SECRET also falls back to SP00KY_AUTH_SECRET and SPOOKY_AUTH_SECRET.
 //
@@ -67,7 +72,9 @@
 //	backends:                    # the sp00ky CLI's form; only method.type outbox makes a job table
 //	  api: {baseUrl: "https://api", auth: {type: token, token: t}, method: {type: outbox, table: job}}
 //
-// timeout is seconds (or a duration string such as "1m30s"), default 10s; concurrency defaults to 4.
+// timeout is seconds (or a duration string such as "1m30s"), default 10s; concurrency (requests of
+// the table in flight at once) defaults to 8; base_url must be http(s) without query or fragment.
+// auth_token is a Secret: it prints as "<redacted>" wherever the configuration is shown.
 // SPKY_CRDT_FIELDS is a JSON object (or, in the file, a YAML map) {"<table>": ["<field>", …]}.
 //
 // # Validation

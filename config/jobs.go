@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 // Job defaults (SPEC §8).
 const (
 	DefaultJobTimeout     = 10 * time.Second
-	DefaultJobConcurrency = 4
+	DefaultJobConcurrency = 8
 	maxJobConcurrency     = 1024
 )
 
@@ -24,11 +25,28 @@ type JobTable struct {
 	Table              string        // SurrealDB table holding the jobs
 	Name               string        // human-readable backend name (defaults to Table)
 	BaseURL            string        // http(s) URL the job's path is appended to
-	AuthToken          string        // Bearer token; empty = no Authorization header
+	AuthToken          Secret        // Bearer token; empty = no Authorization header
 	Timeout            time.Duration // per-request timeout (default 10s)
 	TimeoutOverridable bool          // a job row's own timeout is honoured
-	Concurrency        int           // jobs of this table run at once (default 4)
+	Concurrency        int           // requests of this table in flight at once (default 8)
 }
+
+// Secret is a credential of the configuration. fmt, logrus and encoding/json print it as
+// "<redacted>" ("" when unset), so a JobTable can be logged or shown whole; Reveal returns the
+// text for the one place that sends it.
+type Secret string
+
+// String implements fmt.Stringer: "<redacted>", or "" when unset.
+func (s Secret) String() string { return hide(string(s)) }
+
+// GoString implements fmt.GoStringer (%#v) like String.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON implements json.Marshaler like String.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Reveal returns the secret's text.
+func (s Secret) Reveal() string { return string(s) }
 
 var tableNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -177,7 +195,7 @@ func (p *jobParser) entryList(path string, raw json.RawMessage) {
 func (p *jobParser) entry(path, table string, e jobEntry) {
 	jt := JobTable{Table: table, Name: e.Name, BaseURL: e.BaseURL, TimeoutOverridable: e.TimeoutOverridable}
 	if e.AuthToken != nil {
-		jt.AuthToken = *e.AuthToken
+		jt.AuthToken = Secret(*e.AuthToken)
 	}
 	p.finish(path, jt, e.Timeout, e.Concurrency)
 }
@@ -206,7 +224,7 @@ func (p *jobParser) backends(raw json.RawMessage) {
 		if b.Auth != nil {
 			switch strings.ToLower(b.Auth.Type) {
 			case "token":
-				jt.AuthToken = b.Auth.Token
+				jt.AuthToken = Secret(b.Auth.Token)
 			case "", "none":
 			default:
 				p.fail(path, "auth.type %q is not supported; allowed: token, none", b.Auth.Type)
@@ -225,8 +243,8 @@ func (p *jobParser) finish(path string, jt JobTable, timeout json.RawMessage, co
 	}
 	if jt.BaseURL == "" {
 		p.fail(path, "base URL is required")
-	} else if err := checkURL(jt.BaseURL, "http", "https"); err != nil {
-		p.fail(path, "base URL %q %v", jt.BaseURL, err)
+	} else if err := checkBaseURL(jt.BaseURL); err != nil {
+		p.fail(path, "base URL %q %v", hideURLPassword(jt.BaseURL), err)
 	}
 	jt.BaseURL = strings.TrimRight(jt.BaseURL, "/")
 	if jt.Name == "" {
@@ -254,6 +272,19 @@ func (p *jobParser) finish(path string, jt JobTable, timeout json.RawMessage, co
 	}
 	p.seen[jt.Table] = path
 	p.out = append(p.out, jt)
+}
+
+// checkBaseURL accepts an absolute http(s) URL with a host and no query or fragment (the job's
+// path is appended to it).
+func checkBaseURL(raw string) error {
+	if err := checkURL(raw, "http", "https"); err != nil {
+		return err
+	}
+	u, _ := url.Parse(strings.TrimSpace(raw)) // checkURL parsed it
+	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return errors.New("must not have a query or fragment (the job's path is appended to it)")
+	}
+	return nil
 }
 
 // parseJobTimeout reads seconds (a number, or a numeric string) or a Go duration string ("1m30s");

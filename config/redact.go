@@ -36,7 +36,7 @@ func (c Config) Redacted() map[string]any {
 	for _, j := range c.JobTables {
 		jobs = append(jobs, map[string]any{
 			"table": j.Table, "name": j.Name, "base_url": hideURLPassword(j.BaseURL),
-			"auth_token": hide(j.AuthToken), "timeout": j.Timeout.String(),
+			"auth_token": j.AuthToken.String(), "timeout": j.Timeout.String(),
 			"timeout_overridable": j.TimeoutOverridable, "concurrency": j.Concurrency,
 		})
 	}
@@ -56,6 +56,7 @@ func (c Config) Redacted() map[string]any {
 		"SPKY_CRDT_CACHE_SIZE":            c.CRDTCacheSize,
 		"SPKY_CRDT_FIELDS":                c.CRDTFields,
 		"SPKY_SSP_BOOTSTRAP_PAGE_SIZE":    c.BootstrapPageSize,
+		"SPKY_SSP_BOOTSTRAP_BUFFER":       c.BootstrapBuffer,
 		"SPKY_SCHEDULER_URL":              hideURLPassword(c.SchedulerURL),
 		"SPKY_SSP_ID":                     c.SSPID,
 		"SPKY_SSP_ADVERTISE_ADDR":         c.AdvertiseAddr,
@@ -70,6 +71,10 @@ func (c Config) Redacted() map[string]any {
 		"SPKY_EDGE_BACKLOG":               c.EdgeBacklog,
 		"SPKY_SHUTDOWN_TIMEOUT_SECS":      int64(c.ShutdownTimeout.Seconds()),
 		"SPKY_RV_WAIT_TIMEOUT_MS":         c.RVWaitTimeout.Milliseconds(),
+		"SPKY_JOB_QUEUE":                  c.JobQueue,
+		"SPKY_JOB_SWEEP_INTERVAL_MS":      c.JobSweepInterval.Milliseconds(),
+		"SPKY_JOB_PENDING_GRACE_MS":       c.JobPendingGrace.Milliseconds(),
+		"SPKY_JOB_LEASE_GRACE_MS":         c.JobLeaseGrace.Milliseconds(),
 	}
 }
 

@@ -84,6 +84,8 @@ func settings() []setting {
 			apply: intSetter(false, func(c *Config) *int { return &c.CRDTCacheSize })},
 		{env: "SPKY_SSP_BOOTSTRAP_PAGE_SIZE", def: "500", usage: "rows per bootstrap page",
 			apply: intSetter(false, func(c *Config) *int { return &c.BootstrapPageSize })},
+		{env: "SPKY_SSP_BOOTSTRAP_BUFFER", def: "50000", usage: "standalone: ingests accepted while bootstrapping, applied after the load (0: answer 503)",
+			apply: intSetter(true, func(c *Config) *int { return &c.BootstrapBuffer })},
 		{env: "SPKY_SCHEDULER_URL", usage: "scheduler base URL (http or https); set = scheduler mode",
 			apply: func(c *Config, raw string) error {
 				if err := checkURL(raw, "http", "https"); err != nil {
@@ -155,6 +157,14 @@ func settings() []setting {
 			apply: durationSetter(time.Second, false, func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{env: "SPKY_RV_WAIT_TIMEOUT_MS", def: "5000", usage: "milliseconds to wait for a record version",
 			apply: durationSetter(time.Millisecond, false, func(c *Config) *time.Duration { return &c.RVWaitTimeout })},
+		{env: "SPKY_JOB_QUEUE", def: "1024", usage: "jobs queued per job table beyond those running; an offer to a full queue stays pending in the database for the sweep",
+			apply: intSetter(false, func(c *Config) *int { return &c.JobQueue })},
+		{env: "SPKY_JOB_SWEEP_INTERVAL_MS", def: "10000", usage: "milliseconds between sweeps of each job table for claimable jobs (pending, or processing with an expired lease)",
+			apply: durationSetter(time.Millisecond, false, func(c *Config) *time.Duration { return &c.JobSweepInterval })},
+		{env: "SPKY_JOB_PENDING_GRACE_MS", def: "30000", usage: "scheduler mode: milliseconds a pending job must be unchanged before a sweep takes it without being its job_assignee",
+			apply: durationSetter(time.Millisecond, true, func(c *Config) *time.Duration { return &c.JobPendingGrace })},
+		{env: "SPKY_JOB_LEASE_GRACE_MS", def: "30000", usage: "milliseconds a job's lease outlasts its request timeout (the time to record the outcome)",
+			apply: durationSetter(time.Millisecond, false, func(c *Config) *time.Duration { return &c.JobLeaseGrace })},
 	}
 }
 

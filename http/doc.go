@@ -14,10 +14,15 @@
 //	405 METHOD_NOT_ALLOWED      known path, wrong method (with an `Allow` header)
 //	500 INTERNAL                a handler failed or panicked (logged with its stack)
 //
-// Order of checks on an authenticated route: auth, then the Ready gate, then the content type
-// and the body size, then the body itself. A request without a Content-Type header is read as
-// JSON (SurrealDB's http::post always sends application/json; a client that sends no type at
-// all means no other type); curl's default form type is refused with 415.
+// Order of checks: a body announced larger than the limit is refused (413) before anything
+// else, on every route, and no route reads more than the limit (/reset, which takes no body,
+// reads and drops it first, so that an oversized chunked body is refused before the reset);
+// then auth, then the Ready gate, then the content type, then the body itself. A request
+// without a Content-Type header is read as JSON on every JSON route, /ingest included: the
+// reference SSP's /ingest reads the raw body whatever its type, and its callers (Sp00ky's
+// table events through SurrealDB's http::post, the scheduler's fan-out) must not be refused
+// for a header; a client that sends no type means no other type. Any other type (curl's
+// default form type, text/plain, …) is refused with 415.
 //
 // Successful POSTs other than /view/register answer 200 with an empty body, as the reference
 // SSP does; its callers (SurrealDB events, the scheduler) look only at the status.

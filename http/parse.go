@@ -198,6 +198,22 @@ func parseUnregister(body []byte) (string, error) {
 	return key, nil
 }
 
+// parseJobID decodes a /job/retry or /job/kill body: {"id": "<table>:<key>"}.
+func parseJobID(body []byte, route string) (string, error) {
+	m, err := object(body, route)
+	if err != nil {
+		return "", err
+	}
+	id, _, err := stringField(m, true, ` (the job's record id, e.g. "job:1")`, "id")
+	if err != nil {
+		return "", err
+	}
+	if _, ok := value.ParseRecord(strings.TrimSpace(id)); !ok {
+		return "", fmt.Errorf("field \"id\" %q is not a record id (table:key, e.g. \"job:1\")", id)
+	}
+	return strings.TrimSpace(id), nil
+}
+
 // logMessage is a decoded /log body.
 type logMessage struct {
 	message string

@@ -67,10 +67,11 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(s.observe, s.recover)
+	r.Use(s.observe, s.recover, s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, nethttp.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no route %s %s; the routes are /ingest, /view/register, "+
-			"/view/unregister, /reset, /log, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, /health, /version, /info, /metrics",
+			"/view/unregister, /reset, /log, /job/retry, /job/kill, /debug/view/:view_id, /debug/deps, /debug/actors, /debug/scheduler, "+
+			"/debug/jobs, /health, /version, /info, /metrics",
 			c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -90,12 +91,17 @@ func New(api actors.API, opts Options) nethttp.Handler {
 	authed.POST("/ingest", s.jsonBody, s.ingest)
 	authed.POST("/view/register", s.ready, s.jsonBody, s.register)
 	authed.POST("/view/unregister", s.ready, s.jsonBody, s.unregister)
-	authed.POST("/reset", s.reset)
+	authed.POST("/reset", s.noBody, s.reset)
 	authed.POST("/log", s.jsonBody, s.log)
 	authed.GET("/debug/view/:view_id", s.debugView)
 	authed.GET("/debug/deps", s.debugDeps)
 	authed.GET("/debug/actors", s.debugActors)
 	authed.GET("/debug/scheduler", s.debugScheduler)
+	// Job tables (SPEC §8): operator control and state. Not gated on Ready: they act on the
+	// job rows in the database, which a bootstrap does not touch.
+	authed.POST("/job/retry", s.jsonBody, s.jobRetry)
+	authed.POST("/job/kill", s.jsonBody, s.jobKill)
+	authed.GET("/debug/jobs", s.debugJobs)
 	return r
 }
 
@@ -140,6 +146,29 @@ func (s *server) ready(c *gin.Context) {
 	}
 }
 
+// limitBody applies SPKY_BODY_LIMIT to every route before anything else runs: a body announced
+// larger is answered 413 at once, and no route can read more than the limit.
+func (s *server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.opts.BodyLimit {
+		tooLarge(c, s.opts.BodyLimit)
+		return
+	}
+	c.Request.Body = nethttp.MaxBytesReader(c.Writer, c.Request.Body, s.opts.BodyLimit)
+}
+
+// noBody reads and drops the body of a route that takes none (/reset), so that one over the
+// limit is answered 413 before the route acts, whatever its length header said.
+func (s *server) noBody(c *gin.Context) {
+	if _, err := io.Copy(io.Discard, c.Request.Body); err != nil {
+		var mbe *nethttp.MaxBytesError
+		if errors.As(err, &mbe) {
+			tooLarge(c, s.opts.BodyLimit)
+			return
+		}
+		badRequest(c, "cannot read the request body: %v", err)
+	}
+}
+
 // jsonBody checks the content type and reads the body (at most BodyLimit bytes) into the context.
 func (s *server) jsonBody(c *gin.Context) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
@@ -150,11 +179,7 @@ func (s *server) jsonBody(c *gin.Context) {
 			return
 		}
 	}
-	limit := s.opts.BodyLimit
-	if c.Request.ContentLength > limit {
-		tooLarge(c, limit)
-		return
-	}
+	limit := s.opts.BodyLimit // limitBody refused a longer announced body already
 	var body []byte
 	var err error
 	if n := c.Request.ContentLength; n > 0 {
@@ -163,7 +188,7 @@ func (s *server) jsonBody(c *gin.Context) {
 		body = make([]byte, n)
 		_, err = io.ReadFull(c.Request.Body, body)
 	} else {
-		body, err = io.ReadAll(nethttp.MaxBytesReader(c.Writer, c.Request.Body, limit))
+		body, err = io.ReadAll(c.Request.Body) // bounded by limitBody
 	}
 	if err != nil {
 		var mbe *nethttp.MaxBytesError
@@ -195,6 +220,10 @@ func (s *server) fail(c *gin.Context, what string, err error) {
 	switch {
 	case errors.Is(err, actors.ErrInvalid):
 		badRequest(c, "%s", strings.TrimPrefix(err.Error(), actors.ErrInvalid.Error()+": "))
+	case errors.Is(err, actors.ErrNotFound):
+		abort(c, nethttp.StatusNotFound, "NOT_FOUND", strings.TrimPrefix(err.Error(), actors.ErrNotFound.Error()+": "))
+	case errors.Is(err, actors.ErrConflict):
+		abort(c, nethttp.StatusConflict, "CONFLICT", strings.TrimPrefix(err.Error(), actors.ErrConflict.Error()+": "))
 	case errors.Is(err, actors.ErrNotReady):
 		if st := s.api.Status(); st != actors.StatusReady {
 			notReady(c, st)
@@ -227,8 +256,15 @@ func (s *server) health(c *gin.Context) {
 		c.PureJSON(nethttp.StatusServiceUnavailable, body)
 		return
 	}
-	deps := s.api.DebugDeps(c.Request.Context())
-	c.PureJSON(nethttp.StatusOK, gin.H{"status": st, "views": deps.ViewCount, "tables": len(deps.TablesInStore)})
+	h := s.api.Health(c.Request.Context())
+	body := gin.H{"status": st, "views": h.Views, "tables": h.Tables, "db": h.DB.Status, "edge_backlog": h.EdgeBacklog}
+	if h.DB.Status == "down" {
+		// Still 200: the SSP serves registrations and ingests; the edge rows wait (the
+		// backlog says how much) and are written once the database answers.
+		body["db_down_seconds"] = h.DB.DownSeconds
+		body["db_error"] = h.DB.LastError
+	}
+	c.PureJSON(nethttp.StatusOK, body)
 }
 
 func (s *server) version(c *gin.Context) {
@@ -369,4 +405,38 @@ func (s *server) debugScheduler(c *gin.Context) {
 		return
 	}
 	c.PureJSON(nethttp.StatusOK, st)
+}
+
+// jobRetry answers POST /job/retry {"id"}: a failed job becomes pending again (its errors
+// kept); 404 for an unknown job or table, 409 when the job has not failed.
+func (s *server) jobRetry(c *gin.Context) { s.jobAction(c, "/job/retry", s.api.RetryJob) }
+
+// jobKill answers POST /job/kill {"id"}: a request of the job in flight on this SSP is
+// cancelled and the job fails with reason "killed" (a pending job fails at once); 404 for an
+// unknown job or table, 409 when it ended already or runs on another SSP.
+func (s *server) jobKill(c *gin.Context) { s.jobAction(c, "/job/kill", s.api.KillJob) }
+
+func (s *server) jobAction(c *gin.Context, route string, act func(context.Context, string) (actors.JobAction, error)) {
+	id, err := parseJobID(body(c), route)
+	if err != nil {
+		badRequest(c, "%v", err)
+		return
+	}
+	res, err := act(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, route+" "+id, err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, res)
+}
+
+// debugJobs answers the job tables' state: queue depth, runs in progress, recent outcomes and
+// settings (no secret).
+func (s *server) debugJobs(c *gin.Context) {
+	d, err := s.api.DebugJobs(c.Request.Context())
+	if err != nil {
+		s.fail(c, "debug jobs", err)
+		return
+	}
+	c.PureJSON(nethttp.StatusOK, d)
 }

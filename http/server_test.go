@@ -37,10 +37,14 @@ type fakeAPI struct {
 	resets       int
 	views        map[string]actors.ViewDebug
 	deps         actors.DepsDebug
+	health       actors.Health
 	info         actors.Info
 	tree         actors.ActorTree
 	sched        *scheduler.State
 	detail       string
+	jobErr       error    // returned by RetryJob and KillJob when set
+	jobCalls     []string // "retry job:1", "kill job:2"
+	jobs         actors.JobsDebug
 }
 
 func (f *fakeAPI) StatusDetail() (actors.Status, string) {
@@ -112,6 +116,12 @@ func (f *fakeAPI) DebugView(_ context.Context, key string) (actors.ViewDebug, bo
 	return v, ok
 }
 
+func (f *fakeAPI) Health(context.Context) actors.Health {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.health
+}
+
 func (f *fakeAPI) DebugDeps(context.Context) actors.DepsDebug {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -137,6 +147,30 @@ func (f *fakeAPI) Info(context.Context) actors.Info {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.info
+}
+
+func (f *fakeAPI) RetryJob(_ context.Context, id string) (actors.JobAction, error) {
+	return f.jobAction("retry", id, "pending")
+}
+
+func (f *fakeAPI) KillJob(_ context.Context, id string) (actors.JobAction, error) {
+	return f.jobAction("kill", id, "failed")
+}
+
+func (f *fakeAPI) jobAction(op, id, status string) (actors.JobAction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobCalls = append(f.jobCalls, op+" "+id)
+	if f.jobErr != nil {
+		return actors.JobAction{}, f.jobErr
+	}
+	return actors.JobAction{ID: id, Status: status, Cancelled: op == "kill"}, nil
+}
+
+func (f *fakeAPI) DebugJobs(context.Context) (actors.JobsDebug, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs, nil
 }
 
 const secret = "s3cret"
@@ -259,6 +293,7 @@ func TestAuth(t *testing.T) {
 func TestPublicRoutes(t *testing.T) {
 	f := newFixture(t, nil)
 	f.api.deps = actors.DepsDebug{ViewCount: 2, TablesInStore: []string{"thread"}}
+	f.api.health = actors.Health{Views: 2, Tables: 1, EdgeBacklog: 3, DB: actors.DBStatus{Status: "up"}}
 	f.api.info = actors.Info{Entity: "ssp", ID: "ssp-1", Status: actors.StatusReady, Views: 2, RefMode: "dedicated",
 		Version: "1.2.3", UptimeSeconds: 5, SurrealDBVersion: "3.0.0",
 		CircuitTables: map[string]int{"thread": 1}, CircuitHashes: map[string]string{"thread": "b3:00"}}
@@ -271,7 +306,7 @@ func TestPublicRoutes(t *testing.T) {
 		status int
 		want   string // JSON the body must equal, or a substring for /metrics
 	}{
-		{"/health", 200, `{"status":"ready","views":2,"tables":1}`},
+		{"/health", 200, `{"status":"ready","views":2,"tables":1,"db":"up","edge_backlog":3}`},
 		{"/version", 200, `{"version":"1.2.3","mode":"streaming"}`},
 		{"/info", 200, `[{"entity":"ssp","id":"ssp-1","status":"ready","views":2,"ref_mode":"dedicated","version":"1.2.3",` +
 			`"uptime_seconds":5,"surrealdb_version":"3.0.0","circuit_tables":{"thread":1},"circuit_hashes":{"thread":"b3:00"}}]`},
@@ -342,6 +377,20 @@ func TestHealthAndInfoWhileNotReady(t *testing.T) {
 	f.api.status, f.api.detail = actors.StatusFailed, "scheduler registration: 400 SSP URL must start with http://"
 	w := f.do(req{method: "GET", path: "/health", header: map[string]string{}})
 	assertJSON(t, w.Body.String(), `{"status":"failed","detail":"scheduler registration: 400 SSP URL must start with http://"}`)
+}
+
+// During a database outage /health stays 200 while the SSP is ready and says so: the database
+// is down, since how long, why, and how many view changes wait for their edge rows.
+func TestHealthDuringDatabaseOutage(t *testing.T) {
+	f := newFixture(t, nil)
+	f.api.health = actors.Health{Views: 1, Tables: 1, EdgeBacklog: 42,
+		DB: actors.DBStatus{Status: "down", DownSeconds: 7.5, LastError: "surrealdb ping: connection refused", Outages: 1}}
+	w := f.do(req{method: "GET", path: "/health", header: map[string]string{}})
+	if w.Code != 200 {
+		t.Fatalf("/health %d, want 200", w.Code)
+	}
+	assertJSON(t, w.Body.String(), `{"status":"ready","views":1,"tables":1,"db":"down","edge_backlog":42,`+
+		`"db_down_seconds":7.5,"db_error":"surrealdb ping: connection refused"}`)
 }
 
 func TestReadyGate(t *testing.T) {
@@ -468,6 +517,42 @@ func TestBodyLimitAndContentType(t *testing.T) {
 				if e := errorOf(t, w); e.Code != tt.code {
 					t.Fatalf("code %s, want %s (%s)", e.Code, tt.code, e.Message)
 				}
+			}
+		})
+	}
+}
+
+// Every route applies the body limit before it acts: /reset, which takes no body, with one over
+// the limit answers 413 and resets nothing (issue 9: a 10 MB body ran the reset), announced or
+// chunked; the limit comes before authentication too.
+func TestBodyLimitOnEveryRoute(t *testing.T) {
+	big := strings.Repeat("x", 1000)
+	for _, c := range []struct {
+		name, path string
+		chunk      bool
+		auth       bool
+	}{
+		{"reset announced", "/reset", false, true},
+		{"reset chunked", "/reset", true, true},
+		{"unauthenticated", "/reset", false, false},
+		{"job retry chunked", "/job/retry", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, func(o *Options) { o.BodyLimit = 128 })
+			hr := httptest.NewRequest("POST", c.path, strings.NewReader(big))
+			if c.chunk {
+				hr.ContentLength = -1
+			}
+			if c.auth {
+				hr.Header.Set("Authorization", "Bearer "+secret)
+			}
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, hr)
+			if w.Code != 413 || errorOf(t, w).Code != "PAYLOAD_TOO_LARGE" {
+				t.Fatalf("status %d, want 413: %s", w.Code, w.Body)
+			}
+			if f.api.resets != 0 || len(f.api.jobCalls) != 0 {
+				t.Fatalf("the route acted: %d resets, job calls %v", f.api.resets, f.api.jobCalls)
 			}
 		})
 	}
@@ -874,4 +959,82 @@ func TestRequestLogAndMetrics(t *testing.T) {
 	}
 	// A second handler on the same registry shares the metrics instead of failing.
 	New(f.api, Options{Registry: f.reg})
+}
+
+// TestJobRoutes: /job/retry and /job/kill need the bearer token, answer 400 naming the problem
+// of a bad body (and never reach the service then), map the service's not found and conflict
+// to 404 and 409, and answer the action as JSON; /debug/jobs is authenticated too.
+func TestJobRoutes(t *testing.T) {
+	for _, route := range []string{"/job/retry", "/job/kill"} {
+		t.Run(route, func(t *testing.T) {
+			f := newFixture(t, nil)
+			bad := []struct{ body, want string }{
+				{``, "body is empty"},
+				{`{"id": `, "not valid JSON"},
+				{`["job:1"]`, "body must be a JSON object, got an array"},
+				{`{}`, `field "id" is required`},
+				{`{"id": null}`, `field "id" is required`},
+				{`{"id": 7}`, `field "id" must be a string`},
+				{`{"id": "  "}`, `field "id" must not be empty`},
+				{`{"id": "job"}`, `field "id" "job" is not a record id`},
+			}
+			for _, b := range bad {
+				w := f.do(req{method: "POST", path: route, body: b.body})
+				if w.Code != 400 {
+					t.Fatalf("body %q: status %d, want 400; %s", b.body, w.Code, w.Body)
+				}
+				if e := errorOf(t, w); e.Code != "BAD_REQUEST" || !strings.Contains(e.Message, b.want) {
+					t.Errorf("body %q: error %+v, want BAD_REQUEST with %q", b.body, e, b.want)
+				}
+			}
+			w := f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`, header: map[string]string{"Content-Type": "application/json"}})
+			if w.Code != 401 {
+				t.Fatalf("no token: status %d, want 401", w.Code)
+			}
+			w = f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`, header: map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + secret}})
+			if w.Code != 415 {
+				t.Fatalf("text/plain: status %d, want 415", w.Code)
+			}
+			if len(f.api.jobCalls) != 0 {
+				t.Fatalf("rejected requests reached the service: %v", f.api.jobCalls)
+			}
+			w = f.do(req{method: "POST", path: route, body: `{"id":"job:⟨a-1⟩"}`})
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			var a actors.JobAction
+			if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.ID != "job:⟨a-1⟩" {
+				t.Fatalf("answer %s (%v)", w.Body, err)
+			}
+			for _, tt := range []struct {
+				err    error
+				status int
+				code   string
+			}{
+				{fmt.Errorf("%w: job job:1 does not exist", actors.ErrNotFound), 404, "NOT_FOUND"},
+				{fmt.Errorf("%w: thread is not a job table (configured: job)", actors.ErrNotFound), 404, "NOT_FOUND"},
+				{fmt.Errorf("%w: job job:1 is success; only a failed job can be retried", actors.ErrConflict), 409, "CONFLICT"},
+				{fmt.Errorf("%w: field \"id\" bad", actors.ErrInvalid), 400, "BAD_REQUEST"},
+			} {
+				f.api.jobErr = tt.err
+				w := f.do(req{method: "POST", path: route, body: `{"id":"job:1"}`})
+				if w.Code != tt.status {
+					t.Fatalf("%v: status %d, want %d", tt.err, w.Code, tt.status)
+				}
+				if e := errorOf(t, w); e.Code != tt.code || strings.HasPrefix(e.Message, "not found") || strings.HasPrefix(e.Message, "conflict") ||
+					!strings.Contains(tt.err.Error(), e.Message) {
+					t.Errorf("%v: error %+v", tt.err, e)
+				}
+			}
+		})
+	}
+	f := newFixture(t, nil)
+	f.api.jobs = actors.JobsDebug{SSPID: "ssp-1", Mode: "standalone", Tables: []actors.JobTableDebug{{Table: "job"}}}
+	if w := f.do(req{method: "GET", path: "/debug/jobs", header: map[string]string{}}); w.Code != 401 {
+		t.Fatalf("/debug/jobs without token: %d", w.Code)
+	}
+	w := f.do(req{method: "GET", path: "/debug/jobs"})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"table":"job"`) {
+		t.Fatalf("/debug/jobs: %d %s", w.Code, w.Body)
+	}
 }

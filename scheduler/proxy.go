@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sp00ky/ssp/surreal/loader"
+	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -53,10 +54,10 @@ func (p *ProxySource) QueryValue(ctx context.Context, surql string, vars map[str
 	if err != nil {
 		return value.Value{}, fmt.Errorf("proxy query %s: %w", abbreviate(surql), err)
 	}
-	if strings.Contains(surql, loader.VersionTable) {
+	if strings.Contains(surql, membership.VersionTable) {
 		return value.Value{}, fmt.Errorf("proxy query %s: it reads %s, which the scheduler's replica does not hold "+
 			"(the proxy would answer [] and the rows would be lost); list the tables through the proxy too, "+
-			"so that the loader pages without it", abbreviate(surql), loader.VersionTable)
+			"so that the loader pages without it", abbreviate(surql), membership.VersionTable)
 	}
 	body, err := json.Marshal(map[string]string{"query": q})
 	if err != nil {

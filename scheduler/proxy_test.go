@@ -18,6 +18,7 @@ import (
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/loader"
+	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -112,8 +113,8 @@ func TestProxyLoadsFrozenSnapshot(t *testing.T) {
 	if _, ok := defs["_00_query"]; !ok {
 		t.Errorf("the replica lists no _00_query: %v", defs)
 	}
-	if _, ok := defs[loader.VersionTable]; ok {
-		t.Fatalf("the replica lists %s: %v", loader.VersionTable, defs)
+	if _, ok := defs[membership.VersionTable]; ok {
+		t.Fatalf("the replica lists %s: %v", membership.VersionTable, defs)
 	}
 	tables, err := l.Tables(ctx)
 	if err != nil || !reflect.DeepEqual(tables, []string{"thread", "user"}) {
@@ -230,7 +231,7 @@ func TestProxyRefusesVersionedPages(t *testing.T) {
 	}
 	n := 0
 	err := l.LoadTable(ctx, "thread", 100, func(rows []value.Value) error { n += len(rows); return nil })
-	if err == nil || !strings.Contains(err.Error(), loader.VersionTable) || !strings.Contains(err.Error(), "list the tables through the proxy") {
+	if err == nil || !strings.Contains(err.Error(), membership.VersionTable) || !strings.Contains(err.Error(), "list the tables through the proxy") {
 		t.Fatalf("LoadTable with versioned pages through the proxy: %d rows, error %v; want a refusal", n, err)
 	}
 }

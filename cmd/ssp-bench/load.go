@@ -30,6 +30,7 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/integration/testscheduler"
 	"github.com/sp00ky/ssp/internal/workload"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -64,6 +65,13 @@ gen-cpu = CPU of the SSP, the dev SurrealDB and this generator over that span, i
 cpu/ing, B/ing = the SSP's CPU time and allocated bytes per measured ingest (edge writes
 included); rss, heap = the SSP's resident set and Go heap in use after the drain. A line per
 cell then gives the latency by kind of change.
+
+-ssps N runs scheduler mode: the test scheduler of integration/testscheduler in this process (its
+CPU counts as gen-cpu) and N ` + "`ssp serve`" + ` subprocesses registered with it; every ingest, the initial rows
+included, and every view registration goes to the scheduler, which fans each ingest out to every SSP
+one after another and gives each view to one SSP. ingests, ingest/s, p50 and p99 are then the
+scheduler's; busy and errors also count what the SSPs answered the scheduler (which only logs it);
+edges/s, ssp-cpu, cpu/ing, B/ing, rss and heap are summed over the SSPs.
 
 -soak D runs one cell (a single -views count) for D and prints, every -soak-every, the
 interval's throughput, latency and lag with the SSP's RSS, heap, live heap after GC and
@@ -111,6 +119,7 @@ type loadFlags struct {
 	backlog   int // -edge-backlog; -1: the SSP's default
 	pprof     string
 	verbose   bool
+	ssps      int // scheduler mode with this many SSPs; 0: standalone
 }
 
 // parseLoadFlags parses and checks the command line of `ssp load`.
@@ -142,6 +151,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.IntVar(&f.backlog, "edge-backlog", -1, "SPKY_EDGE_BACKLOG of the SSP (0: unbounded, so ingests outrun a slow database; -1: the SSP's default)")
 	fs.StringVar(&f.pprof, "pprof", "", "host:port for the SSP subprocess's pprof listener (SPKY_PPROF_ADDR)")
 	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's and the database's logs to stderr")
+	fs.IntVar(&f.ssps, "ssps", 0, "scheduler mode: the test scheduler and this many `ssp serve` subprocesses behind it, /ingest driven at the scheduler (0: one SSP, standalone)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
@@ -190,6 +200,10 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("-soak-every must be positive, got %s", f.soakEvery)
 	case f.refMode != "dedicated" && f.refMode != "single":
 		return bad("-ref-mode must be dedicated or single, got %q", f.refMode)
+	case f.ssps < 0 || f.ssps > maxLoadSSPs:
+		return bad("-ssps must be 0 (standalone) to %d, got %d", maxLoadSSPs, f.ssps)
+	case f.ssps > 1 && f.pprof != "":
+		return bad("-pprof gives one address: use it with -ssps 0 or 1, not %d", f.ssps)
 	}
 	for _, v := range f.views {
 		if v < 1 {
@@ -236,8 +250,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "ssp-bench load: %s %s/%s, CPU %s, %d cores, commit %s, SSP subprocess, ref mode %s, load average %s\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), f.refMode, loadAverage())
+	mode := "SSP subprocess"
+	if f.ssps > 0 {
+		mode = fmt.Sprintf("scheduler mode: %d SSP subprocess(es) behind the test scheduler (in this process)", f.ssps)
+	}
+	fmt.Fprintf(stdout, "ssp-bench load: %s %s/%s, CPU %s, %d cores, commit %s, %s, ref mode %s, load average %s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), mode, f.refMode, loadAverage())
 	bound := fmt.Sprintf("%s per cell", f.duration)
 	switch {
 	case f.soak > 0:
@@ -460,18 +478,20 @@ func (r cellStats) edgesPerSec() float64 {
 	return r.edges / r.span.Seconds()
 }
 
-// loadEnv is one cell's running database and SSP.
+// loadEnv is one cell's running database and SSPs (and scheduler).
 type loadEnv struct {
-	base    string // the SSP's base URL
+	base    string // where ingests and registrations go: the SSP's base URL, or the scheduler's
 	token   string
 	http    *nethttp.Client
-	sspPID  int // the SSP's process (this one when in-process)
-	dbPID   int // the database's process, 0 if unknown
+	ssps    []sspProcess             // the SSP subprocesses
+	sched   *testscheduler.Scheduler // nil when standalone
+	dbPID   int                      // the database's process, 0 if unknown
 	dbURL   string
 	dbUser  string
 	dbPass  string
 	ns, db  string
 	refMode string
+	bin     string         // the ssp binary built for this env ("" until built, or with -ssp-bin)
 	closers []func() error // run in reverse order by close
 }
 
@@ -526,9 +546,6 @@ func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
 	if f.backlog >= 0 {
 		args = append(args, "--edge-backlog", strconv.Itoa(f.backlog))
 	}
-	if err := startSubprocessSSP(ctx, env, f, args, logw); err != nil {
-		return env, err
-	}
 	env.http = &nethttp.Client{Transport: &nethttp.Transport{
 		Proxy:               nil,
 		MaxIdleConns:        f.clients + 8,
@@ -537,17 +554,37 @@ func startLoadEnv(ctx context.Context, f loadFlags) (env *loadEnv, err error) {
 		DisableCompression:  true,
 	}}
 	env.closers = append(env.closers, func() error { env.http.CloseIdleConnections(); return nil })
+	if f.ssps > 0 {
+		return env, startScheduled(ctx, env, f, args, logw)
+	}
+	p, err := startSubprocessSSP(ctx, env, f, args, logw)
+	if err != nil {
+		return env, err
+	}
+	env.ssps, env.base = []sspProcess{p}, p.base
 	return env, env.waitReady(ctx, 2*time.Minute)
 }
 
+// sspProcess is one `ssp serve` subprocess.
+type sspProcess struct {
+	id   string // its SPKY_SSP_ID in scheduler mode
+	base string // its base URL
+	pid  int
+}
+
 // startSubprocessSSP runs `ssp serve` as a child process and reads its URL from its output.
-func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []string, logw io.Writer) error {
+// The binary is -ssp-bin, else ./cmd/ssp built once per env.
+func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []string, logw io.Writer) (sspProcess, error) {
+	var p sspProcess
 	bin := f.sspBin
 	if bin == "" {
-		var err error
-		if bin, err = buildSSP(ctx, env); err != nil {
-			return err
+		if env.bin == "" {
+			var err error
+			if env.bin, err = buildSSP(ctx, env); err != nil {
+				return p, err
+			}
 		}
+		bin = env.bin
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = os.Environ()
@@ -558,11 +595,11 @@ func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []s
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("start the SSP: %w", err)
+		return p, fmt.Errorf("start the SSP: %w", err)
 	}
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the SSP (%s serve): %w", bin, err)
+		return p, fmt.Errorf("start the SSP (%s serve): %w", bin, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -582,7 +619,7 @@ func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []s
 		waitErr = cmd.Wait()
 		close(exited)
 	}()
-	env.sspPID = cmd.Process.Pid
+	p.pid = cmd.Process.Pid
 	env.closers = append(env.closers, func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -598,14 +635,14 @@ func startSubprocessSSP(ctx context.Context, env *loadEnv, f loadFlags, args []s
 		return nil
 	})
 	select {
-	case env.base = <-urlCh:
-		return nil
+	case p.base = <-urlCh:
+		return p, nil
 	case <-exited:
-		return fmt.Errorf("the SSP exited before listening (%v): %s", waitErr, stderr)
+		return p, fmt.Errorf("the SSP exited before listening (%v): %s", waitErr, stderr)
 	case <-time.After(time.Minute):
-		return fmt.Errorf("the SSP printed no listening line within a minute; stderr: %s", stderr)
+		return p, fmt.Errorf("the SSP printed no listening line within a minute; stderr: %s", stderr)
 	case <-ctx.Done():
-		return ctx.Err()
+		return p, ctx.Err()
 	}
 }
 
@@ -684,9 +721,29 @@ func (e *loadEnv) do(ctx context.Context, method, path string, body []byte) (int
 	return resp.StatusCode, b, err
 }
 
-// metrics scrapes the SSP's /metrics.
+// metrics scrapes the /metrics of every SSP; sums over the result add up the SSPs.
 func (e *loadEnv) metrics(ctx context.Context) (promMetrics, error) {
-	return scrapeMetrics(ctx, e.http, e.base+"/metrics")
+	var all promMetrics
+	for _, p := range e.ssps {
+		m, err := scrapeMetrics(ctx, e.http, p.base+"/metrics")
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, m...)
+	}
+	return all, nil
+}
+
+// sspUsage returns the CPU time and resident set of the SSP processes together.
+func (e *loadEnv) sspUsage() (cpu time.Duration, rss uint64, err error) {
+	for _, p := range e.ssps {
+		c, r, err := procUsage(p.pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		cpu, rss = cpu+c, rss+r
+	}
+	return cpu, rss, nil
 }
 
 // waitDrained waits until no ingest is queued and every edge item is written.
@@ -791,13 +848,13 @@ const maxPregen = 300_000
 // newBodySource pregenerates n bodies (at most maxPregen); when more may be needed (exact is
 // false, or n > maxPregen) a producer continues the stream once they are used up. write, if not
 // nil, makes the `_00_version` rows of each batch of changes before its bodies are handed out.
-func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]engine.Change) error) (*bodySource, error) {
+func newBodySource(next func() engine.Change, n int, exact, rv bool, write func([]engine.Change) error) (*bodySource, error) {
 	const batch = 256
 	s := &bodySource{stop: make(chan struct{}), done: make(chan struct{})}
 	pre := min(n, maxPregen)
 	cs := make([]engine.Change, 0, batch)
 	for i := 0; i < pre; i++ {
-		c := w.Next()
+		c := next()
 		s.pre = append(s.pre, ingestReq{ingestBody(c, rv), kindOf(c.Table, c.Op)})
 		if cs = append(cs, c); write != nil && (len(cs) == batch || i == pre-1) {
 			if err := write(cs); err != nil {
@@ -816,7 +873,7 @@ func newBodySource(w *workload.Workload, n int, exact, rv bool, write func([]eng
 		for {
 			cs := make([]engine.Change, batch)
 			for i := range cs {
-				cs[i] = w.Next()
+				cs[i] = next()
 			}
 			if write != nil {
 				if err := write(cs); err != nil {
@@ -1192,6 +1249,15 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 			}
 		}
 	}
+	next := w.Next
+	if env.sched != nil {
+		// The scheduler refuses MERGE, as the real one does: send what Sp00ky's events send.
+		u := newUpserts()
+		for i, c := range initial {
+			initial[i] = u.change(c)
+		}
+		next = func() engine.Change { return u.change(w.Next()) }
+	}
 	bodies := make([][]byte, 0, len(initial)+1)
 	for _, c := range initial {
 		bodies = append(bodies, ingestBody(c, f.rv))
@@ -1231,7 +1297,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 		}
 		pregen = int(perSec * max(f.duration, f.soak).Seconds())
 	}
-	if r.src, err = newBodySource(w, pregen, exact, f.rv, writeVersions); err != nil {
+	if r.src, err = newBodySource(next, pregen, exact, f.rv, writeVersions); err != nil {
 		return res, err
 	}
 	defer r.src.close()
@@ -1240,7 +1306,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	if err != nil {
 		return res, err
 	}
-	sspCPU0, _, sspErr := procUsage(env.sspPID)
+	sspCPU0, _, sspErr := env.sspUsage()
 	dbCPU0, _, dbErr := procUsage(env.dbPID)
 	if env.dbPID == 0 {
 		dbErr = errors.New("unknown database process")
@@ -1293,6 +1359,9 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.drain = drained.Sub(end)
 	res.span = drained.Sub(r.start)
 	res.edges = m2.get("ssp_edge_writes_total") - m0.get("ssp_edge_writes_total")
+	if env.sched != nil {
+		fanoutAnswers(&res, env, m0, m2, v)
+	}
 	res.allocated = m2.get("go_memstats_alloc_bytes_total") - m0.get("go_memstats_alloc_bytes_total")
 	for _, c := range []struct{ name, what string }{
 		{"ssp_rv_wait_timeouts_total", "_00_version waits gave up"},
@@ -1306,7 +1375,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.commitLag50 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 50)
 	res.commitLag95 = bucketQuantile(m0, m2, "ssp_edge_lag_seconds", 95)
 	if sspErr == nil {
-		if cpu, _, err := procUsage(env.sspPID); err == nil {
+		if cpu, _, err := env.sspUsage(); err == nil {
 			res.sspCPU = cpu - sspCPU0
 		}
 	}
@@ -1318,7 +1387,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	if cpu, ok := processCPU(); ok && genOK {
 		res.genCPU = cpu - genCPU0
 	}
-	if _, rss, err := procUsage(env.sspPID); err == nil {
+	if _, rss, err := env.sspUsage(); err == nil {
 		res.rss = rss
 	} else if rss, ok := m2.sum("process_resident_memory_bytes"); ok {
 		res.rss = uint64(rss)
@@ -1441,7 +1510,7 @@ func soakSamples(ctx context.Context, env *loadEnv, r *runner, every time.Durati
 		}
 		secs := now.Sub(prevAt).Seconds()
 		var rss uint64
-		if _, x, err := procUsage(env.sspPID); err == nil {
+		if _, x, err := env.sspUsage(); err == nil {
 			rss = x
 		}
 		edges := m.get("ssp_edge_writes_total")

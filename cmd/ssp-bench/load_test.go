@@ -35,6 +35,9 @@ func TestLoadFlags(t *testing.T) {
 		{"bad backlog", []string{"load", "-edge-backlog", "-2"}, 2, "-edge-backlog must be -1"},
 		{"negative window", []string{"load", "-window", "-1"}, 2, "-window must not be negative"},
 		{"unknown flag", []string{"load", "-fast"}, 2, "flag provided but not defined: -fast"},
+		{"negative ssps", []string{"load", "-ssps", "-1"}, 2, "-ssps must be 0 (standalone) to 16, got -1"},
+		{"too many ssps", []string{"load", "-ssps", "17"}, 2, "-ssps must be 0 (standalone) to 16, got 17"},
+		{"pprof of several ssps", []string{"load", "-ssps", "2", "-pprof", "127.0.0.1:6060"}, 2, "use it with -ssps 0 or 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,11 +59,23 @@ func TestLoadFlags(t *testing.T) {
 // TestLoadShort runs a small load against a real dev SurrealDB and an `ssp serve` subprocess
 // (built by ssp-load from ./cmd/ssp) and checks the table, not the speed.
 func TestLoadShort(t *testing.T) {
+	loadShort(t, "SSP subprocess")
+}
+
+// TestLoadShortScheduled is TestLoadShort through the test scheduler with two SSPs behind it.
+func TestLoadShortScheduled(t *testing.T) {
+	loadShort(t, "scheduler mode: 2 SSP subprocess(es) behind the test scheduler", "-ssps", "2")
+}
+
+// loadShort runs a small load with extra flags and checks the table and that the first line
+// names mode.
+func loadShort(t *testing.T, mode string, extra ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr strings.Builder
 	args := []string{"load", "-views", "6", "-rows", "300", "-count", "400", "-duration", "0",
 		"-clients", "4", "-sample", "10", "-seed", "3"}
+	args = append(args, extra...)
 	if code := run(ctx, args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -75,7 +90,7 @@ func TestLoadShort(t *testing.T) {
 	if header < 0 || header+1 >= len(lines) {
 		t.Fatalf("no table in the output:\n%s", out)
 	}
-	if !strings.Contains(lines[0], "SSP subprocess") || !strings.Contains(lines[0], "cores") {
+	if !strings.Contains(lines[0], mode) || !strings.Contains(lines[0], "cores") {
 		t.Errorf("first line %q does not describe the machine and the SSP mode", lines[0])
 	}
 	cols := strings.Fields(lines[header])
@@ -93,6 +108,9 @@ func TestLoadShort(t *testing.T) {
 	// 400 ingests plus the deletions of the lag probes that were seen in time.
 	if n, err := strconv.Atoi(cell("ingests")); err != nil || n < 400 || n > 440 {
 		t.Errorf("ingests = %s, want 400 to 440", cell("ingests"))
+	}
+	if strings.Contains(stderr.String(), "fanned out") {
+		t.Errorf("the SSPs did not apply every ingest: %s", stderr.String())
 	}
 	if cell("errors") != "0" {
 		t.Errorf("errors = %s, want 0 (stderr: %s)", cell("errors"), stderr.String())

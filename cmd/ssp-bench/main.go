@@ -3,7 +3,10 @@
 //
 //	ssp-bench engine   the view engine on the realistic workload, on one core (ssp-bench engine -h)
 //	ssp-bench load     the service end to end: a dev SurrealDB, an `ssp serve` subprocess and
-//	                   concurrent /ingest clients over loopback (ssp-bench load -h)
+//	                   concurrent /ingest clients over loopback, or -ssps N behind the test
+//	                   scheduler (ssp-bench load -h)
+//	ssp-bench bootstrap  bootstrap and re-bootstrap of an SSP in scheduler mode through the
+//	                   scheduler's proxy (ssp-bench bootstrap -h)
 //
 // Results and the commands that produced them are in BENCHMARKS.md.
 // Exit codes: 0 success, 1 runtime error, 2 usage error.
@@ -34,7 +37,9 @@ const usage = `Usage: ssp-bench <command> [flags]
 
 Commands:
   engine    benchmark the view engine on the realistic workload (ssp-bench engine -h)
-  load      load benchmark: a dev SurrealDB, an ssp serve subprocess and concurrent /ingest clients (ssp-bench load -h)
+  load      load benchmark: a dev SurrealDB, an ssp serve subprocess and concurrent /ingest clients (ssp-bench load -h);
+            -ssps N: N subprocesses behind the test scheduler, /ingest at the scheduler
+  bootstrap bootstrap and re-bootstrap time of an SSP in scheduler mode, through the scheduler's proxy (ssp-bench bootstrap -h)
 `
 
 // errUsage marks errors caused by a bad command line.
@@ -60,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "load":
 		err = runLoad(ctx, rest, stdout, stderr)
+	case "bootstrap":
+		err = runBoot(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "ssp-bench: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -76,5 +80,31 @@ func TestBinaryLinksNoTestMachinery(t *testing.T) {
 		if slices.Contains(forbidden, dep) {
 			t.Errorf("the ssp binary links %s", dep)
 		}
+	}
+}
+
+// `ssp serve` never uses the test scheduler: only the file of `ssp dev --ssps` imports it.
+func TestOnlyDevUsesTheTestScheduler(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var importers []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			if imp.Path.Value == `"github.com/sp00ky/ssp/integration/testscheduler"` {
+				importers = append(importers, f)
+			}
+		}
+	}
+	if len(files) < 5 || fmt.Sprint(importers) != "[devcluster.go]" {
+		t.Errorf("files importing the test scheduler: %v, want only devcluster.go (of %v)", importers, files)
 	}
 }

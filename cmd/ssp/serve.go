@@ -27,8 +27,12 @@ const serveUsage = `Usage: ssp serve [flags]
 
 Runs the SSP: connects to SurrealDB, bootstraps every table and registered view, and serves the
 HTTP API. Every flag has an environment variable (and a sp00ky.yml key); flag > env > file >
-default. SIGTERM or SIGINT shuts down gracefully: stop accepting requests, finish in-flight
-steps, write every pending edge.
+default. SIGTERM or SIGINT shuts down gracefully: stop claiming jobs and let the running ones
+end (within half the shutdown timeout; later ones are released, pending again), stop accepting
+requests, finish in-flight steps, write every pending edge.
+
+Environment only: SPKY_PPROF_ADDR=host:port serves Go's net/http/pprof profiles on a separate
+debug listener (no authentication: keep it on loopback, e.g. 127.0.0.1:6060).
 
 Flags:
 `
@@ -184,10 +188,15 @@ func (s *sspServer) Wait(ctx context.Context, stop func()) error {
 	return err
 }
 
-// Shutdown stops accepting requests and waits for those in flight, then drains the actor
-// system (in-flight steps, pending edge writes, view metrics) and closes the connection.
+// Shutdown lets the job runs end first (their outcome writes fire the job rows' events, which
+// post to this SSP's /ingest, so the HTTP server still serves meanwhile), then stops accepting
+// requests and waits for those in flight, drains the actor system (in-flight steps, pending
+// edge writes, view metrics) and closes the connection.
 func (s *sspServer) Shutdown(ctx context.Context) error {
 	var errs []error
+	if err := s.service.DrainJobs(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
 	}

@@ -306,6 +306,7 @@ func TestServeConfigErrors(t *testing.T) {
 		stderrHas []string
 	}{
 		{"help", []string{"serve", "-h"}, 0, "--ssp-listen-addr", nil},
+		{"help names the pprof listener", []string{"serve", "-h"}, 0, "SPKY_PPROF_ADDR", nil},
 		{"every invalid setting named", []string{"serve", "--ssp-ref-mode", "both", "--ssp-listen-addr", "nowhere", "--heartbeat-interval-ms", "soon"}, 2, "",
 			[]string{"SPKY_SSP_REF_MODE", "SPKY_SSP_LISTEN_ADDR", "HEARTBEAT_INTERVAL_MS"}},
 		{"unknown flag", []string{"serve", "--nope"}, 2, "", []string{"unknown flag: --nope"}},
@@ -313,6 +314,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"dev help", []string{"dev", "-h"}, 0, "--db-port", nil},
 		{"dev bad port", []string{"dev", "--db-port", "x"}, 2, "", []string{`--db-port "x" is not a port number`}},
 		{"dev invalid setting", []string{"dev", "--db-port=0", "--ssp-ref-mode", "both"}, 2, "", []string{"SPKY_SSP_REF_MODE"}},
+		{"dev bad ssps", []string{"dev", "--ssps", "lots"}, 2, "", []string{`--ssps "lots" is not a number of SSPs (0-32)`, "Usage: ssp dev"}},
+		{"dev ssps with a scheduler", []string{"dev", "--ssps", "2", "--scheduler-url", "http://127.0.0.1:9667", "--ssp-id", "a",
+			"--ssp-advertise-addr", "10.0.0.1:8667"}, 2, "", []string{"unset SPKY_SCHEDULER_URL", "unset SPKY_SSP_ID", "unset SPKY_SSP_ADVERTISE_ADDR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,26 +353,33 @@ func TestServeDBUnreachable(t *testing.T) {
 func TestDevFlags(t *testing.T) {
 	tests := []struct {
 		args []string
-		port int
+		want devOptions
 		rest []string
 		err  string
 	}{
-		{nil, 8000, nil, ""},
-		{[]string{"--db-port", "9000", "--log-level", "debug"}, 9000, []string{"--log-level", "debug"}, ""},
-		{[]string{"--ssp-listen-addr=:1", "-db-port=0"}, 0, []string{"--ssp-listen-addr=:1"}, ""},
-		{[]string{"--db-port"}, 0, nil, "needs a port number"},
-		{[]string{"--db-port", "70000"}, 0, nil, "is not a port number"},
+		{nil, devOptions{dbPort: 8000, schedPort: 9667}, nil, ""},
+		{[]string{"--db-port", "9000", "--log-level", "debug"}, devOptions{dbPort: 9000, schedPort: 9667}, []string{"--log-level", "debug"}, ""},
+		{[]string{"--ssp-listen-addr=:1", "-db-port=0"}, devOptions{schedPort: 9667}, []string{"--ssp-listen-addr=:1"}, ""},
+		{[]string{"--ssps", "3", "--scheduler-port=0", "-v"}, devOptions{dbPort: 8000, ssps: 3}, []string{"-v"}, ""},
+		{[]string{"--ssps=32"}, devOptions{dbPort: 8000, ssps: 32, schedPort: 9667}, nil, ""},
+		{[]string{"--db-port"}, devOptions{}, nil, "--db-port needs a number"},
+		{[]string{"--db-port", "70000"}, devOptions{}, nil, "is not a port number"},
+		{[]string{"--ssps", "-1"}, devOptions{}, nil, `--ssps "-1" is not a number of SSPs (0-32)`},
+		{[]string{"--ssps", "33"}, devOptions{}, nil, `--ssps "33" is not a number of SSPs (0-32)`},
+		{[]string{"--ssps=two"}, devOptions{}, nil, `--ssps "two" is not a number of SSPs`},
+		{[]string{"--ssps", "2", "--scheduler-port", "x"}, devOptions{}, nil, `--scheduler-port "x" is not a port number`},
+		{[]string{"--scheduler-port", "9000"}, devOptions{}, nil, "--scheduler-port needs --ssps"},
 	}
 	for _, tt := range tests {
-		port, rest, err := devFlags(tt.args)
+		got, rest, err := devFlags(tt.args)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("devFlags(%q) error %v, want %q", tt.args, err, tt.err)
 			}
 			continue
 		}
-		if err != nil || port != tt.port || fmt.Sprint(rest) != fmt.Sprint(tt.rest) {
-			t.Errorf("devFlags(%q) = %d, %q, %v; want %d, %q", tt.args, port, rest, err, tt.port, tt.rest)
+		if err != nil || got != tt.want || fmt.Sprint(rest) != fmt.Sprint(tt.rest) {
+			t.Errorf("devFlags(%q) = %+v, %q, %v; want %+v, %q", tt.args, got, rest, err, tt.want, tt.rest)
 		}
 	}
 }
@@ -384,8 +395,12 @@ func TestDev(t *testing.T) {
 	defer cancel()
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
+	port, err := freePort() // a fixed port: the dev database may reach the SSP there
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- run(ctx, []string{"dev", "--db-port", "0", "--ssp-listen-addr", "127.0.0.1:0"}, nil, stdout, stderr)
+		done <- run(ctx, []string{"dev", "--db-port", "0", "--ssp-listen-addr", fmt.Sprintf("127.0.0.1:%d", port)}, nil, stdout, stderr)
 	}()
 	re := regexp.MustCompile(`SSP HTTP API\s+(http://[0-9.:]+)`)
 	var base string
@@ -401,7 +416,7 @@ func TestDev(t *testing.T) {
 		}
 		return false, "no banner; stdout: " + stdout.String()
 	})
-	for _, s := range []string{"SurrealDB      ws://127.0.0.1:", "/view/register", "/ingest", "Bearer dev"} {
+	for _, s := range []string{"SurrealDB      ws://127.0.0.1:", "/view/register", "/ingest", "Bearer dev", "DEFINE EVENT _00_thread_mutation"} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Fatalf("banner lacks %q:\n%s", s, stdout.String())
 		}
@@ -413,6 +428,27 @@ func TestDev(t *testing.T) {
 	if body := c.mustCall("GET", "/debug/view/demo", "", 200); !strings.Contains(body, `"key":"thread:1"`) {
 		t.Fatalf("debug view after the example: %s", body)
 	}
+
+	// The banner's events, installed in the dev database, bring an app's write to the SSP: the
+	// database may reach the SSP's address (issue 9: it had no network access at all).
+	dbRE := regexp.MustCompile(`SurrealDB\s+(ws://[0-9.:]+)\s+\(user (\S+), pass (\S+), namespace (\S+), database (\S+);`)
+	m := dbRE.FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no database line in the banner:\n%s", stdout.String())
+	}
+	db, err := conn.Dial(ctx, conn.Config{URL: m[1], User: m[2], Pass: m[3], NS: m[4], DB: m[5]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	banner := stdout.String()
+	events := banner[strings.Index(banner, "DEFINE EVENT _00_thread_mutation"):strings.Index(banner, "\nStop with Ctrl-C")]
+	if rs, err := db.Query(ctx, events+"; CREATE thread:2 SET title = 'From the app', active = true;", nil); err != nil || conn.StatementErr(rs) != nil {
+		t.Fatalf("install the banner's events and write: %v %v", err, conn.StatementErr(rs))
+	}
+	if body := c.mustCall("GET", "/debug/view/demo", "", 200); !strings.Contains(body, `"key":"thread:2"`) {
+		t.Fatalf("the app's write did not reach the SSP through the events: %s", body)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -421,5 +457,93 @@ func TestDev(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("ssp dev did not stop within a minute")
+	}
+}
+
+// TestDevCluster runs `ssp dev --ssps 2` on free ports: the banner names the scheduler and
+// both SSPs once the scheduler counts them ready; a view registered through the scheduler
+// lands on one SSP, an ingest through it reaches both, and cancelling stops everything.
+func TestDevCluster(t *testing.T) {
+	for _, k := range []string{"SPKY_CONFIG_PATH", "SPKY_AUTH_SECRET", "SPKY_DB_WS", "SPKY_SSP_LISTEN_ADDR", "SPKY_SCHEDULER_URL", "SPKY_SSP_ID"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("SPKY_LOG_LEVEL", "warn")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "--db-port", "0", "--ssps", "2", "--scheduler-port", "0", "--ssp-listen-addr", "127.0.0.1:0"}, nil, stdout, stderr)
+	}()
+	schedRE := regexp.MustCompile(`Scheduler\s+(http://[0-9.:]+)`)
+	sspRE := regexp.MustCompile(`SSP (ssp-[0-9]+)\s+(http://[0-9.:]+)`)
+	waitFor(t, 3*time.Minute, func() (bool, string) {
+		select {
+		case code := <-done:
+			t.Fatalf("ssp dev exited with %d: %s", code, stderr.String())
+		default:
+		}
+		return strings.Contains(stdout.String(), "Stop with Ctrl-C"), "no banner; stdout: " + stdout.String()
+	})
+	banner := stdout.String()
+	m := schedRE.FindStringSubmatch(banner)
+	ssps := map[string]string{}
+	for _, s := range sspRE.FindAllStringSubmatch(banner, -1) {
+		ssps[s[1]] = s[2]
+	}
+	if m == nil || len(ssps) != 2 || ssps["ssp-1"] == "" || ssps["ssp-2"] == "" {
+		t.Fatalf("banner without the scheduler and ssp-1, ssp-2:\n%s", banner)
+	}
+	for _, s := range []string{m[1] + "/view/register", m[1] + "/ingest", "Bearer dev"} {
+		if !strings.Contains(banner, s) {
+			t.Fatalf("banner lacks %q:\n%s", s, banner)
+		}
+	}
+	sched := client{t: t, base: m[1]}
+	body := sched.mustCall("POST", "/view/register", `{"id":"_00_query:demo","surql":"SELECT * FROM thread WHERE active = true","clientId":"me","ttl":"1h"}`, 200)
+	owner := decode[struct {
+		SSPID string `json:"ssp_id"`
+	}](t, body).SSPID
+	if ssps[owner] == "" {
+		t.Fatalf("the view went to %q, not one of the banner's SSPs: %s", owner, body)
+	}
+	sched.mustCall("POST", "/ingest", `{"table":"thread","op":"CREATE","id":"thread:1","record":{"title":"Hello","active":true}}`, 200)
+	for id, base := range ssps {
+		c := client{t: t, base: base, token: "dev"}
+		code, view := c.call("GET", "/debug/view/demo", "")
+		switch {
+		case id == owner && (code != 200 || !strings.Contains(view, `"key":"thread:1"`)):
+			t.Errorf("%s serves the view, yet /debug/view/demo = %d %s", id, code, view)
+		case id != owner && code != 404:
+			t.Errorf("%s does not serve the view, yet /debug/view/demo = %d", id, code)
+		}
+		if info := c.mustCall("GET", "/info", "", 200); !strings.Contains(info, `"thread":1`) {
+			t.Errorf("%s did not get the ingest through the scheduler: /info %s", id, info)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("ssp dev exited with %d: %s", code, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("ssp dev did not stop within a minute")
+	}
+}
+
+func TestNetTargets(t *testing.T) {
+	for _, c := range []struct{ addr, want string }{
+		{"127.0.0.1:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"0.0.0.0:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"[::]:8667", "[127.0.0.1:8667 localhost:8667]"},
+		{"10.1.2.3:9000", "[127.0.0.1:9000 localhost:9000 10.1.2.3:9000]"},
+		{"devbox:9000", "[127.0.0.1:9000 localhost:9000 devbox:9000]"},
+		{"127.0.0.1:0", "[]"},
+		{"nonsense", "[]"},
+	} {
+		if got := fmt.Sprint(netTargets(c.addr)); got != c.want {
+			t.Errorf("netTargets(%q) = %s, want %s", c.addr, got, c.want)
+		}
 	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// (`http::post` and friends), like `surreal start --allow-net`. Off by
 	// default, as in SurrealDB.
 	AllowNet bool
+	// NetTargets lets queries reach these targets only ("host:port" or "host"),
+	// like `surreal start --allow-net host:port`; ignored with AllowNet.
+	NetTargets []string
 }
 
 // Server is a running devdb process: an in-memory SurrealDB 3 engine
@@ -133,6 +136,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.AllowNet {
 		args = append(args, "--allow-net")
+	}
+	for _, t := range opts.NetTargets {
+		args = append(args, "--allow-net-target", t)
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Dir = dir

@@ -67,3 +67,41 @@ func TestAllowNet(t *testing.T) {
 		t.Fatalf("hook received %q, want exactly [%q]", got, want)
 	}
 }
+
+// TestNetTargets: with Options.NetTargets, http::post reaches the listed host:port and nothing
+// else (ssp dev lets the dev database reach the SSP only).
+func TestNetTargets(t *testing.T) {
+	ok := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}
+	allowed := httptest.NewServer(http.HandlerFunc(ok))
+	defer allowed.Close()
+	other := httptest.NewServer(http.HandlerFunc(ok))
+	defer other.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	s, err := Start(ctx, Options{NetTargets: []string{strings.TrimPrefix(allowed.URL, "http://")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := s.Connect(ctx, "t", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	post := func(url string) error {
+		res, err := surrealdb.Query[any](ctx, db, "RETURN http::post($url, {})", map[string]any{"url": url + "/ingest"})
+		if err == nil && len(*res) > 0 && (*res)[0].Error != nil {
+			err = (*res)[0].Error
+		}
+		return err
+	}
+	if err := post(allowed.URL); err != nil {
+		t.Errorf("the listed target: %v", err)
+	}
+	if err := post(other.URL); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("another target: %v, want a 'not allowed' error", err)
+	}
+}

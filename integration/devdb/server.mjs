@@ -9,7 +9,7 @@
 //
 // Usage: node server.mjs [--port 8000] [--host 127.0.0.1] [--user root]
 //                        [--pass root] [--path mem://] [--allow-anonymous]
-//                        [--allow-net]
+//                        [--allow-net] [--allow-net-target HOST:PORT]...
 //
 // Credentials may also come from DEVDB_USER / DEVDB_PASS, the port from
 // DEVDB_PORT. --port 0 picks a free port. Once listening, exactly one line
@@ -47,6 +47,7 @@ try {
       path: { type: 'string' },
       'allow-anonymous': { type: 'boolean', default: false },
       'allow-net': { type: 'boolean', default: false },
+      'allow-net-target': { type: 'string', multiple: true, default: [] },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -65,6 +66,8 @@ if (args.help) {
   --path URL          storage: mem:// (default), surrealkv://DIR, rocksdb://DIR
   --allow-anonymous   let connections that did not sign in run queries
   --allow-net         let queries reach every network target (http::post etc.)
+  --allow-net-target HOST[:PORT]
+                      let queries reach this target only (repeatable)
   --verbose           log connections and errors to stderr
 `);
   process.exit(0);
@@ -77,6 +80,7 @@ const rootPass = args.pass ?? process.env.DEVDB_PASS ?? 'root';
 const storage = args.path ?? process.env.DEVDB_PATH ?? 'mem://';
 const allowAnonymous = args['allow-anonymous'];
 const allowNet = args['allow-net'];
+const netTargets = args['allow-net-target'];
 const verbose = args.verbose;
 
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -365,8 +369,13 @@ try {
 let engine;
 try {
   // Outgoing HTTP (http::get/post/…) is denied unless network targets are
-  // allowed: SurrealDB's --allow-net.
-  const options = allowNet ? { capabilities: { network_targets: true } } : undefined;
+  // allowed: SurrealDB's --allow-net (all, or the listed targets only).
+  let options;
+  if (allowNet) {
+    options = { capabilities: { network_targets: true } };
+  } else if (netTargets.length > 0) {
+    options = { capabilities: { network_targets: { allow: netTargets } } };
+  }
   engine = await native.SurrealNodeEngine.connect(storage, options);
 } catch (e) {
   fail(`cannot open ${storage}: ${e.message}`);

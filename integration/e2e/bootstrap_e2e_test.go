@@ -14,13 +14,28 @@ import (
 )
 
 // TestNotReadyWhileBootstrapping: while the SSP bootstraps, /health answers 503
-// {"status":"bootstrapping"} and the gated routes 503 SSP_NOT_READY, and a write into
-// SurrealDB whose event posts to the SSP is rolled back; then /health turns 200.
+// {"status":"bootstrapping"} and the registration routes 503 SSP_NOT_READY; then /health
+// turns 200. /ingest depends on SPKY_SSP_BOOTSTRAP_BUFFER: with 0 it answers 503 too and a write
+// into SurrealDB whose event posts to the SSP is rolled back; by default (standalone) it is
+// accepted, the write commits, and the change is in the views once the SSP is ready.
 //
 // The bootstrap is held deterministically: the database has a table whose field is COMPUTED by
 // `http::get` of a test server that does not answer until the test lets it, so loading that
 // table cannot finish before the test has seen the not-ready answers.
 func TestNotReadyWhileBootstrapping(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		buffered bool
+	}{
+		{"buffer 0", map[string]string{"SPKY_SSP_BOOTSTRAP_BUFFER": "0"}, false},
+		{"default buffer", nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) { notReadyWhileBootstrapping(t, c.env, c.buffered) })
+	}
+}
+
+func notReadyWhileBootstrapping(t *testing.T, env map[string]string, buffered bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var hits atomic.Int64
@@ -47,7 +62,7 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 	exec1(t, ctx, db, fmt.Sprintf("CREATE gate:1 SET n = 1 RETURN NONE; DEFINE FIELD g ON TABLE gate COMPUTED http::get('%s/')", gate.URL), nil)
-	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(dedicated)})
+	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(dedicated), Env: env})
 	proxy.setTarget(ssp.base)
 
 	probe := map[string]any{"table": "probe", "op": "CREATE", "id": "probe:1", "record": map[string]any{"n": 1}}
@@ -70,10 +85,15 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 		if code, a := ask("GET", "/health", nil); code != 503 || a.Status != "bootstrapping" {
 			t.Fatalf("%s: /health = %d %+v, want 503 bootstrapping", phase, code, a)
 		}
-		for _, c := range []struct {
+		gated := []struct {
 			path string
 			body any
-		}{{"/ingest", probe}, {"/view/register", reg}, {"/view/unregister", map[string]any{"id": "v"}}} {
+		}{{"/view/register", reg}, {"/view/unregister", map[string]any{"id": "v"}}}
+		if !buffered {
+			gated = append(gated, gated[0])
+			gated[0].path, gated[0].body = "/ingest", probe
+		}
+		for _, c := range gated {
 			if code, a := ask("POST", c.path, c.body); code != 503 || a.Code != "SSP_NOT_READY" {
 				t.Fatalf("%s: %s = %d %+v, want 503 SSP_NOT_READY", phase, c.path, code, a)
 			}
@@ -87,7 +107,8 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 		rounds++
 		return hits.Load() > 0 && rounds >= 3, "bootstrap has not reached the gated table"
 	})
-	// A write whose event posts to the bootstrapping SSP gets its 503 and is rolled back.
+	// A write whose event posts to the bootstrapping SSP: refused and rolled back without a
+	// buffer, committed with one.
 	rs, err := db.QueryOnce(ctx, "CREATE $id CONTENT $c RETURN NONE", map[string]any{
 		"id": value.Record("user", value.String("early")),
 		"c":  value.ObjectFromMap(map[string]value.Value{"name": value.String("e"), "age": value.Int(1), "active": value.Bool(true), "tags": value.Array(nil)}),
@@ -95,11 +116,16 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 	if err == nil && len(rs) > 0 {
 		err = rs[0].Err
 	}
-	if err == nil {
+	users := exec1(t, ctx, db, "SELECT VALUE id FROM user", nil)[0].Value.Len()
+	switch {
+	case !buffered && err == nil:
 		t.Fatal("a write while the SSP bootstraps succeeded; its event's ingest should have failed it")
-	}
-	if n := exec1(t, ctx, db, "SELECT VALUE id FROM user", nil)[0].Value.Len(); n != 0 {
-		t.Fatalf("the failed write left %d user rows", n)
+	case !buffered && users != 0:
+		t.Fatalf("the failed write left %d user rows", users)
+	case buffered && err != nil:
+		t.Fatalf("a write while the SSP bootstraps failed: %v", err)
+	case buffered && users != 1:
+		t.Fatalf("the write left %d user rows, want 1", users)
 	}
 	notReady("gate closed, after the write")
 
@@ -122,5 +148,13 @@ func TestNotReadyWhileBootstrapping(t *testing.T) {
 		t.Fatalf("/ingest after ready: %d %v %s", code, err, raw)
 	}
 	ssp.register(view{Key: "v", SurQL: "SELECT * FROM probe", Client: "c"})
+	if buffered {
+		// The user written during the bootstrap is in the SSP's data: its view has the row, and
+		// its per-user table exists.
+		ssp.mustDo("POST", "/view/unregister", map[string]any{"id": "v"}, 200) // probe:1 is not in SurrealDB
+		views := []view{{Key: "u", SurQL: "SELECT * FROM user", Client: "c"}}
+		ssp.register(views[0])
+		converge(t, ctx, db, ssp, views, dedicated, true)
+	}
 	t.Logf("%d not-ready rounds before the gate opened; gated table fetched %d time(s)", rounds, hits.Load())
 }

@@ -7,6 +7,12 @@
 // in production; the tests then compare the edge rows in SurrealDB with the membership that
 // SurrealDB's own answer to each view implies.
 //
+// Scheduler mode (sched_*_test.go) is tested as it runs in production: the test scheduler of
+// integration/testscheduler runs in the test process, the database's events post every change
+// to its /ingest, it fans them out to `ssp serve` processes started with SPKY_SCHEDULER_URL,
+// and views are registered through it. Each test ends with the edge rows of all SSPs together
+// equal to SurrealDB's answers, every view served by the SSP it is assigned to.
+//
 // The package has no non-test code besides this comment. Run it with
 //
 //	go test -race ./integration/e2e/

@@ -32,6 +32,7 @@ type sspConfig struct {
 // sspProc is one running `ssp serve` subprocess.
 type sspProc struct {
 	t      *testing.T
+	id     string // SPKY_SSP_ID in scheduler mode
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:PORT
 	logs   *tailBuffer

@@ -23,6 +23,7 @@ func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, view
 	t.Helper()
 	var snap snapshot
 	var prev []string
+	seen := false // prev holds a snapshot (an empty one is nil)
 	waitFor(t, convergeTimeout, 100*time.Millisecond, func() (bool, string) {
 		if d := p.metric("ssp_mailbox_depth"); d != 0 {
 			return false, fmt.Sprintf("the SSP still has %v items to write", d)
@@ -38,8 +39,8 @@ func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, view
 		diffs := diffEdges(exp, s)
 		diffs = append(diffs, userTableDiffs(t, ctx, db, mode, s, strictTables)...)
 		text := rowsText(s, true)
-		stable := prev != nil && len(diffLines(prev, text)) == 0
-		prev, snap = text, s
+		stable := seen && len(diffLines(prev, text)) == 0
+		prev, snap, seen = text, s, true
 		if len(diffs) > 0 {
 			return false, fmt.Sprintf("%d differences between the edge rows and SurrealDB's answers:\n%s", len(diffs), head(diffs, 40))
 		}

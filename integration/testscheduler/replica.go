@@ -262,7 +262,10 @@ func eventRow(e *Event) (rid, row value.Value, del bool, err error) {
 
 // replicaRows returns every row of every table of the replica that is not a `_00_` table, as
 // an SSP loads them through /proxy/query: plain JSON classified as /ingest bodies are.
-// s.replicaMu must be held (read).
+// s.replicaMu must be held (read). Each table is read in one statement, not paged: the
+// embedded SurrealDB scans the table for every keyset page, so paging 100k rows takes about a
+// minute, longer than an SSP waits for its registration's answer (the hashes need the rows
+// in no particular order).
 func (s *Scheduler) replicaRows(ctx context.Context) (map[string][]value.Value, error) {
 	tables, err := tableNames(ctx, s.rep)
 	if err != nil {
@@ -273,16 +276,23 @@ func (s *Scheduler) replicaRows(ctx context.Context) (map[string][]value.Value, 
 		if strings.HasPrefix(tb, internalPrefix) {
 			continue
 		}
-		var rows []value.Value
-		err := pageTable(ctx, s.rep, tb, func(page []value.Value) error {
-			got, err := classifyRows(value.Array(page))
-			rows = append(rows, got...)
-			return err
-		})
+		rs, err := s.rep.Query(ctx, "SELECT * FROM type::table($tb)", map[string]any{"tb": tb})
+		if err == nil && len(rs) == 0 {
+			err = errors.New("no result")
+		}
+		if err == nil && rs[0].Err != nil && !isMissing(rs[0].Err) {
+			err = rs[0].Err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("replica table %s: %w", tb, err)
 		}
-		out[tb] = rows
+		if rs[0].Err != nil { // missing: no rows
+			out[tb] = nil
+			continue
+		}
+		if out[tb], err = classifyRows(rs[0].Value); err != nil {
+			return nil, fmt.Errorf("replica table %s: %w", tb, err)
+		}
 	}
 	return out, nil
 }

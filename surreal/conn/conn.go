@@ -532,6 +532,20 @@ func (c *Conn) Version(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+// Ping makes one round trip to SurrealDB (it asks for its version), dialing if there is no
+// connection, without retrying, within AttemptTimeout or ctx's deadline, whichever is sooner:
+// a health probe wants to know whether the database answers now.
+func (c *Conn) Ping(ctx context.Context) error {
+	deadline := time.Now().Add(c.cfg.AttemptTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if _, err := c.versionOnce(ctx, deadline); err != nil {
+		return fmt.Errorf("surrealdb ping: %w", err)
+	}
+	return nil
+}
+
 func (c *Conn) versionOnce(ctx context.Context, deadline time.Time) (v string, err error) {
 	l, err := c.acquire(ctx, deadline)
 	if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sp00ky/ssp/surreal/value"
@@ -40,8 +41,9 @@ func ParseOp(s string) (Op, error) {
 // NewChange validates the decoded parts of a change: op is CREATE, UPDATE, MERGE or DELETE (any
 // case); id is a record id of table in SurrealQL text form (`user:1`, `thread:⟨a-b⟩`); record is
 // an object (required for CREATE/UPDATE/MERGE; for DELETE it may be NONE, NULL or an object and is
-// dropped). If record.id is a string or a record id it must name the same record. The returned
-// Change's Record has `id` set to the record id value.
+// dropped). If record.id is a string or a record id it must name the same record. record._00_rv,
+// the record's version (SPEC §1.1, §2.4), is absent, NULL or a non-negative integer. The
+// returned Change's Record has `id` set to the record id value.
 func NewChange(table, op, id string, record value.Value) (Change, error) {
 	o, err := ParseOp(op)
 	if err != nil {
@@ -52,9 +54,47 @@ func NewChange(table, op, id string, record value.Value) (Change, error) {
 	}
 	rid, ok := value.ParseRecord(strings.TrimSpace(id))
 	if !ok {
-		return Change{}, fmt.Errorf("id %q is not a record id (expected table:key, e.g. %s:1)", id, table)
+		return Change{}, fmt.Errorf("id %q is not a record id (expected table:key, e.g. %s)", id, exampleID(table))
+	}
+	if o != OpDelete && record.Kind() == value.KindObject {
+		if err := checkVersion(record.Get("_00_rv")); err != nil {
+			return Change{}, err
+		}
 	}
 	return validate(Change{Table: table, Op: o, ID: rid, Record: record})
+}
+
+// exampleID is a record id of table for an error's hint: table:1 when table is a plain
+// identifier, else a made-up one (the sent name is quoted elsewhere in the message, never
+// echoed raw).
+func exampleID(table string) string {
+	for i, r := range table {
+		if !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && '0' <= r && r <= '9') {
+			return "thread:1"
+		}
+	}
+	if table == "" {
+		return "thread:1"
+	}
+	return table + ":1"
+}
+
+// checkVersion checks a sent `_00_rv`: NONE, NULL, or an integer ≥ 0 (a JSON number without a
+// fractional part).
+func checkVersion(rv value.Value) error {
+	switch rv.Kind() {
+	case value.KindNone, value.KindNull:
+		return nil
+	case value.KindInt:
+		if rv.AsInt() >= 0 {
+			return nil
+		}
+	case value.KindFloat:
+		if f := rv.AsFloat(); f >= 0 && f == math.Trunc(f) && f < 9e18 {
+			return nil
+		}
+	}
+	return fmt.Errorf("field \"record._00_rv\" (the record's version) must be a non-negative integer, got %s %s", rv.Kind(), rv.SurQL())
 }
 
 // validate checks a Change (also one built by hand) and returns it normalised: the record's id

@@ -22,6 +22,7 @@ func TestNewChange(t *testing.T) {
 		{"bad op", "user", "PATCH", "user:1", row, `op "PATCH" is not one of`},
 		{"empty table", "", "CREATE", "user:1", row, `"table" must not be empty`},
 		{"bad id", "user", "CREATE", "user", row, `id "user" is not a record id (expected table:key, e.g. user:1)`},
+		{"bad id of an odd table: the name is not echoed raw", "a b;DROP", "CREATE", "zz", row, `id "zz" is not a record id (expected table:key, e.g. thread:1)`},
 		{"other table", "user", "CREATE", "post:1", row, `id post:1 is not a record of table "user"`},
 		{"missing record", "user", "UPDATE", "user:1", value.None(), `required for UPDATE`},
 		{"record not object", "user", "UPDATE", "user:1", value.Int(1), `record must be an object, got int`},

@@ -22,6 +22,24 @@ func (e *Engine) Tables() []string {
 	return out
 }
 
+// TableCount returns how many tables hold at least one base row (len(Tables()) without the
+// list).
+func (e *Engine) TableCount() int {
+	n := 0
+	for _, t := range e.st.tables {
+		if len(t.rows) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Has reports whether the base row of record id (a record, or its text) is stored.
+func (e *Engine) Has(id value.Value) bool {
+	_, ok := e.st.getID(id)
+	return ok
+}
+
 // TableRows returns the base rows of table (each an object with its `id`), in no particular
 // order. The rows are shared with the engine: do not modify them.
 func (e *Engine) TableRows(table string) []value.Value {

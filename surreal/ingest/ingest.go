@@ -6,7 +6,9 @@
 // map[string]any step, and answers every body itself, errors included. What it accepts and how it
 // reads JSON are encoding/json's: escapes (a \u surrogate pair as one rune, a lone surrogate as
 // U+FFFD), each byte of invalid UTF-8 in a string as U+FFFD, at most 10000 nested objects and
-// arrays, and the later of two equal keys wins. Only one JSON value may be sent: anything but
+// arrays — except that a key may not appear twice in the body's object or in any object of the
+// record (encoding/json lets the later win, which would make `"op":"DELETE","op":"CREATE"` a
+// CREATE: ambiguous input is refused). Only one JSON value may be sent: anything but
 // white space after it is an error. The record is classified as value.ObjectFromAny classifies a
 // decoded object: numbers without fraction or exponent that fit an int64 become ints and the
 // others floats, strings that spell a record id or a datetime become a spelled one (package
@@ -44,6 +46,9 @@ func Decode(body []byte) (Body, error) {
 	return out, err
 }
 
+// repeatsPrefix begins the error of a key sent twice.
+const repeatsPrefix = "ingest body repeats the key "
+
 // topFields are the fields of the body's object as they came (the last of equal keys).
 type topFields struct {
 	table, op, id, assignee                 string
@@ -79,6 +84,9 @@ func (d *decoder) body() (Body, error) {
 	}
 	if after {
 		return Body{}, fmt.Errorf("ingest body has data after the JSON object, at offset %d; send one object", d.i)
+	}
+	if d.hasDup {
+		return Body{}, fmt.Errorf("%s%q in one object; send each key once", repeatsPrefix, d.dup)
 	}
 	for _, s := range []struct {
 		name string
@@ -119,6 +127,34 @@ func (d *decoder) topFields() topFields {
 	if !d.push() {
 		return f
 	}
+	var known uint8     // the known keys seen, by bit
+	var others []string // the other keys seen
+	seen := func(key []byte) {
+		bit := uint8(0)
+		switch string(key) {
+		case "table":
+			bit = 1
+		case "op":
+			bit = 2
+		case "id":
+			bit = 4
+		case "job_assignee":
+			bit = 8
+		case "record":
+			bit = 16
+		}
+		repeated := known&bit != 0
+		if bit == 0 {
+			for _, o := range others {
+				repeated = repeated || o == string(key)
+			}
+			others = append(others, string(key))
+		}
+		known |= bit
+		if repeated && !d.hasDup {
+			d.dup, d.hasDup = string(key), true
+		}
+	}
 	d.i++
 	d.space()
 	if d.peek() == '}' {
@@ -135,6 +171,7 @@ func (d *decoder) topFields() topFields {
 		if d.err != nil {
 			return f
 		}
+		seen(key)
 		d.space()
 		if d.peek() != ':' {
 			d.fail("after object key")

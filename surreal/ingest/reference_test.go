@@ -30,6 +30,9 @@ func reference(body []byte) (ingest.Body, error) {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return ingest.Body{}, errors.New(dataAfter)
 	}
+	if key, ok := referenceRepeatedKey(body); ok {
+		return ingest.Body{}, fmt.Errorf("ingest body repeats the key %q in one object; send each key once", key)
+	}
 	m, ok := raw.(map[string]any)
 	if !ok {
 		return ingest.Body{}, fmt.Errorf("ingest body must be a JSON object, got %s", value.JSONKind(raw))
@@ -70,6 +73,92 @@ func reference(body []byte) (ingest.Body, error) {
 		return ingest.Body{}, fmt.Errorf("field \"job_assignee\" must be a string (an SSP id), got %s", value.JSONKind(a))
 	}
 	return ingest.Body{Change: c, JobAssignee: assignee}, nil
+}
+
+// referenceRepeatedKey finds a key sent twice, as Decode must: in the body's object (found at
+// its second occurrence) or in any object of a "record" value (found when the object closes:
+// its first key equal to an earlier one). body is valid JSON.
+func referenceRepeatedKey(body []byte) (string, bool) {
+	type frame struct {
+		object, check bool
+		keys          []string
+		wantKey       bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a number out of float64's range is no error here
+	var stack []*frame
+	lastTopKey := ""
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if top.check {
+					for i := 1; i < len(top.keys); i++ {
+						for _, k := range top.keys[:i] {
+							if k == top.keys[i] {
+								return k, true
+							}
+						}
+					}
+				}
+				if parent := last(stack); parent != nil && parent.object {
+					parent.wantKey = true
+				}
+				if len(stack) == 0 {
+					return "", false
+				}
+				continue
+			}
+			key := tok.(string)
+			if len(stack) == 1 {
+				for _, k := range top.keys {
+					if k == key {
+						return key, true
+					}
+				}
+				lastTopKey = key
+			}
+			top.keys = append(top.keys, key)
+			top.wantKey = false
+			continue
+		}
+		// A value (of an object's key, or an array's element), or an array's end.
+		check := top != nil && (top.check || len(stack) == 1 && lastTopKey == "record")
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &frame{object: true, check: check, wantKey: true})
+				continue
+			case '[':
+				stack = append(stack, &frame{check: check})
+				continue
+			case ']':
+				stack = stack[:len(stack)-1]
+			}
+		}
+		if len(stack) == 0 {
+			return "", false
+		}
+		if parent := stack[len(stack)-1]; parent.object {
+			parent.wantKey = true
+		}
+	}
+}
+
+func last[T any](xs []T) T {
+	var zero T
+	if len(xs) == 0 {
+		return zero
+	}
+	return xs[len(xs)-1]
 }
 
 func referenceString(m map[string]any, name string) (string, error) {

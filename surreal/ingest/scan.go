@@ -78,6 +78,10 @@ type decoder struct {
 	fs    []value.Field // fields of the objects being read, innermost last
 	vs    []value.Value // elements of the arrays being read, innermost last
 	buf   []byte        // an unquoted string
+	// dup is the first key found twice in one object (the body's, or one in the record);
+	// hasDup says there is one.
+	dup    string
+	hasDup bool
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
@@ -91,6 +95,7 @@ func (d *decoder) release() {
 		return // let a decoder that read a huge body go
 	}
 	d.b, d.i, d.depth, d.err = nil, 0, 0, nil
+	d.dup, d.hasDup = "", false
 	decoders.Put(d)
 }
 
@@ -288,10 +293,35 @@ func (d *decoder) object(top bool) (value.Value, error) {
 	}
 	d.depth--
 	fs := d.fs[base:]
+	if !d.hasDup {
+		d.dup, d.hasDup = repeatedKey(fs)
+	}
 	v, err := objectValue(fs, top, &parts, bad)
 	clear(fs)
 	d.fs = d.fs[:base]
 	return v, err
+}
+
+// repeatedKey returns a key that two of fs have.
+func repeatedKey(fs []value.Field) (string, bool) {
+	if len(fs) > 32 {
+		seen := make(map[string]struct{}, len(fs))
+		for _, f := range fs {
+			if _, ok := seen[f.Key]; ok {
+				return f.Key, true
+			}
+			seen[f.Key] = struct{}{}
+		}
+		return "", false
+	}
+	for i := 1; i < len(fs); i++ {
+		for _, g := range fs[:i] {
+			if g.Key == fs[i].Key {
+				return fs[i].Key, true
+			}
+		}
+	}
+	return "", false
 }
 
 // objectValue is the value of an object with fields fs in the order of the text.

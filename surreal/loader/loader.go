@@ -14,16 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync/atomic"
 
 	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
-
-// Internal tables of Sp00ky start with this prefix and are not base data.
-const internalPrefix = "_00_"
 
 // The loader's queries. Variables: $tb the table name, $n the page size, $last the last id of
 // the previous page.
@@ -39,10 +36,7 @@ const (
 	QueryNextPageVersioned  = "SELECT *, " + versionField + " FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
 )
 
-// VersionTable is Sp00ky's table of committed row versions (`record_id`, `version`).
-const VersionTable = "_00_version"
-
-const versionField = "(SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $parent.id LIMIT 1) AS _00_rv"
+const versionField = "(SELECT VALUE version FROM ONLY " + membership.VersionTable + " WHERE record_id = $parent.id LIMIT 1) AS _00_rv"
 
 // Source runs one read-only SurrealQL statement with its variables bound and returns the
 // statement's result (for a SELECT, an array of row objects). A source that can only send
@@ -85,7 +79,7 @@ func (s QuerierSource) QueryValue(ctx context.Context, surql string, vars map[st
 // Loader reads tables through a Source.
 type Loader struct {
 	src Source
-	// versioned records whether the last table listing saw VersionTable: LoadTable then reads
+	// versioned records whether the last table listing saw membership.VersionTable: LoadTable then reads
 	// each row's `_00_rv` from it (SurrealDB fails a query that reads a missing table).
 	versioned atomic.Bool
 }
@@ -106,7 +100,7 @@ func (l *Loader) TableDefinitions(ctx context.Context) (map[string]string, error
 	if err != nil {
 		return nil, fmt.Errorf("list tables (INFO FOR DB): %w", err)
 	}
-	_, ok := defs[VersionTable]
+	_, ok := defs[membership.VersionTable]
 	l.versioned.Store(ok)
 	return defs, nil
 }
@@ -120,7 +114,7 @@ func (l *Loader) Tables(ctx context.Context) ([]string, error) {
 	}
 	names := make([]string, 0, len(defs))
 	for name := range defs {
-		if !strings.HasPrefix(name, internalPrefix) {
+		if !membership.IsInternal(name) {
 			names = append(names, name)
 		}
 	}
@@ -159,7 +153,7 @@ func tableDefs(info value.Value) (map[string]string, error) {
 // (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page;
 // each row's id is a record (not spelled, see package value, even from a JSON source). It stops at the
 // first error, from the source or from fn. When the last Tables or TableDefinitions call saw
-// VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
+// membership.VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
 func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
 	if pageSize <= 0 {
 		return fmt.Errorf("load table %s: page size %d must be positive", table, pageSize)

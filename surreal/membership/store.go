@@ -82,8 +82,8 @@ func (s *Store) run(ctx context.Context, surql string, vars map[string]any) ([]c
 
 // UpsertQuery writes a view's `_00_query` row: surql, params, clientId, auth_id, ttl (a
 // duration), lastActiveAt (a datetime), registrationTime (ms), rowCount and, when r.SSPID is
-// set, ssp_id. Other fields of an existing row (metrics, createdAt, an ssp_id written by
-// Writer.ClaimView, …) are kept.
+// set, ssp_id, and clears an unregisteredAt mark (MarkUnregistered). Other fields of an existing
+// row (metrics, createdAt, an ssp_id written by Writer.ClaimView, …) are kept.
 func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
 	vars := map[string]any{
 		"id":               QueryRecord(r.Key),
@@ -97,7 +97,8 @@ func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
 		"rowCount":         int64(r.RowCount),
 	}
 	q := "UPSERT $id SET surql = $surql, params = $params, clientId = $clientId, auth_id = $authId, " +
-		"ttl = $ttl, lastActiveAt = $lastActiveAt, registrationTime = $registrationTime, rowCount = $rowCount" +
+		"ttl = $ttl, lastActiveAt = $lastActiveAt, registrationTime = $registrationTime, rowCount = $rowCount, " +
+		UnregisteredField + " = NONE" +
 		setOwner(r.SSPID, vars) + " RETURN NONE"
 	if _, err := s.run(ctx, q, vars); err != nil {
 		return fmt.Errorf("upsert query row %s: %w", r.Key, err)
@@ -106,19 +107,40 @@ func (s *Store) UpsertQuery(ctx context.Context, r QueryRow) error {
 }
 
 // RefreshQuery updates clientId, auth_id, lastActiveAt and (when r.SSPID is set) ssp_id of
-// the existing `_00_query` row of r.Key (a re-registration of the same query); r's other
-// fields are not written. It reports whether the row exists.
+// the existing `_00_query` row of r.Key (a re-registration of the same query) and clears its
+// unregisteredAt mark; r's other fields are not written. It reports whether the row exists.
 func (s *Store) RefreshQuery(ctx context.Context, r QueryRow) (bool, error) {
 	vars := map[string]any{
 		"id": QueryRecord(r.Key), "clientId": r.ClientID, "authId": r.AuthID, "lastActiveAt": value.Datetime(r.LastActiveAt),
 	}
-	q := "UPDATE $id SET clientId = $clientId, auth_id = $authId, lastActiveAt = $lastActiveAt" +
-		setOwner(r.SSPID, vars) + " RETURN VALUE id"
+	q := "UPDATE $id SET clientId = $clientId, auth_id = $authId, lastActiveAt = $lastActiveAt, " +
+		UnregisteredField + " = NONE" + setOwner(r.SSPID, vars) + " RETURN VALUE id"
 	rs, err := s.run(ctx, q, vars)
 	if err != nil {
 		return false, fmt.Errorf("refresh query row %s: %w", r.Key, err)
 	}
 	return rs[0].Value.Len() > 0, nil
+}
+
+// UnregisteredField is the field of a `_00_query` row that marks a view unregistered over HTTP
+// (SPEC §1.3): the datetime of the unregistration. A marked row is kept — the client's row, usually
+// being deleted — but no bootstrap restores its view; the TTL sweep removes it in time and a
+// registration of the same key clears the mark.
+const UnregisteredField = "unregisteredAt"
+
+// MarkUnregistered marks the existing `_00_query` row of key unregistered (UnregisteredField =
+// now) when it is owner's (any row when owner is ""): a view that moved to another SSP keeps its
+// row as the new owner wrote it. A missing row (or table) is not created and is no error.
+func (s *Store) MarkUnregistered(ctx context.Context, key, owner string) error {
+	vars := map[string]any{"id": QueryRecord(key)}
+	q := "UPDATE $id SET " + UnregisteredField + " = time::now()" + ownedBy(owner, " WHERE ", vars) + " RETURN NONE"
+	if _, err := s.run(ctx, q, vars); err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil
+		}
+		return fmt.Errorf("mark query row %s unregistered: %w", key, err)
+	}
+	return nil
 }
 
 // setOwner returns the SET clause that writes ssp_id = sspID (binding it in vars), or nothing
@@ -166,11 +188,34 @@ func floatOrNone(f float64) value.Value {
 }
 
 // LoadQueries returns the `_00_query` rows that hold a query (rows without a string `surql`
-// are skipped), sorted by key: every such row when owner is "" (standalone), else only those
-// whose ssp_id is owner. A missing table means no rows.
+// are skipped) and are not marked unregistered (MarkUnregistered), sorted by key: every such row
+// when owner is "" (standalone), else only those whose ssp_id is owner. A missing table means
+// no rows.
 func (s *Store) LoadQueries(ctx context.Context, owner string) ([]QueryRow, error) {
 	vars := map[string]any{}
-	return s.selectQueries(ctx, "SELECT * FROM type::table($tb)"+ownedBy(owner, " WHERE ", vars), vars)
+	return s.selectQueries(ctx, "SELECT * FROM type::table($tb) WHERE type::is_none("+UnregisteredField+")"+
+		ownedBy(owner, " AND ", vars), vars)
+}
+
+// OwnedKeys returns the keys of every `_00_query` row whose ssp_id is owner, marked unregistered
+// or not: the views whose edges a reconcile of owner may touch (SPEC §6.7). A missing table means
+// no keys.
+func (s *Store) OwnedKeys(ctx context.Context, owner string) ([]string, error) {
+	vars := map[string]any{"tb": QueryTable, "owner": owner}
+	rs, err := s.run(ctx, "SELECT VALUE id FROM type::table($tb) WHERE ssp_id = $owner", vars)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", QueryTable, err)
+	}
+	var keys []string
+	for _, id := range rs[0].Value.Elems() {
+		if id.Kind() == value.KindRecord {
+			keys = append(keys, recordKeyText(id.Key()))
+		}
+	}
+	return keys, nil
 }
 
 // ExpiredQueries returns the `_00_query` rows whose lastActiveAt + ttl is before now: all of

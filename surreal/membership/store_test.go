@@ -236,3 +236,79 @@ func TestQueryRowsByOwner(t *testing.T) {
 		t.Fatalf("rows left = [%s], %v; want [c@ d@ssp-A]", keys(got), err)
 	}
 }
+
+// A row marked unregistered is kept and still expires, but no bootstrap loads it; a registration
+// (upsert or refresh) clears the mark; an owner's mark leaves another SSP's row alone.
+func TestMarkUnregistered(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	if err := e.s.MarkUnregistered(e.ctx, "v", ""); err != nil {
+		t.Fatalf("MarkUnregistered without a _00_query table: %v", err)
+	}
+	now := time.Now().UTC()
+	row := func(key, ssp string, lastActive time.Time) QueryRow {
+		return QueryRow{Key: key, SurQL: "SELECT * FROM thread", Params: value.None(), ClientID: "c", AuthID: "user:alice",
+			TTL: time.Hour, LastActiveAt: lastActive, SSPID: ssp}
+	}
+	for _, r := range []QueryRow{row("v", "", now.Add(-2*time.Hour)), row("w", "", now), row("x", "ssp-A", now)} {
+		if err := e.s.UpsertQuery(e.ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := func(owner string) string {
+		t.Helper()
+		rows, err := e.s.LoadQueries(e.ctx, owner)
+		if err != nil {
+			t.Fatalf("LoadQueries: %v", err)
+		}
+		var ks []string
+		for _, r := range rows {
+			ks = append(ks, r.Key)
+		}
+		return strings.Join(ks, " ")
+	}
+	marked := func(key string) bool {
+		t.Helper()
+		return e.exec("SELECT * FROM ONLY $id", map[string]any{"id": QueryRecord(key)})[0].Value.Get(UnregisteredField).Kind() == value.KindDatetime
+	}
+	for _, k := range []string{"v", "w", "missing"} {
+		if err := e.s.MarkUnregistered(e.ctx, k, ""); err != nil {
+			t.Fatalf("MarkUnregistered(%s): %v", k, err)
+		}
+	}
+	if got := loaded(""); got != "x" {
+		t.Errorf("LoadQueries after marking v and w = [%s], want [x]", got)
+	}
+	if n := e.exec("SELECT count() AS n FROM _00_query GROUP ALL", nil)[0].Value.Elems()[0].Get("n").AsInt(); n != 3 {
+		t.Errorf("%d rows after marking, want 3 (kept, none created)", n)
+	}
+	// The TTL sweep still removes a marked row in time.
+	if expired, err := e.s.ExpiredQueries(e.ctx, now, ""); err != nil || len(expired) != 1 || expired[0].Key != "v" {
+		t.Errorf("ExpiredQueries = %+v, %v; want the marked, expired v", expired, err)
+	}
+	// A registration clears the mark: a refresh of w, an upsert of v.
+	if ok, err := e.s.RefreshQuery(e.ctx, row("w", "", now)); err != nil || !ok {
+		t.Fatalf("RefreshQuery(w) = %v, %v", ok, err)
+	}
+	if err := e.s.UpsertQuery(e.ctx, row("v", "", now)); err != nil {
+		t.Fatal(err)
+	}
+	if marked("v") || marked("w") {
+		t.Errorf("a registration left the mark: v %v, w %v", marked("v"), marked("w"))
+	}
+	if got := loaded(""); got != "v w x" {
+		t.Errorf("LoadQueries after registering again = [%s], want [v w x]", got)
+	}
+	// ssp-B may not mark ssp-A's row; ssp-A may, and its reconcile still counts the view as its own.
+	if err := e.s.MarkUnregistered(e.ctx, "x", "ssp-B"); err != nil || marked("x") {
+		t.Fatalf("MarkUnregistered(x, ssp-B) = %v, marked %v; want left alone", err, marked("x"))
+	}
+	if err := e.s.MarkUnregistered(e.ctx, "x", "ssp-A"); err != nil || !marked("x") {
+		t.Fatalf("MarkUnregistered(x, ssp-A) = %v, marked %v; want marked", err, marked("x"))
+	}
+	if got := loaded("ssp-A"); got != "" {
+		t.Errorf("LoadQueries(ssp-A) = [%s], want none", got)
+	}
+	if keys, err := e.s.OwnedKeys(e.ctx, "ssp-A"); err != nil || strings.Join(keys, " ") != "x" {
+		t.Errorf("OwnedKeys(ssp-A) = %v, %v; want [x]", keys, err)
+	}
+}

@@ -48,6 +48,13 @@ func ParseRefMode(s string) (RefMode, error) {
 	return "", fmt.Errorf("unknown ref mode %q: use %q or %q", s, RefDedicated, RefSingle)
 }
 
+// InternalPrefix starts the name of every table of the SSP and of Sp00ky itself (`_00_query`,
+// `_00_list_ref*`, `_00_version`, `_00_rv`, …): none of them is base data (SPEC §1.1).
+const InternalPrefix = "_00_"
+
+// IsInternal reports whether table is one of the SSP's or Sp00ky's own tables.
+func IsInternal(table string) bool { return strings.HasPrefix(table, InternalPrefix) }
+
 // Table names of the SSP.
 const (
 	// GlobalTable holds every edge in single mode and the edges of views without a usable owner

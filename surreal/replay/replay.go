@@ -39,6 +39,7 @@ import (
 
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/ingest"
+	"github.com/sp00ky/ssp/surreal/membership"
 	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -145,6 +146,9 @@ func step(eng *engine.Engine, n int, line []byte) any {
 			in, err := ingest.Decode(body)
 			if err != nil {
 				return lineError(n, "ingest: %v", err)
+			}
+			if membership.IsInternal(in.Change.Table) {
+				return nil // the SSP's own tables are never base data (SPEC §1.1)
 			}
 			if _, err := eng.Apply(in.Change); err != nil {
 				return lineError(n, "ingest: %v", err)

@@ -75,6 +75,15 @@ func TestRunGolden(t *testing.T) {
 			},
 		},
 		{
+			name: "changes of the SSP's own tables are ignored",
+			in: []string{
+				`{"register":{"id":"q","surql":"SELECT * FROM _00_query"}}`,
+				`{"ingest":{"table":"_00_query","op":"CREATE","id":"_00_query:x","record":{"n":1}}}`,
+				`{"check":true}`,
+			},
+			want: []string{`{"views":{"q":[]}}`},
+		},
+		{
 			name: "rows ingested before registration are in the initial result",
 			in: []string{
 				`{"ingest":{"table":"thread","op":"create","id":"thread:b","record":{"score":9}}}`,

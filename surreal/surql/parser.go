@@ -459,9 +459,9 @@ func (p *parser) unsupportedClause() *Error {
 		next := upper(p.tok.text)
 		switch {
 		case kw == "GROUP" && next == "ALL":
-			return unsupportedAt(t.pos, "GROUP ALL")
+			return unsupportedAt(t.pos, "GROUP ALL (views support neither GROUP BY nor aggregate functions)")
 		case kw == "GROUP":
-			return unsupportedAt(t.pos, "GROUP BY")
+			return unsupportedAt(t.pos, "GROUP BY (views support neither GROUP BY nor aggregate functions)")
 		case next == "NOINDEX" || next == "NO":
 			return unsupportedAt(t.pos, "WITH NOINDEX")
 		default:
@@ -1266,9 +1266,9 @@ func checkFunction(name string, at Pos) *Error {
 	case name == "rand" || strings.HasPrefix(name, "rand::"):
 		return unsupportedAt(at, "%s() (not deterministic; a view cannot depend on randomness)", name)
 	case name == "count":
-		return unsupportedAt(at, "count() (aggregates need GROUP BY)")
+		return unsupportedAt(at, "count() (views support neither aggregate functions nor GROUP BY)")
 	case name == "math::sum" || name == "math::mean" || name == "math::max" || name == "math::min":
-		return unsupportedAt(at, "function %s (aggregates need GROUP BY)", name)
+		return unsupportedAt(at, "function %s (views support neither aggregate functions nor GROUP BY)", name)
 	}
 	return unsupportedAt(at, "function %s", name)
 }
