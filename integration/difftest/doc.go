@@ -41,6 +41,18 @@
 // budget) and Repro renders `ssp replay` JSON lines, SurrealQL to paste into SurrealDB, and both
 // memberships.
 //
+// # Through the whole service (service_test.go)
+//
+// TestServiceDifferential runs the same corpus and seeded scripts through the production path:
+// the writes go to SurrealDB tables with Sp00ky-style events (`_00_version` bump, `http::post`
+// of the row to /ingest inside the writing transaction), a real `ssp serve` subprocess
+// (internal/sspproc) takes them and the registrations over HTTP, and at checkpoints, once its
+// writers are idle, the edge rows in the list_ref tables must equal the membership read off
+// SurrealDB's answers (FromResult, versions from `_00_version`), in both ref modes; the
+// service must refuse exactly the views the engine refuses. CI runs 3 seeds × 600 writes ×
+// 2 modes with a checkpoint every 100 writes (about a minute with -race);
+// DIFFTEST_SERVICE_SEEDS, DIFFTEST_SERVICE_STEPS and DIFFTEST_SERVICE_CHECK scale it up.
+//
 // # SurrealDB 3.0 facts this test relies on (measured on @surrealdb/node 3.0.3)
 //
 //   - Without ORDER BY, rows come in record-id order: integer keys numerically, then string keys
