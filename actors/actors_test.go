@@ -298,6 +298,26 @@ func TestRVWaitSupersededByRecreate(t *testing.T) {
 	}})
 }
 
+// The same with two updates waiting (UPDATE rv 4 → UPDATE rv 5 → DELETE → CREATE rv 1, all
+// within the first poll's delay): the DELETE ends every open wait of the record, not only the
+// latest one. Found by integration/difftest's TestServiceDifferential (seed 3, dedicated mode:
+// thread:12's edges held for the whole 5 s timeout).
+func TestRVWaitSupersededAfterTwoUpdates(t *testing.T) {
+	h := newHarness(t, harnessOpts{cfg: func(c *config.Config) { c.RVWaitTimeout = 10 * time.Minute }})
+	h.exec("DEFINE TABLE _00_version SCHEMALESS; CREATE _00_version SET record_id = thread:5, version = 1", nil)
+	h.register("threads", "SELECT * FROM thread", "user:alice")
+	h.ingest("thread", "CREATE", "thread:5", map[string]any{"_00_rv": 1})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"threads|||thread:5@1|client-threads|user:alice"}})
+	h.ingest("thread", "UPDATE", "thread:5", map[string]any{"_00_rv": 4, "x": 1}) // versions 4 and 5 never show
+	h.ingest("thread", "UPDATE", "thread:5", map[string]any{"_00_rv": 5, "x": 2})
+	h.ingest("thread", "DELETE", "thread:5", map[string]any{})
+	h.ingest("thread", "CREATE", "thread:5", map[string]any{"_00_rv": 1, "x": 3})
+	h.ingest("thread", "CREATE", "thread:6", map[string]any{}) // queued behind thread:5's items
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {
+		"threads|||thread:5@1|client-threads|user:alice", "threads|||thread:6@1|client-threads|user:alice",
+	}})
+}
+
 // Bootstrap from a database with data, `_00_query` rows and stale, missing and wrong edges ends
 // ready with the edges reconciled.
 func TestBootstrapReconcilesEdges(t *testing.T) {

@@ -145,6 +145,13 @@ func (j *bootstrapJob) once(ctx actor.Context) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	hints, err := readSchemas(jctx, j.env)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if _, err := requestFrom[*schemaApplied](jctx, ctx, coord, &setSchemaReq{hints: hints, epoch: j.epoch}, jobStepTimeout); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	rows := 0
 	for _, t := range tables {
 		err := ldr.LoadTable(jctx, t, j.env.cfg.BootstrapPageSize, func(page []value.Value) error {

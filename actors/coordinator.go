@@ -308,6 +308,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			st.next = engine.New(engine.Options{})
 		}
 		ctx.Respond(&loadBegun{epoch: st.epoch})
+	case *setSchemaReq:
+		c.setSchema(ctx, m)
 	case *loadRowsReq:
 		if err := c.stale(m.epoch); err != nil {
 			reply(ctx, nil, err)
@@ -919,6 +921,54 @@ func (c *coordinator) load(eng *engine.Engine, table string, rows []value.Value)
 		}
 	}
 	return nil
+}
+
+// setSchema sets the schema hints of every table (see setSchemaReq): a bootstrap's on the engine
+// being loaded, a refresh's on the running engine, stepping the rows a changed hint resolves.
+func (c *coordinator) setSchema(ctx actor.Context, m *setSchemaReq) {
+	st := c.st
+	if err := c.stale(m.epoch); err != nil {
+		reply(ctx, nil, err)
+		return
+	}
+	eng := st.eng
+	if m.epoch != 0 {
+		eng = c.loading()
+	} else if st.gate != nil {
+		ctx.Respond(&schemaApplied{}) // not ready: the next bootstrap reads the hints itself
+		return
+	}
+	tables := map[string]bool{}
+	for t := range eng.Schemas() {
+		tables[t] = true
+	}
+	for t := range m.hints {
+		tables[t] = true
+	}
+	names := make([]string, 0, len(tables))
+	for t := range tables {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	res := &schemaApplied{}
+	for _, t := range names {
+		h := m.hints[t]
+		if eng.Schema(t).Equal(h) {
+			continue
+		}
+		res.tables = append(res.tables, t)
+		for _, ch := range eng.SetSchema(t, h) {
+			res.rows++
+			if m.epoch != 0 {
+				if _, err := c.applyTo(eng, ch); err != nil {
+					c.env.log.WithFields(logrus.Fields{"table": t, "id": value.RecordString(ch.ID)}).WithError(err).Warn("schema: row not re-resolved")
+				}
+				continue
+			}
+			c.step(ctx, &ingestReq{change: ch, deadline: time.Now().Add(time.Minute)}, nil)
+		}
+	}
+	ctx.Respond(res)
 }
 
 func (c *coordinator) snapshot() *snapshotReply {

@@ -17,6 +17,7 @@
 //	│   ├── queries         every write of `_00_query` rows                            queries.go
 //	│   ├── ttl             the TTL sweep (SPEC §7)                                    ttl.go
 //	│   ├── metrics         view metrics → `_00_query`                                 flusher.go
+//	│   ├── schema          re-reads the tables' field types (package schema)         schema.go
 //	│   └── dbwatch         probes SurrealDB every 2 s: /health's db, ssp_db_up         dbwatch.go
 //	├── scheduler           scheduler mode only: the link (package scheduler)          ../scheduler
 //	├── jobs                job tables only: supervisor + router of the job tables     jobs.go
@@ -129,7 +130,7 @@
 //     engine and a new epoch (a bootstrap attempt that began before fails instead of going on
 //     over the empty engine) and refuses work; the root re-bootstraps in process (views kept,
 //     edges reconciled).
-//   - queries (answers the registration it failed on), ttl, metrics, dbwatch, versions (its waits end:
+//   - queries (answers the registration it failed on), ttl, metrics, schema, dbwatch, versions (its waits end:
 //     the edges are written without them): restart.
 //   - job: not restarted (it would start over); its failure ends it.
 //   - job_table: restarts with its state (queue, runs, backoffs outlive the incarnation); an

@@ -12,7 +12,8 @@ type (
 
 // housekeepingActor supervises the actors that keep the SSP's own rows: queries (every write
 // of `_00_query`: registrations, expiries), ttl (the TTL sweep, SPEC §7) and metrics (the
-// views' metrics, flushed to `_00_query`); and dbwatch, which probes the database for /health. Restart policy: restart; they keep little state
+// views' metrics, flushed to `_00_query`), schema (the periodic read of the tables' field
+// types); and dbwatch, which probes the database for /health. Restart policy: restart; they keep little state
 // (a restarted metrics actor loses at most the metrics of one interval, which the views send
 // again with their next change).
 type housekeepingActor struct {
@@ -43,6 +44,7 @@ func (h *housekeepingActor) receive(ctx actor.Context) {
 			{kindQueries, func() actor.Actor { return newQueriesActor(e, p) }},
 			{kindTTL, func() actor.Actor { return newTTLActor(e, p) }},
 			{kindFlusher, func() actor.Actor { return newFlusherActor(e) }},
+			{kindSchema, func() actor.Actor { return newSchemaActor(e, p) }},
 			{kindDBWatch, func() actor.Actor { return newDBWatchActor(e, e.pingEvery) }},
 		} {
 			ch, err := h.spawn(ctx, c.kind, c.kind, c.kind, c.producer)

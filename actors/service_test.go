@@ -51,7 +51,8 @@ func TestRegisterWritesEdgesAndQueryRow(t *testing.T) {
 	if row.Get("lastActiveAt").Kind() != value.KindDatetime || !row.Get("registrationTime").IsNumber() {
 		t.Errorf("_00_query row lacks lastActiveAt/registrationTime: %s", row.SurQL())
 	}
-	if !value.Equal(row.Get("params").Get("auth").Get("id"), value.String("user:alice")) {
+	// The JSON param "user:alice" is read as a record id (SPEC §3) and stored as one.
+	if !value.Equal(row.Get("params").Get("auth").Get("id"), value.Record("user", value.String("alice"))) {
 		t.Errorf("_00_query.params = %s", row.Get("params").SurQL())
 	}
 	if !h.tableExists("_00_list_ref_user_alice") {

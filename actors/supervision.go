@@ -23,6 +23,7 @@ const (
 	kindQueries      = "queries"
 	kindTTL          = "ttl"
 	kindFlusher      = "metrics"
+	kindSchema       = "schema"
 	kindDBWatch      = "dbwatch"
 	kindJob          = "job"
 	kindScheduler    = "scheduler"

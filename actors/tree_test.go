@@ -273,7 +273,7 @@ func TestDebugActorsShowsTheLiveTree(t *testing.T) {
 				t.Errorf("writer actors %s", got)
 			}
 		case kindHousekeeping:
-			if got := kinds(c.Children); got != "dbwatch:dbwatch,metrics:metrics,queries:queries,ttl:ttl" {
+			if got := kinds(c.Children); got != "dbwatch:dbwatch,metrics:metrics,queries:queries,schema:schema,ttl:ttl" {
 				t.Errorf("housekeeping actors %s", got)
 			}
 		}

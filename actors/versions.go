@@ -44,19 +44,20 @@ type wait struct {
 // giving up after Config.RVWaitTimeout) until the row's version is visible, and tells the
 // writers that asked. The polling runs off the actor's goroutine and reports back as a
 // message. A record deleted or changed again with a version that does not grow ends its
-// earlier wait (that version may never show, e.g. UPDATE rv 4 → DELETE → CREATE rv 1), so its
-// views' edges are not held for the whole timeout.
+// earlier waits (that version may never show, e.g. UPDATE rv 4 → DELETE → CREATE rv 1), so its
+// views' edges are not held for the whole timeout. Every open wait of the record counts, not
+// only the latest: after UPDATE rv 4 → UPDATE rv 5 → DELETE both versions may never show.
 //
 // The coordinator sends a change's versionEvent before the change's deltas, so a writer's
 // awaitVersion, which follows from those deltas, always finds its wait started or ended.
 type versionsActor struct {
-	env    *env
-	waits  map[uint64]*wait
-	latest map[string]uint64 // record id text → its latest change's wait
+	env   *env
+	waits map[uint64]*wait
+	open  map[string][]uint64 // record id text → its open waits, oldest first
 }
 
 func newVersionsActor(e *env) *versionsActor {
-	return &versionsActor{env: e, waits: map[uint64]*wait{}, latest: map[string]uint64{}}
+	return &versionsActor{env: e, waits: map[uint64]*wait{}, open: map[string][]uint64{}}
 }
 
 // Receive implements actor.Actor.
@@ -97,20 +98,19 @@ func (a *versionsActor) Receive(ctx actor.Context) {
 }
 
 func (a *versionsActor) event(ctx actor.Context, m *versionEvent) {
-	if prev, ok := a.latest[m.key]; ok {
+	for _, prev := range append([]uint64(nil), a.open[m.key]...) {
 		if w := a.waits[prev]; w != nil && (m.deleted || m.rv <= w.rv) {
 			a.env.log.WithFields(logrus.Fields{"record": m.key, "rv": w.rv}).
 				Debug("_00_version wait superseded by a later change of the record")
 			a.end(ctx, prev)
 		}
-		delete(a.latest, m.key)
 	}
 	if m.waitID == 0 {
 		return
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	a.waits[m.waitID] = &wait{key: m.key, rv: m.rv, cancel: cancel}
-	a.latest[m.key] = m.waitID
+	a.open[m.key] = append(a.open[m.key], m.waitID)
 	self, sys, store, id, rid, rv := ctx.Self(), ctx.ActorSystem(), a.env.store, m.waitID, m.rid, m.rv
 	go func() {
 		err := store.WaitVersion(pctx, rid, rv)
@@ -125,8 +125,17 @@ func (a *versionsActor) end(ctx actor.Context, id uint64) {
 		return
 	}
 	delete(a.waits, id)
-	if a.latest[w.key] == id {
-		delete(a.latest, w.key)
+	ids := a.open[w.key]
+	for i, x := range ids {
+		if x == id {
+			ids = append(ids[:i], ids[i+1:]...)
+			break
+		}
+	}
+	if len(ids) == 0 {
+		delete(a.open, w.key)
+	} else {
+		a.open[w.key] = ids
 	}
 	w.cancel()
 	for _, to := range w.waiters {

@@ -35,39 +35,40 @@ type LookupFunc func(name string) (string, bool)
 
 // Config is the SSP's validated configuration.
 type Config struct {
-	ListenAddr           string              // SPKY_SSP_LISTEN_ADDR
-	AuthSecret           string              // SPKY_AUTH_SECRET; empty = accept any bearer token (dev)
-	DBWS                 string              // SPKY_DB_WS
-	DBUser               string              // SPKY_DB_USER
-	DBPass               string              // SPKY_DB_PASS
-	DBNS                 string              // SPKY_DB_NS
-	DBName               string              // SPKY_DB_NAME
-	RefMode              membership.RefMode  // SPKY_SSP_REF_MODE (membership.ParseRefMode)
-	TTLCleanupInterval   time.Duration       // TTL_CLEANUP_INTERVAL_SECS
-	JobTables            []JobTable          // SPKY_JOB_CONFIG or job_tables/backends in the file, sorted by table
-	CRDTCacheSize        int                 // SPKY_CRDT_CACHE_SIZE
-	CRDTFields           map[string][]string // SPKY_CRDT_FIELDS; nil = no allow-list
-	BootstrapPageSize    int                 // SPKY_SSP_BOOTSTRAP_PAGE_SIZE
-	BootstrapBuffer      int                 // SPKY_SSP_BOOTSTRAP_BUFFER (0 = 503 while bootstrapping)
-	SchedulerURL         string              // SPKY_SCHEDULER_URL without trailing "/"; empty = standalone
-	SSPID                string              // SPKY_SSP_ID, default ssp-<uuid>
-	AdvertiseAddr        string              // SPKY_SSP_ADVERTISE_ADDR (host:port or URL)
-	HeartbeatInterval    time.Duration       // HEARTBEAT_INTERVAL_MS
-	RegisterMaxWait      time.Duration       // SPKY_SSP_REGISTER_MAX_WAIT_SECS
-	LogLevel             logrus.Level        // SPKY_LOG_LEVEL
-	LogFormat            LogFormat           // SPKY_LOG_FORMAT
-	BodyLimit            int64               // SPKY_BODY_LIMIT in bytes
-	MetricsFlushInterval time.Duration       // SPKY_METRICS_FLUSH_INTERVAL_MS
-	IngestQueue          int                 // SPKY_INGEST_QUEUE
-	IngestWait           time.Duration       // SPKY_INGEST_WAIT_MS (0 = answer 503 at once)
-	EdgeBacklog          int                 // SPKY_EDGE_BACKLOG (0 = no bound)
-	ShutdownTimeout      time.Duration       // SPKY_SHUTDOWN_TIMEOUT_SECS
-	RVWaitTimeout        time.Duration       // SPKY_RV_WAIT_TIMEOUT_MS
-	JobQueue             int                 // SPKY_JOB_QUEUE: queued jobs per job table
-	JobSweepInterval     time.Duration       // SPKY_JOB_SWEEP_INTERVAL_MS
-	JobPendingGrace      time.Duration       // SPKY_JOB_PENDING_GRACE_MS (scheduler mode)
-	JobLeaseGrace        time.Duration       // SPKY_JOB_LEASE_GRACE_MS
-	ConfigFile           string              // the sp00ky.yml actually read; empty if none
+	ListenAddr            string              // SPKY_SSP_LISTEN_ADDR
+	AuthSecret            string              // SPKY_AUTH_SECRET; empty = accept any bearer token (dev)
+	DBWS                  string              // SPKY_DB_WS
+	DBUser                string              // SPKY_DB_USER
+	DBPass                string              // SPKY_DB_PASS
+	DBNS                  string              // SPKY_DB_NS
+	DBName                string              // SPKY_DB_NAME
+	RefMode               membership.RefMode  // SPKY_SSP_REF_MODE (membership.ParseRefMode)
+	TTLCleanupInterval    time.Duration       // TTL_CLEANUP_INTERVAL_SECS
+	SchemaRefreshInterval time.Duration       // SPKY_SCHEMA_REFRESH_SECS (0 = only at bootstrap)
+	JobTables             []JobTable          // SPKY_JOB_CONFIG or job_tables/backends in the file, sorted by table
+	CRDTCacheSize         int                 // SPKY_CRDT_CACHE_SIZE
+	CRDTFields            map[string][]string // SPKY_CRDT_FIELDS; nil = no allow-list
+	BootstrapPageSize     int                 // SPKY_SSP_BOOTSTRAP_PAGE_SIZE
+	BootstrapBuffer       int                 // SPKY_SSP_BOOTSTRAP_BUFFER (0 = 503 while bootstrapping)
+	SchedulerURL          string              // SPKY_SCHEDULER_URL without trailing "/"; empty = standalone
+	SSPID                 string              // SPKY_SSP_ID, default ssp-<uuid>
+	AdvertiseAddr         string              // SPKY_SSP_ADVERTISE_ADDR (host:port or URL)
+	HeartbeatInterval     time.Duration       // HEARTBEAT_INTERVAL_MS
+	RegisterMaxWait       time.Duration       // SPKY_SSP_REGISTER_MAX_WAIT_SECS
+	LogLevel              logrus.Level        // SPKY_LOG_LEVEL
+	LogFormat             LogFormat           // SPKY_LOG_FORMAT
+	BodyLimit             int64               // SPKY_BODY_LIMIT in bytes
+	MetricsFlushInterval  time.Duration       // SPKY_METRICS_FLUSH_INTERVAL_MS
+	IngestQueue           int                 // SPKY_INGEST_QUEUE
+	IngestWait            time.Duration       // SPKY_INGEST_WAIT_MS (0 = answer 503 at once)
+	EdgeBacklog           int                 // SPKY_EDGE_BACKLOG (0 = no bound)
+	ShutdownTimeout       time.Duration       // SPKY_SHUTDOWN_TIMEOUT_SECS
+	RVWaitTimeout         time.Duration       // SPKY_RV_WAIT_TIMEOUT_MS
+	JobQueue              int                 // SPKY_JOB_QUEUE: queued jobs per job table
+	JobSweepInterval      time.Duration       // SPKY_JOB_SWEEP_INTERVAL_MS
+	JobPendingGrace       time.Duration       // SPKY_JOB_PENDING_GRACE_MS (scheduler mode)
+	JobLeaseGrace         time.Duration       // SPKY_JOB_LEASE_GRACE_MS
+	ConfigFile            string              // the sp00ky.yml actually read; empty if none
 }
 
 // source says where a value came from, for error messages.

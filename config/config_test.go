@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 	cfg := mustLoad(t, nil, nil)
 	want := Config{
 		ListenAddr: "0.0.0.0:8667", DBWS: "ws://127.0.0.1:8000", DBUser: "root", DBPass: "root",
-		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second,
+		DBNS: "main", DBName: "app", RefMode: membership.RefDedicated, TTLCleanupInterval: 60 * time.Second, SchemaRefreshInterval: 30 * time.Second,
 		CRDTCacheSize: 10000, BootstrapPageSize: 500, BootstrapBuffer: 50000, HeartbeatInterval: 5 * time.Second, RegisterMaxWait: 180 * time.Second,
 		LogLevel: logrus.InfoLevel, LogFormat: LogFormatText, BodyLimit: 8 << 20,
 		MetricsFlushInterval: 2 * time.Second, IngestQueue: 1024, IngestWait: 2 * time.Second, EdgeBacklog: 20000,

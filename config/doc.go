@@ -23,6 +23,7 @@
 //	SPKY_DB_NS / SPKY_DB_NAME       db.ns / db.name             --db-ns / --db-name           main / app
 //	SPKY_SSP_REF_MODE               ssp.ref_mode                --ssp-ref-mode                dedicated (or single)
 //	TTL_CLEANUP_INTERVAL_SECS       ttl.cleanup_interval_secs   --ttl-cleanup-interval-secs   60
+//	SPKY_SCHEMA_REFRESH_SECS        schema.refresh_secs         --schema-refresh-secs         30 (0: only at bootstrap)
 //	SPKY_JOB_CONFIG                 job.config                  --job-config                  (none)
 //	SPKY_CRDT_CACHE_SIZE            crdt.cache_size             --crdt-cache-size             10000
 //	SPKY_CRDT_FIELDS                crdt.fields                 --crdt-fields                 (none)

@@ -51,6 +51,7 @@ func (c Config) Redacted() map[string]any {
 		"SPKY_DB_NAME":                    c.DBName,
 		"SPKY_SSP_REF_MODE":               string(c.RefMode),
 		"TTL_CLEANUP_INTERVAL_SECS":       int64(c.TTLCleanupInterval.Seconds()),
+		"SPKY_SCHEMA_REFRESH_SECS":        int64(c.SchemaRefreshInterval.Seconds()),
 		"SPKY_JOB_CONFIG":                 jobs,
 		"SPKY_CRDT_CACHE_SIZE":            c.CRDTCacheSize,
 		"SPKY_CRDT_FIELDS":                c.CRDTFields,

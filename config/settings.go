@@ -78,6 +78,8 @@ func settings() []setting {
 			}},
 		{env: "TTL_CLEANUP_INTERVAL_SECS", def: "60", usage: "seconds between TTL sweeps",
 			apply: durationSetter(time.Second, false, func(c *Config) *time.Duration { return &c.TTLCleanupInterval })},
+		{env: "SPKY_SCHEMA_REFRESH_SECS", def: "30", usage: "seconds between reads of the tables' field types (INFO FOR TABLE; 0: only at bootstrap)",
+			apply: durationSetter(time.Second, true, func(c *Config) *time.Duration { return &c.SchemaRefreshInterval })},
 		{env: "SPKY_CRDT_CACHE_SIZE", def: "10000", usage: "in-memory CRDT cache capacity",
 			apply: intSetter(false, func(c *Config) *int { return &c.CRDTCacheSize })},
 		{env: "SPKY_SSP_BOOTSTRAP_PAGE_SIZE", def: "500", usage: "rows per bootstrap page",

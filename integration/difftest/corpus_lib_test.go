@@ -39,7 +39,9 @@ func rec(tb string, key any) value.Value {
 	panic("rec: key must be int or string")
 }
 
-// Corpus returns the differential test's views. Together they use every construct of SPEC §3:
+// Corpus returns the differential test's views. Together they use every construct of SPEC §3
+// (also FROM table:key, SELECT VALUE subqueries in WHERE, unaliased subquery fields, fields
+// typed string or record next to untyped ones, and windows where ties decide membership):
 // each comparison and containment operator, AND/OR/NOT/!, parentheses, IS [NOT] NONE/NULL,
 // literals of every kind, $params with paths, $auth.id, field paths, link paths, the allowed
 // functions, ORDER BY single/multi/ASC/DESC over strings, numbers, datetimes and mixed types,
@@ -136,5 +138,51 @@ func Corpus() []View {
 		{ID: "sub_uncorrelated", SurQL: "SELECT *, (SELECT * FROM user WHERE active = true ORDER BY name LIMIT 2) AS featured FROM thread WHERE score > 1"},
 		{ID: "sub_auth", SurQL: "SELECT *, (SELECT * FROM comment WHERE author = $auth.id AND thread = $parent.id) AS mine FROM thread WHERE author = $auth.id OR author IS NONE", Params: obj("auth", obj("id", rec("user", 2)))},
 		{ID: "sub_in_where", SurQL: "SELECT * FROM thread WHERE array::len((SELECT id FROM comment WHERE thread = $parent.id)) >= 2"},
+		// Strings vs record links (schemaDDL): user.handle and user.aliases are typed string,
+		// thread.owner record<user>; comment.note is untyped text (today's rule: a string
+		// equals the record it spells, so only string comparisons are asked of it).
+		{ID: "handle_str", SurQL: "SELECT * FROM user WHERE handle = 'user:1' OR handle = 'user:`10`'"},
+		{ID: "handle_rec", SurQL: "SELECT * FROM user WHERE handle = user:1 OR handle = user:ann OR handle = user:⟨10⟩ OR name = 'bob'"},
+		{ID: "handle_in_ids", SurQL: "SELECT * FROM user WHERE handle IN (SELECT VALUE id FROM user WHERE active = true) OR handle = $h OR handle = 'ann'", Params: obj("h", rec("thread", 2))},
+		{ID: "handle_order", SurQL: "SELECT * FROM user ORDER BY handle DESC LIMIT 3"},
+		{ID: "handle_sub", SurQL: "SELECT id, handle, (SELECT id FROM user WHERE id = $parent.handle) AS same FROM user"},
+		{ID: "handle_fn", SurQL: "SELECT * FROM user WHERE handle IS NOT NONE AND string::starts_with(handle, 'user:') AND handle.name IS NONE"},
+		{ID: "aliases_str", SurQL: "SELECT * FROM user WHERE aliases CONTAINS 'user:1' OR aliases CONTAINS user:1 OR aliases CONTAINSANY [thread:ta]"},
+		{ID: "owner_rec", SurQL: "SELECT * FROM thread WHERE owner = user:1 OR owner = $u OR owner = 'user:2'", Params: obj("u", rec("user", "ann"))},
+		{ID: "owner_link", SurQL: "SELECT * FROM thread WHERE owner.active = true ORDER BY owner DESC LIMIT 4"},
+		{ID: "owner_sub", SurQL: "SELECT *, (SELECT * FROM user WHERE id = $parent.owner)[0] AS o FROM thread WHERE owner IS NOT NONE"},
+		{ID: "note_str", SurQL: "SELECT * FROM comment WHERE note = 'thread:1' OR note IN ['plain', 'user:1']"},
+		// Unaliased subquery fields: named as SurrealDB names them (the rel of their members).
+		{ID: "unaliased_sub", SurQL: "SELECT id, (SELECT id, body FROM comment WHERE thread = $parent.id ORDER BY id DESC LIMIT 2) FROM thread"},
+		{ID: "unaliased_index", SurQL: "SELECT *, (SELECT * FROM user WHERE id = $parent.author)[0] FROM thread WHERE pinned = true"},
+		{ID: "unaliased_nested", SurQL: "SELECT id, (SELECT id, (SELECT id FROM user WHERE id = $parent.author LIMIT 1) FROM comment WHERE thread = $parent.id AND score IS NOT NONE) FROM thread WHERE score >= 1"},
+		{ID: "unaliased_odd", SurQL: "SELECT id, (SELECT id, created FROM comment WHERE thread == $parent.id AND (score IS 1 OR score = 1.5 OR score IN [-1, 0]) AND body NOT IN [\"meh\"] AND created >= d'2024-01-02' AND !(body = 'lol') ORDER BY created DESC, id LIMIT 3) FROM thread"},
+		{ID: "unaliased_value", SurQL: "SELECT id, (SELECT id FROM comment WHERE thread = $parent.id AND author IN (SELECT VALUE id FROM user WHERE active = true)) FROM thread"},
+		// FROM one record.
+		{ID: "from_record", SurQL: "SELECT * FROM user:1"},
+		{ID: "from_record_odd", SurQL: "SELECT * FROM user:⟨10⟩"},
+		{ID: "from_record_sub", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score DESC, id LIMIT 2) AS top FROM thread:ta WHERE score >= 0"},
+		{ID: "from_record_where", SurQL: "SELECT id, score FROM comment:c_x WHERE score > 0"},
+		// SELECT VALUE subqueries in WHERE, correlated or not.
+		{ID: "value_in", SurQL: "SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE pinned = true)"},
+		{ID: "value_in_corr", SurQL: "SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE author = $parent.author)"},
+		{ID: "value_contains", SurQL: "SELECT * FROM comment WHERE (SELECT VALUE id FROM thread WHERE score >= 1) CONTAINS thread"},
+		{ID: "value_inside_window", SurQL: "SELECT * FROM comment WHERE thread INSIDE (SELECT VALUE id FROM thread WHERE score > 0 ORDER BY id DESC LIMIT 3)"},
+		{ID: "value_not_in", SurQL: "SELECT * FROM thread WHERE id NOT IN (SELECT VALUE thread FROM comment WHERE score > 1)"},
+		{ID: "value_users", SurQL: "SELECT * FROM user WHERE id IN (SELECT VALUE author FROM thread WHERE pinned = true) AND id NOTINSIDE (SELECT VALUE author FROM comment WHERE body = 'lol')"},
+		{ID: "value_in_sub", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND author IN (SELECT VALUE id FROM user WHERE active = true)) AS c FROM thread"},
+		{ID: "value_nested", SurQL: "SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE author IN (SELECT VALUE id FROM user WHERE active = true))"},
+		{ID: "value_anyinside", SurQL: "SELECT * FROM thread WHERE [author] ANYINSIDE (SELECT VALUE author FROM comment WHERE thread = $parent.id)"},
+		{ID: "value_index", SurQL: "SELECT * FROM thread WHERE (SELECT VALUE score FROM comment WHERE thread = $parent.id ORDER BY score DESC LIMIT 1)[0] >= 2"},
+		{ID: "value_count", SurQL: "SELECT * FROM user WHERE array::len((SELECT VALUE id FROM thread WHERE author = $parent.id)) >= 2"},
+		// Ties on every ORDER BY key decide the window: ordered by record id (literal LIMIT,
+		// START+LIMIT <= 1000, where SurrealDB's top-k is stable).
+		{ID: "ties_bool", SurQL: "SELECT * FROM user ORDER BY active LIMIT 2"},
+		{ID: "ties_desc_start", SurQL: "SELECT * FROM thread ORDER BY pinned DESC LIMIT 3 START 2"},
+		{ID: "ties_none", SurQL: "SELECT * FROM comment ORDER BY nothing LIMIT 3 START 1"},
+		{ID: "ties_multi", SurQL: "SELECT * FROM comment ORDER BY body DESC, score LIMIT 4 START 3"},
+		{ID: "ties_sub", SurQL: "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY body LIMIT 1) AS first FROM thread"},
+		{ID: "ties_sub_index", SurQL: "SELECT *, (SELECT * FROM comment WHERE author = $parent.id ORDER BY score DESC LIMIT 2 START 1)[0] AS second FROM user"},
+		{ID: "ties_value", SurQL: "SELECT * FROM comment WHERE thread IN (SELECT VALUE thread FROM comment WHERE score >= 0 ORDER BY thread LIMIT 3)"},
 	}
 }

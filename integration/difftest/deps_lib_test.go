@@ -3,7 +3,7 @@ package difftest
 import "github.com/sp00ky/ssp/surreal/surql"
 
 // linkTargets maps the workload's link fields to the table they point into (gen.go).
-var linkTargets = map[string]string{"author": "user", "thread": "thread", "parent": "comment"}
+var linkTargets = map[string]string{"author": "user", "thread": "thread", "parent": "comment", "owner": "user"}
 
 // readTables returns the tables a view's result can depend on: the FROM table of every SELECT in
 // it (subqueries included) and the target of every link a field path may step through. It is

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sp00ky/ssp/surreal/engine"
 )
 
 var (
@@ -30,7 +28,7 @@ func TestDifferential(t *testing.T) {
 	_, db := startDB(t, ctx)
 	r, err := NewRunner(Options{
 		DB:           db,
-		NewEngine:    func() (Engine, error) { return engine.New(engine.Options{}), nil },
+		NewEngine:    NewSSPEngine,
 		Logf:         t.Logf,
 		ShrinkBudget: 60 * time.Second,
 	})

@@ -57,7 +57,12 @@ var (
 	// ghostUsers are link targets that the workload never creates (dangling links).
 	ghostUsers = []value.Value{value.Int(99), value.String("ghost")}
 
-	names   = []string{"ann", "bob", "cid", "dee", "Ann"}
+	names = []string{"ann", "bob", "cid", "dee", "Ann"}
+	// handles, aliases and notes are text that mostly spells record ids (user.handle and
+	// user.aliases are typed string, comment.note is untyped: see schemaDDL).
+	handles = []string{"user:1", "user:ann", "user:`10`", "thread:2", "ann", "user:10"}
+	aliases = []string{"user:1", "thread:ta", "x"}
+	notes   = []string{"thread:1", "thread:ta", "user:1", "plain"}
 	titles  = []string{"hello", "Hello", "intro", "news", "item9", "item10"}
 	bodies  = []string{"nice", "meh", "lol"}
 	langs   = []string{"go", "rust", "js"}
@@ -73,6 +78,19 @@ var (
 
 // Tables lists the workload's tables.
 var Tables = []string{"user", "thread", "comment"}
+
+// textFields are the untyped fields that hold text (the SSP reads their record-like strings as
+// spelled records; the mirror stores them as text, as SurrealDB does).
+var textFields = map[string][]string{"comment": {"note"}}
+
+// typed reports whether a field has a type that rejects NULL (see schemaDDL).
+func typed(table, f string) bool {
+	switch table + "." + f {
+	case "user.handle", "user.aliases", "thread.owner":
+		return true
+	}
+	return false
+}
 
 func keysOf(table string) []value.Value {
 	switch table {
@@ -213,11 +231,11 @@ func (g *Generator) bump(id value.Value) int64 {
 func fieldNames(table string) []string {
 	switch table {
 	case "user":
-		return []string{"name", "age", "tags", "profile", "active", "joined"}
+		return []string{"name", "age", "tags", "profile", "active", "joined", "handle", "aliases"}
 	case "thread":
-		return []string{"author", "title", "score", "tags", "meta", "created", "pinned"}
+		return []string{"author", "title", "score", "tags", "meta", "created", "pinned", "owner"}
 	}
-	return []string{"thread", "author", "body", "score", "created", "parent"}
+	return []string{"thread", "author", "body", "score", "created", "parent", "note"}
 }
 
 // row generates a full row for id. With optional set, fields are sometimes left out.
@@ -243,7 +261,7 @@ func (g *Generator) row(table string, id value.Value, optional bool) value.Value
 // mergeField is a field value for a MERGE patch: a whole value, NULL, or (for the nested
 // objects) a partial object that SurrealDB merges into the stored one.
 func (g *Generator) mergeField(table, f string) value.Value {
-	if g.pct(10) {
+	if g.pct(10) && !typed(table, f) {
 		return value.Null()
 	}
 	if table == "thread" && f == "meta" && g.pct(50) {
@@ -354,6 +372,29 @@ func (g *Generator) field(table, f string) value.Value {
 			return value.None()
 		}
 		return value.Record("comment", pick(g, commentKeys))
+	case "user.handle":
+		if g.pct(15) {
+			return value.None()
+		}
+		return value.String(pick(g, handles))
+	case "user.aliases":
+		if g.pct(20) {
+			return value.None()
+		}
+		return g.strs(aliases)
+	case "thread.owner":
+		if g.pct(20) {
+			return value.None()
+		}
+		return g.userLink()
+	case "comment.note":
+		switch r := g.rng.IntN(100); {
+		case r < 75:
+			return value.String(pick(g, notes))
+		case r < 85:
+			return value.Null()
+		}
+		return value.None()
 	}
 	return value.None()
 }

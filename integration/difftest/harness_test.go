@@ -85,8 +85,14 @@ func TestShrinkFindsInjectedBug(t *testing.T) {
 		t.Errorf("diff = %v, want an extra member", rp.Diff)
 	}
 	lines := rp.ReplayLines()
-	if !strings.HasPrefix(lines[0], `{"register":`) || !strings.Contains(strings.Join(lines, "\n"), `"op":"DELETE"`) {
-		t.Errorf("replay lines lack the registration or the delete:\n%s", strings.Join(lines, "\n"))
+	for len(lines) > 0 && strings.HasPrefix(lines[0], `{"schema":`) {
+		lines = lines[1:] // the field types come first
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], `{"register":`) || !strings.Contains(strings.Join(lines, "\n"), `"op":"DELETE"`) {
+		t.Errorf("replay lines lack the registration or the delete:\n%s", strings.Join(rp.ReplayLines(), "\n"))
+	}
+	if !strings.Contains(rp.ReplayLines()[0], `"schema":{"fields":{"owner":"record"},"table":"thread"}`) {
+		t.Errorf("replay lines lack the field types: %s", rp.ReplayLines()[0])
 	}
 	for _, p := range writeRepro(t, 3, rp) {
 		t.Logf("wrote %s", p)

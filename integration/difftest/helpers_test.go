@@ -13,6 +13,7 @@ import (
 
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -51,6 +52,7 @@ type mirror struct {
 	db          *surrealdb.DB
 	views       map[string]*compiled
 	dropDeletes string
+	hints       map[string]schema.Table
 }
 
 var mirrorSeq int
@@ -63,7 +65,23 @@ func newMirror(ctx context.Context, db *surrealdb.DB, dropDeletes string) (*mirr
 	if err := defineTables(ctx, db); err != nil {
 		return nil, err
 	}
-	return &mirror{ctx: ctx, db: db, views: map[string]*compiled{}, dropDeletes: dropDeletes}, nil
+	return &mirror{ctx: ctx, db: db, views: map[string]*compiled{}, dropDeletes: dropDeletes, hints: map[string]schema.Table{}}, nil
+}
+
+// SetSchema records the field types; the mirror writes a spelled value as the type says and,
+// knowing the workload, the untyped fields that hold text as text (textFields), so that what it
+// stores is what SurrealDB stores.
+func (m *mirror) SetSchema(table string, t schema.Table) error {
+	m.hints[table] = t
+	return nil
+}
+
+func (m *mirror) resolve(table string, row value.Value) value.Value {
+	fields := m.hints[table].Fields()
+	for _, f := range textFields[table] {
+		fields = append(fields, schema.Field{Path: []string{f}, Kind: schema.String})
+	}
+	return schema.NewTable(fields).Apply(row)
 }
 
 func (m *mirror) Register(id, surql string, params value.Value) ([]engine.Member, error) {
@@ -92,7 +110,7 @@ func (m *mirror) Apply(c engine.Change) ([]engine.Delta, error) {
 		}
 	}
 	if w.Content.Kind() == value.KindObject {
-		w.Content = w.Content.With("id", value.None())
+		w.Content = m.resolve(c.Table, w.Content).With("id", value.None())
 	}
 	_, err := runStep(m.ctx, m.db, &w, newBatch(nil))
 	return nil, err

@@ -125,7 +125,16 @@ func walkRow(sel *surql.Select, r any, parent, rel string, out Membership) error
 			continue
 		}
 		name := f.Name()
-		if err := walkRows(sq.Select, row[name], key, name, sq.Index != nil, out); err != nil {
+		rows, present := row[name]
+		if !present && f.Alias == "" {
+			// SurrealDB names an unaliased field by its own printing of the expression, so
+			// the oracle's text, where $auth is $__auth (see compile), names it.
+			rows, present = row[strings.ReplaceAll(name, "$auth", "$__auth")]
+		}
+		if !present && f.Alias == "" {
+			return fmt.Errorf("SurrealDB's row %s has no field %q, which the SSP names the unaliased subquery (its fields: %s)", key, name, strings.Join(sortedKeys(row), ", "))
+		}
+		if err := walkRows(sq.Select, rows, key, name, sq.Index != nil, out); err != nil {
 			return fmt.Errorf("%s of %s: %w", name, key, err)
 		}
 	}

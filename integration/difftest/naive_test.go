@@ -9,6 +9,7 @@ import (
 
 	"github.com/sp00ky/ssp/internal/naive"
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -22,10 +23,18 @@ type naiveView struct {
 type naiveEngine struct {
 	db    *naive.MemDB
 	views map[string]naiveView
+	hints map[string]schema.Table
 }
 
 func newNaive() *naiveEngine {
-	return &naiveEngine{db: naive.NewMemDB(), views: map[string]naiveView{}}
+	return &naiveEngine{db: naive.NewMemDB(), views: map[string]naiveView{}, hints: map[string]schema.Table{}}
+}
+
+// SetSchema records the field types; every change is resolved by them before it is stored,
+// as the engine does.
+func (n *naiveEngine) SetSchema(table string, t schema.Table) error {
+	n.hints[table] = t
+	return nil
 }
 
 func (n *naiveEngine) Register(id, src string, params value.Value) ([]engine.Member, error) {
@@ -39,6 +48,7 @@ func (n *naiveEngine) Register(id, src string, params value.Value) ([]engine.Mem
 }
 
 func (n *naiveEngine) Apply(c engine.Change) ([]engine.Delta, error) {
+	c.Record = n.hints[c.Table].Apply(c.Record)
 	switch c.Op {
 	case engine.OpDelete:
 		n.db.Delete(c.ID)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/ingest"
+	"github.com/sp00ky/ssp/surreal/loader"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -20,6 +22,25 @@ type Engine interface {
 	Register(id, surql string, params value.Value) ([]engine.Member, error)
 	Apply(c engine.Change) ([]engine.Delta, error)
 	Members(id string) ([]engine.Member, bool)
+	// SetSchema gives the engine a table's field types as the SSP reads them from SurrealDB
+	// (package schema), before any change.
+	SetSchema(table string, t schema.Table) error
+}
+
+// SSPEngine is the SSP's engine behind the Engine interface.
+type SSPEngine struct{ *engine.Engine }
+
+// NewSSPEngine returns a fresh SSP engine.
+func NewSSPEngine() (Engine, error) { return SSPEngine{engine.New(engine.Options{})}, nil }
+
+// SetSchema sets the hint and applies the changes that re-resolve the stored rows.
+func (e SSPEngine) SetSchema(table string, t schema.Table) error {
+	for _, c := range e.Engine.SetSchema(table, t) {
+		if _, err := e.Apply(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Options configures a Runner.
@@ -152,6 +173,7 @@ type session struct {
 	eng    Engine
 	ns     string
 	rows   map[string]value.Value // stored rows by record id, as read back
+	schema map[string]schema.Table
 	active []*compiled
 	// batches holds, per written table, the batch of the active views that read it ("" for all
 	// active views); cache holds each view's last membership read off SurrealDB.
@@ -172,7 +194,17 @@ func (r *Runner) newSession(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
-	s := &session{r: r, db: r.opts.DB, eng: eng, ns: ns, rows: map[string]value.Value{}, cache: map[string]Membership{}}
+	// The field types, read from SurrealDB as the SSP's bootstrap reads them.
+	hints, err := loader.New(dbSource{r.opts.DB}).Schemas(ctx, Tables)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range sortedKeys(hints) {
+		if err := eng.SetSchema(t, hints[t]); err != nil {
+			return nil, fmt.Errorf("engine: schema of %s: %w", t, err)
+		}
+	}
+	s := &session{r: r, db: r.opts.DB, eng: eng, ns: ns, rows: map[string]value.Value{}, schema: hints, cache: map[string]Membership{}}
 	s.setActive(nil)
 	return s, nil
 }
@@ -358,15 +390,51 @@ func (r *Runner) Run(ctx context.Context, seed uint64, steps int) (*Report, erro
 	return rep, nil
 }
 
-// defineTables defines the workload's tables in the connection's namespace and database:
-// SurrealDB 3 rejects a SELECT from a table that does not exist.
+// schemaDDL types some fields of the schemaless tables (gen.go): user.handle and user.aliases
+// hold text that often spells a record id, thread.owner holds record links. Others stay
+// untyped, comment.note among them (text that spells record ids, where the SSP cannot know).
+const schemaDDL = `DEFINE FIELD IF NOT EXISTS handle ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS aliases ON user TYPE option<array<string>>;
+DEFINE FIELD IF NOT EXISTS owner ON thread TYPE option<record<user>>;
+`
+
+// defineTables defines the workload's tables and typed fields in the connection's namespace and
+// database: SurrealDB 3 rejects a SELECT from a table that does not exist.
 func defineTables(ctx context.Context, db *surrealdb.DB) error {
 	var sb strings.Builder
 	for _, t := range Tables {
 		fmt.Fprintf(&sb, "DEFINE TABLE IF NOT EXISTS %s SCHEMALESS;\n", t)
 	}
+	sb.WriteString(schemaDDL)
 	if _, err := surrealdb.Query[any](ctx, db, sb.String(), nil); err != nil {
 		return fmt.Errorf("define tables: %w", err)
 	}
 	return nil
+}
+
+// dbSource is a loader.Source on the test's SurrealDB connection.
+type dbSource struct{ db *surrealdb.DB }
+
+// QueryValue runs one statement with its variables and returns its result.
+func (s dbSource) QueryValue(ctx context.Context, q string, vars map[string]value.Value) (value.Value, error) {
+	bound := make(map[string]any, len(vars))
+	for k, v := range vars {
+		x, err := toSurreal(v)
+		if err != nil {
+			return value.Value{}, err
+		}
+		bound[k] = x
+	}
+	res, err := surrealdb.Query[any](ctx, s.db, q, bound)
+	if err != nil {
+		return value.Value{}, fmt.Errorf("%s: %w", q, err)
+	}
+	rs := *res
+	if len(rs) == 0 {
+		return value.Value{}, fmt.Errorf("%s: no result", q)
+	}
+	if e := rs[len(rs)-1].Error; e != nil {
+		return value.Value{}, fmt.Errorf("%s: %w", q, e)
+	}
+	return fromSurreal(rs[len(rs)-1].Result)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -24,6 +25,8 @@ type Repro struct {
 	Tries   int      // candidate scripts replayed
 	Full    int      // writes before shrinking
 	Timeout bool     // the time budget ran out before the list was 1-minimal
+	// Schema is the field types the engine was given (schemaDDL as SurrealDB reports it).
+	Schema map[string]schema.Table
 }
 
 // failure is the first difference found while replaying a candidate.
@@ -32,6 +35,7 @@ type failure struct {
 	diff        []string
 	ingests     [][]byte
 	writes      int // writes applied when it showed
+	schema      map[string]schema.Table
 }
 
 // replayOne replays writes on a fresh namespace and engine with only view c registered (after
@@ -49,14 +53,14 @@ func (r *Runner) replayOne(ctx context.Context, c *compiled, regAt int, writes [
 			return nil
 		}
 		if d := Diff(oracle[0], got[0]); len(d) > 0 {
-			return &failure{oracle: oracle[0].Sorted(), got: got[0].Sorted(), diff: d, ingests: ingests, writes: n}
+			return &failure{oracle: oracle[0].Sorted(), got: got[0].Sorted(), diff: d, ingests: ingests, writes: n, schema: s.schema}
 		}
 		return nil
 	}
 	for i := 0; i <= len(writes); i++ {
 		if i == regAt {
 			if err := s.register(c); err != nil {
-				return &failure{diff: []string{"engine rejected the view: " + err.Error()}, ingests: ingests, writes: i}, nil
+				return &failure{diff: []string{"engine rejected the view: " + err.Error()}, ingests: ingests, writes: i, schema: s.schema}, nil
 			}
 			_, oracle, got, err := s.apply(ctx, nil)
 			if err != nil {
@@ -75,7 +79,7 @@ func (r *Runner) replayOne(ctx context.Context, c *compiled, regAt int, writes [
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "engine") || strings.HasPrefix(err.Error(), "ingest") {
-				return &failure{diff: []string{err.Error()}, ingests: ingests, writes: i + 1}, nil
+				return &failure{diff: []string{err.Error()}, ingests: ingests, writes: i + 1, schema: s.schema}, nil
 			}
 			return nil, err
 		}
@@ -188,7 +192,7 @@ func (r *Runner) Shrink(ctx context.Context, m Mismatch) (*Repro, error) {
 			rep.RegAt = i + 1
 		}
 	}
-	rep.Oracle, rep.Engine, rep.Diff, rep.Ingests = final.oracle, final.got, final.diff, final.ingests
+	rep.Oracle, rep.Engine, rep.Diff, rep.Ingests, rep.Schema = final.oracle, final.got, final.diff, final.ingests, final.schema
 	return rep, nil
 }
 
@@ -203,6 +207,13 @@ func (rp *Repro) ReplayLines() []string {
 	line := func(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
+	}
+	for _, t := range sortedKeys(rp.Schema) {
+		fields := map[string]string{}
+		for _, f := range rp.Schema[t].Fields() {
+			fields[strings.Join(f.Path, ".")] = f.Kind.String()
+		}
+		out = append(out, line(map[string]any{"schema": map[string]any{"table": t, "fields": fields}}))
 	}
 	registered := false
 	for i := 0; i <= len(rp.Ingests); i++ {
@@ -224,6 +235,7 @@ func (rp *Repro) ReplayLines() []string {
 // with its params set by LET.
 func (rp *Repro) SurQL() string {
 	var b strings.Builder
+	b.WriteString(schemaDDL)
 	for _, w := range rp.Writes {
 		id := value.RecordString(w.ID)
 		switch w.Op {

@@ -77,8 +77,8 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), true), nil)
 	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(mode)})
-	proxy.setTarget(ssp.base)
-	ssp.waitReady(time.Minute)
+	proxy.setTarget(ssp.Base)
+	ssp.WaitReady(time.Minute)
 
 	a := signUp(t, ctx, name, "alice")
 	b := signUp(t, ctx, name, "bob")

@@ -63,14 +63,14 @@ func notReadyWhileBootstrapping(t *testing.T, env map[string]string, buffered bo
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 	exec1(t, ctx, db, fmt.Sprintf("CREATE gate:1 SET n = 1 RETURN NONE; DEFINE FIELD g ON TABLE gate COMPUTED http::get('%s/')", gate.URL), nil)
 	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(dedicated), Env: env})
-	proxy.setTarget(ssp.base)
+	proxy.setTarget(ssp.Base)
 
 	probe := map[string]any{"table": "probe", "op": "CREATE", "id": "probe:1", "record": map[string]any{"n": 1}}
 	reg := map[string]any{"id": "_00_query:v", "surql": "SELECT * FROM probe", "clientId": "c", "ttl": "1h"}
 	type answer struct{ Status, Code string }
 	ask := func(method, path string, body any) (int, answer) {
 		t.Helper()
-		code, raw, err := ssp.do(method, path, body)
+		code, raw, err := ssp.Do(method, path, body)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
@@ -144,14 +144,14 @@ func notReadyWhileBootstrapping(t *testing.T, env map[string]string, buffered bo
 		t.Fatalf("/health = %d %+v during bootstrap", code, a)
 		return false, ""
 	})
-	if code, raw, err := ssp.do("POST", "/ingest", probe); err != nil || code != 200 {
+	if code, raw, err := ssp.Do("POST", "/ingest", probe); err != nil || code != 200 {
 		t.Fatalf("/ingest after ready: %d %v %s", code, err, raw)
 	}
 	ssp.register(view{Key: "v", SurQL: "SELECT * FROM probe", Client: "c"})
 	if buffered {
 		// The user written during the bootstrap is in the SSP's data: its view has the row, and
 		// its per-user table exists.
-		ssp.mustDo("POST", "/view/unregister", map[string]any{"id": "v"}, 200) // probe:1 is not in SurrealDB
+		ssp.MustDo("POST", "/view/unregister", map[string]any{"id": "v"}, 200) // probe:1 is not in SurrealDB
 		views := []view{{Key: "u", SurQL: "SELECT * FROM user", Client: "c"}}
 		ssp.register(views[0])
 		converge(t, ctx, db, ssp, views, dedicated, true)

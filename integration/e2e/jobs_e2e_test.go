@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sp00ky/ssp/integration/testscheduler"
+	"github.com/sp00ky/ssp/internal/sspproc"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -32,8 +34,8 @@ func TestJobsE2E(t *testing.T) {
 		"SPKY_JOB_SWEEP_INTERVAL_MS": "200",
 		"SPKY_SSP_ID":                "ssp-jobs",
 	}})
-	proxy.setTarget(p.base)
-	p.waitReady(time.Minute)
+	proxy.setTarget(p.Base)
+	p.WaitReady(time.Minute)
 	create := func(t *testing.T, surql string) {
 		t.Helper()
 		exec1(t, ctx, db, surql, nil)
@@ -161,7 +163,7 @@ func TestJobsE2E(t *testing.T) {
 		waitFor(t, 10*time.Second, 10*time.Millisecond, func() (bool, string) {
 			return len(backend.callsOf("job:hang")) == 1, "the request is not in flight"
 		})
-		body := p.mustDo("POST", "/job/kill", map[string]any{"id": "job:hang"}, 200)
+		body := p.MustDo("POST", "/job/kill", map[string]any{"id": "job:hang"}, 200)
 		if !strings.Contains(body, `"cancelled":true`) || !strings.Contains(body, `"status":"failed"`) {
 			t.Fatalf("kill answered %s", body)
 		}
@@ -169,7 +171,7 @@ func TestJobsE2E(t *testing.T) {
 		if e := row.Get("errors").Elems(); row.Get("status").AsString() != "failed" || len(e) != 1 || e[0].Get("reason").AsString() != "killed" {
 			t.Fatalf("killed row %s", row.SurQL())
 		}
-		p.mustDo("POST", "/job/retry", map[string]any{"id": "job:hang"}, 200)
+		p.MustDo("POST", "/job/retry", map[string]any{"id": "job:hang"}, 200)
 		row = done(t, "job", "job:hang")
 		if row.Get("status").AsString() != "success" || row.Get("result").AsString() != "second" || row.Get("attempt").AsInt() != 2 || row.Get("errors").Len() != 1 {
 			t.Fatalf("retried row %s", row.SurQL())
@@ -189,7 +191,7 @@ func TestJobsE2E(t *testing.T) {
 			{"/job/retry", map[string]any{"id": "job:hang"}, 409, "only a failed job can be retried"},
 			{"/job/kill", map[string]any{"id": "job:hang"}, 409, "is success already"},
 		} {
-			code, b, err := p.do("POST", tt.path, tt.body)
+			code, b, err := p.Do("POST", tt.path, tt.body)
 			var e struct{ Code, Message string }
 			if err != nil || code != tt.code || json.Unmarshal([]byte(b), &e) != nil || e.Code == "" || !strings.Contains(e.Message, tt.want) {
 				t.Errorf("%s %v: %d %s (%v), want %d with %q", tt.path, tt.body, code, b, err, tt.code, tt.want)
@@ -214,7 +216,7 @@ func TestJobsE2E(t *testing.T) {
 				Settings map[string]any   `json:"settings"`
 			} `json:"tables"`
 		}
-		raw := p.mustDo("GET", "/debug/jobs", nil, 200)
+		raw := p.MustDo("GET", "/debug/jobs", nil, 200)
 		if err := json.Unmarshal([]byte(raw), &d); err != nil || len(d.Tables) != 3 || d.Mode != "standalone" {
 			t.Fatalf("/debug/jobs %s (%v)", raw, err)
 		}
@@ -223,15 +225,15 @@ func TestJobsE2E(t *testing.T) {
 				t.Errorf("job table %+v", tb)
 			}
 		}
-		if n := p.metric("ssp_jobs_total"); n == 0 {
+		if n := p.Metric("ssp_jobs_total"); n == 0 {
 			t.Errorf("ssp_jobs_total = 0")
 		}
-		_, info, _ := p.do("GET", "/info", nil)
-		_, actors, _ := p.do("GET", "/debug/actors", nil)
+		_, info, _ := p.Do("GET", "/info", nil)
+		_, actors, _ := p.Do("GET", "/debug/actors", nil)
 		if !strings.Contains(actors, `"job_table"`) {
 			t.Errorf("/debug/actors lacks the job tables: %.500s", actors)
 		}
-		for what, s := range map[string]string{"/debug/jobs": raw, "/info": info, "/debug/actors": actors, "the log": p.logs.String()} {
+		for what, s := range map[string]string{"/debug/jobs": raw, "/info": info, "/debug/actors": actors, "the log": p.Logs.String()} {
 			if strings.Contains(s, jobToken) {
 				t.Errorf("%s shows the job backend's token", what)
 			}
@@ -241,11 +243,11 @@ func TestJobsE2E(t *testing.T) {
 
 // doNoAuth sends a request without the bearer token.
 func (p *sspProc) doNoAuth(method, path, body string) (int, string, error) {
-	req, err := newRequest(method, p.base+path, body)
+	req, err := newRequest(method, p.Base+path, body)
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := sspproc.Client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -273,8 +275,8 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 		"SPKY_SSP_ID":                "ssp-jobkill",
 	}}
 	first := startSSP(t, cfg)
-	proxy.setTarget(first.base)
-	first.waitReady(time.Minute)
+	proxy.setTarget(first.Base)
+	first.WaitReady(time.Minute)
 
 	ids := createJobs(t, ctx, db, "k", "/busy", 24, 4)
 	waitFor(t, 30*time.Second, 10*time.Millisecond, func() (bool, string) {
@@ -282,7 +284,7 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 		return n >= 6, fmt.Sprintf("%d requests so far", n)
 	})
 	proxy.setDropWhenDown(true)
-	first.kill()
+	first.Kill()
 	sentBefore := len(backend.all())
 	ids = append(ids, createJobs(t, ctx, db, "down", "/busy", 4, 2)...)
 	proxy.setDropWhenDown(false)
@@ -294,13 +296,13 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 		}
 	}
 
-	u, err := url.Parse(first.base)
+	u, err := url.Parse(first.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Env["SPKY_SSP_LISTEN_ADDR"] = u.Host
 	second := startSSP(t, cfg)
-	second.waitReady(time.Minute)
+	second.WaitReady(time.Minute)
 	rows = waitJobsDone(t, ctx, db, "job", ids, time.Minute)
 	t.Logf("killed with %d jobs processing after %d requests; %d jobs created while down", processing, sentBefore, 4)
 	if processing == 0 {
@@ -368,7 +370,7 @@ func TestJobsSchedulerTwoSSPs(t *testing.T) {
 	}
 	ssps := map[string]*sspProc{"ssp-a": start("ssp-a"), "ssp-b": start("ssp-b")}
 	for id, p := range ssps {
-		p.waitReady(time.Minute)
+		p.WaitReady(time.Minute)
 		waitFor(t, time.Minute, 20*time.Millisecond, func() (bool, string) {
 			info, ok := sched.SSP(id)
 			return ok && info.Status == testscheduler.SSPReady, fmt.Sprintf("the scheduler sees %s as %v", id, info.Status)
@@ -438,7 +440,7 @@ func TestJobsSchedulerTwoSSPs(t *testing.T) {
 				} `json:"recent"`
 			} `json:"tables"`
 		}
-		if err := json.Unmarshal([]byte(p.mustDo("GET", "/debug/jobs", nil, 200)), &d); err != nil {
+		if err := json.Unmarshal([]byte(p.MustDo("GET", "/debug/jobs", nil, 200)), &d); err != nil {
 			t.Fatal(err)
 		}
 		for _, tb := range d.Tables {
@@ -469,7 +471,7 @@ func registerThrough(t *testing.T, schedURL, key string) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+secret)
-	resp, err := httpClient.Do(req)
+	resp, err := sspproc.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +496,7 @@ func TestJobConfigRejected(t *testing.T) {
 		{`{"job_tables": `, []string{"SPKY_JOB_CONFIG", "invalid JSON"}},
 	} {
 		cmd := exec.Command(bin, "serve")
-		cmd.Dir = shared.tmp
+		cmd.Dir = filepath.Dir(bin) // no sp00ky.yml there
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SPKY_JOB_CONFIG=" + tt.config, "SPKY_SSP_LISTEN_ADDR=127.0.0.1:0"}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -69,10 +69,10 @@ func jobThroughput(t *testing.T, feed string, jobs, concurrency int) {
 			map[string]any{"n": jobs})
 	}
 	p := startSSP(t, sspConfig{DB: name, RefMode: "single", Env: env})
-	p.waitReady(5 * time.Minute)
+	p.WaitReady(5 * time.Minute)
 	start := time.Now()
 	if feed == "events" {
-		exec1(t, ctx, db, jobSchemaSQL(p.base), nil)
+		exec1(t, ctx, db, jobSchemaSQL(p.Base), nil)
 		start = time.Now()
 		ids = createJobs(t, ctx, db, "e", "/x", jobs, 8)
 	} else {

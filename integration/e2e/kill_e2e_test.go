@@ -26,8 +26,8 @@ func TestKillMidWorkload(t *testing.T) {
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 	cfg := sspConfig{DB: name, RefMode: string(mode)}
 	first := startSSP(t, cfg)
-	proxy.setTarget(first.base)
-	first.waitReady(time.Minute)
+	proxy.setTarget(first.Base)
+	first.WaitReady(time.Minute)
 
 	gen := newGenerator(7)
 	r := &runner{db: db, writers: 3}
@@ -51,7 +51,7 @@ func TestKillMidWorkload(t *testing.T) {
 		return r.done.Load()-base >= 100, "writers did not reach 100 writes"
 	})
 	proxy.setDropWhenDown(true)
-	first.kill()
+	first.Kill()
 	killedAt := r.done.Load() - base
 
 	waitFor(t, time.Minute, 5*time.Millisecond, func() (bool, string) {
@@ -63,13 +63,13 @@ func TestKillMidWorkload(t *testing.T) {
 	r.gate.Unlock()
 	restartAt := r.done.Load() - base
 
-	u, err := url.Parse(first.base)
+	u, err := url.Parse(first.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Env = map[string]string{"SPKY_SSP_LISTEN_ADDR": u.Host}
 	second := startSSP(t, cfg)
-	second.waitReady(time.Minute)
+	second.WaitReady(time.Minute)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,8 @@ func liveNotificationPerEdgeChange(t *testing.T, mode refMode) {
 	proxy := newIngestProxy(t)
 	exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 	ssp := startSSP(t, sspConfig{DB: name, RefMode: string(mode)})
-	proxy.setTarget(ssp.base)
-	ssp.waitReady(time.Minute)
+	proxy.setTarget(ssp.Base)
+	ssp.WaitReady(time.Minute)
 
 	r := &runner{db: db, writers: 1}
 	owner := value.Record("user", value.String("u1"))

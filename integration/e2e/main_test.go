@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/internal/sspproc"
 	"github.com/sp00ky/ssp/surreal/conn"
 )
 
@@ -25,7 +22,6 @@ var (
 		err     error
 		db      *devdb.Server
 		bin     string
-		tmp     string
 		buildOK bool
 	}
 	dbSeq atomic.Int64
@@ -38,9 +34,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "close devdb:", err)
 		}
 	}
-	if shared.tmp != "" {
-		_ = os.RemoveAll(shared.tmp)
-	}
+	sspproc.Cleanup()
 	os.Exit(code)
 }
 
@@ -51,12 +45,7 @@ func setup(t *testing.T) (*devdb.Server, string) {
 		shared.err = func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			tmp, err := os.MkdirTemp("", "ssp-e2e-")
-			if err != nil {
-				return err
-			}
-			shared.tmp = tmp
-			bin, err := buildSSP(ctx, tmp)
+			bin, err := sspproc.Binary(ctx)
 			if err != nil {
 				return err
 			}
@@ -73,32 +62,6 @@ func setup(t *testing.T) (*devdb.Server, string) {
 		t.Fatalf("e2e setup: %v", shared.err)
 	}
 	return shared.db, shared.bin
-}
-
-// buildSSP runs `go build [-race] -o <dir>/ssp ./cmd/ssp` in the module root.
-func buildSSP(ctx context.Context, dir string) (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("build ssp: cannot locate the package source")
-	}
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("build ssp: no go command: %w", err)
-	}
-	bin := filepath.Join(dir, "ssp")
-	args := []string{"build"}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "-o", bin, "./cmd/ssp")
-	cmd := exec.CommandContext(ctx, goBin, args...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go %s in %s: %w: %s", strings.Join(args, " "), root, err, out)
-	}
-	return bin, nil
 }
 
 // newDatabase returns a fresh database name in the shared dev SurrealDB and a root connection
@@ -129,19 +92,4 @@ func exec1(t *testing.T, ctx context.Context, db *conn.Conn, surql string, vars 
 }
 
 // waitFor polls cond until it holds, failing the test at the deadline with cond's last reason.
-func waitFor(t *testing.T, timeout, every time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not reached within %s: %s", timeout, why)
-		}
-		<-tick.C
-	}
-}
+var waitFor = sspproc.WaitFor

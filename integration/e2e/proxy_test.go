@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/sp00ky/ssp/internal/sspproc"
 )
 
 // ingestProxy sits between SurrealDB's events and the SSP: events `http::post` to it and it
@@ -98,7 +100,7 @@ func (p *ingestProxy) serve(w http.ResponseWriter, r *http.Request) {
 			req.Header.Set(h, v)
 		}
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := sspproc.Client.Do(req)
 	if err != nil {
 		down(err.Error())
 		return

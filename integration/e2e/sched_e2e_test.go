@@ -62,7 +62,7 @@ func TestSchedWorkload(t *testing.T) {
 		if shares[id] < 4 {
 			t.Errorf("the views were not spread over the SSPs: %v", shares)
 		}
-		if n := c.ssp(id).metric("ssp_bootstrap_rows"); n == 0 {
+		if n := c.ssp(id).Metric("ssp_bootstrap_rows"); n == 0 {
 			t.Errorf("SSP %s loaded no rows from the scheduler's snapshot", id)
 		}
 	}
@@ -139,7 +139,7 @@ func TestSchedResync(t *testing.T) {
 	c.startSSPs("ssp-1", "ssp-2")
 	for _, id := range []string{"ssp-1", "ssp-2"} {
 		p := c.ssp(id)
-		t.Logf("%s bootstrapped %v rows through the proxy in %.2fs", id, p.metric("ssp_bootstrap_rows"), p.metric("ssp_bootstrap_duration_seconds"))
+		t.Logf("%s bootstrapped %v rows through the proxy in %.2fs", id, p.Metric("ssp_bootstrap_rows"), p.Metric("ssp_bootstrap_duration_seconds"))
 	}
 	gen := newGenerator(23)
 	r := &runner{db: c.db, writers: 3}
@@ -250,9 +250,9 @@ func TestSchedResync(t *testing.T) {
 		}
 		t.Logf("forced %d (json %v) at %d rows: /health ready again %s after the answer, ready in the scheduler's pool after %s "+
 			"(the registration took %.3fs, the re-bootstrap job %.3fs); %s took %d fan-outs meanwhile",
-			answer.Status, answer.JSON, int(p.metric("ssp_bootstrap_rows")), ready.Sub(t0).Round(time.Millisecond),
+			answer.Status, answer.JSON, int(p.Metric("ssp_bootstrap_rows")), ready.Sub(t0).Round(time.Millisecond),
 			pooled.Sub(t0).Round(time.Millisecond), st.Registrations[len(st.Registrations)-1].DurationSeconds,
-			p.metric("ssp_bootstrap_duration_seconds"), other, served[http.StatusOK])
+			p.Metric("ssp_bootstrap_duration_seconds"), other, served[http.StatusOK])
 	}
 }
 
@@ -290,7 +290,7 @@ func TestSchedKillRestart(t *testing.T) {
 		})
 	}
 	reach(80)
-	c.ssp("ssp-1").kill()
+	c.ssp("ssp-1").Kill()
 	killed := time.Now()
 	reach(160)
 	// The replica moves past the events the dead SSP missed: the new process gets them from
@@ -316,7 +316,7 @@ func TestSchedKillRestart(t *testing.T) {
 	}
 	st := p.debugScheduler()
 	t.Logf("ssp-1 killed after 80 writes, %d fan-outs to it failed while down; restarted with snapshot %d (%v rows), %d views restored; %d writes in all",
-		missed[0], st.SnapshotSeq, p.metric("ssp_bootstrap_rows"), held, r.done.Load())
+		missed[0], st.SnapshotSeq, p.Metric("ssp_bootstrap_rows"), held, r.done.Load())
 }
 
 // TestSchedReassign registers a view again on another SSP (the scheduler's Reassign: the old
@@ -369,7 +369,7 @@ func TestSchedReassign(t *testing.T) {
 	// ssp-1 learns of the move from its next edge transaction for the view.
 	stop := r.background(ctx, gen.next)
 	waitFor(t, time.Minute, 20*time.Millisecond, func() (bool, string) {
-		code, _, err := old.do("GET", "/debug/view/"+mover.Key, nil)
+		code, _, err := old.Do("GET", "/debug/view/"+mover.Key, nil)
 		return err == nil && code == http.StatusNotFound, fmt.Sprintf("ssp-1 still holds %s (%d %v)", mover.Key, code, err)
 	})
 	if err := stop(); err != nil {
@@ -377,13 +377,13 @@ func TestSchedReassign(t *testing.T) {
 	}
 	waitWritersIdle(t, old)
 	// ssp-1 holds no view now: whatever changes, it writes no edge.
-	edges := old.metric("ssp_edge_writes_total")
+	edges := old.Metric("ssp_edge_writes_total")
 	more(60)
 	c.converge(views)
-	if got := old.metric("ssp_edge_writes_total"); got != edges {
+	if got := old.Metric("ssp_edge_writes_total"); got != edges {
 		t.Errorf("ssp-1 wrote %v edges after it dropped the moved view (it holds none)", got-edges)
 	}
-	if got := old.metric("ssp_views_moved_total"); got != 1 {
+	if got := old.Metric("ssp_views_moved_total"); got != 1 {
 		t.Errorf("ssp_views_moved_total on ssp-1 = %v, want 1", got)
 	}
 
@@ -443,8 +443,8 @@ func TestSchedStartFailures(t *testing.T) {
 			return !in, "the scheduler still has the failed SSP in its pool"
 		})
 		select {
-		case <-p.done:
-			t.Fatalf("the failed SSP exited (%v); it should stay up to say why", p.exited)
+		case <-p.Done:
+			t.Fatalf("the failed SSP exited (%v); it should stay up to say why", p.Exited)
 		default:
 		}
 		_, body := p.health()
@@ -464,7 +464,7 @@ func TestSchedStartFailures(t *testing.T) {
 		if len(st.Registrations) != 2 {
 			t.Errorf("%d registrations, want 2: the lying snapshot, loaded twice, then a fresh one", len(st.Registrations))
 		}
-		if logs := p.logs.String(); !strings.Contains(logs, "mismatch") || !strings.Contains(logs, "table=thread") {
+		if logs := p.Logs.String(); !strings.Contains(logs, "mismatch") || !strings.Contains(logs, "table=thread") {
 			t.Errorf("the log does not name the mismatching table thread:\n%s", logs)
 		}
 		serves(t, ctx, c, r, gen)
@@ -481,7 +481,7 @@ func TestSchedStartFailures(t *testing.T) {
 		if !strings.Contains(detail, "thread: expected") {
 			t.Errorf("failed without naming the table: %q", detail)
 		}
-		if logs := p.logs.String(); !strings.Contains(logs, "status=failed") || !strings.Contains(logs, "thread: expected") {
+		if logs := p.Logs.String(); !strings.Contains(logs, "status=failed") || !strings.Contains(logs, "thread: expected") {
 			t.Errorf("the log does not say failed naming thread:\n%s", logs)
 		}
 	})
@@ -511,7 +511,7 @@ func TestSchedStartFailures(t *testing.T) {
 		waitFor(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
 			// Right after the start the link may not be spawned yet: /debug/scheduler then
 			// answers 500 (dead letter), an SSP defect reported separately.
-			code, body, err := p.do("GET", "/debug/scheduler", nil)
+			code, body, err := p.Do("GET", "/debug/scheduler", nil)
 			if err != nil || code != http.StatusOK {
 				return false, fmt.Sprintf("/debug/scheduler %d %v %s", code, err, body)
 			}
@@ -558,7 +558,7 @@ func TestSchedStartFailures(t *testing.T) {
 		if st := p.debugScheduler(); !strings.Contains(st.LastError, msg) {
 			t.Errorf("/debug/scheduler last_error %q lacks the scheduler's answer", st.LastError)
 		}
-		if logs := p.logs.String(); !strings.Contains(logs, "level=error") || !strings.Contains(logs, msg) {
+		if logs := p.Logs.String(); !strings.Contains(logs, "level=error") || !strings.Contains(logs, msg) {
 			t.Errorf("the log has no error with the scheduler's answer:\n%s", logs)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sp00ky/ssp/integration/testscheduler"
+	"github.com/sp00ky/ssp/internal/sspproc"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -30,8 +31,8 @@ type schedCluster struct {
 	dbName string
 	db     *conn.Conn
 	sched  *testscheduler.Scheduler
-	url    string      // the scheduler's base URL (known before it starts in some tests)
-	log    *tailBuffer // the scheduler's log
+	url    string              // the scheduler's base URL (known before it starts in some tests)
+	log    *sspproc.TailBuffer // the scheduler's log
 
 	mu   sync.Mutex
 	ssps map[string]*sspProc // the current process of each SSP id
@@ -65,7 +66,7 @@ func newSchedCluster(t *testing.T, ctx context.Context, prefix string, opts test
 func newSchedDB(t *testing.T, ctx context.Context, prefix string) *schedCluster {
 	t.Helper()
 	name, db := newDatabase(t, ctx, prefix)
-	return &schedCluster{t: t, ctx: ctx, dbName: name, db: db, log: &tailBuffer{max: 64 << 10}, ssps: map[string]*sspProc{}}
+	return &schedCluster{t: t, ctx: ctx, dbName: name, db: db, log: &sspproc.TailBuffer{Max: 64 << 10}, ssps: map[string]*sspProc{}}
 }
 
 // startScheduler starts the cluster's test scheduler with opts, whose connection, secret,
@@ -176,8 +177,8 @@ func (c *schedCluster) waitSchedReady(id string) {
 	waitFor(c.t, 90*time.Second, 20*time.Millisecond, func() (bool, string) {
 		if p != nil {
 			select {
-			case <-p.done:
-				c.t.Fatalf("SSP %s exited (%v): %s", id, p.exited, p.logs.String())
+			case <-p.Done:
+				c.t.Fatalf("SSP %s exited (%v): %s", id, p.Exited, p.Logs.String())
 			default:
 			}
 		}
@@ -193,7 +194,7 @@ func (c *schedCluster) post(path string, body any) (int, string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	resp, err := httpClient.Post(c.url+path, "application/json", bytes.NewReader(b))
+	resp, err := sspproc.Client.Post(c.url+path, "application/json", bytes.NewReader(b))
 	if err != nil {
 		c.t.Fatalf("POST scheduler %s: %v", path, err)
 	}
@@ -246,7 +247,7 @@ func (c *schedCluster) converge(views []view) snapshot {
 			}
 		}
 		for _, p := range c.procs() {
-			if d := p.metric("ssp_mailbox_depth"); d != 0 {
+			if d := p.Metric("ssp_mailbox_depth"); d != 0 {
 				return false, fmt.Sprintf("SSP %s still has %v items to write", p.id, d)
 			}
 		}
@@ -296,7 +297,7 @@ func (c *schedCluster) checkShares(views []view) {
 			c.t.Errorf("_00_query:%s names SSP %q, the scheduler assigned it to %s", v.Key, owners[v.Key], a)
 		}
 		for _, p := range c.procs() {
-			code, body, err := p.do("GET", "/debug/view/"+v.Key, nil)
+			code, body, err := p.Do("GET", "/debug/view/"+v.Key, nil)
 			if err != nil {
 				c.t.Fatalf("GET %s/debug/view/%s: %v", p.id, v.Key, err)
 			}
@@ -312,7 +313,7 @@ func (c *schedCluster) checkShares(views []view) {
 		var deps struct {
 			ViewCount int `json:"view_count"`
 		}
-		if err := json.Unmarshal([]byte(p.mustDo("GET", "/debug/deps", nil, http.StatusOK)), &deps); err != nil {
+		if err := json.Unmarshal([]byte(p.MustDo("GET", "/debug/deps", nil, http.StatusOK)), &deps); err != nil {
 			c.t.Fatal(err)
 		}
 		if deps.ViewCount != perSSP[p.id] {
@@ -334,7 +335,7 @@ func (c *schedCluster) shares(views []view) map[string]int {
 // health returns the status and body of the SSP's /health.
 func (p *sspProc) health() (int, string) {
 	p.t.Helper()
-	code, body, err := p.do("GET", "/health", nil)
+	code, body, err := p.Do("GET", "/health", nil)
 	if err != nil {
 		p.t.Fatalf("GET /health: %v", err)
 	}
@@ -361,7 +362,7 @@ type schedState struct {
 func (p *sspProc) debugScheduler() schedState {
 	p.t.Helper()
 	var st schedState
-	if err := json.Unmarshal([]byte(p.mustDo("GET", "/debug/scheduler", nil, http.StatusOK)), &st); err != nil {
+	if err := json.Unmarshal([]byte(p.MustDo("GET", "/debug/scheduler", nil, http.StatusOK)), &st); err != nil {
 		p.t.Fatalf("decode /debug/scheduler: %v", err)
 	}
 	return st
@@ -371,7 +372,7 @@ func (p *sspProc) debugScheduler() schedState {
 // (e.g. `reason="heartbeat_404"`).
 func (p *sspProc) metricWith(name, label string) float64 {
 	p.t.Helper()
-	code, body, err := p.do("GET", "/metrics", nil)
+	code, body, err := p.Do("GET", "/metrics", nil)
 	if err != nil || code != http.StatusOK {
 		p.t.Fatalf("GET /metrics: %d %v", code, err)
 	}
@@ -396,7 +397,7 @@ func (p *sspProc) rootDetail() string {
 			State map[string]any `json:"state"`
 		} `json:"actors"`
 	}
-	if err := json.Unmarshal([]byte(p.mustDo("GET", "/debug/actors", nil, http.StatusOK)), &tree); err != nil {
+	if err := json.Unmarshal([]byte(p.MustDo("GET", "/debug/actors", nil, http.StatusOK)), &tree); err != nil {
 		p.t.Fatalf("decode /debug/actors: %v", err)
 	}
 	d, _ := tree.Actors.State["detail"].(string)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sp00ky/ssp/internal/sspproc"
 )
 
 // field is one declared field of a workload table.
@@ -33,28 +35,8 @@ var schema = []tableSpec{
 	}},
 }
 
-// metaSQL is the part of Sp00ky's meta schema (reference notes: reference-server.md §4.1,
-// reference-newest.md §1.3) the SSP meets in production: `_00_query`, the global `_00_list_ref`
-// (with its READONLY updatedAt) and `_00_version` with its unique index.
-const metaSQL = `DEFINE TABLE OVERWRITE _00_query SCHEMALESS PERMISSIONS FOR select, create, update WHERE true;
-DEFINE FIELD OVERWRITE surql ON TABLE _00_query TYPE option<string>;
-DEFINE FIELD OVERWRITE clientId ON TABLE _00_query TYPE option<string>;
-DEFINE FIELD OVERWRITE lastActiveAt ON TABLE _00_query TYPE datetime DEFAULT time::now();
-DEFINE FIELD OVERWRITE ttl ON TABLE _00_query TYPE duration;
-DEFINE TABLE OVERWRITE _00_list_ref SCHEMALESS PERMISSIONS FOR select WHERE auth_id = <string>$auth.id;
-DEFINE FIELD OVERWRITE in ON TABLE _00_list_ref TYPE record;
-DEFINE FIELD OVERWRITE out ON TABLE _00_list_ref TYPE record;
-DEFINE FIELD OVERWRITE clientId ON TABLE _00_list_ref TYPE string;
-DEFINE FIELD OVERWRITE auth_id ON TABLE _00_list_ref TYPE string DEFAULT '';
-DEFINE FIELD OVERWRITE version ON TABLE _00_list_ref TYPE int;
-DEFINE FIELD OVERWRITE updatedAt ON TABLE _00_list_ref TYPE datetime VALUE time::now() READONLY;
-DEFINE FIELD OVERWRITE parent ON TABLE _00_list_ref TYPE option<record<_00_list_ref>>;
-DEFINE FIELD OVERWRITE parent_rel ON TABLE _00_list_ref TYPE option<string>;
-DEFINE TABLE OVERWRITE _00_version SCHEMALESS PERMISSIONS FOR select WHERE true;
-DEFINE FIELD OVERWRITE record_id ON TABLE _00_version TYPE record;
-DEFINE FIELD OVERWRITE version ON TABLE _00_version TYPE int;
-DEFINE INDEX OVERWRITE idx_record_id ON TABLE _00_version COLUMNS record_id UNIQUE;
-`
+// metaSQL is Sp00ky's meta schema (package sspproc).
+const metaSQL = sspproc.MetaSQL
 
 // schemaSQL defines Sp00ky's meta tables (metaSQL), the workload tables and, for every one, the
 // mutation and delete events Sp00ky's CLI generates, posting to endpoint + "/ingest" with the

@@ -1,53 +1,39 @@
 package e2e
 
-import "strings"
+import "github.com/sp00ky/ssp/internal/sspproc"
 
-// The list_ref layout of SPEC §2.2, written out here rather than taken from the SSP's own
-// packages so that the oracle does not share the code it checks.
+// The list_ref layout of SPEC §2.2 (package sspproc writes it out without the SSP's own code).
 
 // refMode is SPKY_SSP_REF_MODE.
-type refMode string
+type refMode = sspproc.RefMode
 
 const (
-	dedicated refMode = "dedicated"
-	single    refMode = "single"
+	dedicated = sspproc.Dedicated
+	single    = sspproc.Single
+
+	globalTable     = sspproc.GlobalTable
+	userTablePrefix = sspproc.UserTablePrefix
+	queryTable      = sspproc.QueryTable
 )
 
-const (
-	globalTable     = "_00_list_ref"
-	userTablePrefix = "_00_list_ref_user_"
-	queryTable      = "_00_query"
+var (
+	validName = sspproc.ValidName
+	userUID   = sspproc.UserUID
+	userTable = sspproc.UserTable
+	tableFor  = sspproc.TableFor
 )
 
-// validName reports whether s is non-empty and only [A-Za-z0-9_].
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
+// The edge checker (package sspproc).
+type (
+	mkey     = sspproc.Member
+	snapshot = sspproc.Snapshot
+)
 
-// userUID returns the uid of an owner `user:<uid>` when it may name a per-user table.
-func userUID(authID string) (string, bool) {
-	uid := strings.TrimPrefix(authID, "user:")
-	return uid, validName(uid)
-}
-
-// userTable is the per-user list_ref table of uid.
-func userTable(uid string) string { return userTablePrefix + uid }
-
-// tableFor is the list_ref table of the edges of a view owned by authID.
-func tableFor(mode refMode, authID string) string {
-	if mode == single {
-		return globalTable
-	}
-	if uid, ok := userUID(authID); ok {
-		return userTable(uid)
-	}
-	return globalTable
-}
+var (
+	readEdges     = sspproc.ReadEdges
+	listRefTables = sspproc.ListRefTables
+	diffEdges     = sspproc.DiffEdges
+	rowsText      = sspproc.RowsText
+	diffLines     = sspproc.DiffLines
+	head          = sspproc.Head
+)

@@ -25,7 +25,7 @@ func converge(t *testing.T, ctx context.Context, db *conn.Conn, p *sspProc, view
 	var prev []string
 	seen := false // prev holds a snapshot (an empty one is nil)
 	waitFor(t, convergeTimeout, 100*time.Millisecond, func() (bool, string) {
-		if d := p.metric("ssp_mailbox_depth"); d != 0 {
+		if d := p.Metric("ssp_mailbox_depth"); d != 0 {
 			return false, fmt.Sprintf("the SSP still has %v items to write", d)
 		}
 		exp, err := expect(ctx, db, views, mode)
@@ -81,7 +81,7 @@ func userTableDiffs(t *testing.T, ctx context.Context, db *conn.Conn, mode refMo
 func waitWritersIdle(t *testing.T, p *sspProc) {
 	t.Helper()
 	waitFor(t, convergeTimeout, 20*time.Millisecond, func() (bool, string) {
-		d := p.metric("ssp_mailbox_depth")
+		d := p.Metric("ssp_mailbox_depth")
 		return d == 0, fmt.Sprintf("ssp_mailbox_depth = %v", d)
 	})
 }
@@ -127,8 +127,8 @@ func TestWorkloadMembership(t *testing.T) {
 			proxy := newIngestProxy(t)
 			exec1(t, ctx, db, schemaSQL(proxy.URL(), false), nil)
 			ssp := startSSP(t, sspConfig{DB: name, RefMode: string(mode)})
-			proxy.setTarget(ssp.base)
-			ssp.waitReady(time.Minute)
+			proxy.setTarget(ssp.Base)
+			ssp.WaitReady(time.Minute)
 
 			gen := newGenerator(100) // the same workload in both modes
 			r := &runner{db: db, writers: 3}
@@ -170,12 +170,12 @@ func TestWorkloadMembership(t *testing.T) {
 
 			// Replaying every record's last ingest changes nothing: no edge write at all.
 			bodies := proxy.recorded()
-			writes0 := ssp.metric("ssp_edge_writes_total")
+			writes0 := ssp.Metric("ssp_edge_writes_total")
 			for _, b := range lastBodies(t, bodies) {
-				ssp.mustDo("POST", "/ingest", b, 200)
+				ssp.MustDo("POST", "/ingest", b, 200)
 			}
 			waitWritersIdle(t, ssp)
-			if w := ssp.metric("ssp_edge_writes_total"); w != writes0 {
+			if w := ssp.Metric("ssp_edge_writes_total"); w != writes0 {
 				t.Errorf("replaying the current rows wrote %v edges, want none", w-writes0)
 			}
 			after, err := readEdges(ctx, db)
@@ -189,7 +189,7 @@ func TestWorkloadMembership(t *testing.T) {
 			// Replaying the whole ingest sequence passes through old states again but must end
 			// with the same rows (ids included; only updatedAt may differ).
 			for _, b := range bodies {
-				ssp.mustDo("POST", "/ingest", b, 200)
+				ssp.MustDo("POST", "/ingest", b, 200)
 			}
 			waitWritersIdle(t, ssp)
 			final := converge(t, ctx, db, ssp, views, mode, true)

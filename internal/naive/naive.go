@@ -25,7 +25,7 @@ type DB interface {
 }
 
 // Eval computes the membership of the view sel with params (an object, or NONE) over db:
-// the rows of sel's FROM table in record-id order that match WHERE, stably sorted by ORDER BY
+// the rows of sel's FROM table (or its FROM record) in record-id order that match WHERE, stably sorted by ORDER BY
 // (ties by eval.TieBreak of their ids), windowed by START then LIMIT; then, for every result
 // row and every projected field that is a subquery (also `(…)[n]`), the subquery's rows with
 // `$parent` bound to that row, recursively, as members with Parent = the row's id and Rel = the
@@ -160,14 +160,18 @@ func (ev *evaluator) sub(q *surql.Subquery, env *eval.Env) value.Value {
 	return value.Array(out)
 }
 
-// project builds the output object of row for sel: the row's fields for `*`, then every field
-// under its output name (an unaliased field path `a.b` nests as {a: {b: …}}).
+// project builds the result row of row for sel: the value of the expression of `SELECT VALUE`,
+// else the output object: the row's fields for `*`, then every field under its output name (an
+// unaliased field path `a.b` nests as {a: {b: …}}).
 func (ev *evaluator) project(sel *surql.Select, row, parent value.Value) value.Value {
+	env := ev.env(row, parent)
+	if sel.Value && len(sel.Fields) == 1 {
+		return eval.Eval(sel.Fields[0].Expr, env)
+	}
 	out := value.ObjectOf(nil)
 	if sel.Star {
 		out = row
 	}
-	env := ev.env(row, parent)
 	for _, f := range sel.Fields {
 		v := eval.Eval(f.Expr, env)
 		if id, ok := f.Expr.(*surql.Idiom); ok && f.Alias == "" && plainPath(id) {

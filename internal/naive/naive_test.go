@@ -126,6 +126,16 @@ func TestEvalForum(t *testing.T) {
 			members("||comment:1", "||comment:2", "||comment:3", "||comment:4")},
 		{"SELECT * FROM comment WHERE (SELECT * FROM thread WHERE id = $parent.thread)[0] = (SELECT * FROM thread WHERE title = 'B')[0]", "",
 			members("||comment:3")},
+		// FROM one record; SELECT VALUE subqueries in WHERE ($parent is the filtered row); ties
+		// on every key ordered by record id in a START window.
+		{"SELECT * FROM thread:1", "", members("||thread:1")},
+		{"SELECT * FROM thread:9", "", members()},
+		{"SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY n DESC) AS c FROM thread:2 WHERE score = 1", "",
+			members("thread:2|c|comment:3", "||thread:2")},
+		{"SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE score = 3)", "", members("||comment:1", "||comment:2", "||comment:4")},
+		{"SELECT * FROM comment WHERE author IN (SELECT VALUE author FROM thread WHERE id = $parent.thread)", "", members("||comment:2")},
+		{"SELECT * FROM thread WHERE (SELECT VALUE n FROM comment WHERE thread = $parent.id ORDER BY n DESC LIMIT 1)[0] = 2", "", members("||thread:1")},
+		{"SELECT * FROM user ORDER BY age DESC LIMIT 1 START 1", "", members("||user:3")},
 	}
 	for _, c := range cases {
 		t.Run(c.q, func(t *testing.T) {

@@ -188,6 +188,9 @@ func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value, c *cha
 	if rs != nil {
 		id := r.id()
 		if match && n.compare(oldKeys, id, newKeys, id) == 0 && n.prefix(oldKeys, id) == n.prefix(newKeys, id) {
+			if p.n.value != nil {
+				v.valueRow(p, r, false)
+			}
 			v.endBounded(p) // same position
 			return
 		}
@@ -211,6 +214,9 @@ func (v *view) reevalBounded(p *partition, r *srow, old, row value.Value, c *cha
 	}
 	v.trim(p)
 	v.flush(p)
+	if p.n.value != nil {
+		v.valueRow(p, r, true) // it may have moved within the window
+	}
 	v.endBounded(p)
 }
 

@@ -117,7 +117,7 @@ func validate(c Change) (Change, error) {
 	switch c.Record.Kind() {
 	case value.KindObject:
 		if rid := c.Record.Get("id"); rid.Kind() == value.KindString || rid.Kind() == value.KindRecord {
-			if !value.Equal(rid, c.ID) {
+			if !sameRecord(rid, c.ID) {
 				return Change{}, fmt.Errorf("record.id %s does not name the change's record %s", rid.SurQL(), value.RecordString(c.ID))
 			}
 		}
@@ -154,4 +154,16 @@ func ViewKey(id string) string {
 		id = id[i+1:]
 	}
 	return strings.NewReplacer("⟨", "", "⟩", "", "`", "").Replace(id)
+}
+
+// sameRecord reports whether v, a record or the text of one, names record id.
+func sameRecord(v, id value.Value) bool {
+	if v.Kind() == value.KindString {
+		r, ok := value.ParseRecord(strings.TrimSpace(v.AsString()))
+		if !ok {
+			return false
+		}
+		v = r
+	}
+	return value.Equal(v, id)
 }

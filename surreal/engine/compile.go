@@ -42,6 +42,8 @@ type node struct {
 
 	// exprSubs are the subqueries evaluated inside this node's WHERE or ORDER BY projections.
 	exprSubs []*exprSub
+	// value is set on a value node (valuesub.go): the subquery it maintains.
+	value *exprSub
 
 	// ixField is the prefix field of the node's index: the correlation's or the route's field
 	// ("" without either). ixTerms are the index's sort terms, ok when every ORDER BY key depends
@@ -80,6 +82,11 @@ type exprSub struct {
 	tables     map[string]bool // FROM tables of it and every nested SELECT, plus tables of records it dereferenced
 	val        value.Value     // cached value when !correlated and valid
 	valid      bool
+	// Incremental maintenance (valuesub.go): its value node, the node's number in the view and
+	// the state of each of the node's partitions.
+	vn     *node
+	id     int
+	states map[*partition]*valueState
 }
 
 // compileError is a registration error that names the construct and its position.
@@ -98,8 +105,16 @@ func (v *view) compile(sel *surql.Select) error {
 }
 
 func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *int) (*node, error) {
+	return v.compileNodeAs(sel, parent, rel, index, false)
+}
+
+// compileNodeAs compiles a node; valueOf marks a value node (valuesub.go).
+func (v *view) compileNodeAs(sel *surql.Select, parent *node, rel string, index *int, valueOf bool) (*node, error) {
 	if sel.From == "" {
 		return nil, compileError(sel.Pos, "SELECT without a FROM table")
+	}
+	if sel.Value && parent == nil && !valueOf {
+		return nil, compileError(sel.Pos, "SELECT VALUE as the view itself (a view lists records: select fields or *; SELECT VALUE works in subqueries inside WHERE)")
 	}
 	n := &node{
 		v: v, sel: sel, table: sel.From, rel: rel, parent: parent, ordered: len(sel.Order) > 0,
@@ -151,13 +166,14 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	}
 	n.start, n.limit = start, limit
 
-	// The expressions this node evaluates per row: WHERE and the projections ORDER BY may read.
+	// The expressions this node evaluates per row: WHERE and the projections ORDER BY may read
+	// (a value node's result reads every projection).
 	own := []surql.Expr{}
 	if sel.Where != nil {
 		own = append(own, sel.Where)
 	}
 	for _, f := range sel.Fields {
-		if orderReads(sel, f) {
+		if orderReads(sel, f) || valueOf {
 			own = append(own, f.Expr)
 		}
 	}
@@ -169,7 +185,9 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 					n.parentExprs = append(n.parentExprs, t)
 				}
 			case *surql.Subquery:
-				n.exprSubs = append(n.exprSubs, newExprSub(t))
+				es := newExprSub(t)
+				v.compileValue(n, es)
+				n.exprSubs = append(n.exprSubs, es)
 				return false
 			}
 			return true
@@ -182,7 +200,11 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 	if n.perParent {
 		n.corr = findCorrelation(sel.Where)
 	}
-	if n.corr == nil {
+	switch {
+	case n.corr == nil && sel.FromID.Kind() == value.KindRecord:
+		// FROM table:key: one record, looked up and routed by its id.
+		n.route = &route{field: "id", val: sel.FromID, hash: value.HashKey(sel.FromID)}
+	case n.corr == nil:
 		n.route = findRoute(sel.Where, v.params)
 	}
 	switch {
@@ -202,6 +224,9 @@ func (v *view) compileNode(sel *surql.Select, parent *node, rel string, index *i
 		name := f.Name()
 		if name == "" {
 			return nil, compileError(f.Pos, "subquery field without a name")
+		}
+		if q.Select.Value {
+			return nil, compileError(f.Pos, "SELECT VALUE as a projected field (%s); its values are not records: select fields or * in the subquery, or use SELECT VALUE inside WHERE", name)
 		}
 		c, err := v.compileNode(q.Select, n, name, q.Index)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -56,10 +57,15 @@ type Options struct {
 // WHERE, or in a computed projection ORDER BY reads) are recorded per row, for matching and
 // non-matching rows alike, and a change of such a record re-evaluates exactly those rows; a
 // bounded partition that meets such a row becomes a full one.
-// Subqueries used as values (in WHERE, or in a projection ORDER BY reads) are re-evaluated from
-// the store when a table they read changes: uncorrelated ones are cached and only a changed
-// result re-filters the node (O(rows)); correlated ones re-filter the node on every change of
-// their tables (slow path).
+// Subqueries used as values (in WHERE, or in a projection ORDER BY reads: `thread IN (SELECT
+// VALUE id FROM thread WHERE …)`) are value nodes (valuesub.go): nodes of their own whose
+// partitions, one per value of their `$parent.f` expressions, keep the result incrementally; a
+// row that consulted a result depends on the one element a CONTAINS/INSIDE test looked up, or on
+// the whole result, and only the rows whose dependency moved are evaluated again. Subqueries
+// that do not qualify (a deeper `$parent` path, a subquery in their projection) are evaluated
+// from the store when a table they read changes: uncorrelated ones are cached and a changed
+// result re-filters the node (O(rows)); correlated ones re-filter it on every change of their
+// tables (slow path).
 //
 // Routing. A change is offered only to pipelines interested in it: by table, by the value of a
 // top-level `field = constant|$param` conjunct (a view of user A never sees user B's rows), by
@@ -71,6 +77,7 @@ type Engine struct {
 	rtr     *router
 	byName  map[string]*view // view key → pipeline
 	byQuery map[string]*view // normalized query + used params → pipeline
+	schema  map[string]schema.Table
 	step    uint64
 	scratch []*view
 	deltas  []*Delta
@@ -110,12 +117,12 @@ func mergeDeltas(views []*view, deltas []*Delta, out []Delta, cursors *[]int) []
 
 // New returns an empty engine.
 func New(opts Options) *Engine {
-	e := &Engine{opts: opts}
+	e := &Engine{opts: opts, schema: map[string]schema.Table{}}
 	e.Reset()
 	return e
 }
 
-// Reset drops every view and all base rows.
+// Reset drops every view and all base rows (schema hints stay).
 func (e *Engine) Reset() {
 	e.st = newStore()
 	e.rtr = newRouter()
@@ -231,12 +238,14 @@ func (e *Engine) Rows(table string) int { return e.st.count(table) }
 // affected view is brought up to date. It returns the deltas of the views whose membership or
 // member versions changed, sorted by view id. A change that fails validation is an error and
 // changes nothing; a change that leaves the row as it was (a replayed CREATE, a DELETE of an
-// unknown id) yields no deltas.
+// unknown id) yields no deltas. The record is resolved by its table's schema hint (SetSchema)
+// before it is stored.
 func (e *Engine) Apply(c Change) ([]Delta, error) {
 	c, err := validate(c)
 	if err != nil {
 		return nil, fmt.Errorf("apply change: %w", err)
 	}
+	c = e.resolve(c)
 	key := value.RecordString(c.ID)
 	cur := e.st.getRow(c.Table, key)
 	had := cur != nil

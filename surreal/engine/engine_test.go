@@ -260,6 +260,9 @@ func TestRegister(t *testing.T) {
 		{"params not an object", `SELECT * FROM thread`, "params must be an object, got array", value.Array(nil)},
 		{"limit from $parent", `SELECT *, (SELECT * FROM comment LIMIT $parent.n) AS c FROM thread`, "unsupported: LIMIT/START depending on $parent", value.None()},
 		{"bad limit param", `SELECT * FROM thread LIMIT $n`, "LIMIT must be a non-negative integer", value.ObjectOf([]value.Field{{Key: "n", Val: value.Int(-1)}})},
+		{"value view", `SELECT VALUE id FROM thread`, "unsupported: SELECT VALUE as the view itself", value.None()},
+		{"value field", `SELECT *, (SELECT VALUE id FROM comment WHERE thread = $parent.id) AS ids FROM thread`, "unsupported: SELECT VALUE as a projected field (ids)", value.None()},
+		{"record range", `SELECT * FROM thread:1..3`, "unsupported: record id range", value.None()},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -361,4 +364,88 @@ func TestMergeIsDeep(t *testing.T) {
 		{body: `{"table":"thread","op":"MERGE","id":"thread:1","record":{"meta":{"b":2}}}`, deltas: ""},
 		{body: `{"table":"thread","op":"UPDATE","id":"thread:1","record":{"meta":{"b":2},"t":"x"}}`, deltas: "v: -thread:1"},
 	})
+}
+
+// TestFromRecord: `FROM table:key` is a view of at most that one record; changes of other
+// records of the table never reach it.
+func TestFromRecord(t *testing.T) {
+	e := engine.New(engine.Options{})
+	ingest(t, e, th("thread:1", `"score":3`))
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":1`))
+	for _, v := range []struct{ id, q string }{
+		{"one", "SELECT * FROM thread:1"},
+		{"odd", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id) AS c FROM thread:⟨a-b⟩ WHERE score > 0"},
+		{"missing", "SELECT * FROM thread:9"},
+	} {
+		if _, err := e.Register(v.id, v.q, value.None()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(want map[string]string) {
+		t.Helper()
+		for id, w := range want {
+			if got := members(t, e, id); got != w {
+				t.Errorf("%s = %q, want %q", id, got, w)
+			}
+		}
+	}
+	check(map[string]string{"one": "thread:1", "odd": "thread:⟨a-b⟩", "missing": ""})
+	if got := ingest(t, e, th("thread:2", `"score":5`)); got != "" {
+		t.Errorf("a change of another record reached the views: %s", got)
+	}
+	ingest(t, e, `{"table":"comment","op":"CREATE","id":"comment:1","record":{"thread":"thread:⟨a-b⟩"}}`)
+	ingest(t, e, th("thread:9", `"score":0`))
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":0`))
+	check(map[string]string{"one": "thread:1", "odd": "", "missing": "thread:9"})
+	ingest(t, e, th("thread:⟨a-b⟩", `"score":2`))
+	ingest(t, e, `{"table":"thread","op":"DELETE","id":"thread:1"}`)
+	check(map[string]string{"one": "", "odd": "thread:⟨a-b⟩ thread:⟨a-b⟩>c>comment:1", "missing": "thread:9"})
+}
+
+// TestTiesOrderedByRecordID: rows tied on every ORDER BY key are ordered by record id
+// (integer keys numerically, then string keys), ASC and DESC alike, in every window: bounded
+// LIMIT/START windows (with and without rows at hand past the window), full windows over computed
+// keys, per-parent subquery windows, (…)[n], and SELECT VALUE subqueries in WHERE.
+func TestTiesOrderedByRecordID(t *testing.T) {
+	for _, slack := range []int{-1, 0, 1} {
+		t.Run(fmt.Sprintf("slack%d", slack), func(t *testing.T) {
+			e := engine.New(engine.Options{WindowSlack: slack})
+			// In id order: thread:1, 2, 3, 10, ⟨10⟩, a, b (members print sorted as text).
+			ids := []string{"thread:b", "thread:10", "thread:2", "thread:a", "thread:1", "thread:⟨10⟩", "thread:3"}
+			for _, id := range ids {
+				ingest(t, e, th(id, `"score":1,"tag":"x"`))
+			}
+			for _, id := range []string{"comment:5", "comment:1", "comment:c", "comment:3"} {
+				ingest(t, e, fmt.Sprintf(`{"table":"comment","op":"CREATE","id":%q,"record":{"thread":"thread:1","score":0}}`, id))
+			}
+			views := []struct{ id, q, want string }{
+				{"asc", "SELECT * FROM thread ORDER BY score LIMIT 2 START 1", "thread:2 thread:3"},
+				{"desc", "SELECT * FROM thread ORDER BY score DESC, tag DESC LIMIT 3", "thread:1 thread:2 thread:3"},
+				{"computed", "SELECT *, score * 2 AS s FROM thread ORDER BY s DESC LIMIT 2 START 3", "thread:10 thread:⟨10⟩"},
+				{"strings", "SELECT * FROM thread ORDER BY tag LIMIT 2 START 5", "thread:a thread:b"},
+				{"sub", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score DESC LIMIT 2 START 1) AS c FROM thread:1", "thread:1 thread:1>c>comment:3 thread:1>c>comment:5"},
+				{"index", "SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score)[0] AS c FROM thread:1", "thread:1 thread:1>c>comment:1"},
+				{"value", "SELECT * FROM thread WHERE id IN (SELECT VALUE id FROM thread WHERE score = 1 ORDER BY id DESC LIMIT 2)", "thread:a thread:b"},
+			}
+			for _, v := range views {
+				if _, err := e.Register(v.id, v.q, value.None()); err != nil {
+					t.Fatal(err)
+				}
+				if got := members(t, e, v.id); got != v.want {
+					t.Errorf("%s = %s, want %s", v.id, got, v.want)
+				}
+			}
+			// A member leaves: the next id takes its place.
+			ingest(t, e, `{"table":"thread","op":"DELETE","id":"thread:2"}`)
+			ingest(t, e, `{"table":"comment","op":"DELETE","id":"comment:3"}`)
+			for id, want := range map[string]string{
+				"asc": "thread:10 thread:3", "desc": "thread:1 thread:10 thread:3", "computed": "thread:a thread:⟨10⟩",
+				"sub": "thread:1 thread:1>c>comment:5 thread:1>c>comment:c",
+			} {
+				if got := members(t, e, id); got != want {
+					t.Errorf("after deletes %s = %s, want %s", id, got, want)
+				}
+			}
+		})
+	}
 }

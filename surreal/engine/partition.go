@@ -97,6 +97,9 @@ func (v *view) newPartition(n *node, key string) *partition {
 }
 
 func (v *view) parentRow(p *partition) value.Value {
+	if p.n.value != nil {
+		return p.vs().prow
+	}
 	if !p.n.perParent {
 		return value.None()
 	}
@@ -128,8 +131,10 @@ func (v *view) build(p *partition) {
 func (v *view) fill(p *partition) {
 	n := p.n
 	prow := v.parentRow(p)
-	p.sig, p.sigDeps = v.computeSig(p, prow)
-	v.addPartDeps(p, p.sigDeps)
+	if p.n.value == nil { // a value partition's signature is its key
+		p.sig, p.sigDeps = v.computeSig(p, prow)
+		v.addPartDeps(p, p.sigDeps)
+	}
 	v.registerRoute(p, prow)
 	if p.bnd != nil && !v.startBound(p) {
 		p.bnd = nil // a correlation value that cannot be indexed: keep every row
@@ -334,6 +339,9 @@ func (v *view) evalRow(p *partition, row, prow value.Value) (bool, []value.Value
 	if match && n.ordered {
 		keys = eval.OrderKey(n.sel, env)
 	}
+	if match && n.value != nil {
+		project(n.sel, env) // the links its result reads are dependencies of the row
+	}
 	deps := v.takeDerefs()
 	env.Row, env.Parent = value.None(), value.None()
 	return match, keys, deps
@@ -373,6 +381,9 @@ func (v *view) reeval(p *partition, r *srow, old, row value.Value, c *change) {
 			if n.ordered {
 				rs.keys = keys
 			}
+			if p.n.value != nil {
+				v.valueRow(p, r, false)
+			}
 			return
 		}
 		rnk := p.tree.Delete(rs)
@@ -386,6 +397,9 @@ func (v *view) reeval(p *partition, r *srow, old, row value.Value, c *change) {
 		delete(p.rows, r.seq)
 	}
 	v.flush(p)
+	if p.n.value != nil {
+		v.valueRow(p, r, true) // it may have moved within the window
+	}
 }
 
 func (v *view) onInsert(p *partition, r int, rs *rowState) {
@@ -461,8 +475,13 @@ func (v *view) flush(p *partition) {
 	}
 }
 
-// enter makes a row of p's window a member under each parent and materializes its subqueries.
+// enter makes a row of p's window a member under each parent and materializes its subqueries
+// (a value node's row joins the partition's value instead).
 func (v *view) enter(p *partition, rs *rowState) {
+	if p.n.value != nil {
+		v.valueEnter(p, rs)
+		return
+	}
 	n := p.n
 	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.tbl, +1) })
 	for _, c := range n.children {
@@ -472,6 +491,10 @@ func (v *view) enter(p *partition, rs *rowState) {
 
 // leave undoes enter.
 func (v *view) leave(p *partition, rs *rowState) {
+	if p.n.value != nil {
+		v.valueLeave(p, rs)
+		return
+	}
 	n := p.n
 	v.forParents(p, func(parent string) { v.addMember(parent, n.rel, rs.key(), n.tbl, -1) })
 	for _, c := range n.children {

@@ -123,6 +123,30 @@ func corpus() []viewSpec {
 		{"unindexed_window", `SELECT *, (SELECT * FROM thread WHERE tags = $parent.tags ORDER BY created DESC LIMIT 1) AS same1 FROM user WHERE active = true`, none},
 		{"siblings", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.thread ORDER BY created DESC, score LIMIT 2) AS siblings FROM comment WHERE score >= 3`, none},
 		{"link_taint_sub", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND (score > 3 OR author.active = true) ORDER BY created DESC LIMIT 1) AS hot FROM thread`, none},
+		// SELECT VALUE subqueries in WHERE (value nodes): membership tests against an
+		// uncorrelated or a $parent-correlated result, windows, duplicates among the results,
+		// nesting, the filtered table itself, links, whole-value uses, and a fallback shape.
+		{"in_values", `SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE pinned = true)`, none},
+		{"in_values_corr", `SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE author = $parent.author)`, none},
+		{"contains_values", `SELECT * FROM comment WHERE (SELECT VALUE id FROM thread WHERE score >= 3) CONTAINS thread ORDER BY created DESC LIMIT 3`, none},
+		{"not_in_window", `SELECT * FROM comment WHERE thread NOT IN (SELECT VALUE id FROM thread WHERE score > 1 ORDER BY id DESC LIMIT 2)`, none},
+		{"values_dup", `SELECT * FROM thread WHERE id IN (SELECT VALUE thread FROM comment WHERE score > 2)`, none},
+		{"values_fallback", `SELECT * FROM user WHERE id INSIDE (SELECT VALUE author FROM thread WHERE pinned = true AND score >= $parent.profile.score)`, none},
+		{"anyinside_values", `SELECT * FROM thread WHERE tags ANYINSIDE (SELECT VALUE body FROM comment WHERE thread = $parent.id) OR meta.flags CONTAINSALL (SELECT VALUE title FROM thread WHERE pinned = true)`, none},
+		{"index_value", `SELECT * FROM thread WHERE (SELECT VALUE score FROM comment WHERE thread = $parent.id ORDER BY score DESC LIMIT 1)[0] > 3`, none},
+		{"values_in_sub", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id AND author IN (SELECT VALUE id FROM user WHERE active = true)) AS c FROM thread WHERE score > 1`, none},
+		{"values_nested", `SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE author IN (SELECT VALUE id FROM user WHERE active = true AND id != $parent.author))`, none},
+		{"values_self", `SELECT * FROM thread WHERE id IN (SELECT VALUE id FROM thread WHERE score > 2 ORDER BY id DESC LIMIT 2)`, none},
+		{"values_link", `SELECT * FROM comment WHERE thread IN (SELECT VALUE id FROM thread WHERE author.active = true) AND author INSIDE (SELECT VALUE author FROM thread WHERE pinned = true)`, none},
+		{"values_link_proj", `SELECT * FROM thread WHERE 'x' IN (SELECT VALUE parent.body FROM comment WHERE thread = $parent.id)`, none},
+		{"rows_len", `SELECT * FROM thread WHERE array::len((SELECT id FROM comment WHERE thread = $parent.id AND score > 2)) >= 1 ORDER BY score DESC LIMIT 3`, none},
+		{"values_window_corr", `SELECT * FROM user WHERE id IN (SELECT VALUE author FROM thread WHERE score >= $parent.age ORDER BY author DESC LIMIT 1)`, none},
+		// FROM a record id, and windows whose ties decide membership (ties by record id).
+		{"from_record", `SELECT *, (SELECT * FROM comment WHERE thread = $parent.id ORDER BY score LIMIT 2) AS top FROM thread:3`, none},
+		{"from_record_odd", `SELECT * FROM thread:⟨a-b⟩ WHERE score > 1`, none},
+		{"ties_bool", `SELECT * FROM thread ORDER BY pinned DESC LIMIT 2 START 1`, none},
+		{"ties_sub", `SELECT *, (SELECT * FROM comment WHERE author = $parent.id ORDER BY body LIMIT 1 START 1) AS second FROM user`, none},
+		{"ties_none", `SELECT * FROM comment ORDER BY nothing DESC LIMIT 3 START 2`, none},
 	}
 }
 

@@ -66,9 +66,13 @@ func (v *view) runSubquery(q *surql.Subquery, parentRow value.Value, links eval.
 	return value.Array(out)
 }
 
-// project builds the output object of one result row: the row itself for `*`, plus each
-// projected field under its output name (an unaliased field path `a.b` nests as {a: {b: …}}).
+// project builds one result row: for `SELECT VALUE expr` the value of expr, otherwise the
+// output object: the row itself for `*`, plus each projected field under its output name (an
+// unaliased field path `a.b` nests as {a: {b: …}}).
 func project(sel *surql.Select, env *eval.Env) value.Value {
+	if sel.Value && len(sel.Fields) == 1 {
+		return eval.Eval(sel.Fields[0].Expr, env)
+	}
 	out := value.ObjectOf(nil)
 	if sel.Star {
 		out = env.Row

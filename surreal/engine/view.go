@@ -34,6 +34,8 @@ type view struct {
 	mark  uint64 // router deduplication
 	slack int    // Options.WindowSlack
 
+	vals *viewValues // value nodes' state (valuesub.go); nil without value nodes
+
 	// Scratch state, reused (a view is single-threaded).
 	env          eval.Env
 	trk          tracker
@@ -183,7 +185,7 @@ func newView(key string, params value.Value, st *store, rtr *router) *view {
 		members: map[string]*memberList{}, derefs: map[string]*depSet{}, rowDeps: map[*rowState][]string{},
 	}
 	v.trk.st = st
-	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue}
+	v.env = eval.Env{Params: params, Links: &v.trk, Sub: v.subValue, SubHas: v.subHas}
 	return v
 }
 
@@ -203,6 +205,9 @@ func (v *view) start() {
 		v.byTable[n.table] = append(v.byTable[n.table], n)
 		for _, es := range n.exprSubs {
 			v.subs[es.q] = subRef{n, es}
+			if es.vn != nil {
+				continue // maintained by its value node
+			}
 			for t := range es.tables {
 				v.addExprDep(n, t)
 			}
@@ -211,6 +216,9 @@ func (v *view) start() {
 	top := v.newPartition(v.root, "")
 	top.refs = 1
 	v.build(top)
+	if v.vals != nil {
+		v.settleValues()
+	}
 }
 
 func (v *view) addExprDep(n *node, tbl string) {
@@ -275,21 +283,35 @@ func (v *view) dropRef(key string, ml *memberList, parent, rel string) {
 // setRowDeps records that rs's last evaluation read the records keys (replacing what the
 // previous evaluation read).
 func (v *view) setRowDeps(rs *rowState, keys []string) {
+	var old []string
 	if rs.hasDeps {
-		if slices.Equal(v.rowDeps[rs], keys) {
+		old = v.rowDeps[rs]
+		if slices.Equal(old, keys) {
 			return
 		}
-		v.removeRowDeps(rs)
 	}
-	if len(keys) == 0 {
-		return
-	}
+	// The new dependencies first, so that one kept never empties its set on the way (a value
+	// partition lives while its sets do).
 	for _, k := range keys {
 		ds := v.dep(k)
 		if ds.rows == nil {
 			ds.rows = map[*rowState]struct{}{}
 		}
 		ds.rows[rs] = struct{}{}
+	}
+	for _, k := range old {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		if ds := v.derefs[k]; ds != nil {
+			delete(ds.rows, rs)
+			v.dropDepIfEmpty(k, ds)
+		}
+	}
+	if len(keys) == 0 {
+		delete(v.rowDeps, rs)
+		rs.hasDeps = false
+		return
 	}
 	v.rowDeps[rs] = keys
 	rs.hasDeps = true
@@ -329,12 +351,18 @@ func (v *view) removePartDeps(p *partition) {
 	p.sigDeps = nil
 }
 
+// dep returns the dependency set of key k: a record key, or a value partition's dependency key
+// (valuesub.go; those start with a zero byte and need no routing).
 func (v *view) dep(k string) *depSet {
 	ds := v.derefs[k]
 	if ds == nil {
 		ds = &depSet{}
 		v.derefs[k] = ds
-		v.rtr.addRecord(v, k)
+		if k != "" && k[0] == 0 {
+			v.vals.bind(k)
+		} else {
+			v.rtr.addRecord(v, k)
+		}
 	}
 	return ds
 }
@@ -342,6 +370,10 @@ func (v *view) dep(k string) *depSet {
 func (v *view) dropDepIfEmpty(k string, ds *depSet) {
 	if len(ds.rows) == 0 && len(ds.parts) == 0 {
 		delete(v.derefs, k)
+		if k != "" && k[0] == 0 {
+			v.vals.unbind(k)
+			return
+		}
 		v.rtr.removeRecord(v, k)
 	}
 }
@@ -422,7 +454,7 @@ func (v *view) apply(c *change) *Delta {
 	for _, n := range v.exprDeps[c.table] {
 		need := false
 		for _, es := range n.exprSubs {
-			if !es.tables[c.table] {
+			if !es.tables[c.table] || es.vn != nil {
 				continue
 			}
 			if es.correlated || !es.valid {
@@ -494,6 +526,9 @@ func (v *view) apply(c *change) *Delta {
 				v.recompute(p)
 			}
 		}
+	}
+	if v.vals != nil {
+		v.settleValues()
 	}
 	return v.delta(c)
 }
@@ -618,6 +653,11 @@ func (v *view) list() []Member {
 // expressions are cached until a change of one of their tables; everything else is evaluated
 // from the store.
 func (v *view) subValue(q *surql.Subquery, env *eval.Env) value.Value {
+	if vn := v.valueSub(q); vn != nil {
+		p := v.valuePart(vn, env.Row)
+		v.depOn(p, wholeValue)
+		return v.valueOf(p)
+	}
 	if ref, ok := v.subs[q]; ok && !ref.es.correlated {
 		es := ref.es
 		if es.valid {

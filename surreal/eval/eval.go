@@ -42,6 +42,12 @@ type Env struct {
 	// subquery projects a single field). Eval applies the subquery's `[n]` index itself. Inside
 	// the subquery `$parent` is env.Row. Nil makes such subqueries evaluate to NONE.
 	Sub func(q *surql.Subquery, env *Env) value.Value
+	// SubHas, when set, answers the membership tests of the CONTAINS/INSIDE family whose
+	// container is a subquery without `[n]` (`x IN (SELECT VALUE …)`, `(SELECT …) CONTAINS x`,
+	// `xs ANYINSIDE (SELECT …)`, …): whether the subquery's result (as Sub evaluates it for env)
+	// holds an element equal to x. ok false leaves the test to Sub. It lets an incremental
+	// evaluator answer from, and record a dependency on, the one element x.
+	SubHas func(q *surql.Subquery, env *Env, x value.Value) (has, ok bool)
 }
 
 // Eval evaluates e against env. An expression that SurrealDB would reject with an error (see the

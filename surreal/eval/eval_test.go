@@ -279,3 +279,41 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestSubHasAgreesWithSub: membership tests against a subquery answered element by element
+// through Env.SubHas give the results of the generic path (Sub's whole value), and ask SubHas
+// only about the elements the test depends on.
+func TestSubHasAgreesWithSub(t *testing.T) {
+	result := mustValue(t, "[1, 'go', user:1, [2], NULL]")
+	sub := func(*surql.Subquery, *eval.Env) value.Value { return result }
+	var asked []string
+	has := func(_ *surql.Subquery, _ *eval.Env, x value.Value) (bool, bool) {
+		asked = append(asked, x.SurQL())
+		for _, e := range result.Elems() {
+			if value.Equal(e, x) {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	row := mustJSON(t, `{"a": 1, "s": "go", "r": "user:1", "xs": [1, "x"], "ys": ["go", 1.0], "zs": [], "n": 5}`)
+	const q = "(SELECT VALUE v FROM t)"
+	for _, src := range []string{
+		"a IN " + q, "a NOT IN " + q, "n INSIDE " + q, "s NOTINSIDE " + q, q + " CONTAINS r", q + " CONTAINSNOT n",
+		q + " CONTAINSALL xs", q + " CONTAINSALL ys", q + " CONTAINSANY xs", q + " CONTAINSNONE xs", q + " CONTAINSALL zs",
+		"xs ALLINSIDE " + q, "ys ALLINSIDE " + q, "xs ANYINSIDE " + q, "xs NONEINSIDE " + q, "zs ANYINSIDE " + q,
+		"a ANYINSIDE " + q, "a NONEINSIDE " + q, q + " CONTAINSALL a", "missing IN " + q, "NULL IN " + q,
+		"[2] IN " + q, "a IN " + q + " AND s IN " + q, q + "[0] = 1",
+	} {
+		e := whereExpr(t, src)
+		want, werr := eval.EvalErr(e, &eval.Env{Row: row, Sub: sub})
+		asked = nil
+		got, gerr := eval.EvalErr(e, &eval.Env{Row: row, Sub: sub, SubHas: has})
+		if !value.Identical(got, want) || (gerr == nil) != (werr == nil) {
+			t.Errorf("%s: with SubHas %s (%v), generic %s (%v)", src, got.SurQL(), gerr, want.SurQL(), werr)
+		}
+		if src == "xs ANYINSIDE "+q && len(asked) != 2 {
+			t.Errorf("%s asked SubHas about %v, want the two elements of xs", src, asked)
+		}
+	}
+}

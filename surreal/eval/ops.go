@@ -11,6 +11,11 @@ import (
 )
 
 func evalBinary(b *surql.Binary, env *Env) (value.Value, error) {
+	if env.SubHas != nil {
+		if v, ok, err := subMembership(b, env); ok || err != nil {
+			return v, err
+		}
+	}
 	l, err := EvalErr(b.L, env)
 	if err != nil {
 		return value.None(), err
@@ -281,4 +286,59 @@ func arithNumbers(op surql.Op, l, r value.Value) (value.Value, error) {
 		return value.Float(a * b), nil
 	}
 	return value.Float(a / b), nil
+}
+
+// subMembership answers a CONTAINS/INSIDE-family test whose container is a subquery through
+// env.SubHas, element by element, with the same results as the generic path; ok is false when
+// b is not such a test or SubHas declines it.
+func subMembership(b *surql.Binary, env *Env) (value.Value, bool, error) {
+	var sub, other surql.Expr
+	switch b.Op {
+	case surql.OpContains, surql.OpContainsNot, surql.OpContainsAll, surql.OpContainsAny, surql.OpContainsNone:
+		sub, other = b.L, b.R
+	case surql.OpInside, surql.OpNotInside, surql.OpAllInside, surql.OpAnyInside, surql.OpNoneInside:
+		sub, other = b.R, b.L
+	default:
+		return value.Value{}, false, nil
+	}
+	q, isSub := sub.(*surql.Subquery)
+	if !isSub || q.Index != nil {
+		return value.Value{}, false, nil
+	}
+	// The generic path evaluates the left operand first; a subquery never fails.
+	x, err := EvalErr(other, env)
+	if err != nil {
+		return value.None(), true, err
+	}
+	has := func(e value.Value) (bool, bool) { return env.SubHas(q, env, e) }
+	switch b.Op {
+	case surql.OpContains, surql.OpInside, surql.OpContainsNot, surql.OpNotInside:
+		h, ok := has(x)
+		if !ok {
+			return value.Value{}, false, nil
+		}
+		neg := b.Op == surql.OpContainsNot || b.Op == surql.OpNotInside
+		return value.Bool(h != neg), true, nil
+	}
+	// CONTAINSALL/ANY/NONE, ALLINSIDE/ANY/NONE: x must be an array of elements to look up
+	// (otherwise the result does not depend on the subquery: only the NONE forms hold).
+	if x.Kind() != value.KindArray {
+		return value.Bool(b.Op == surql.OpContainsNone || b.Op == surql.OpNoneInside), true, nil
+	}
+	all, anyHeld := true, false
+	for _, e := range x.Elems() {
+		h, ok := has(e)
+		if !ok {
+			return value.Value{}, false, nil
+		}
+		all = all && h
+		anyHeld = anyHeld || h
+	}
+	switch b.Op {
+	case surql.OpContainsAll, surql.OpAllInside:
+		return value.Bool(all), true, nil
+	case surql.OpContainsAny, surql.OpAnyInside:
+		return value.Bool(anyHeld), true, nil
+	}
+	return value.Bool(!anyHeld), true, nil
 }

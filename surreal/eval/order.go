@@ -8,9 +8,13 @@ import (
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
-// Matches reports whether the row of env satisfies sel's WHERE clause (true when there is none).
-// A WHERE that SurrealDB would reject with an error for this row does not match.
+// Matches reports whether the row of env is a row of sel: the record of `FROM table:key` when
+// sel names one, and satisfying its WHERE clause (true when there is none). A WHERE that
+// SurrealDB would reject with an error for this row does not match.
 func Matches(sel *surql.Select, env *Env) bool {
+	if sel.FromID.Kind() == value.KindRecord && !value.Equal(env.Row.Get("id"), sel.FromID) {
+		return false
+	}
 	if sel.Where == nil {
 		return true
 	}

@@ -11,9 +11,12 @@
 // CREATE: ambiguous input is refused). Only one JSON value may be sent: anything but
 // white space after it is an error. The record is classified as value.ObjectFromAny classifies a
 // decoded object: numbers without fraction or exponent that fit an int64 become ints and the
-// others floats, strings that spell a record id or a datetime become one, nested objects of
-// exactly the fields {tb, id} or {table, key} become record ids, and the record itself stays an
-// object. engine.NewChange then validates the typed parts.
+// others floats, strings that spell a record id or a datetime become a spelled one (package
+// value: it still equals the string), nested objects of exactly the fields {tb, id} or {table,
+// key} become record ids, and the record itself stays an object. engine.NewChange then
+// validates the typed parts; the engine resolves spelled values by the table's schema hint when
+// it applies the change (package schema), the one place that does it for ingests and bootstrap
+// rows alike.
 package ingest
 
 import (

@@ -371,10 +371,10 @@ func (p *recordParts) record(fs []value.Field) (value.Value, bool) {
 		return value.Value{}, false
 	}
 	if p[id].isString {
-		return value.Record(p[tb].s, value.RecordKey(p[id].s)), true
+		return value.Spelled(value.Record(p[tb].s, value.RecordKey(p[id].s)), p[tb].s+":"+p[id].s), true
 	}
 	if k := fs[last].Val; k.Kind() == value.KindInt { // a JSON number that strconv.ParseInt reads
-		return value.Record(p[tb].s, k), true
+		return value.Spelled(value.Record(p[tb].s, k), p[tb].s+":"+strconv.FormatInt(k.AsInt(), 10)), true
 	}
 	return value.Value{}, false
 }

@@ -1,6 +1,7 @@
 // Package loader reads the base data the SSP bootstraps from (SPEC §5): the table list from
 // `INFO FOR DB` (every table not starting with `_00_`) and each table's rows, paged by record
-// id (keyset paging, so concurrent deletes cannot make it skip rows).
+// id (keyset paging, so concurrent deletes cannot make it skip rows). It also reads each table's
+// schema hint (Schema: the field types of `INFO FOR TABLE … STRUCTURE`, see package schema).
 //
 // The queries go through a Source. QuerierSource runs them with bound variables on anything
 // that queries SurrealDB like a *conn.Conn (Querier); scheduler mode will provide a Source that
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/membership"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/value"
 )
 
@@ -24,6 +26,7 @@ import (
 // the previous page.
 const (
 	QueryInfo      = "INFO FOR DB"
+	QueryTableInfo = "INFO FOR TABLE $tb STRUCTURE"
 	QueryFirstPage = "SELECT * FROM type::table($tb) ORDER BY id LIMIT $n"
 	QueryNextPage  = "SELECT * FROM type::table($tb) WHERE id > $last ORDER BY id LIMIT $n"
 	// The Versioned queries also project each row's committed version from Sp00ky's
@@ -147,7 +150,8 @@ func tableDefs(info value.Value) (map[string]string, error) {
 }
 
 // LoadTable reads every row of table in record-id order, pageSize rows at a time
-// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page. It stops at the
+// (SPKY_SSP_BOOTSTRAP_PAGE_SIZE; it must be positive), and calls fn with each non-empty page;
+// each row's id is a record (not spelled, see package value, even from a JSON source). It stops at the
 // first error, from the source or from fn. When the last Tables or TableDefinitions call saw
 // membership.VersionTable, every row carries its committed version as `_00_rv` (QueryFirstPageVersioned).
 func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn func(rows []value.Value) error) error {
@@ -171,6 +175,18 @@ func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn f
 		if len(rows) == 0 {
 			return nil
 		}
+		copied := false
+		for i, r := range rows {
+			// A row's id is a record, whatever the wire made of it (plain JSON spells it).
+			if id := r.Get("id"); id.Kind() == value.KindRecord {
+				if _, spelled := id.Spelling(); spelled {
+					if !copied { // values are immutable: change a copy
+						rows, copied = append([]value.Value(nil), rows...), true
+					}
+					rows[i] = r.With("id", id.Unspelled())
+				}
+			}
+		}
 		last := rows[len(rows)-1].Get("id")
 		if last.Kind() != value.KindRecord {
 			return fmt.Errorf("load table %s page %d: row without a record id: %s", table, page, rows[len(rows)-1].SurQL())
@@ -184,4 +200,33 @@ func (l *Loader) LoadTable(ctx context.Context, table string, pageSize int, fn f
 		vars["last"] = last
 		q = next
 	}
+}
+
+// Schema reads the schema hint of table from `INFO FOR TABLE … STRUCTURE`: which field paths
+// SurrealDB types as strings and which as record links. A table that is not defined has none.
+func (l *Loader) Schema(ctx context.Context, table string) (schema.Table, error) {
+	info, err := l.src.QueryValue(ctx, QueryTableInfo, map[string]value.Value{"tb": value.String(table)})
+	if err != nil {
+		return schema.Table{}, fmt.Errorf("read the schema of table %s (INFO FOR TABLE): %w", table, err)
+	}
+	t, err := schema.FromInfo(info)
+	if err != nil {
+		return schema.Table{}, fmt.Errorf("read the schema of table %s (INFO FOR TABLE): %w", table, err)
+	}
+	return t, nil
+}
+
+// Schemas reads the schema hints of tables (Schema); tables whose hint is empty are left out.
+func (l *Loader) Schemas(ctx context.Context, tables []string) (map[string]schema.Table, error) {
+	out := map[string]schema.Table{}
+	for _, t := range tables {
+		h, err := l.Schema(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !h.IsZero() {
+			out[t] = h
+		}
+	}
+	return out, nil
 }

@@ -186,3 +186,24 @@ func TestLoadTableVersions(t *testing.T) {
 		}
 	}
 }
+
+func TestSchema(t *testing.T) {
+	c, ctx := dial(t, "schema")
+	l := New(QuerierSource{Q: c})
+	exec(t, ctx, c, "DEFINE TABLE t SCHEMALESS; DEFINE FIELD handle ON t TYPE string; DEFINE FIELD owner ON t TYPE option<record<user>>; "+
+		"DEFINE FIELD members ON t TYPE array<record<user>>; DEFINE FIELD `odd name` ON t TYPE string | record; DEFINE TABLE plain SCHEMALESS")
+	h, err := l.Schema(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.String(), "{handle: string, members.*: record, owner: record}"; got != want {
+		t.Errorf("Schema(t) = %s, want %s", got, want)
+	}
+	all, err := l.Schemas(ctx, []string{"plain", "t", "missing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || !all["t"].Equal(h) {
+		t.Errorf("Schemas = %v", all)
+	}
+}

@@ -8,12 +8,15 @@
 //	{"register":{"id":"v1","surql":"SELECT * FROM user","params":{"x":1}}}
 //	{"ingest":{"table":"user","op":"CREATE","id":"user:1","record":{"name":"a"}}}
 //	{"unregister":{"id":"v1"}}
+//	{"schema":{"table":"user","fields":{"handle":"string","best_friend":"record","tags.*":"string"}}}
 //	{"check":true}
 //
 // An ingest line holds an /ingest body, decoded as the HTTP route decodes it (ingest.Decode; a
 // job_assignee is checked but has no effect here). params is a JSON object or a string holding a
 // SurrealQL object literal, as /view/register accepts; view ids are reduced to their view key
-// (engine.ViewKey). Output, one line each:
+// (engine.ViewKey). A schema line sets a table's schema hint (package schema; field paths as
+// `INFO FOR TABLE` prints them, kinds string, record or unknown; no fields removes it) as the
+// SSP reads it from SurrealDB, and re-resolves the table's stored rows. Output, one line each:
 //
 //	{"views":{"v1":[{"key":"user:1","version":1}]}}   for each check
 //	{"error":{"id":"v1","message":"..."}}              for a rejected registration
@@ -37,6 +40,7 @@ import (
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/ingest"
 	"github.com/sp00ky/ssp/surreal/membership"
+	"github.com/sp00ky/ssp/surreal/schema"
 	"github.com/sp00ky/ssp/surreal/surql"
 	"github.com/sp00ky/ssp/surreal/value"
 )
@@ -111,7 +115,7 @@ type (
 	}
 )
 
-var kinds = "register, ingest, unregister or check"
+var kinds = "register, ingest, unregister, schema or check"
 
 // step runs line number n and returns what to print, or nil.
 func step(eng *engine.Engine, n int, line []byte) any {
@@ -150,6 +154,11 @@ func step(eng *engine.Engine, n int, line []byte) any {
 				return lineError(n, "ingest: %v", err)
 			}
 			return nil
+		case "schema":
+			if err := setSchema(eng, body); err != nil {
+				return lineError(n, "schema: %v", err)
+			}
+			return nil
 		case "unregister":
 			var u unregisterIn
 			if err := decodeBody(body, &u); err != nil {
@@ -171,6 +180,47 @@ func step(eng *engine.Engine, n int, line []byte) any {
 		}
 	}
 	return nil // unreachable: obj has one key
+}
+
+// schemaIn is a schema line's body.
+type schemaIn struct {
+	Table  *string           `json:"table"`
+	Fields map[string]string `json:"fields"`
+}
+
+// setSchema sets a table's schema hint and applies the changes that re-resolve its rows.
+func setSchema(eng *engine.Engine, body []byte) error {
+	var in schemaIn
+	if err := decodeBody(body, &in); err != nil {
+		return err
+	}
+	if in.Table == nil || *in.Table == "" {
+		return errors.New("missing \"table\"")
+	}
+	var fields []schema.Field
+	for name, kind := range in.Fields {
+		path, err := schema.ParsePath(name)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", name, err)
+		}
+		var k schema.Kind
+		switch kind {
+		case "string":
+			k = schema.String
+		case "record":
+			k = schema.Record
+		case "unknown":
+		default:
+			return fmt.Errorf("field %q: kind %q is not string, record or unknown", name, kind)
+		}
+		fields = append(fields, schema.Field{Path: path, Kind: k})
+	}
+	for _, c := range eng.SetSchema(*in.Table, schema.NewTable(fields)) {
+		if _, err := eng.Apply(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // decodeBody decodes a line's JSON object into v. Unknown keys are ignored, as the HTTP routes

@@ -30,10 +30,15 @@ func (e *Error) Error() string { return fmt.Sprintf("%s at %s", e.Msg, e.Pos) }
 
 // Select is one SELECT statement (top level or subquery).
 type Select struct {
-	Pos     Pos
-	Star    bool    // `SELECT *` (possibly followed by more fields: `SELECT *, (...) AS x`)
-	Fields  []Field // projected fields besides `*`, in source order
-	From    string  // the single FROM table
+	Pos    Pos
+	Star   bool    // `SELECT *` (possibly with more fields: `SELECT *, (...) AS x`)
+	StarAt int     // where `*` stands among Fields: before Fields[StarAt]
+	Value  bool    // `SELECT VALUE expr`: Fields holds expr alone (no alias)
+	Fields []Field // projected fields besides `*`, in source order
+	From   string  // the single FROM table (the table of FromID when that is set)
+	// FromID is the record of `FROM table:key` (NONE for a table): the statement reads that one
+	// record, if it exists.
+	FromID  value.Value
 	FromPos Pos
 	Where   Expr        // nil when absent
 	Order   []OrderTerm // empty when absent
@@ -49,15 +54,23 @@ type Field struct {
 }
 
 // Name is the output field name of the projection: the alias, or for an idiom without alias its
-// path text (`a.b`), or for anything else the expression's source text.
+// path text (`a.b`), or for anything else the name SurrealDB gives the field: the expression as
+// SurrealDB prints it (SurrealText), for `(SELECT …)` the statement without parentheses and for
+// `(SELECT …)[n]` the statement in parentheses without the index.
 func (f Field) Name() string {
 	if f.Alias != "" {
 		return f.Alias
 	}
-	if id, ok := f.Expr.(*Idiom); ok {
-		return id.String()
+	switch x := f.Expr.(type) {
+	case *Idiom:
+		return x.String()
+	case *Subquery:
+		if x.Index != nil {
+			return "(" + x.Select.SurrealText() + ")"
+		}
+		return x.Select.SurrealText()
 	}
-	return ExprString(f.Expr)
+	return SurrealText(f.Expr)
 }
 
 // OrderTerm is one `ORDER BY` term.
@@ -81,6 +94,9 @@ type Expr interface {
 type Literal struct {
 	Pos Pos
 	Val value.Value
+	// Src is the array or object as written (an *ArrayExpr or *ObjectExpr, keys in source
+	// order) when the literal was folded from one; nil otherwise. Printing uses it.
+	Src Expr
 }
 
 // Param is `$name` optionally followed by a field path: `$parent.author`, `$auth.id`, `$p.a.b`.
@@ -97,11 +113,13 @@ type Idiom struct {
 	Parts []Part
 }
 
-// Part is one step of an Idiom: a field name, or an array index when IsIndex is set.
+// Part is one step of an Idiom: a field name, or an array index when IsIndex is set. Quoted
+// marks a field written as an index (`a['b c']`), which SurrealDB prints that way.
 type Part struct {
 	Name    string
 	Index   int
 	IsIndex bool
+	Quoted  bool
 }
 
 // String renders the idiom as SurrealQL (`a.b[0]`).
@@ -171,18 +189,20 @@ func (o Op) String() string {
 	return "?"
 }
 
-// Binary is `L op R`.
+// Binary is `L op R`. Double marks OpEq written `==` (the same comparison, printed apart).
 type Binary struct {
-	Pos  Pos
-	Op   Op
-	L, R Expr
+	Pos    Pos
+	Op     Op
+	L, R   Expr
+	Double bool
 }
 
-// Unary is `op X` (OpNot or OpNeg).
+// Unary is `op X` (OpNot or OpNeg). Call marks OpNot written as the function `NOT(X)`.
 type Unary struct {
-	Pos Pos
-	Op  Op
-	X   Expr
+	Pos  Pos
+	Op   Op
+	X    Expr
+	Call bool
 }
 
 // ArrayExpr is an array literal with at least one non-constant element (`[$a, 1]`).

@@ -235,10 +235,11 @@ func (p *parser) selectStmt() (*Select, *Error) {
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
-	if p.is("VALUE") {
-		return nil, unsupportedAt(p.tok.pos, "SELECT VALUE")
-	}
-	if err := p.fields(s); err != nil {
+	if p.is("VALUE") && !p.nameContext() {
+		if err := p.valueField(s); err != nil {
+			return nil, err
+		}
+	} else if err := p.fields(s); err != nil {
 		return nil, err
 	}
 	if p.is("OMIT") {
@@ -308,6 +309,27 @@ func (p *parser) selectStmt() (*Select, *Error) {
 	return s, nil
 }
 
+// valueField parses `VALUE expr` (the lookahead is VALUE): one expression, without alias.
+func (p *parser) valueField(s *Select) *Error {
+	if err := p.advance(); err != nil {
+		return err
+	}
+	f := Field{Pos: p.tok.pos}
+	e, err := p.expr(bpBase)
+	if err != nil {
+		return err
+	}
+	f.Expr = e
+	switch {
+	case p.is("AS"):
+		return errAt(p.tok.pos, "SELECT VALUE takes one expression without an alias")
+	case p.isP(","):
+		return errAt(p.tok.pos, "SELECT VALUE takes one expression; select fields without VALUE")
+	}
+	s.Value, s.Fields = true, []Field{f}
+	return nil
+}
+
 // fields parses the projection list: `*` and/or `expr [AS alias]`, comma separated.
 func (p *parser) fields(s *Select) *Error {
 	for {
@@ -315,7 +337,7 @@ func (p *parser) fields(s *Select) *Error {
 			if s.Star {
 				return errAt(p.tok.pos, "\"*\" appears twice in the selected fields")
 			}
-			s.Star = true
+			s.Star, s.StarAt = true, len(s.Fields)
 			if err := p.advance(); err != nil {
 				return err
 			}
@@ -372,13 +394,25 @@ func (p *parser) fromTarget(s *Select) *Error {
 		if t.kind == tQuoted {
 			name = t.val
 		}
-		if p.followedByColon() {
-			return unsupportedAt(t.pos, "FROM a record id (%s:…); select from a table and filter with WHERE id = …", name)
-		}
 		if name == "" {
 			return errAt(t.pos, "a table name cannot be empty")
 		}
+		if p.followedByColon() {
+			lit, err := p.recordLit(name, t.pos)
+			if err != nil {
+				return err
+			}
+			s.From, s.FromPos, s.FromID = name, t.pos, lit.(*Literal).Val
+			return p.afterFrom(s, t)
+		}
 		s.From, s.FromPos = name, t.pos
+	case t.kind == tString && t.pfx == 'r':
+		lit, err := p.stringLit()
+		if err != nil {
+			return err
+		}
+		s.From, s.FromPos, s.FromID = lit.Val.Table(), t.pos, lit.Val
+		return p.afterFrom(s, t)
 	case t.kind == tParam:
 		return unsupportedAt(t.pos, "FROM a parameter (%s)", t.text)
 	case p.isP("("):
@@ -393,6 +427,11 @@ func (p *parser) fromTarget(s *Select) *Error {
 	if err := p.advance(); err != nil {
 		return err
 	}
+	return p.afterFrom(s, t)
+}
+
+// afterFrom rejects what may follow the FROM target t that the SSP does not support.
+func (p *parser) afterFrom(s *Select, t token) *Error {
 	switch {
 	case p.isP(","):
 		return unsupportedAt(p.tok.pos, "several FROM targets (FROM %s, …)", s.From)
@@ -538,8 +577,9 @@ func samePath(a, b *Idiom) bool {
 	if len(a.Parts) != len(b.Parts) {
 		return false
 	}
-	for i := range a.Parts {
-		if a.Parts[i] != b.Parts[i] {
+	for i, p := range a.Parts {
+		q := b.Parts[i]
+		if p.IsIndex != q.IsIndex || p.Index != q.Index || p.Name != q.Name {
 			return false
 		}
 	}
@@ -622,7 +662,7 @@ func (p *parser) expr(minBP int) (Expr, *Error) {
 		if err != nil {
 			return nil, err
 		}
-		lhs, prime = &Binary{Pos: opTok.pos, Op: op, L: lhs, R: rhs}, false
+		lhs, prime = &Binary{Pos: opTok.pos, Op: op, L: lhs, R: rhs, Double: opTok.kind == tPunct && opTok.text == "=="}, false
 	}
 }
 
@@ -958,7 +998,7 @@ func (p *parser) notCall() (Expr, *Error) {
 	if err := p.expect(")", " to close NOT("); err != nil {
 		return nil, err
 	}
-	u := &Unary{Pos: t.pos, Op: OpNot, X: x}
+	u := &Unary{Pos: t.pos, Op: OpNot, X: x, Call: true}
 	return u, p.noPostfix(u)
 }
 
@@ -1136,7 +1176,7 @@ func (p *parser) indexPart(id *Idiom) (Part, *Error) {
 		}
 		part = Part{Index: int(n), IsIndex: true}
 	case t.kind == tString && (t.pfx == 0 || t.pfx == 's'):
-		part = Part{Name: t.val}
+		part = Part{Name: t.val, Quoted: true}
 	case p.isP("*"):
 		return Part{}, unsupportedAt(open.pos, "all-elements paths (%s[*])", id)
 	case p.isP("-"):
@@ -1334,7 +1374,7 @@ func (p *parser) array() (Expr, *Error) {
 	}
 	var out Expr = &ArrayExpr{Pos: open.pos, Elems: elems}
 	if vals, ok := constants(elems); ok {
-		out = &Literal{Pos: open.pos, Val: value.Array(vals)}
+		out = &Literal{Pos: open.pos, Val: value.Array(vals), Src: out}
 	}
 	return out, p.noPostfix(out)
 }
@@ -1392,7 +1432,7 @@ func (p *parser) object() (Expr, *Error) {
 		for i, v := range vals {
 			fs[i] = value.Field{Key: obj.Keys[i], Val: v}
 		}
-		out = &Literal{Pos: open.pos, Val: value.ObjectOf(fs)}
+		out = &Literal{Pos: open.pos, Val: value.ObjectOf(fs), Src: obj}
 	}
 	return out, p.noPostfix(out)
 }

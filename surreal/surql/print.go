@@ -27,12 +27,21 @@ func (s *Select) String() string {
 
 func writeSelect(b *strings.Builder, s *Select) {
 	b.WriteString("SELECT ")
-	first := true
-	if s.Star {
-		b.WriteString("*")
-		first = false
+	if s.Value {
+		b.WriteString("VALUE ")
 	}
-	for _, f := range s.Fields {
+	first := true
+	star := func() {
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString("*")
+	}
+	for i, f := range s.Fields {
+		if s.Star && i == s.StarAt {
+			star()
+		}
 		if !first {
 			b.WriteString(", ")
 		}
@@ -43,8 +52,15 @@ func writeSelect(b *strings.Builder, s *Select) {
 			b.WriteString(identString(f.Alias, true))
 		}
 	}
+	if s.Star && s.StarAt >= len(s.Fields) {
+		star()
+	}
 	b.WriteString(" FROM ")
-	b.WriteString(identString(s.From, true))
+	if s.FromID.Kind() == value.KindRecord {
+		b.WriteString(recordString(s.FromID))
+	} else {
+		b.WriteString(identString(s.From, true))
+	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
 		writeExpr(b, s.Where)
@@ -81,6 +97,10 @@ func writeExpr(b *strings.Builder, e Expr) {
 	case nil:
 		b.WriteString("NONE")
 	case *Literal:
+		if x.Src != nil {
+			writeExpr(b, x.Src)
+			return
+		}
 		b.WriteString(literalString(x.Val))
 	case *Param:
 		b.WriteString("$" + x.Name)
@@ -93,9 +113,19 @@ func writeExpr(b *strings.Builder, e Expr) {
 		bp := opBP(x.Op)
 		lbp, rbp := exprBP(x.L), exprBP(x.R)
 		writeOperand(b, x.L, lbp < bp || (lbp == bp && (bp == bpEq || bp == bpRel)))
-		b.WriteString(" " + x.Op.String() + " ")
+		op := x.Op.String()
+		if x.Double && x.Op == OpEq {
+			op = "=="
+		}
+		b.WriteString(" " + op + " ")
 		writeOperand(b, x.R, rbp <= bp)
 	case *Unary:
+		if x.Call && x.Op == OpNot {
+			b.WriteString("NOT(")
+			writeExpr(b, x.X)
+			b.WriteString(")")
+			return
+		}
 		b.WriteString(x.Op.String())
 		writeOperand(b, x.X, unaryNeedsParens(x.X))
 	case *ArrayExpr:
@@ -178,6 +208,8 @@ func writeIdiom(b *strings.Builder, id *Idiom) {
 		switch {
 		case p.IsIndex:
 			b.WriteString("[" + strconv.Itoa(p.Index) + "]")
+		case p.Quoted && i > 0:
+			b.WriteString("[" + quoteString(p.Name) + "]")
 		case i == 0:
 			b.WriteString(identString(p.Name, true))
 		default:

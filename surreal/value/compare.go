@@ -2,6 +2,7 @@ package value
 
 import (
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -78,7 +79,7 @@ func Compare(a, b Value) int {
 		if c := strings.Compare(a.s, b.s); c != 0 {
 			return c
 		}
-		return compareKeys(*a.ref.(*Value), *b.ref.(*Value))
+		return compareKeys(a.recKey(), b.recKey())
 	}
 	return 0
 }
@@ -160,8 +161,8 @@ func cmpU(a, b uint64) int {
 
 // Equal reports SurrealDB equality (`=`, `==`, and membership tests of CONTAINS/IN): numbers by
 // value across int and float, structural for arrays and objects, NONE only equal to NONE and NULL
-// only to NULL. A String equals a Record or Datetime when it spells that value (see the package
-// comment).
+// only to NULL. A String equals a spelled Record or Datetime when it spells that value (see the
+// package comment); a Record or Datetime of a known kind never equals a String.
 func Equal(a, b Value) bool {
 	if a.kind != b.kind {
 		switch {
@@ -178,12 +179,16 @@ func Equal(a, b Value) bool {
 	case KindArray, KindObject:
 		return elementwise(a, b, Equal)
 	case KindRecord:
-		return a.s == b.s && Equal(*a.ref.(*Value), *b.ref.(*Value)) && (*a.ref.(*Value)).kind == (*b.ref.(*Value)).kind
+		ka, kb := a.recKey(), b.recKey()
+		return a.s == b.s && Equal(ka, kb) && ka.kind == kb.kind
 	}
 	return Compare(a, b) == 0
 }
 
 func equalSpelled(s string, v Value) bool {
+	if _, ok := v.Spelling(); !ok {
+		return false
+	}
 	switch v.kind {
 	case KindRecord:
 		r, ok := ParseRecord(s)
@@ -274,8 +279,9 @@ func ContainsNone(a, b Value) bool {
 }
 
 // Identical reports whether a and b are the same value down to their kinds: unlike Equal, 1 and
-// 1.0 differ, and so do a string and the record or datetime it spells. It compares row content
-// (did an update change anything?) and decoded values in tests. NaN is identical to NaN.
+// 1.0 differ, and so do a string and the record or datetime it spells, and a spelled record or
+// datetime and one of a known kind (or one spelled differently). It compares row content (did an
+// update change anything?) and decoded values in tests. NaN is identical to NaN.
 func Identical(a, b Value) bool {
 	if a.kind != b.kind {
 		return false
@@ -284,7 +290,9 @@ func Identical(a, b Value) bool {
 	case KindArray, KindObject:
 		return elementwise(a, b, Identical)
 	case KindRecord:
-		return a.s == b.s && Identical(*a.ref.(*Value), *b.ref.(*Value))
+		ta, _ := a.Spelling()
+		tb, _ := b.Spelling()
+		return a.s == b.s && ta == tb && Identical(a.recKey(), b.recKey())
 	case KindFloat:
 		fa, fb := math.Float64frombits(a.n), math.Float64frombits(b.n)
 		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
@@ -317,4 +325,62 @@ func elementwise(a, b Value, eq func(x, y Value) bool) bool {
 		}
 	}
 	return true
+}
+
+// IdentityKey returns a string that is equal for two values exactly when Identical holds for
+// them: kinds, spellings and float bits included. Use it to key state by a value's identity.
+func IdentityKey(v Value) string {
+	var b strings.Builder
+	writeIdentity(&b, v)
+	return b.String()
+}
+
+func writeIdentity(b *strings.Builder, v Value) {
+	b.WriteByte(byte('a' + v.kind))
+	switch v.kind {
+	case KindBool, KindInt, KindDuration:
+		b.WriteString(strconv.FormatUint(v.n, 36))
+	case KindFloat:
+		f := math.Float64frombits(v.n)
+		switch {
+		case math.IsNaN(f):
+			b.WriteString("nan")
+		case f == 0: // -0 and +0 are identical
+			b.WriteString("0")
+		default:
+			b.WriteString(strconv.FormatUint(v.n, 36))
+		}
+	case KindString:
+		writeCounted(b, v.s)
+	case KindDatetime:
+		b.WriteString(strconv.FormatUint(v.n, 36))
+		writeCounted(b, v.s)
+	case KindRecord:
+		writeCounted(b, v.s)
+		text, _ := v.Spelling()
+		writeCounted(b, text)
+		writeIdentity(b, v.recKey())
+	case KindArray:
+		es := v.ref.([]Value)
+		b.WriteString(strconv.Itoa(len(es)))
+		for _, e := range es {
+			b.WriteByte(',')
+			writeIdentity(b, e)
+		}
+	case KindObject:
+		fs := v.ref.(*Object).fields
+		b.WriteString(strconv.Itoa(len(fs)))
+		for _, f := range fs {
+			b.WriteByte(',')
+			writeCounted(b, f.Key)
+			writeIdentity(b, f.Val)
+		}
+	}
+}
+
+// writeCounted writes s prefixed by its length, so that concatenations stay unambiguous.
+func writeCounted(b *strings.Builder, s string) {
+	b.WriteString(strconv.Itoa(len(s)))
+	b.WriteByte(':')
+	b.WriteString(s)
 }

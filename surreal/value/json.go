@@ -86,22 +86,22 @@ func FromAny(x any) (Value, error) {
 	return Value{}, fmt.Errorf("unsupported JSON value of type %T", x)
 }
 
-// ClassifyString turns a string from JSON into the Datetime or Record it spells, or keeps it a
-// String.
+// ClassifyString turns a string from JSON into the spelled Datetime or Record it spells (see
+// Spelled), or keeps it a String.
 func ClassifyString(s string) Value {
 	if len(s) >= 20 && s[4] == '-' {
 		if v, ok := ParseDatetime(s); ok {
-			return v
+			return Spelled(v, s)
 		}
 	}
 	if v, ok := ParseRecord(s); ok {
-		return v
+		return Spelled(v, s)
 	}
 	return String(s)
 }
 
 // recordObject recognises the JSON shapes {tb, id} and {table, key} that some serializers use for
-// record ids.
+// record ids: spelled as the string "tb:id" they stand for (SPEC §1.1).
 func recordObject(m map[string]any) (Value, bool) {
 	if len(m) != 2 {
 		return Value{}, false
@@ -114,14 +114,14 @@ func recordObject(m map[string]any) (Value, bool) {
 		}
 		switch id := idv.(type) {
 		case string:
-			return Record(tb, RecordKey(id)), true
+			return Spelled(Record(tb, RecordKey(id)), tb+":"+id), true
 		case json.Number:
 			if i, err := strconv.ParseInt(string(id), 10, 64); err == nil {
-				return Record(tb, Int(i)), true
+				return Spelled(Record(tb, Int(i)), tb+":"+strconv.FormatInt(i, 10)), true
 			}
 		case float64:
 			if id == math.Trunc(id) {
-				return Record(tb, Int(int64(id))), true
+				return Spelled(Record(tb, Int(int64(id))), tb+":"+strconv.FormatInt(int64(id), 10)), true
 			}
 		}
 	}

@@ -133,7 +133,7 @@ func RecordString(v Value) string {
 	if !isIdent(tb) {
 		tb = "⟨" + strings.ReplaceAll(tb, "⟩", `\⟩`) + "⟩"
 	}
-	return tb + ":" + keyString(*v.ref.(*Value))
+	return tb + ":" + keyString(v.recKey())
 }
 
 func keyString(k Value) string {

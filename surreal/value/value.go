@@ -5,10 +5,14 @@
 // Records reach the SSP as JSON, where SurrealDB has already turned record links into strings
 // ("user:1") and datetimes into ISO-8601 strings. FromJSON therefore classifies strings: a string
 // in strict RFC 3339 form becomes a Datetime and a string of the form `table:key` (table an
-// identifier, key an identifier, an integer or a ⟨…⟩/backtick-quoted text) becomes a Record. Equal
-// additionally treats a String as equal to a Record or Datetime it spells, so a query literal
-// "user:1" or a JSON param still matches a link. Values built from SurrealQL literals keep the
-// kind the literal has.
+// identifier, key an identifier, an integer or a ⟨…⟩/backtick-quoted text) becomes a Record.
+// Such a value is *spelled*: it remembers the text it was read from (Spelling), because the JSON
+// cannot tell whether SurrealDB held a string or a record there. Equal treats a String as equal to
+// a spelled Record or Datetime that it spells, so a query literal 'user:1' still matches a field
+// that may have held that string. A value whose kind is known — a SurrealQL literal, a value
+// decoded from SurrealDB's typed wire format, or a spelled value resolved with a schema
+// (Unspelled, or back to the String it was read from) — is never equal to a value of another
+// kind, as in SurrealDB ('user:1' = user:1 is false).
 package value
 
 import (
@@ -51,8 +55,14 @@ func (k Kind) String() string {
 type Value struct {
 	kind Kind
 	n    uint64 // int bits, float bits, bool, duration ns, datetime unix ns
-	s    string // string content; record table
-	ref  any    // []Value for arrays, *Object for objects, *Value (the key) for records
+	s    string // string content; record table; a spelled datetime's text
+	ref  any    // []Value for arrays, *Object for objects, *Value (the key) or *spelledRecord for records
+}
+
+// spelledRecord is the ref of a record classified from a JSON string: its key and that string.
+type spelledRecord struct {
+	key  Value
+	text string
 }
 
 // Field is one key/value pair of an Object.
@@ -134,6 +144,57 @@ func ObjectFromMap(m map[string]Value) Value {
 func Record(table string, key Value) Value {
 	k := key
 	return Value{kind: KindRecord, s: table, ref: &k}
+}
+
+// Spelled returns v (a Record or a Datetime) as read from the JSON string text: it stays what it
+// is, but equals the String text too (see the package comment). Other kinds are returned as they
+// are.
+func Spelled(v Value, text string) Value {
+	switch v.kind {
+	case KindRecord:
+		return Value{kind: KindRecord, s: v.s, ref: &spelledRecord{key: v.recKey(), text: text}}
+	case KindDatetime:
+		if text == "" {
+			text = v.AsTime().Format(time.RFC3339Nano)
+		}
+		return Value{kind: KindDatetime, n: v.n, s: text}
+	}
+	return v
+}
+
+// Spelling returns the JSON string a spelled Record or Datetime was read from; ok is false for
+// every other value.
+func (v Value) Spelling() (text string, ok bool) {
+	switch v.kind {
+	case KindRecord:
+		if sr, isSpelled := v.ref.(*spelledRecord); isSpelled {
+			return sr.text, true
+		}
+	case KindDatetime:
+		return v.s, v.s != ""
+	}
+	return "", false
+}
+
+// Unspelled returns v without its spelling: a Record or Datetime known to be one.
+func (v Value) Unspelled() Value {
+	switch v.kind {
+	case KindRecord:
+		if _, ok := v.ref.(*spelledRecord); ok {
+			return Record(v.s, v.recKey())
+		}
+	case KindDatetime:
+		v.s = ""
+	}
+	return v
+}
+
+// recKey is the key of a record value.
+func (v Value) recKey() Value {
+	if sr, ok := v.ref.(*spelledRecord); ok {
+		return sr.key
+	}
+	return *v.ref.(*Value)
 }
 
 // Kind reports the value's kind.
@@ -227,7 +288,7 @@ func (v Value) Table() string {
 // Key returns the key of a record value (NONE for other kinds).
 func (v Value) Key() Value {
 	if v.kind == KindRecord {
-		return *v.ref.(*Value)
+		return v.recKey()
 	}
 	return Value{}
 }

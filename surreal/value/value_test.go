@@ -55,13 +55,21 @@ func TestEqual(t *testing.T) {
 		{None(), Null(), false},
 		{None(), None(), true},
 		{Null(), Null(), true},
-		{String("user:1"), rec("user", Int(1)), true},
-		{rec("user", Int(1)), String("user:1"), true},
-		{String("user:⟨1⟩"), rec("user", Int(1)), false},
-		{String("user:⟨1⟩"), rec("user", String("1")), true},
+		// A string equals a record or datetime read from a JSON string (spelled), whose kind in
+		// SurrealDB is unknown, when it spells it; never one of a known kind (SurrealDB:
+		// 'user:1' = user:1 is false).
+		{String("user:1"), Spelled(rec("user", Int(1)), "user:1"), true},
+		{Spelled(rec("user", Int(1)), "user:1"), String("user:1"), true},
+		{String("user:1"), rec("user", Int(1)), false},
+		{rec("user", Int(1)), String("user:1"), false},
+		{String("user:⟨1⟩"), Spelled(rec("user", Int(1)), "user:1"), false},
+		{String("user:⟨1⟩"), Spelled(rec("user", String("1")), "user:⟨1⟩"), true},
+		{String("user:1"), Spelled(rec("user", String("1")), "user:⟨1⟩"), false},
 		{rec("user", Int(1)), rec("user", String("1")), false},
-		{String("2024-01-02T03:04:05Z"), dt, true},
-		{String("2024-01-02T03:04:06Z"), dt, false},
+		{Spelled(rec("user", Int(1)), "user:1"), rec("user", Int(1)), true},
+		{String("2024-01-02T03:04:05Z"), Spelled(dt, "2024-01-02T03:04:05Z"), true},
+		{String("2024-01-02T03:04:05Z"), dt, false},
+		{String("2024-01-02T03:04:06Z"), Spelled(dt, "2024-01-02T03:04:05Z"), false},
 		{Array([]Value{Int(1), String("a")}), Array([]Value{Float(1), String("a")}), true},
 		{ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Int(1)}, {"b", None()}}), false},
 		{String("a"), String("A"), false},
@@ -181,7 +189,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestTruthyAndContains(t *testing.T) {
-	arr := Array([]Value{Int(1), String("go"), rec("user", Int(1))})
+	arr := Array([]Value{Int(1), String("go"), Spelled(rec("user", Int(1)), "user:1"), rec("user", Int(2))})
 	tests := []struct {
 		name string
 		got  bool
@@ -190,6 +198,7 @@ func TestTruthyAndContains(t *testing.T) {
 		{"none", Truthy(None()), false}, {"zero", Truthy(Int(0)), false}, {"empty string", Truthy(String("")), false},
 		{"string", Truthy(String("x")), true}, {"empty array", Truthy(Array(nil)), false}, {"record", Truthy(rec("a", Int(1))), true},
 		{"contains float", Contains(arr, Float(1)), true}, {"contains string record", Contains(arr, String("user:1")), true},
+		{"contains string of a known record", Contains(arr, String("user:2")), false},
 		{"contains missing", Contains(arr, String("rust")), false}, {"substring", Contains(String("golang"), String("lan")), true},
 		{"containsall", ContainsAll(arr, Array([]Value{Int(1), String("go")})), true},
 		{"containsall miss", ContainsAll(arr, Array([]Value{Int(1), String("x")})), false},
@@ -275,5 +284,55 @@ func TestConvertToLeafHook(t *testing.T) {
 	}
 	if fmt.Sprint(v.ToAny()) != fmt.Sprint(map[string]any{"a": []any{"user:1", int64(2)}, "r": "user:1"}) {
 		t.Errorf("ToAny = %v", v.ToAny())
+	}
+}
+
+func TestSpelled(t *testing.T) {
+	r := ClassifyString("user:⟨a b⟩")
+	if r.Kind() != KindRecord {
+		t.Fatalf("ClassifyString(user:⟨a b⟩) = %s, want a record", r.SurQL())
+	}
+	if text, ok := r.Spelling(); !ok || text != "user:⟨a b⟩" {
+		t.Errorf("Spelling() = %q, %v; want the JSON text", text, ok)
+	}
+	if _, ok := Record("user", String("a b")).Spelling(); ok {
+		t.Error("a record built from its parts is not spelled")
+	}
+	u := r.Unspelled()
+	if _, ok := u.Spelling(); ok || !Equal(u, r) || RecordString(u) != "user:⟨a b⟩" {
+		t.Errorf("Unspelled() = %s, want the same record without its spelling", u.SurQL())
+	}
+	if Identical(u, r) {
+		t.Error("a spelled record is not identical to the same record of a known kind")
+	}
+	if !Identical(r, ClassifyString("user:⟨a b⟩")) || Identical(r, ClassifyString("user:`a b`")) {
+		t.Error("spelled records are identical exactly when their records and texts are")
+	}
+	d := ClassifyString("2024-01-02T03:04:05+01:00")
+	if text, ok := d.Spelling(); d.Kind() != KindDatetime || !ok || text != "2024-01-02T03:04:05+01:00" {
+		t.Errorf("ClassifyString(datetime) = %s spelled %q", d.SurQL(), text)
+	}
+	if !Equal(d, String("2024-01-02T02:04:05Z")) || Equal(d.Unspelled(), String("2024-01-02T02:04:05Z")) {
+		t.Error("a string equals a spelled datetime it spells, not a datetime of a known kind")
+	}
+	if Compare(d, d.Unspelled()) != 0 || HashKey(d) != HashKey(d.Unspelled()) || HashKey(r) != HashKey(u) {
+		t.Error("spelling does not change order or hash keys")
+	}
+	if v := ObjectOf([]Field{{"x", r}}); Identical(v, ObjectOf([]Field{{"x", u}})) {
+		t.Error("Identical compares spellings inside objects")
+	}
+}
+
+func TestIdentityKey(t *testing.T) {
+	vals := []Value{None(), Null(), Bool(true), Bool(false), Int(1), Float(1), Float(0), Float(math.Copysign(0, -1)), Float(math.NaN()),
+		String("user:1"), String(""), rec("user", Int(1)), Spelled(rec("user", Int(1)), "user:1"), Spelled(rec("user", Int(1)), "user:⟨1⟩"),
+		rec("user", String("1")), Duration(1), Array([]Value{String("a,b")}), Array([]Value{String("a"), String("b")}),
+		ObjectOf([]Field{{"a", Int(1)}}), ObjectOf([]Field{{"a", Int(1)}, {"b", None()}})}
+	for _, a := range vals {
+		for _, b := range vals {
+			if (IdentityKey(a) == IdentityKey(b)) != Identical(a, b) {
+				t.Errorf("IdentityKey(%s) == IdentityKey(%s) is %v, Identical is %v", a.SurQL(), b.SurQL(), IdentityKey(a) == IdentityKey(b), Identical(a, b))
+			}
+		}
 	}
 }

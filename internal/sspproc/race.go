@@ -1,6 +1,6 @@
 //go:build race
 
-package e2e
+package sspproc
 
 // raceEnabled reports that the test binary has the race detector; the ssp binary gets it too.
 const raceEnabled = true
