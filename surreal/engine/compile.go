@@ -201,9 +201,9 @@ func (v *view) compileNodeAs(sel *surql.Select, parent *node, rel string, index 
 		n.corr = findCorrelation(sel.Where)
 	}
 	switch {
-	case n.corr == nil && sel.FromID.Kind() == value.KindRecord:
+	case n.corr == nil && sel.FromID != nil:
 		// FROM table:key: one record, looked up and routed by its id.
-		n.route = &route{field: "id", val: sel.FromID, hash: value.HashKey(sel.FromID)}
+		n.route = &route{field: "id", val: *sel.FromID, hash: value.HashKey(*sel.FromID)}
 	case n.corr == nil:
 		n.route = findRoute(sel.Where, v.params)
 	}

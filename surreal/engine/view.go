@@ -284,6 +284,9 @@ func (v *view) dropRef(key string, ml *memberList, parent, rel string) {
 // previous evaluation read).
 func (v *view) setRowDeps(rs *rowState, keys []string) {
 	var old []string
+	if !rs.hasDeps && len(keys) == 0 {
+		return // the common case: no dependencies before or now
+	}
 	if rs.hasDeps {
 		old = v.rowDeps[rs]
 		if slices.Equal(old, keys) {

@@ -12,7 +12,7 @@ import (
 // sel names one, and satisfying its WHERE clause (true when there is none). A WHERE that
 // SurrealDB would reject with an error for this row does not match.
 func Matches(sel *surql.Select, env *Env) bool {
-	if sel.FromID.Kind() == value.KindRecord && !value.Equal(env.Row.Get("id"), sel.FromID) {
+	if sel.FromID != nil && !value.Equal(env.Row.Get("id"), *sel.FromID) {
 		return false
 	}
 	if sel.Where == nil {

@@ -32,13 +32,13 @@ func (e *Error) Error() string { return fmt.Sprintf("%s at %s", e.Msg, e.Pos) }
 type Select struct {
 	Pos    Pos
 	Star   bool    // `SELECT *` (possibly with more fields: `SELECT *, (...) AS x`)
-	StarAt int     // where `*` stands among Fields: before Fields[StarAt]
 	Value  bool    // `SELECT VALUE expr`: Fields holds expr alone (no alias)
+	StarAt int32   // where `*` stands among Fields: before Fields[StarAt]
 	Fields []Field // projected fields besides `*`, in source order
 	From   string  // the single FROM table (the table of FromID when that is set)
-	// FromID is the record of `FROM table:key` (NONE for a table): the statement reads that one
+	// FromID is the record of `FROM table:key` (nil for a table): the statement reads that one
 	// record, if it exists.
-	FromID  value.Value
+	FromID  *value.Value
 	FromPos Pos
 	Where   Expr        // nil when absent
 	Order   []OrderTerm // empty when absent
@@ -90,13 +90,11 @@ type Expr interface {
 }
 
 // Literal is a constant: numbers, strings, booleans, NULL, NONE, record ids, datetimes,
-// durations, and arrays/objects whose elements are all constant.
+// durations, and arrays/objects whose elements are all constant (an object only when its keys
+// are written in order, so that it prints as written).
 type Literal struct {
 	Pos Pos
 	Val value.Value
-	// Src is the array or object as written (an *ArrayExpr or *ObjectExpr, keys in source
-	// order) when the literal was folded from one; nil otherwise. Printing uses it.
-	Src Expr
 }
 
 // Param is `$name` optionally followed by a field path: `$parent.author`, `$auth.id`, `$p.a.b`.
@@ -139,7 +137,7 @@ func (i *Idiom) String() string {
 }
 
 // Op is a binary or unary operator.
-type Op int
+type Op int32
 
 // Operators. OpEq covers `=` and `==`, OpNe covers `!=`; OpIs/OpIsNot are `IS`/`IS NOT` (same as
 // equality in SurrealDB); OpInside covers `IN` and `INSIDE`, OpNotInside `NOT IN` and `NOTINSIDE`.
@@ -193,16 +191,16 @@ func (o Op) String() string {
 type Binary struct {
 	Pos    Pos
 	Op     Op
+	Double bool // beside the int32 Op, so that a Binary stays 64 bytes
 	L, R   Expr
-	Double bool
 }
 
 // Unary is `op X` (OpNot or OpNeg). Call marks OpNot written as the function `NOT(X)`.
 type Unary struct {
 	Pos  Pos
 	Op   Op
+	Call bool // beside the int32 Op, so that a Unary stays 48 bytes
 	X    Expr
-	Call bool
 }
 
 // ArrayExpr is an array literal with at least one non-constant element (`[$a, 1]`).
@@ -211,7 +209,8 @@ type ArrayExpr struct {
 	Elems []Expr
 }
 
-// ObjectExpr is an object literal with at least one non-constant value (`{ a: $x }`).
+// ObjectExpr is an object literal with at least one non-constant value (`{ a: $x }`), or whose
+// keys are not written in order (`{ b: 1, a: 2 }`: a constant would print them sorted).
 type ObjectExpr struct {
 	Pos    Pos
 	Keys   []string

@@ -31,11 +31,44 @@ func ParseValue(src string) (value.Value, error) {
 	if p.tok.kind != tEOF {
 		return value.Value{}, errAt(p.tok.pos, "unexpected %s after the value", p.describe(p.tok))
 	}
-	if lit, ok := e.(*Literal); ok {
-		return lit.Val, nil
+	if v, ok := constValue(e); ok {
+		return v, nil
 	}
 	bad := firstNonConstant(e)
 	return value.Value{}, errAt(bad.ExprPos(), "expected a value but found %s", describeExpr(bad))
+}
+
+// constValue returns the value of e when it is a constant: a literal, or an array or object of
+// constants (an object literal whose keys are not in order is not folded by the parser).
+func constValue(e Expr) (value.Value, bool) {
+	switch x := e.(type) {
+	case *Literal:
+		return x.Val, true
+	case *ArrayExpr:
+		vals := make([]value.Value, len(x.Elems))
+		for i, el := range x.Elems {
+			v, ok := constValue(el)
+			if !ok {
+				return value.Value{}, false
+			}
+			vals[i] = v
+		}
+		return value.Array(vals), true
+	case *ObjectExpr:
+		fs := make([]value.Field, len(x.Keys))
+		for i, k := range x.Keys {
+			if i >= len(x.Values) {
+				return value.Value{}, false
+			}
+			v, ok := constValue(x.Values[i])
+			if !ok {
+				return value.Value{}, false
+			}
+			fs[i] = value.Field{Key: k, Val: v}
+		}
+		return value.ObjectOf(fs), true
+	}
+	return value.Value{}, false
 }
 
 // firstNonConstant returns the first node of e (in source order) that is not a constant.

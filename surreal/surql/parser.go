@@ -337,7 +337,7 @@ func (p *parser) fields(s *Select) *Error {
 			if s.Star {
 				return errAt(p.tok.pos, "\"*\" appears twice in the selected fields")
 			}
-			s.Star, s.StarAt = true, len(s.Fields)
+			s.Star, s.StarAt = true, int32(len(s.Fields))
 			if err := p.advance(); err != nil {
 				return err
 			}
@@ -402,7 +402,8 @@ func (p *parser) fromTarget(s *Select) *Error {
 			if err != nil {
 				return err
 			}
-			s.From, s.FromPos, s.FromID = name, t.pos, lit.(*Literal).Val
+			rid := lit.(*Literal).Val
+			s.From, s.FromPos, s.FromID = name, t.pos, &rid
 			return p.afterFrom(s, t)
 		}
 		s.From, s.FromPos = name, t.pos
@@ -411,7 +412,8 @@ func (p *parser) fromTarget(s *Select) *Error {
 		if err != nil {
 			return err
 		}
-		s.From, s.FromPos, s.FromID = lit.Val.Table(), t.pos, lit.Val
+		rid := lit.Val
+		s.From, s.FromPos, s.FromID = rid.Table(), t.pos, &rid
 		return p.afterFrom(s, t)
 	case t.kind == tParam:
 		return unsupportedAt(t.pos, "FROM a parameter (%s)", t.text)
@@ -1374,7 +1376,7 @@ func (p *parser) array() (Expr, *Error) {
 	}
 	var out Expr = &ArrayExpr{Pos: open.pos, Elems: elems}
 	if vals, ok := constants(elems); ok {
-		out = &Literal{Pos: open.pos, Val: value.Array(vals), Src: out}
+		out = &Literal{Pos: open.pos, Val: value.Array(vals)}
 	}
 	return out, p.noPostfix(out)
 }
@@ -1427,14 +1429,26 @@ func (p *parser) object() (Expr, *Error) {
 		return nil, err
 	}
 	var out Expr = obj
-	if vals, ok := constants(obj.Values); ok {
+	if vals, ok := constants(obj.Values); ok && sortedKeys(obj.Keys) {
 		fs := make([]value.Field, len(vals))
 		for i, v := range vals {
 			fs[i] = value.Field{Key: obj.Keys[i], Val: v}
 		}
-		out = &Literal{Pos: open.pos, Val: value.ObjectOf(fs), Src: obj}
+		out = &Literal{Pos: open.pos, Val: value.ObjectOf(fs)}
 	}
 	return out, p.noPostfix(out)
+}
+
+// sortedKeys reports whether keys are unique and in bytewise order: an object literal folds into
+// a constant only then, since a constant prints its keys sorted and SurrealDB prints them as
+// written.
+func sortedKeys(keys []string) bool {
+	for i := 1; i < len(keys); i++ {
+		if keys[i-1] >= keys[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // constants returns the values of exprs when all of them are literals.

@@ -39,7 +39,7 @@ func writeSelect(b *strings.Builder, s *Select) {
 		b.WriteString("*")
 	}
 	for i, f := range s.Fields {
-		if s.Star && i == s.StarAt {
+		if s.Star && i == int(s.StarAt) {
 			star()
 		}
 		if !first {
@@ -52,12 +52,12 @@ func writeSelect(b *strings.Builder, s *Select) {
 			b.WriteString(identString(f.Alias, true))
 		}
 	}
-	if s.Star && s.StarAt >= len(s.Fields) {
+	if s.Star && int(s.StarAt) >= len(s.Fields) {
 		star()
 	}
 	b.WriteString(" FROM ")
-	if s.FromID.Kind() == value.KindRecord {
-		b.WriteString(recordString(s.FromID))
+	if s.FromID != nil {
+		b.WriteString(recordString(*s.FromID))
 	} else {
 		b.WriteString(identString(s.From, true))
 	}
@@ -97,10 +97,6 @@ func writeExpr(b *strings.Builder, e Expr) {
 	case nil:
 		b.WriteString("NONE")
 	case *Literal:
-		if x.Src != nil {
-			writeExpr(b, x.Src)
-			return
-		}
 		b.WriteString(literalString(x.Val))
 	case *Param:
 		b.WriteString("$" + x.Name)

@@ -71,7 +71,7 @@ func sSelect(b *strings.Builder, s *Select) {
 			first = false
 		}
 		for i, f := range s.Fields {
-			if s.Star && i == s.StarAt {
+			if s.Star && i == int(s.StarAt) {
 				sep()
 				b.WriteString("*")
 			}
@@ -82,14 +82,14 @@ func sSelect(b *strings.Builder, s *Select) {
 				b.WriteString(sName(f.Alias, true))
 			}
 		}
-		if s.Star && s.StarAt >= len(s.Fields) {
+		if s.Star && int(s.StarAt) >= len(s.Fields) {
 			sep()
 			b.WriteString("*")
 		}
 	}
 	b.WriteString(" FROM ")
-	if s.FromID.Kind() == value.KindRecord {
-		b.WriteString(sRecord(s.FromID))
+	if s.FromID != nil {
+		b.WriteString(sRecord(*s.FromID))
 	} else {
 		b.WriteString(sName(s.From, true))
 	}
@@ -129,10 +129,6 @@ func sExpr(b *strings.Builder, e Expr) {
 	case nil:
 		b.WriteString("NONE")
 	case *Literal:
-		if x.Src != nil {
-			sExpr(b, x.Src)
-			return
-		}
 		b.WriteString(sLiteral(x.Val))
 	case *Param:
 		b.WriteString("$" + sName(x.Name, false))
@@ -238,7 +234,7 @@ func sBP(e Expr) int {
 // sNeedsParens: a record id literal is parenthesized as an operand (a subquery prints its own).
 func sNeedsParens(e Expr) bool {
 	l, ok := e.(*Literal)
-	return ok && l.Src == nil && l.Val.Kind() == value.KindRecord
+	return ok && l.Val.Kind() == value.KindRecord
 }
 
 // leftMinus reports whether e prints starting with a minus sign.
