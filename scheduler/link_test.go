@@ -473,8 +473,9 @@ func TestNoHeartbeatBeforeRegistration(t *testing.T) {
 		t.Fatalf("last registration attempt %+v", accepted)
 	}
 	for _, hb := range f.hits("/ssp/heartbeat") {
-		if hb.at.Before(accepted.at) || hb.status != http.StatusOK {
-			t.Errorf("heartbeat %+v before the registration was accepted at %s", hb, accepted.at)
+		// status 0: still in flight through the front when this reads the log.
+		if hb.at.Before(accepted.at) || hb.status != http.StatusOK && hb.status != 0 {
+			t.Errorf("heartbeat at %s (status %d) before the registration was accepted at %s", hb.at, hb.status, accepted.at)
 		}
 	}
 }
