@@ -26,44 +26,62 @@ func (s *Select) String() string {
 }
 
 func writeSelect(b *strings.Builder, s *Select) {
+	writeSelectAs(b, s, selectStyle{expr: writeExpr, name: identString, record: recordString})
+}
+
+// selectStyle is how a statement's parts print: the SSP's own spelling (String) or SurrealDB's
+// (SurrealText). The statement's shape is the same in both.
+type selectStyle struct {
+	expr   func(*strings.Builder, Expr)
+	name   func(name string, table bool) string
+	record func(value.Value) string
+	// valueAlone prints `VALUE expr` only for a single field, as SurrealDB does; otherwise
+	// `VALUE` prefixes the field list.
+	valueAlone bool
+}
+
+func writeSelectAs(b *strings.Builder, s *Select, st selectStyle) {
 	b.WriteString("SELECT ")
-	if s.Value {
+	if st.valueAlone && s.Value && len(s.Fields) == 1 {
 		b.WriteString("VALUE ")
-	}
-	first := true
-	star := func() {
-		if !first {
-			b.WriteString(", ")
+		st.expr(b, s.Fields[0].Expr)
+	} else {
+		if s.Value && !st.valueAlone {
+			b.WriteString("VALUE ")
 		}
-		first = false
-		b.WriteString("*")
-	}
-	for i, f := range s.Fields {
-		if s.Star && i == int(s.StarAt) {
-			star()
+		first := true
+		sep := func() {
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
 		}
-		if !first {
-			b.WriteString(", ")
+		for i, f := range s.Fields {
+			if s.Star && i == int(s.StarAt) {
+				sep()
+				b.WriteString("*")
+			}
+			sep()
+			st.expr(b, f.Expr)
+			if f.Alias != "" {
+				b.WriteString(" AS ")
+				b.WriteString(st.name(f.Alias, true))
+			}
 		}
-		first = false
-		writeExpr(b, f.Expr)
-		if f.Alias != "" {
-			b.WriteString(" AS ")
-			b.WriteString(identString(f.Alias, true))
+		if s.Star && int(s.StarAt) >= len(s.Fields) {
+			sep()
+			b.WriteString("*")
 		}
-	}
-	if s.Star && int(s.StarAt) >= len(s.Fields) {
-		star()
 	}
 	b.WriteString(" FROM ")
 	if s.FromID != nil {
-		b.WriteString(recordString(*s.FromID))
+		b.WriteString(st.record(*s.FromID))
 	} else {
-		b.WriteString(identString(s.From, true))
+		b.WriteString(st.name(s.From, true))
 	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
-		writeExpr(b, s.Where)
+		st.expr(b, s.Where)
 	}
 	for i, t := range s.Order {
 		if i == 0 {
@@ -71,7 +89,7 @@ func writeSelect(b *strings.Builder, s *Select) {
 		} else {
 			b.WriteString(", ")
 		}
-		writeExpr(b, t.Path)
+		st.expr(b, t.Path)
 		if t.Collate {
 			b.WriteString(" COLLATE")
 		}
@@ -84,11 +102,11 @@ func writeSelect(b *strings.Builder, s *Select) {
 	}
 	if s.Limit != nil {
 		b.WriteString(" LIMIT ")
-		writeExpr(b, s.Limit)
+		st.expr(b, s.Limit)
 	}
 	if s.Start != nil {
 		b.WriteString(" START ")
-		writeExpr(b, s.Start)
+		st.expr(b, s.Start)
 	}
 }
 

@@ -58,70 +58,7 @@ func (s *Select) SurrealText() string {
 }
 
 func sSelect(b *strings.Builder, s *Select) {
-	b.WriteString("SELECT ")
-	if s.Value && len(s.Fields) == 1 {
-		b.WriteString("VALUE ")
-		sExpr(b, s.Fields[0].Expr)
-	} else {
-		first := true
-		sep := func() {
-			if !first {
-				b.WriteString(", ")
-			}
-			first = false
-		}
-		for i, f := range s.Fields {
-			if s.Star && i == int(s.StarAt) {
-				sep()
-				b.WriteString("*")
-			}
-			sep()
-			sExpr(b, f.Expr)
-			if f.Alias != "" {
-				b.WriteString(" AS ")
-				b.WriteString(sName(f.Alias, true))
-			}
-		}
-		if s.Star && int(s.StarAt) >= len(s.Fields) {
-			sep()
-			b.WriteString("*")
-		}
-	}
-	b.WriteString(" FROM ")
-	if s.FromID != nil {
-		b.WriteString(sRecord(*s.FromID))
-	} else {
-		b.WriteString(sName(s.From, true))
-	}
-	if s.Where != nil {
-		b.WriteString(" WHERE ")
-		sExpr(b, s.Where)
-	}
-	for i, t := range s.Order {
-		if i == 0 {
-			b.WriteString(" ORDER BY ")
-		} else {
-			b.WriteString(", ")
-		}
-		sExpr(b, t.Path)
-		if t.Collate {
-			b.WriteString(" COLLATE")
-		}
-		if t.Numeric {
-			b.WriteString(" NUMERIC")
-		}
-		if t.Desc {
-			b.WriteString(" DESC")
-		}
-	}
-	if s.Limit != nil {
-		b.WriteString(" LIMIT ")
-		sExpr(b, s.Limit)
-	}
-	if s.Start != nil {
-		b.WriteString(" START ")
-		sExpr(b, s.Start)
-	}
+	writeSelectAs(b, s, selectStyle{expr: sExpr, name: sName, record: sRecord, valueAlone: true})
 }
 
 func sExpr(b *strings.Builder, e Expr) {
