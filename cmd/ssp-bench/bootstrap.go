@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	nethttp "net/http"
@@ -65,12 +63,7 @@ type bootFlags struct {
 
 func parseBootFlags(args []string, stderr io.Writer) (bootFlags, error) {
 	f := bootFlags{rows: []int{10_000, 100_000}}
-	fs := flag.NewFlagSet("ssp-bench bootstrap", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, bootUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("ssp-bench bootstrap", bootUsage, stderr)
 	fs.Func("rows", "comma-separated initial row counts, k suffix allowed, one run each (default 10k,100k)", intList(&f.rows))
 	fs.IntVar(&f.views, "views", 100, "views of the workload registered through the scheduler before the re-bootstraps")
 	fs.IntVar(&f.rebootstraps, "rebootstraps", 3, "re-bootstraps forced by a heartbeat 409, one after another")
@@ -78,11 +71,8 @@ func parseBootFlags(args []string, stderr io.Writer) (bootFlags, error) {
 	fs.Int64Var(&f.seed, "seed", 1, "workload seed")
 	fs.StringVar(&f.sspBin, "ssp-bin", "", "the ssp binary to run as `ssp serve` (default: go build ./cmd/ssp into a temporary directory)")
 	fs.BoolVar(&f.verbose, "v", false, "copy the SSP's, the scheduler's and the database's logs to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	bad := func(format string, a ...any) (bootFlags, error) {
 		fmt.Fprintf(stderr, "ssp-bench bootstrap: "+format+"\n", a...)

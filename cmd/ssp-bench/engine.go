@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -45,21 +43,13 @@ Flags:
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := benchFlags{views: []int{10, 100, 1000}, rows: []int{1000, 10000, 100000}}
-	fs := flag.NewFlagSet("ssp-bench engine", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, benchUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("ssp-bench engine", benchUsage, stderr)
 	fs.Func("views", "comma-separated view counts (default 10,100,1000)", intList(&f.views))
 	fs.Func("rows", "comma-separated initial row counts, k/m suffixes allowed (default 1k,10k,100k)", intList(&f.rows))
 	fs.IntVar(&f.changes, "changes", 10000, "changes applied per cell")
 	fs.Int64Var(&f.seed, "seed", 1, "workload seed")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ssp-bench engine: unexpected argument %q\n", fs.Arg(0))

@@ -133,12 +133,7 @@ type loadFlags struct {
 // parseLoadFlags parses and checks the command line of `ssp load`.
 func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	f := loadFlags{views: []int{100, 1000}}
-	fs := flag.NewFlagSet("ssp-bench load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("ssp-bench load", loadUsage, stderr)
 	fs.Func("views", "comma-separated view counts, one table row each (default 100,1000)", intList(&f.views))
 	fs.IntVar(&f.rows, "rows", 10000, "initial rows of the workload, ingested before the views are registered")
 	fs.IntVar(&f.clients, "clients", 16, "concurrent HTTP clients (keep-alive connections)")
@@ -162,11 +157,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.StringVar(&f.compare, "compare", "", "another ssp binary: run every cell with this one (-ssp-bin or ./cmd/ssp) and with it, alternately for -rounds rounds in one sitting, and print the medians and their ratio")
 	fs.IntVar(&f.rounds, "rounds", 3, "rounds of -compare (each runs both binaries once)")
 	fs.IntVar(&f.ssps, "ssps", 0, "scheduler mode: the test scheduler and this many `ssp serve` subprocesses behind it, /ingest driven at the scheduler (0: one SSP, standalone)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	windowSet := false
 	fs.Visit(func(fl *flag.Flag) { windowSet = windowSet || fl.Name == "window" })

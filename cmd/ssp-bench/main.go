@@ -84,6 +84,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // buildSSP builds ./cmd/ssp of this module into a temporary directory (removed with env) and
 // returns the binary's path.
+// newFlags returns the flag set of a subcommand: its errors and -h go to stderr, usage first.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args into fs: flag.ErrHelp for -h, errUsage for anything else the flag
+// package refused (it printed why).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
 func buildSSP(ctx context.Context, env *loadEnv) (string, error) {
 	dir, err := os.MkdirTemp("", "ssp-bench-")
 	if err != nil {
