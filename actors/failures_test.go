@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,8 +143,8 @@ func TestTTLTableRemovalStays(t *testing.T) {
 }
 
 // A user deleted and created again at once keeps the table of the new sign-up: the table
-// definition the sign-up waits for runs after the removal still queued in the writer (which
-// waits behind a write that waits for its row's version).
+// definition the sign-up sends runs after the removal still queued in the writer (which waits
+// behind a write that waits for its row's version).
 func TestSignUpAfterDeleteKeepsTheTable(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.exec("DEFINE TABLE _00_version SCHEMALESS; CREATE _00_version SET record_id = thread:1, version = 1", nil)
@@ -164,9 +165,11 @@ func TestSignUpAfterDeleteKeepsTheTable(t *testing.T) {
 	if err := <-signedUp; err != nil {
 		t.Fatal(err)
 	}
-	if !h.tableExists("_00_list_ref_user_alice") {
-		t.Fatal("no table right after the sign-up")
-	}
+	// The sign-up does not wait for the definition (no database round trip inside /ingest);
+	// the writer makes it after the removal.
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return h.tableExists("_00_list_ref_user_alice"), "no table after the sign-up"
+	})
 	h.quiesce()
 	if !h.tableExists("_00_list_ref_user_alice") {
 		t.Error("the table of the new sign-up was removed after the sign-up was answered")
@@ -410,4 +413,49 @@ func TestShutdownDuringFirstBootstrap(t *testing.T) {
 	if err := h.s.Shutdown(ctx); err != nil {
 		t.Errorf("shutdown during the first bootstrap: %v", err)
 	}
+}
+
+// A user CREATE is answered without a database round trip (issue 10: it used to wait for
+// DEFINE TABLE), and the guarantee stays: the user's list_ref table exists before anything of
+// the user's can be read — a registration of the user's view is answered only once the table
+// is defined, and the view's edges follow the definition.
+func TestUserCreateDoesNotWaitForItsTable(t *testing.T) {
+	release := make(chan struct{})
+	var held atomic.Bool
+	h := newHarness(t, harnessOpts{beforeStart: func(h *harness) {
+		h.deps.DB = tapDB{Database: h.deps.DB, onQuery: func(q string) {
+			if strings.Contains(q, "DEFINE TABLE OVERWRITE _00_list_ref_user_alice ") {
+				held.Store(true)
+				<-release // the database is slow to define the table
+			}
+		}}
+	}})
+	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
+	signedUp := make(chan error, 1)
+	go func() {
+		signedUp <- h.s.Ingest(h.ctx, h.change("user", "CREATE", "user:alice", map[string]any{"name": "A"}), "")
+	}()
+	select {
+	case err := <-signedUp:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the user CREATE waited for its table's definition")
+	}
+	waitFor(t, 10*time.Second, func() (bool, string) { return held.Load(), "the table's definition was not started" })
+	registered := make(chan error, 1)
+	go func() {
+		_, err := h.s.Register(h.ctx, h.req("open_alice", openThreads, "user:alice"))
+		registered <- err
+	}()
+	close(release)
+	if err := <-registered; err != nil {
+		t.Fatal(err)
+	}
+	if !h.tableExists("_00_list_ref_user_alice") {
+		t.Fatal("the view of alice was registered before her table was defined")
+	}
+	h.waitEdgesAsDB([]testView{{"open_alice", openThreads, "user:alice"}})
 }

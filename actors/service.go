@@ -331,10 +331,12 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 		ownTable, _, isUser = s.env.userTableOf(value.RecordString(c.ID))
 	}
 	if st := s.Status(); isUser && c.Op == engine.OpCreate && (st == StatusReady || st == StatusBootstrapping && s.env.link == nil) {
-		// Before the step, so the client can LIVE SELECT its table right after sign-up.
-		if _, err := request[*done](ctx, s.sys.Root, s.pids.writers, &ensureTableReq{table: ownTable}); err != nil {
-			s.env.log.WithField("table", ownTable).WithError(err).Warn("define per-user list_ref table failed")
-		}
+		// Sent before the step, not awaited (no database round trip inside /ingest): the
+		// table's writer defines it ahead of any write of it, and a view registration of the
+		// user waits for it, so nothing of the user's can be read before the table exists.
+		// Sent here too, not only by the step, so that it is defined at once while the
+		// bootstrap holds steps back.
+		s.sys.Root.Send(s.pids.writers, &ensureTableReq{table: ownTable})
 	}
 	// The answer is awaited whatever ctx does: the change may be applied already.
 	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(stepGrace))

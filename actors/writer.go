@@ -157,7 +157,12 @@ func (a *writerActor) Receive(ctx actor.Context) {
 			a.scheduleFlush(ctx)
 			return
 		}
-		reply(ctx, &done{}, a.ensureTable(context.Background()))
+		err := a.ensureTable(context.Background())
+		if err != nil && ctx.Sender() == nil {
+			// Nobody waits for it: the next flush defines the table again.
+			a.env.log.WithField("table", st.table).WithError(err).Warn("define list_ref table failed")
+		}
+		reply(ctx, &done{}, err)
 	case *dropUserTableReq:
 		st.received++
 		a.admit(entry{barrier: &barrier{drop: m.uid}})

@@ -16,7 +16,7 @@ import (
 // their requester, whom the writer answers.
 type (
 	// ensureTableReq defines a list_ref table (once per writer); answered with done or the
-	// error.
+	// error when sent as a request (a user CREATE sends it without waiting).
 	ensureTableReq struct{ table string }
 	// dropUserTableReq removes a user's table once everything queued before it is written.
 	dropUserTableReq struct{ uid string }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,18 +84,22 @@ func TestDedicatedRecordAccess(t *testing.T) {
 	a := signUp(t, ctx, name, "alice")
 	b := signUp(t, ctx, name, "bob")
 	// Signing up created the user rows; their events made the SSP define each user's table
-	// before the sign-up committed.
-	tables, err := listRefTables(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// (without waiting for it inside /ingest: the writer defines it at once, and a
+	// registration of the user's views waits for it).
+	deadline := time.Now().Add(30 * time.Second)
 	for _, u := range []recordUser{a, b} {
-		found := false
-		for _, tb := range tables {
-			found = found || tb == u.table
-		}
-		if !found {
-			t.Fatalf("after sign-up, %s is missing (tables %v)", u.table, tables)
+		for {
+			tables, err := listRefTables(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(tables, u.table) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after sign-up, %s is missing (tables %v)", u.table, tables)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
