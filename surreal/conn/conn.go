@@ -117,6 +117,7 @@ type Conn struct {
 // uses it any more: the SDK panics when a closed connection is used.
 type link struct {
 	db    *surrealdb.DB
+	ws    *wsConn // db's transport when it is a WebSocket (queries skip the SDK's encoder)
 	users int
 	dead  bool
 	// ctx ends when the link is retired, so that calls still waiting on it give up at once
@@ -185,16 +186,16 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-func (c *Conn) dial(ctx context.Context, deadline time.Time) (*surrealdb.DB, error) {
+func (c *Conn) dial(ctx context.Context, deadline time.Time) (*surrealdb.DB, *wsConn, error) {
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	db, err := open(dctx, c.cfg.URL, c.cfg.Log)
+	db, ws, err := open(dctx, c.cfg.URL, c.cfg.Log)
 	if err != nil {
-		return nil, fmt.Errorf("dial surrealdb %s: %w", c.cfg.URL, err)
+		return nil, nil, fmt.Errorf("dial surrealdb %s: %w", c.cfg.URL, err)
 	}
-	fail := func(step string, err error) (*surrealdb.DB, error) {
+	fail := func(step string, err error) (*surrealdb.DB, *wsConn, error) {
 		closeAsync(db)
-		return nil, fmt.Errorf("dial surrealdb %s: %s: %w", c.cfg.URL, step, err)
+		return nil, nil, fmt.Errorf("dial surrealdb %s: %s: %w", c.cfg.URL, step, err)
 	}
 	if c.cfg.User != "" || c.cfg.Pass != "" {
 		if _, err := db.SignIn(dctx, surrealdb.Auth{Username: c.cfg.User, Password: c.cfg.Pass}); err != nil {
@@ -206,7 +207,7 @@ func (c *Conn) dial(ctx context.Context, deadline time.Time) (*surrealdb.DB, err
 			return fail(fmt.Sprintf("use %s/%s", c.cfg.NS, c.cfg.DB), err)
 		}
 	}
-	return db, nil
+	return db, ws, nil
 }
 
 // acquire returns the live SDK connection, dialing one (until deadline) if there is none, and
@@ -242,7 +243,7 @@ func (c *Conn) acquire(ctx context.Context, deadline time.Time) (*link, error) {
 		done := make(chan struct{})
 		c.dialing = done
 		c.mu.Unlock()
-		db, err := c.dial(ctx, deadline)
+		db, ws, err := c.dial(ctx, deadline)
 		c.mu.Lock()
 		c.dialing = nil
 		close(done)
@@ -253,7 +254,7 @@ func (c *Conn) acquire(ctx context.Context, deadline time.Time) (*link, error) {
 			err = ErrClosed
 		default:
 			lctx, cancel := context.WithCancel(context.Background())
-			c.cur = &link{db: db, users: 1, ctx: lctx, cancel: cancel}
+			c.cur = &link{db: db, ws: ws, users: 1, ctx: lctx, cancel: cancel}
 		}
 		l := c.cur
 		c.mu.Unlock()
@@ -287,26 +288,29 @@ func (c *Conn) markBroken(l *link) {
 
 // open connects the SDK. WebSocket URLs use wsConn as transport (see there why not the
 // SDK's own WebSocket engines).
-func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (*surrealdb.DB, error) {
+// open connects to rawURL; ws is the WebSocket transport under db (nil over HTTP).
+func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (db *surrealdb.DB, ws *wsConn, err error) {
 	u, err := url.ParseRequestURI(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL %q: %w", rawURL, err)
+		return nil, nil, fmt.Errorf("invalid URL %q: %w", rawURL, err)
 	}
 	conf := connection.NewConfig(u)
 	conf.Logger = sdkLogger{log}
 	if err := conf.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid connection config for %q: %w", rawURL, err)
+		return nil, nil, fmt.Errorf("invalid connection config for %q: %w", rawURL, err)
 	}
 	var con connection.Connection
 	switch u.Scheme {
 	case "ws", "wss":
-		con = newWSConn(conf)
+		ws = newWSConn(conf)
+		con = ws
 	case "http", "https":
 		con = sdkhttp.New(conf)
 	default:
-		return nil, fmt.Errorf("invalid URL %q: scheme must be ws, wss, http or https", rawURL)
+		return nil, nil, fmt.Errorf("invalid URL %q: scheme must be ws, wss, http or https", rawURL)
 	}
-	return surrealdb.FromConnection(ctx, con)
+	db, err = surrealdb.FromConnection(ctx, con)
+	return db, ws, err
 }
 
 // sdkLogger routes the SDK's own log lines to logrus at debug level (failures reach the
@@ -372,11 +376,10 @@ func (c *Conn) QueryOnce(ctx context.Context, surql string, vars map[string]any)
 }
 
 func (c *Conn) query(ctx context.Context, surql string, vars map[string]any, attempts int) ([]Result, error) {
-	bound := bindVars(vars)
 	var rs []Result
 	err := c.retry(ctx, attempts, "query "+abbreviate(surql), func(deadline time.Time) error {
 		var err error
-		if rs, err = c.attempt(ctx, deadline, surql, bound); err != nil {
+		if rs, err = c.attempt(ctx, deadline, surql, vars); err != nil {
 			rs = nil
 			return err
 		}
@@ -461,10 +464,20 @@ func (c *Conn) attempt(ctx context.Context, deadline time.Time, surql string, va
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	defer context.AfterFunc(l.ctx, cancel)()
-	res, err := sdkQuery(actx, l.db, surql, vars)
+	var res []surrealdb.QueryResult[cbor.RawMessage]
+	sent := false
+	if l.ws != nil {
+		res, sent, err = l.ws.query(actx, surql, vars)
+	}
+	if !sent {
+		var p *[]surrealdb.QueryResult[cbor.RawMessage]
+		if p, err = sdkQuery(actx, l.db, surql, bindVars(vars)); p != nil {
+			res = *p
+		}
+	}
 	if res != nil {
 		// Statements ran; err (if any) only joins their errors, which Results carry.
-		return decodeResults(*res)
+		return decodeResults(res)
 	}
 	var rpcErr *surrealdb.RPCError
 	switch {

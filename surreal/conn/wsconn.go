@@ -12,6 +12,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/gorilla/websocket"
+	surrealdb "github.com/surrealdb/surrealdb.go"
 	"github.com/surrealdb/surrealdb.go/pkg/connection"
 	"github.com/surrealdb/surrealdb.go/pkg/connection/gws"
 	"github.com/surrealdb/surrealdb.go/pkg/connection/rpc"
@@ -145,6 +146,53 @@ func (c *wsConn) Call(ctx context.Context, req *connection.RPCRequest) (*connect
 	if err != nil {
 		return nil, fmt.Errorf("encode %s request: %w", req.Method, err)
 	}
+	return c.roundTrip(ctx, id, data)
+}
+
+// query runs a `query` RPC with the request encoded by appendQueryRequest and returns the
+// statements' results; ok is false (nothing sent) when vars hold a value that encoder does
+// not know, for the caller to use the SDK.
+func (c *wsConn) query(ctx context.Context, surql string, vars map[string]any) (res []surrealdb.QueryResult[cbor.RawMessage], ok bool, err error) {
+	id := strconv.FormatUint(c.seq.Add(1), 10)
+	data, ok := appendQueryRequest(make([]byte, 0, 256+len(surql)), id, surql, vars)
+	if !ok {
+		return nil, false, nil
+	}
+	r, err := c.roundTrip(ctx, id, data)
+	if err != nil {
+		return nil, true, err
+	}
+	if r.Result == nil {
+		return nil, true, nil
+	}
+	var raw []struct {
+		Status string          `json:"status"`
+		Time   string          `json:"time"`
+		Result cbor.RawMessage `json:"result"`
+	}
+	if err := c.conf.Unmarshaler.Unmarshal(*r.Result, &raw); err != nil {
+		return nil, true, fmt.Errorf("decode query response: %w", err)
+	}
+	res = make([]surrealdb.QueryResult[cbor.RawMessage], len(raw))
+	for i, x := range raw {
+		res[i] = surrealdb.QueryResult[cbor.RawMessage]{Status: x.Status, Time: x.Time, Result: x.Result}
+		if x.Status == "ERR" {
+			var msg string
+			if x.Result != nil {
+				if err := c.conf.Unmarshaler.Unmarshal(x.Result, &msg); err != nil {
+					return nil, true, fmt.Errorf("decode error message of statement %d: %w", i, err)
+				}
+			}
+			res[i].Result, res[i].Error = nil, &surrealdb.QueryError{Message: msg}
+		}
+	}
+	return res, true, nil
+}
+
+// roundTrip sends an encoded request with the given id and waits for its response, the end of
+// the connection or ctx.
+func (c *wsConn) roundTrip(ctx context.Context, id string, data []byte) (*connection.RPCResponse[cbor.RawMessage], error) {
+	var err error
 	ch := make(chan *connection.RPCResponse[cbor.RawMessage], 1)
 	c.mu.Lock()
 	if c.err != nil {
