@@ -16,6 +16,8 @@ type metrics struct {
 	edgeLatency    prometheus.Histogram   // ssp_edge_write_duration_seconds
 	edgeLag        prometheus.Histogram   // ssp_edge_lag_seconds
 	edgeFailures   prometheus.Counter     // ssp_edge_write_failures_total
+	edgeRows       prometheus.Counter     // ssp_edge_rows_written_total
+	edgeUnchanged  prometheus.Counter     // ssp_edge_writes_unchanged_total
 	restarts       *prometheus.CounterVec // ssp_actor_restarts_total{kind}
 	bootstrap      prometheus.Gauge       // ssp_bootstrap_duration_seconds
 	ttlExpirations prometheus.Counter     // ssp_ttl_expirations_total
@@ -84,6 +86,12 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		}),
 		edgeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
+		}),
+		edgeRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_edge_rows_written_total", Help: "Edge rows written to the list_ref tables (committed UPSERT and DELETE statements; a whole-view removal counts one).",
+		}),
+		edgeUnchanged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ssp_edge_writes_unchanged_total", Help: "Edge writes not made because the row was back to what the database holds when its flush came (added and removed again, re-emitted at its version).",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ssp_actor_restarts_total", Help: "Actor restarts by their supervisor, by actor kind (view, writer, coordinator, queries, ttl, metrics, versions, job, job_table).",
@@ -157,7 +165,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 		Name: "ssp_ingests_in_flight", Help: "Ingests admitted (SPKY_INGEST_QUEUE bounds them) and not yet answered.",
 	}, inFlight)
 	m.all = []prometheus.Collector{m.ingests, m.ingestLatency, m.views, m.members, m.edgeWrites, m.edgeLatency, m.edgeLag,
-		m.edgeFailures, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved, m.dbUp, m.dbOutages,
+		m.edgeFailures, m.edgeRows, m.edgeUnchanged, m.restarts, m.bootstrap, m.ttlExpirations, m.rvTimeouts, m.rebootstraps, m.bootstrapRows, m.bootBuffered, m.viewsMoved, m.dbUp, m.dbOutages,
 		m.mailbox, m.writerBacklog, m.inFlight,
 		m.jobs, m.jobRuns, m.jobAttempts, m.jobRetries, m.jobDuration, m.jobQueue, m.jobRunning, m.jobOffers, m.jobQueries}
 	return m

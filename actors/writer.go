@@ -97,7 +97,8 @@ type writerState struct {
 	handed   int      // deltas handed over (or discarded) and not yet reported to the supervisor
 	pending  int      // the membership.Writer's pending edge writes as last reported
 	backoff  time.Duration
-	dropped  bool // the table was removed and nothing was queued since
+	dropped  bool                   // the table was removed and nothing was queued since
+	counted  membership.WriterStats // the membership.Writer's counters last added to the metrics
 }
 
 func newWriterState(e *env, table string) *writerState {
@@ -194,7 +195,7 @@ func (a *writerActor) Receive(ctx actor.Context) {
 		ctx.Respond(&actorState{state: map[string]any{
 			"queued": a.queued(), "views_queued": len(st.order), "behind_barrier": len(st.behind),
 			"pending_writes": ws.Pending, "transactions": ws.Transactions, "statements": ws.Statements,
-			"failed_flushes": ws.FailedFlushes, "waits": len(st.asked), "table_defined": st.defined,
+			"failed_flushes": ws.FailedFlushes, "unchanged": ws.Unchanged, "waits": len(st.asked), "table_defined": st.defined,
 		}})
 	}
 }
@@ -373,6 +374,7 @@ func (a *writerActor) flushReady(ctx actor.Context) bool {
 		}
 	}
 	a.env.m.edgeLatency.Observe(time.Since(start).Seconds())
+	a.countRows()
 	a.fenced(ctx)
 
 	handed := 0
@@ -435,6 +437,20 @@ func (a *writerActor) ready(ctx actor.Context, waitID uint64) bool {
 		ctx.Request(a.pids.versions, &awaitVersion{waitID: waitID})
 	}
 	return false
+}
+
+// countRows adds the rows the membership.Writer wrote and the writes it found unchanged since
+// the last call to the metrics.
+func (a *writerActor) countRows() {
+	st := a.st
+	ws := st.mw.Stats()
+	if n := ws.Statements - st.counted.Statements; n > 0 {
+		a.env.m.edgeRows.Add(float64(n))
+	}
+	if n := ws.Unchanged - st.counted.Unchanged; n > 0 {
+		a.env.m.edgeUnchanged.Add(float64(n))
+	}
+	st.counted = ws
 }
 
 func (a *writerActor) countWrites(batch []membership.ViewDelta) {

@@ -55,8 +55,10 @@ the edge's notification from the ingest's 200 OK; the probe row is then deleted 
 ingest.
 
 Every cell also ends in a line "summary <commit> views=… ingest/s=… p99=… cpu/ing=… db-cpu/ing=…
-edges/ing=… lag95=…" to compare across commits (db-cpu/ing: the database's CPU per ingest;
-edges/ing: edge writes per ingest). -compare <other ssp binary> runs every cell with this binary
+edges/ing=… rows/ing=… lag95=…" to compare across commits (db-cpu/ing: the database's CPU per
+ingest; edges/ing: edge writes handed to the writers per ingest; rows/ing: edge rows the
+writers wrote per ingest, fewer when writes that change nothing are skipped, "-" for an SSP
+without ssp_edge_rows_written_total). -compare <other ssp binary> runs every cell with this binary
 and with the other, alternately for -rounds rounds in one sitting (the machine drifts: never
 compare runs of different sittings), and prints both medians and their ratio (this/other).
 
@@ -445,6 +447,7 @@ type cellStats struct {
 	span       time.Duration // window + drain (CPU and edge rates are over this)
 	lat        histCounts
 	edges      float64
+	rows       float64 // edge rows written (ssp_edge_rows_written_total), -1 when the SSP has no such metric
 	lagHist    histCounts
 	lagSamples int
 	lagLost    int
@@ -1371,6 +1374,10 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.drain = drained.Sub(end)
 	res.span = drained.Sub(r.start)
 	res.edges = m2.get("ssp_edge_writes_total") - m0.get("ssp_edge_writes_total")
+	res.rows = -1
+	if after, ok := m2.sum("ssp_edge_rows_written_total"); ok {
+		res.rows = after - m0.get("ssp_edge_rows_written_total")
+	}
 	if env.sched != nil {
 		fanoutAnswers(&res, env, m0, m2, v)
 	}

@@ -95,6 +95,9 @@ type WriterStats struct {
 	InvalidMembers int64
 	// FencedViews counts the times a view was found fenced (owned by another SSP).
 	FencedViews int64
+	// Unchanged counts edge writes skipped because the row was back to what the database
+	// holds (an edge added and removed within one flush, a member re-emitted at its version).
+	Unchanged int64
 	// Pending is the number of edge writes waiting for a flush now.
 	Pending int
 }
@@ -177,12 +180,84 @@ type edgeKey struct {
 }
 
 // queue holds the pending writes: whole-view removals, stale edge ids found by Reconcile, and
-// touched edges, each in the order they were queued.
+// touched edges, each in the order they were queued. before holds, for edges queued by a
+// member of a delta, what the edge row held when it was first touched (what the database
+// holds, since every earlier write of it succeeded): a flush skips an edge that is back to
+// it. Edges queued otherwise (a re-pointed child, a whole view set) are always written.
 type queue struct {
 	removals []string
 	stale    []staleEdge
 	edges    []edgeKey
 	queued   map[edgeKey]struct{}
+	before   map[edgeKey]edgeSnap
+}
+
+// edgeSnap is what one edge row holds, as far as a write could change it (its id fixes `in`
+// and `out`).
+type edgeSnap struct {
+	present          bool
+	version          int64
+	parent           slot // a subquery member's parent pointer
+	clientID, authID string
+}
+
+// snapOf returns what edge k's row holds by the mirror vs (nil: the view is gone), whose
+// clientId and auth_id are given.
+func snapOf(k edgeKey, vs *viewState, clientID, authID string) edgeSnap {
+	if vs == nil {
+		return edgeSnap{}
+	}
+	m, ok := vs.members[k.MemberKey]
+	if !ok {
+		return edgeSnap{}
+	}
+	s := edgeSnap{present: true, version: m.version, clientID: clientID, authID: authID}
+	if k.Parent != "" {
+		s.parent = vs.parentSlot(k.Parent)
+	}
+	return s
+}
+
+// remember records what edge (view, p) holds before a delta first changes it since the last
+// flush; clientID and authID are the view's before the delta.
+func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, clientID, authID string) {
+	k := edgeKey{view, p}
+	if _, ok := w.queue.queued[k]; ok {
+		return
+	}
+	if _, ok := w.queue.before[k]; ok {
+		return
+	}
+	w.queue.before[k] = snapOf(k, vs, clientID, authID)
+}
+
+// dropUnchanged takes out of the queue the edges whose row is back to what it held when first
+// touched: writing them would change nothing (an edge added and removed again, a member
+// re-emitted at the version it has).
+func (w *Writer) dropUnchanged() {
+	q := w.queue
+	if len(q.before) == 0 {
+		return
+	}
+	kept := q.edges[:0]
+	for _, k := range q.edges {
+		if b, ok := q.before[k]; ok {
+			vs := w.views[k.view]
+			var c, a string
+			if vs != nil {
+				c, a = vs.clientID, vs.authID
+			}
+			if snapOf(k, vs, c, a) == b {
+				delete(q.queued, k)
+				delete(q.before, k)
+				w.stats.Unchanged++
+				continue
+			}
+		}
+		kept = append(kept, k)
+	}
+	clear(q.edges[len(kept):])
+	q.edges = kept
 }
 
 // staleEdge is the id of a row that Reconcile found stale, and the view it belongs to ("" when
@@ -192,7 +267,9 @@ type staleEdge struct {
 	view string
 }
 
-func newQueue() *queue { return &queue{queued: map[edgeKey]struct{}{}} }
+func newQueue() *queue {
+	return &queue{queued: map[edgeKey]struct{}{}, before: map[edgeKey]edgeSnap{}}
+}
 
 func (q *queue) len() int { return len(q.removals) + len(q.stale) + len(q.edges) }
 
@@ -218,6 +295,7 @@ func (w *Writer) dropQueued(view string) {
 	for _, k := range q.edges {
 		if k.view == view {
 			delete(q.queued, k)
+			delete(q.before, k)
 			continue
 		}
 		kept = append(kept, k)
@@ -327,15 +405,18 @@ func (w *Writer) apply(d *ViewDelta) {
 		vs = newViewState()
 		w.views[d.ViewKey] = vs
 	}
+	client, auth := vs.clientID, vs.authID
 	vs.clientID, vs.authID = d.ClientID, d.AuthID
 	for _, m := range d.Delta.Removed {
 		p := m.ID()
+		w.remember(d.ViewKey, vs, p, client, auth)
 		w.touchAll(d.ViewKey, vs.remove(p))
 		w.touch(d.ViewKey, p)
 	}
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
 		for _, m := range list {
 			if mem, ok := w.member(d.ViewKey, m); ok {
+				w.remember(d.ViewKey, vs, m.ID(), client, auth)
 				w.set(d.ViewKey, vs, m.ID(), mem)
 			}
 		}
@@ -542,6 +623,7 @@ func (w *Writer) setView(view string, vm ViewMembership) {
 }
 
 func (w *Writer) flush(ctx context.Context) error {
+	w.dropUnchanged()
 	q := w.queue
 	if q.len() == 0 {
 		return nil
@@ -591,6 +673,9 @@ func (w *Writer) flush(ctx context.Context) error {
 			case it.edge != nil:
 				nq.edges = append(nq.edges, *it.edge)
 				nq.queued[*it.edge] = struct{}{}
+				if b, ok := q.before[*it.edge]; ok {
+					nq.before[*it.edge] = b
+				}
 			case it.removal != "":
 				nq.removals = append(nq.removals, it.removal)
 			default:

@@ -318,8 +318,9 @@ func TestFailedFlushKeepsItsWrites(t *testing.T) {
 			if calls, n := e.queries()-before, e.roundTrips(); calls != 2 || n != 2*trips {
 				t.Fatalf("two failed flushes: %d Querier calls and %d round trips, want 2 and %d", calls, n, 2*trips)
 			}
-			if st := e.w.Stats(); st.Pending != 3 {
-				t.Fatalf("pending %d after a second change of the same edges, want 3", st.Pending)
+			// a:2 never reached the database: its removal changes nothing and is not written.
+			if st := e.w.Stats(); st.Pending != 2 || st.Unchanged != 1 {
+				t.Fatalf("pending %d, unchanged %d after a second change of the same edges, want 2 and 1", st.Pending, st.Unchanged)
 			}
 			countFaults(e, e.w, conflict) // the database recovers
 			if err := e.w.Flush(e.ctx); err != nil {
@@ -332,8 +333,8 @@ func TestFailedFlushKeepsItsWrites(t *testing.T) {
 			if want := []string{"a:1@1", "a:3@5"}; !eq(gotTop, want) {
 				t.Fatalf("after recovery: %v, want %v", gotTop, want)
 			}
-			if st := e.w.Stats(); st.Pending != 0 || st.Statements != 3 || st.Transactions != 1 {
-				t.Fatalf("stats %+v, want the 3 kept writes in 1 transaction", st)
+			if st := e.w.Stats(); st.Pending != 0 || st.Statements != 2 || st.Transactions != 1 {
+				t.Fatalf("stats %+v, want the 2 kept writes in 1 transaction", st)
 			}
 			if err := e.w.Flush(e.ctx); err != nil || e.queries()-before != 3 {
 				t.Fatalf("Flush with nothing pending = %v after %d more calls, want no query", err, e.queries()-before-3)
@@ -683,5 +684,55 @@ func TestForget(t *testing.T) {
 	}
 	if got, _ := e.clientRead(tb, "w"); len(got) != 0 {
 		t.Fatalf("a forgotten pending write reached the database: %v", got)
+	}
+}
+
+// TestUnchangedEdgesAreNotWritten: within one flush, an edge whose row ends as the database
+// holds it is not written (issue 10: no more statements than members that changed), and every
+// edge that did change is.
+func TestUnchangedEdgesAreNotWritten(t *testing.T) {
+	upd := func(view string, ms ...engine.Member) ViewDelta {
+		return ViewDelta{ViewKey: view, ClientID: "client-1", AuthID: "user:alice", Delta: engine.Delta{Updated: ms}}
+	}
+	rem := func(view string, ms ...engine.Member) ViewDelta {
+		return ViewDelta{ViewKey: view, ClientID: "client-1", AuthID: "user:alice", Delta: engine.Delta{Removed: ms}}
+	}
+	for _, tt := range []struct {
+		name    string
+		batch   []ViewDelta // one flush, on top of a:1@1 and a:1's child c:1@1
+		written int64       // statements
+		top     []string
+		sub     []string
+	}{
+		{"added and removed", []ViewDelta{added("v", top("a:2", 1)), rem("v", top("a:2", 1))}, 0, []string{"a:1@1"}, []string{"c:1@1<a:1"}},
+		{"re-emitted at its version", []ViewDelta{upd("v", top("a:1", 1), sub("a:1", "cs", "c:1", 1))}, 0, []string{"a:1@1"}, []string{"c:1@1<a:1"}},
+		{"there and back", []ViewDelta{upd("v", top("a:1", 2)), upd("v", top("a:1", 1))}, 0, []string{"a:1@1"}, []string{"c:1@1<a:1"}},
+		{"removed and added again", []ViewDelta{rem("v", sub("a:1", "cs", "c:1", 1)), added("v", sub("a:1", "cs", "c:1", 1))}, 0, []string{"a:1@1"}, []string{"c:1@1<a:1"}},
+		{"a new version", []ViewDelta{upd("v", top("a:1", 2))}, 1, []string{"a:1@2"}, []string{"c:1@1<a:1"}},
+		{"added and changed", []ViewDelta{added("v", top("a:2", 1)), upd("v", top("a:2", 3))}, 1, []string{"a:1@1", "a:2@3"}, []string{"c:1@1<a:1"}},
+		{"removed", []ViewDelta{rem("v", sub("a:1", "cs", "c:1", 1))}, 1, []string{"a:1@1"}, nil},
+		{"a new client id", []ViewDelta{{ViewKey: "v", ClientID: "client-2", AuthID: "user:alice", Delta: engine.Delta{Updated: []engine.Member{top("a:1", 1)}}}},
+			1, []string{"a:1@1"}, []string{"c:1@1<a:1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, WriterOptions{})
+			if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{added("v", top("a:1", 1), sub("a:1", "cs", "c:1", 1))}); err != nil {
+				t.Fatal(err)
+			}
+			before := e.w.Stats().Statements
+			if err := e.w.ApplyDeltas(e.ctx, tt.batch); err != nil {
+				t.Fatal(err)
+			}
+			if n := e.w.Stats().Statements - before; n != tt.written {
+				t.Errorf("%d statements, want %d", n, tt.written)
+			}
+			gotTop, gotSub := e.clientRead(GlobalTable, "v")
+			if !eq(gotTop, tt.top) || !eq(gotSub, tt.sub) {
+				t.Errorf("edges %v %v, want %v %v", gotTop, gotSub, tt.top, tt.sub)
+			}
+			if st := e.w.Stats(); st.Pending != 0 {
+				t.Errorf("%d writes pending", st.Pending)
+			}
+		})
 	}
 }
