@@ -54,9 +54,9 @@ func TestDeletedUsersLeaveNoWriters(t *testing.T) {
 	}
 	for i := range 5 {
 		table := fmt.Sprintf("_00_list_ref_user_u%d", i)
-		if h.tableExists(table) {
-			t.Errorf("%s still exists after its user was deleted", table)
-		}
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			return !h.tableExists(table), table + " still exists after its user was deleted"
+		})
 		waitFor(t, 10*time.Second, func() (bool, string) {
 			list, err := request[*childList](h.ctx, h.s.sys.Root, h.s.pids.writers, &listChildrenReq{})
 			if err != nil {

@@ -249,9 +249,11 @@ func TestSingleMode(t *testing.T) {
 func TestUserTableLifecycle(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.ingest("user", "CREATE", "user:dave", map[string]any{"name": "Dave"})
-	if !h.tableExists("_00_list_ref_user_dave") {
-		t.Fatal("user CREATE did not define the per-user table before answering")
-	}
+	// Defined by the table's writer once the CREATE was answered (no round trip inside
+	// /ingest; TestUserCreateDoesNotWaitForItsTable).
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return h.tableExists("_00_list_ref_user_dave"), "user CREATE did not define the per-user table"
+	})
 	h.ingest("user", "DELETE", "user:dave", nil)
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		return !h.tableExists("_00_list_ref_user_dave"), "table still there"
