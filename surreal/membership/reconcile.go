@@ -90,7 +90,7 @@ func (w *Writer) Reconcile(ctx context.Context, views map[string]ViewMembership,
 		if !ours(k.view) {
 			return
 		}
-		want, present := w.edgeRow(k)
+		want, present := w.edgeRowWithID(k, value.None())
 		switch {
 		case !present:
 			stale = append(stale, staleEdge{id: id, view: k.view})

@@ -533,14 +533,16 @@ func (w *Writer) ClaimView(ctx context.Context, viewKey string, vm ViewMembershi
 	positions := vs.positions()
 	var b strings.Builder
 	keep := make([]value.Value, len(positions))
+	rows := make([]value.Value, len(positions))
 	vars := map[string]any{"tb": w.table, "own": w.opts.Owner, "q": QueryRecord(viewKey)}
 	b.WriteString("BEGIN TRANSACTION;\nUPSERT $q SET ssp_id = $own RETURN NONE;\n")
 	for i, p := range positions {
-		n := strconv.Itoa(i)
 		keep[i] = w.edgeID(viewKey, p)
-		row, _ := w.rowOf(vs, edgeKey{viewKey, p})
-		vars["v"+n], vars["c"+n] = keep[i], row
-		b.WriteString("UPSERT $v" + n + " CONTENT $c" + n + " RETURN NONE;\n")
+		rows[i], _ = w.rowOf(vs, edgeKey{viewKey, p}, keep[i])
+	}
+	if len(rows) > 0 {
+		vars["rows"] = value.Array(rows)
+		b.WriteString("INSERT INTO " + w.table + " $rows" + upsertTail)
 	}
 	// After the upserts, which create the table if need be.
 	b.WriteString("DELETE type::table($tb) WHERE in = $q AND id NOT IN $keep RETURN NONE;\nCOMMIT TRANSACTION;")
@@ -802,10 +804,18 @@ const ensureQueryTable = "DEFINE TABLE IF NOT EXISTS " + QueryTable + " SCHEMALE
 
 // buildTx renders items as one transaction; every id and value is a variable.
 //
-// Without an Owner it is one statement per item. With an Owner, one statement reads the
+// Statements: a whole-view removal or a stale row is one statement; the edge writes of a run
+// of items are two at most — one DELETE of the ids of edges that are gone and one INSERT … ON
+// DUPLICATE KEY UPDATE of the rows of edges that are there — which costs SurrealDB and this
+// process less than a statement per edge and still gives a LIVE subscriber one notification
+// per edge change (see BENCHMARKS.md, "Edge statement shapes"). Within a run the edges are
+// distinct (the queue holds each once), so their order does not matter; removals and stale
+// rows go first, as queued.
+//
+// Without an Owner the items are one run. With an Owner, one statement reads the
 // `_00_query` rows of the transaction's views — each once — and keeps those of fenced views;
-// then, in a block, the items of each view are grouped, in their order, behind a test of that
-// list (stale rows of no view go first, unguarded), and the block's value is the list:
+// then, in a block, the items of each view are one run behind a test of that list (stale rows
+// of no view go first, unguarded), and the block's value is the list:
 //
 //	LET $fenced = SELECT VALUE id FROM $qs WHERE type::is_string(ssp_id) AND ssp_id != $own;
 //	{
@@ -825,25 +835,23 @@ func (w *Writer) buildTx(items []item) (surql string, vars map[string]any, guard
 	}
 	b.WriteString("BEGIN TRANSACTION;\n")
 	if w.opts.Owner == "" || allNoView(items) {
-		for i, it := range items {
-			w.writeItem(&b, vars, i, it)
-		}
+		w.writeRun(&b, vars, "", items)
 		b.WriteString("COMMIT TRANSACTION;")
 		return b.String(), vars, nil
 	}
 	var order []string
-	byView := map[string][]int{}
-	var unguarded []int
-	for i, it := range items {
+	byView := map[string][]item{}
+	var unguarded []item
+	for _, it := range items {
 		v := it.view()
 		if v == "" {
-			unguarded = append(unguarded, i)
+			unguarded = append(unguarded, it)
 			continue
 		}
 		if _, ok := byView[v]; !ok {
 			order = append(order, v)
 		}
-		byView[v] = append(byView[v], i)
+		byView[v] = append(byView[v], it)
 	}
 	guarded = make(map[string]bool, len(order))
 	qs := make([]value.Value, len(order))
@@ -853,16 +861,12 @@ func (w *Writer) buildTx(items []item) (surql string, vars map[string]any, guard
 	}
 	vars["own"], vars["qs"] = w.opts.Owner, value.Array(qs)
 	b.WriteString("LET $fenced = SELECT VALUE id FROM $qs WHERE type::is_string(ssp_id) AND ssp_id != $own;\n{\n")
-	for _, i := range unguarded {
-		w.writeItem(&b, vars, i, items[i])
-	}
+	w.writeRun(&b, vars, "u", unguarded)
 	for j, v := range order {
 		n := strconv.Itoa(j)
 		vars["q"+n] = qs[j]
 		b.WriteString("IF $q" + n + " NOT IN $fenced {\n")
-		for _, i := range byView[v] {
-			w.writeItem(&b, vars, i, items[i])
-		}
+		w.writeRun(&b, vars, n, byView[v])
 		b.WriteString("};\n")
 	}
 	b.WriteString("$fenced\n};\nCOMMIT TRANSACTION;")
@@ -879,26 +883,44 @@ func allNoView(items []item) bool {
 	return true
 }
 
-// writeItem renders item i as one statement.
-func (w *Writer) writeItem(b *strings.Builder, vars map[string]any, i int, it item) {
-	n := strconv.Itoa(i)
-	switch {
-	case it.removal != "":
-		vars["v"+n] = QueryRecord(it.removal)
-		b.WriteString("DELETE type::table($tb) WHERE in = $v" + n + " RETURN NONE;\n")
-	case it.edge == nil:
-		vars["v"+n] = it.stale.id
-		b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
-	default:
-		k := *it.edge
-		vars["v"+n] = w.edgeID(k.view, k.MemberKey)
-		row, ok := w.edgeRow(k)
-		if !ok {
+// upsertTail is the rest of the statement that writes a run's present edges: every field
+// is set from the row (a missing parent or parent_rel unsets it; updatedAt is the table's
+// `VALUE time::now()`).
+const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, version = $input.version, " +
+	"clientId = $input.clientId, auth_id = $input.auth_id, parent = $input.parent, parent_rel = $input.parent_rel RETURN NONE;\n"
+
+// writeRun renders a run of items: removals and stale rows one statement each, in order, then
+// the run's edges as one DELETE of the gone and one INSERT of the present. tag makes the
+// run's variable names unique within the transaction.
+func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, items []item) {
+	var gone, rows []value.Value
+	for i, it := range items {
+		n := tag + "_" + strconv.Itoa(i)
+		switch {
+		case it.removal != "":
+			vars["v"+n] = QueryRecord(it.removal)
+			b.WriteString("DELETE type::table($tb) WHERE in = $v" + n + " RETURN NONE;\n")
+		case it.edge == nil:
+			vars["v"+n] = it.stale.id
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
-			return
+		default:
+			k := *it.edge
+			id := w.edgeID(k.view, k.MemberKey)
+			row, ok := w.edgeRowWithID(k, id)
+			if !ok {
+				gone = append(gone, id)
+				continue
+			}
+			rows = append(rows, row)
 		}
-		vars["c"+n] = row
-		b.WriteString("UPSERT $v" + n + " CONTENT $c" + n + " RETURN NONE;\n")
+	}
+	if len(gone) > 0 {
+		vars["d"+tag] = value.Array(gone)
+		b.WriteString("DELETE $d" + tag + " RETURN NONE;\n")
+	}
+	if len(rows) > 0 {
+		vars["r"+tag] = value.Array(rows)
+		b.WriteString("INSERT INTO " + w.table + " $r" + tag + upsertTail)
 	}
 }
 
@@ -931,32 +953,37 @@ func (w *Writer) edgeID(view string, p engine.MemberKey) value.Value {
 	}))
 }
 
-// edgeRow returns the row edge k must hold now, or false when the member is gone. It leaves
-// updatedAt out: every list_ref table defines it as `VALUE time::now()`, and Sp00ky's CLI schema
-// makes it READONLY, where SurrealDB rejects any write that sets it explicitly to a new value
-// ("Found changed value for field `updatedAt` … but field is readonly").
-func (w *Writer) edgeRow(k edgeKey) (value.Value, bool) {
+// edgeRowWithID returns the row edge k must hold now, its id included, or false when the
+// member is gone. It leaves updatedAt out: every list_ref table defines it as
+// `VALUE time::now()`, and Sp00ky's CLI schema makes it READONLY, where SurrealDB rejects any
+// write that sets it explicitly to a new value ("Found changed value for field `updatedAt` …
+// but field is readonly").
+func (w *Writer) edgeRowWithID(k edgeKey, id value.Value) (value.Value, bool) {
 	vs := w.views[k.view]
 	if vs == nil {
 		return value.Value{}, false
 	}
-	return w.rowOf(vs, k)
+	return w.rowOf(vs, k, id)
 }
 
-// rowOf returns the row of edge k of the view whose state is vs, or false when the member is
-// not in vs.
-func (w *Writer) rowOf(vs *viewState, k edgeKey) (value.Value, bool) {
+// rowOf returns the row of edge k of the view whose state is vs — with the id field when id
+// is not NONE — or false when the member is not in vs.
+func (w *Writer) rowOf(vs *viewState, k edgeKey, id value.Value) (value.Value, bool) {
 	m, ok := vs.members[k.MemberKey]
 	if !ok {
 		return value.Value{}, false
 	}
-	fs := []value.Field{
-		{Key: "in", Val: QueryRecord(k.view)},
-		{Key: "out", Val: m.out},
-		{Key: "version", Val: value.Int(m.version)},
-		{Key: "clientId", Val: value.String(vs.clientID)},
-		{Key: "auth_id", Val: value.String(vs.authID)},
+	fs := make([]value.Field, 0, 8)
+	if !id.IsNone() {
+		fs = append(fs, value.Field{Key: "id", Val: id})
 	}
+	fs = append(fs,
+		value.Field{Key: "in", Val: QueryRecord(k.view)},
+		value.Field{Key: "out", Val: m.out},
+		value.Field{Key: "version", Val: value.Int(m.version)},
+		value.Field{Key: "clientId", Val: value.String(vs.clientID)},
+		value.Field{Key: "auth_id", Val: value.String(vs.authID)},
+	)
 	if k.Parent != "" {
 		ps := vs.parentSlot(k.Parent)
 		fs = append(fs,
