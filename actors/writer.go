@@ -99,6 +99,9 @@ type writerState struct {
 	backoff  time.Duration
 	dropped  bool                   // the table was removed and nothing was queued since
 	counted  membership.WriterStats // the membership.Writer's counters last added to the metrics
+
+	batch   []membership.ViewDelta // flushReady's scratch
+	lagFrom []time.Time            // flushReady's scratch
 }
 
 func newWriterState(e *env, table string) *writerState {
@@ -311,8 +314,12 @@ func (a *writerActor) pump(ctx actor.Context) {
 // again, which the Writer's latest-state writes make harmless.
 func (a *writerActor) flushReady(ctx actor.Context) bool {
 	st := a.st
-	var batch []membership.ViewDelta
-	var lagFrom []time.Time
+	batch, lagFrom := st.batch[:0], st.lagFrom[:0]
+	defer func() {
+		// The next flush reuses the room (the Writer keeps nothing of a batch).
+		clear(batch)
+		st.batch, st.lagFrom = batch[:0], lagFrom[:0]
+	}()
 	type special struct {
 		w   *edgeWrite
 		pos int // its index in its view's queue

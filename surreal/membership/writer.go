@@ -146,6 +146,7 @@ type Writer struct {
 
 	views map[string]*viewState // by view key
 	queue *queue
+	spare *queue // the queue of the flush before, emptied: the next flush fills it (its maps keep their room)
 	stats WriterStats // Pending aside
 
 	fenced    map[string]bool     // views found owned by another SSP, ignored until claimed
@@ -269,6 +270,24 @@ type staleEdge struct {
 
 func newQueue() *queue {
 	return &queue{queued: map[edgeKey]struct{}{}, before: map[edgeKey]edgeSnap{}}
+}
+
+// maxSpareEdges bounds the edges a spare queue's maps may have held: one that held more (a
+// whole view set, a reconcile) is let go rather than kept at that size.
+const maxSpareEdges = 4096
+
+// reset empties q for reuse; false when it is too big to keep.
+func (q *queue) reset() bool {
+	if len(q.queued) > maxSpareEdges || len(q.before) > maxSpareEdges {
+		return false
+	}
+	clear(q.removals)
+	clear(q.stale)
+	clear(q.edges)
+	q.removals, q.stale, q.edges = q.removals[:0], q.stale[:0], q.edges[:0]
+	clear(q.queued)
+	clear(q.before)
+	return true
 }
 
 func (q *queue) len() int { return len(q.removals) + len(q.stale) + len(q.edges) }
@@ -658,7 +677,11 @@ func (w *Writer) flush(ctx context.Context) error {
 		wg.Wait()
 	}
 	// Drop what was written; keep the rest in order.
-	nq := newQueue()
+	nq := w.spare
+	if nq == nil {
+		nq = newQueue()
+	}
+	w.spare = nil
 	var errs []error
 	var fenced []string
 	for g, part := range groups {
@@ -686,6 +709,9 @@ func (w *Writer) flush(ctx context.Context) error {
 		}
 	}
 	w.queue = nq
+	if q.reset() {
+		w.spare = q
+	}
 	if w.opts.Owner != "" {
 		w.queryTable = len(errs) == 0
 	}
