@@ -7,6 +7,8 @@
 //	                   scheduler (ssp-bench load -h)
 //	ssp-bench bootstrap  bootstrap and re-bootstrap of an SSP in scheduler mode through the
 //	                   scheduler's proxy (ssp-bench bootstrap -h)
+//	ssp-bench shapes   the database's cost per edge row and the LIVE notifications of candidate
+//	                   SurrealQL shapes of the edge writes (ssp-bench shapes -h)
 //
 // Results and the commands that produced them are in BENCHMARKS.md.
 // Exit codes: 0 success, 1 runtime error, 2 usage error.
@@ -40,6 +42,7 @@ Commands:
   load      load benchmark: a dev SurrealDB, an ssp serve subprocess and concurrent /ingest clients (ssp-bench load -h);
             -ssps N: N subprocesses behind the test scheduler, /ingest at the scheduler
   bootstrap bootstrap and re-bootstrap time of an SSP in scheduler mode, through the scheduler's proxy (ssp-bench bootstrap -h)
+  shapes    database CPU per edge row and LIVE notifications of candidate SurrealQL shapes of the edge writes (ssp-bench shapes -h)
 `
 
 // errUsage marks errors caused by a bad command line.
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLoad(ctx, rest, stdout, stderr)
 	case "bootstrap":
 		err = runBoot(ctx, rest, stdout, stderr)
+	case "shapes":
+		err = runShapes(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "ssp-bench: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

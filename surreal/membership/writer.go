@@ -146,7 +146,7 @@ type Writer struct {
 
 	views map[string]*viewState // by view key
 	queue *queue
-	spare *queue // the queue of the flush before, emptied: the next flush fills it (its maps keep their room)
+	spare *queue      // the queue of the flush before, emptied: the next flush fills it (its maps keep their room)
 	stats WriterStats // Pending aside
 
 	fenced    map[string]bool     // views found owned by another SSP, ignored until claimed
