@@ -34,14 +34,14 @@ type member struct {
 type viewState struct {
 	clientID, authID string
 	members          map[engine.MemberKey]member
-	slots            map[string]map[slot]struct{}             // record key → its slots
+	slots            map[string][]slot                        // record key → its slots (a set; mostly one)
 	children         map[string]map[engine.MemberKey]struct{} // parent record key → its child positions
 }
 
 func newViewState() *viewState {
 	return &viewState{
 		members:  map[engine.MemberKey]member{},
-		slots:    map[string]map[slot]struct{}{},
+		slots:    map[string][]slot{},
 		children: map[string]map[engine.MemberKey]struct{}{},
 	}
 }
@@ -55,7 +55,7 @@ func newViewState() *viewState {
 func (s *viewState) parentSlot(key string) slot {
 	var best slot
 	first := true
-	for sl := range s.slots[key] {
+	for _, sl := range s.slots[key] {
 		if sl.parent == "" {
 			return slot{}
 		}
@@ -76,12 +76,8 @@ func (s *viewState) set(p engine.MemberKey, m member) []engine.MemberKey {
 	}
 	before := s.parentSlot(p.Key)
 	s.members[p] = m
-	sl := s.slots[p.Key]
-	if sl == nil {
-		sl = map[slot]struct{}{}
-		s.slots[p.Key] = sl
-	}
-	sl[slot{p.Parent, p.Rel}] = struct{}{}
+	// p was not a member, so its slot is not in the set yet.
+	s.slots[p.Key] = append(s.slots[p.Key], slot{p.Parent, p.Rel})
 	if p.Parent != "" {
 		ch := s.children[p.Parent]
 		if ch == nil {
@@ -100,11 +96,20 @@ func (s *viewState) remove(p engine.MemberKey) []engine.MemberKey {
 	}
 	before := s.parentSlot(p.Key)
 	delete(s.members, p)
-	if sl := s.slots[p.Key]; sl != nil {
-		delete(sl, slot{p.Parent, p.Rel})
-		if len(sl) == 0 {
-			delete(s.slots, p.Key)
+	sl := s.slots[p.Key]
+	for i, x := range sl {
+		if x == (slot{p.Parent, p.Rel}) {
+			last := len(sl) - 1
+			sl[i] = sl[last]
+			sl[last] = slot{}
+			sl = sl[:last]
+			break
 		}
+	}
+	if len(sl) == 0 {
+		delete(s.slots, p.Key)
+	} else {
+		s.slots[p.Key] = sl
 	}
 	if p.Parent != "" {
 		if ch := s.children[p.Parent]; ch != nil {
