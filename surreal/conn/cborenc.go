@@ -63,6 +63,8 @@ func appendAny(buf []byte, x any) ([]byte, bool) {
 	switch t := x.(type) {
 	case value.Value:
 		return appendValue(buf, t), true
+	case CBORAppender:
+		return t.AppendCBOR(buf), true
 	case nil:
 		return append(buf, cborNull), true
 	case string:
@@ -196,4 +198,35 @@ func appendHead(buf []byte, major byte, n uint64) []byte {
 		return binary.BigEndian.AppendUint32(append(buf, major|26), uint32(n))
 	}
 	return binary.BigEndian.AppendUint64(append(buf, major|27), n)
+}
+
+// CBORAppender is a query variable that writes its own CBOR, in SurrealDB's spelling (use
+// CBOR): the query path appends it as it is. It must also satisfy the SDK's encoder, which
+// calls MarshalCBOR when a query goes through it.
+type CBORAppender interface {
+	AppendCBOR(buf []byte) []byte
+	MarshalCBOR() ([]byte, error)
+}
+
+// CBOR appends SurrealDB CBOR data items to B, for a CBORAppender.
+type CBOR struct{ B []byte }
+
+// Map starts a map of n pairs (n keys, each followed by its value).
+func (c *CBOR) Map(n int) { c.B = appendHead(c.B, cborMap, uint64(n)) }
+
+// Array starts an array of n items.
+func (c *CBOR) Array(n int) { c.B = appendHead(c.B, cborArray, uint64(n)) }
+
+// Text appends a string.
+func (c *CBOR) Text(s string) { c.B = appendText(c.B, s) }
+
+// Int appends an integer.
+func (c *CBOR) Int(n int64) { c.B = appendInt(c.B, n) }
+
+// Value appends v as a bound value.Value variable is sent.
+func (c *CBOR) Value(v value.Value) { c.B = appendValue(c.B, v) }
+
+// Record starts a record id of table: its key (one item) follows.
+func (c *CBOR) Record(table string) {
+	c.B = appendText(appendHead(appendHead(c.B, cborTag, tagRecordID), cborArray, 2), table)
 }

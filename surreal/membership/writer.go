@@ -919,7 +919,7 @@ const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, v
 // the run's edges as one DELETE of the gone and one INSERT of the present. tag makes the
 // run's variable names unique within the transaction.
 func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, items []item) {
-	var gone, rows []value.Value
+	var gone, rows []edgeRef
 	for i, it := range items {
 		n := tag + "_" + strconv.Itoa(i)
 		switch {
@@ -930,22 +930,19 @@ func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, i
 			vars["v"+n] = it.stale.id
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 		default:
-			k := *it.edge
-			id := w.edgeID(k.view, k.MemberKey)
-			row, ok := w.edgeRowWithID(k, id)
-			if !ok {
-				gone = append(gone, id)
-				continue
+			if e, ok := w.ref(*it.edge); ok {
+				rows = append(rows, e)
+			} else {
+				gone = append(gone, e)
 			}
-			rows = append(rows, row)
 		}
 	}
 	if len(gone) > 0 {
-		vars["d"+tag] = value.Array(gone)
+		vars["d"+tag] = edgeRows{table: w.table, refs: gone, ids: true}
 		b.WriteString("DELETE $d" + tag + " RETURN NONE;\n")
 	}
 	if len(rows) > 0 {
-		vars["r"+tag] = value.Array(rows)
+		vars["r"+tag] = edgeRows{table: w.table, refs: rows}
 		b.WriteString("INSERT INTO " + w.table + " $r" + tag + upsertTail)
 	}
 }

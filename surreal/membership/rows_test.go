@@ -1,0 +1,72 @@
+package membership
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/sp00ky/ssp/surreal/conn"
+	"github.com/sp00ky/ssp/surreal/engine"
+	"github.com/sp00ky/ssp/surreal/value"
+)
+
+// edgeRows encodes exactly what the value.Value rows (rowOf) and ids (edgeID) it stands for
+// encode to, for top-level and subquery members, odd keys and a gone edge's id.
+func TestEdgeRowsEncodeAsTheirValues(t *testing.T) {
+	w := NewWriter(nil, UserTable("alice"), WriterOptions{Log: quietLog()})
+	w.apply(&ViewDelta{ViewKey: "v ⟩ 1", ClientID: "client-1", AuthID: "user:alice", Delta: engine.Delta{Added: []engine.Member{
+		{Key: "thread:1", Version: 3}, {Key: "thread:⟨a b⟩", Version: 1},
+		{Key: "comment:9", Version: 2, Parent: "thread:1", Rel: "comments"},
+		{Key: "user:x", Version: 1, Parent: "comment:9", Rel: "author"},
+		{Key: "thread:123", Version: 7},
+	}}})
+	keys := []engine.MemberKey{
+		{Key: "thread:1"}, {Key: "thread:⟨a b⟩"}, {Parent: "thread:1", Rel: "comments", Key: "comment:9"},
+		{Parent: "comment:9", Rel: "author", Key: "user:x"}, {Key: "thread:123"},
+	}
+	var refs []edgeRef
+	var rows, ids []value.Value
+	for _, k := range keys {
+		e, ok := w.ref(edgeKey{"v ⟩ 1", k})
+		if !ok {
+			t.Fatalf("%v: not a member", k)
+		}
+		refs = append(refs, e)
+		id := w.edgeID("v ⟩ 1", k)
+		row, _ := w.rowOf(e.vs, edgeKey{"v ⟩ 1", k}, id)
+		rows, ids = append(rows, row), append(ids, id)
+	}
+	gone, ok := w.ref(edgeKey{"v ⟩ 1", engine.MemberKey{Key: "thread:404"}})
+	if ok {
+		t.Fatal("thread:404 is a member")
+	}
+	ids = append(ids, w.edgeID("v ⟩ 1", engine.MemberKey{Key: "thread:404"}))
+	for _, tt := range []struct {
+		name string
+		got  edgeRows
+		want value.Value
+	}{
+		{"rows", edgeRows{table: w.table, refs: refs}, value.Array(rows)},
+		{"ids", edgeRows{table: w.table, refs: append(refs, gone), ids: true}, value.Array(ids)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var wv conn.CBOR
+			wv.Value(tt.want)
+			var got, want any
+			if err := cbor.Unmarshal(tt.got.AppendCBOR(nil), &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := cbor.Unmarshal(wv.B, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("edgeRows\n%#v\nvalues\n%#v", got, want)
+			}
+			m, err := tt.got.MarshalCBOR()
+			if err != nil || !reflect.DeepEqual(m, tt.got.AppendCBOR(nil)) {
+				t.Fatalf("MarshalCBOR differs from AppendCBOR (%v)", err)
+			}
+		})
+	}
+}
