@@ -299,6 +299,13 @@ func (s *Service) Health(ctx context.Context) Health {
 // itself).
 const stepGrace = 30 * time.Second
 
+// definesUserTables reports whether a user CREATE defines the user's table now: when ready,
+// and while bootstrapping standalone. Asked of the root actor, so only for user CREATEs.
+func (s *Service) definesUserTables() bool {
+	st := s.Status()
+	return st == StatusReady || st == StatusBootstrapping && s.env.link == nil
+}
+
 // Ingest implements API: the change is applied to the engine and handed to every affected view
 // (ahead of any later request) before it returns; edges and metrics are written in the
 // background. A change that was accepted is applied even when ctx ends first; one refused
@@ -330,7 +337,7 @@ func (s *Service) Ingest(ctx context.Context, c engine.Change, jobAssignee strin
 	if c.Table == userTable {
 		ownTable, _, isUser = s.env.userTableOf(value.RecordString(c.ID))
 	}
-	if st := s.Status(); isUser && c.Op == engine.OpCreate && (st == StatusReady || st == StatusBootstrapping && s.env.link == nil) {
+	if isUser && c.Op == engine.OpCreate && s.definesUserTables() {
 		// Sent before the step, not awaited (no database round trip inside /ingest): the
 		// table's writer defines it ahead of any write of it, and a view registration of the
 		// user waits for it, so nothing of the user's can be read before the table exists.
