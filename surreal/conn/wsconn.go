@@ -79,7 +79,9 @@ func (c *wsConn) readLoop() {
 			return
 		}
 		var res connection.RPCResponse[cbor.RawMessage]
-		if err := c.conf.Unmarshaler.Unmarshal(data, &res); err != nil {
+		// The envelope holds no tagged values of SurrealDB's (the result stays raw), so the
+		// plain decoder does: the SDK's reflection decoder cost several times as much.
+		if err := cbor.Unmarshal(data, &res); err != nil {
 			continue // not a response we can route; the caller times out
 		}
 		if res.ID == nil {
@@ -170,7 +172,7 @@ func (c *wsConn) query(ctx context.Context, surql string, vars map[string]any) (
 		Time   string          `json:"time"`
 		Result cbor.RawMessage `json:"result"`
 	}
-	if err := c.conf.Unmarshaler.Unmarshal(*r.Result, &raw); err != nil {
+	if err := cbor.Unmarshal(*r.Result, &raw); err != nil { // raw results: no tags to decode here
 		return nil, true, fmt.Errorf("decode query response: %w", err)
 	}
 	res = make([]surrealdb.QueryResult[cbor.RawMessage], len(raw))
