@@ -5,25 +5,14 @@ import (
 	"github.com/sp00ky/ssp/surreal/engine"
 )
 
-// edgeRef is one edge of a flush as its statement needs it: the view, the member position and,
-// for a present edge, what its row holds. It refers to the writer's state instead of copying
-// it into value.Values: a flush's rows are encoded once, straight to CBOR (edgeRows).
-type edgeRef struct {
-	view     string
-	key      engine.MemberKey
-	m        member
-	vs       *viewState // nil for a gone edge (only the id is written)
-	parent   slot       // the parent pointer of a subquery member
-	clientID string
-	authID   string
-}
-
 // edgeRows are the rows of a run's INSERT (or, with ids set, the ids of its DELETE), bound
-// as one variable that encodes itself: the same CBOR as the value.Value row (rowOf) or id
-// (edgeID) would give, without building them.
+// as one variable that encodes itself from the writer's state when the query is sent: the
+// same CBOR as the value.Value row (rowOf) or id (edgeID) would give, without building them.
+// The query is sent while the writer's owner waits for it (a flush), so the state it reads
+// does not change under it. Every edge of rows is present in the writer's mirror (ids: any).
 type edgeRows struct {
-	table string
-	refs  []edgeRef
+	w     *Writer
+	edges []*edgeKey
 	ids   bool // only the edges' ids
 }
 
@@ -32,36 +21,38 @@ var _ conn.CBORAppender = edgeRows{}
 // AppendCBOR implements conn.CBORAppender.
 func (r edgeRows) AppendCBOR(buf []byte) []byte {
 	c := conn.CBOR{B: buf}
-	c.Array(len(r.refs))
-	for i := range r.refs {
-		e := &r.refs[i]
+	c.Array(len(r.edges))
+	for _, k := range r.edges {
 		if r.ids {
-			r.appendID(&c, e.view, e.key)
+			r.appendID(&c, k.view, k.MemberKey)
 			continue
 		}
+		vs := r.w.views[k.view]
+		m := vs.members[k.MemberKey]
 		n := 6
-		if e.key.Parent != "" {
+		if k.Parent != "" {
 			n = 8
 		}
 		c.Map(n)
 		c.Text("id")
-		r.appendID(&c, e.view, e.key)
+		r.appendID(&c, k.view, k.MemberKey)
 		c.Text("in")
 		c.Record(QueryTable)
-		c.Text(e.view)
+		c.Text(k.view)
 		c.Text("out")
-		c.Value(e.m.out)
+		c.Value(m.out)
 		c.Text("version")
-		c.Int(e.m.version)
+		c.Int(m.version)
 		c.Text("clientId")
-		c.Text(e.clientID)
+		c.Text(vs.clientID)
 		c.Text("auth_id")
-		c.Text(e.authID)
-		if e.key.Parent != "" {
+		c.Text(vs.authID)
+		if k.Parent != "" {
+			ps := vs.parentSlot(k.Parent)
 			c.Text("parent")
-			r.appendID(&c, e.view, engine.MemberKey{Parent: e.parent.parent, Rel: e.parent.rel, Key: e.key.Parent})
+			r.appendID(&c, k.view, engine.MemberKey{Parent: ps.parent, Rel: ps.rel, Key: k.Parent})
 			c.Text("parent_rel")
-			c.Text(e.key.Rel)
+			c.Text(k.Rel)
 		}
 	}
 	return c.B
@@ -69,7 +60,7 @@ func (r edgeRows) AppendCBOR(buf []byte) []byte {
 
 // appendID appends the edge id edgeID gives.
 func (r edgeRows) appendID(c *conn.CBOR, view string, p engine.MemberKey) {
-	c.Record(r.table)
+	c.Record(r.w.table)
 	c.Array(4)
 	c.Text(view)
 	c.Text(p.Parent)
@@ -80,21 +71,13 @@ func (r edgeRows) appendID(c *conn.CBOR, view string, p engine.MemberKey) {
 // MarshalCBOR implements conn.CBORAppender (for the SDK's encoder).
 func (r edgeRows) MarshalCBOR() ([]byte, error) { return r.AppendCBOR(nil), nil }
 
-// ref returns what edge k's write needs: its row when the member is present (true), else
-// only its id (false).
-func (w *Writer) ref(k edgeKey) (edgeRef, bool) {
-	e := edgeRef{view: k.view, key: k.MemberKey}
+// present reports whether edge k's member is in the writer's mirror (its row is written),
+// else its id is deleted.
+func (w *Writer) present(k *edgeKey) bool {
 	vs := w.views[k.view]
 	if vs == nil {
-		return e, false
+		return false
 	}
-	m, ok := vs.members[k.MemberKey]
-	if !ok {
-		return e, false
-	}
-	e.vs, e.m, e.clientID, e.authID = vs, m, vs.clientID, vs.authID
-	if k.Parent != "" {
-		e.parent = vs.parentSlot(k.Parent)
-	}
-	return e, true
+	_, ok := vs.members[k.MemberKey]
+	return ok
 }

@@ -25,30 +25,30 @@ func TestEdgeRowsEncodeAsTheirValues(t *testing.T) {
 		{Key: "thread:1"}, {Key: "thread:⟨a b⟩"}, {Parent: "thread:1", Rel: "comments", Key: "comment:9"},
 		{Parent: "comment:9", Rel: "author", Key: "user:x"}, {Key: "thread:123"},
 	}
-	var refs []edgeRef
+	var present []*edgeKey
 	var rows, ids []value.Value
 	for _, k := range keys {
-		e, ok := w.ref(edgeKey{"v ⟩ 1", k})
-		if !ok {
+		ek := &edgeKey{"v ⟩ 1", k}
+		if !w.present(ek) {
 			t.Fatalf("%v: not a member", k)
 		}
-		refs = append(refs, e)
+		present = append(present, ek)
 		id := w.edgeID("v ⟩ 1", k)
-		row, _ := w.rowOf(e.vs, edgeKey{"v ⟩ 1", k}, id)
+		row, _ := w.edgeRowWithID(*ek, id)
 		rows, ids = append(rows, row), append(ids, id)
 	}
-	gone, ok := w.ref(edgeKey{"v ⟩ 1", engine.MemberKey{Key: "thread:404"}})
-	if ok {
+	gone := &edgeKey{"v ⟩ 1", engine.MemberKey{Key: "thread:404"}}
+	if w.present(gone) {
 		t.Fatal("thread:404 is a member")
 	}
-	ids = append(ids, w.edgeID("v ⟩ 1", engine.MemberKey{Key: "thread:404"}))
+	ids = append(ids, w.edgeID("v ⟩ 1", gone.MemberKey))
 	for _, tt := range []struct {
 		name string
 		got  edgeRows
 		want value.Value
 	}{
-		{"rows", edgeRows{table: w.table, refs: refs}, value.Array(rows)},
-		{"ids", edgeRows{table: w.table, refs: append(refs, gone), ids: true}, value.Array(ids)},
+		{"rows", edgeRows{w: w, edges: present}, value.Array(rows)},
+		{"ids", edgeRows{w: w, edges: append(present, gone), ids: true}, value.Array(ids)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var wv conn.CBOR

@@ -919,7 +919,9 @@ const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, v
 // the run's edges as one DELETE of the gone and one INSERT of the present. tag makes the
 // run's variable names unique within the transaction.
 func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, items []item) {
-	var gone, rows []edgeRef
+	// One allocation for both lists: present edges from the front, gone ones from the back.
+	edges := make([]*edgeKey, len(items))
+	nRows, nGone := 0, 0
 	for i, it := range items {
 		n := tag + "_" + strconv.Itoa(i)
 		switch {
@@ -930,19 +932,21 @@ func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, i
 			vars["v"+n] = it.stale.id
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 		default:
-			if e, ok := w.ref(*it.edge); ok {
-				rows = append(rows, e)
+			if w.present(it.edge) {
+				edges[nRows] = it.edge
+				nRows++
 			} else {
-				gone = append(gone, e)
+				nGone++
+				edges[len(edges)-nGone] = it.edge
 			}
 		}
 	}
-	if len(gone) > 0 {
-		vars["d"+tag] = edgeRows{table: w.table, refs: gone, ids: true}
+	if nGone > 0 {
+		vars["d"+tag] = edgeRows{w: w, edges: edges[len(edges)-nGone:], ids: true}
 		b.WriteString("DELETE $d" + tag + " RETURN NONE;\n")
 	}
-	if len(rows) > 0 {
-		vars["r"+tag] = edgeRows{table: w.table, refs: rows}
+	if nRows > 0 {
+		vars["r"+tag] = edgeRows{w: w, edges: edges[:nRows]}
 		b.WriteString("INSERT INTO " + w.table + " $r" + tag + upsertTail)
 	}
 }
