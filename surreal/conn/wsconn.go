@@ -37,6 +37,7 @@ type wsConn struct {
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 	seq     atomic.Uint64
+	bufs    sync.Pool // *[]byte: encoded query requests, reused once sent
 
 	mu      sync.Mutex
 	pending map[string]chan *connection.RPCResponse[cbor.RawMessage]
@@ -156,11 +157,20 @@ func (c *wsConn) Call(ctx context.Context, req *connection.RPCRequest) (*connect
 // not know, for the caller to use the SDK.
 func (c *wsConn) query(ctx context.Context, surql string, vars map[string]any) (res []surrealdb.QueryResult[cbor.RawMessage], ok bool, err error) {
 	id := strconv.FormatUint(c.seq.Add(1), 10)
-	data, ok := appendQueryRequest(make([]byte, 0, 256+len(surql)), id, surql, vars)
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	data, ok := appendQueryRequest((*bp)[:0], id, surql, vars)
 	if !ok {
+		c.bufs.Put(bp)
 		return nil, false, nil
 	}
 	r, err := c.roundTrip(ctx, id, data)
+	if cap(data) <= maxPooledRequest {
+		*bp = data // the frame was written (or the call failed): the bytes are free again
+		c.bufs.Put(bp)
+	}
 	if err != nil {
 		return nil, true, err
 	}
@@ -190,6 +200,9 @@ func (c *wsConn) query(ctx context.Context, surql string, vars map[string]any) (
 	}
 	return res, true, nil
 }
+
+// maxPooledRequest is the largest request buffer kept for reuse.
+const maxPooledRequest = 1 << 20
 
 // roundTrip sends an encoded request with the given id and waits for its response, the end of
 // the connection or ctx.
