@@ -181,16 +181,22 @@ type edgeKey struct {
 }
 
 // queue holds the pending writes: whole-view removals, stale edge ids found by Reconcile, and
-// touched edges, each in the order they were queued. before holds, for edges queued by a
-// member of a delta, what the edge row held when it was first touched (what the database
-// holds, since every earlier write of it succeeded): a flush skips an edge that is back to
-// it. Edges queued otherwise (a re-pointed child, a whole view set) are always written.
+// touched edges, each in the order they were queued, with what each queued edge held before
+// (queuedEdge).
 type queue struct {
 	removals []string
 	stale    []staleEdge
 	edges    []edgeKey
-	queued   map[edgeKey]struct{}
-	before   map[edgeKey]edgeSnap
+	queued   map[edgeKey]queuedEdge
+}
+
+// queuedEdge is a queued edge's entry. For an edge queued by a member of a delta, known is
+// set and before is what its row held when the edge was first touched (what the database
+// holds, since every earlier write of it succeeded): a flush skips an edge that is back to
+// it. Edges queued otherwise (a re-pointed child, a whole view set) are always written.
+type queuedEdge struct {
+	before edgeSnap
+	known  bool
 }
 
 // edgeSnap is what one edge row holds, as far as a write could change it (its id fixes `in`
@@ -219,17 +225,16 @@ func snapOf(k edgeKey, vs *viewState, clientID, authID string) edgeSnap {
 	return s
 }
 
-// remember records what edge (view, p) holds before a delta first changes it since the last
-// flush; clientID and authID are the view's before the delta.
+// remember queues edge (view, p), which a delta is about to change, with what it holds now
+// unless it is queued already; clientID and authID are the view's before the delta.
 func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, clientID, authID string) {
 	k := edgeKey{view, p}
-	if _, ok := w.queue.queued[k]; ok {
+	q := w.queue
+	if _, ok := q.queued[k]; ok {
 		return
 	}
-	if _, ok := w.queue.before[k]; ok {
-		return
-	}
-	w.queue.before[k] = snapOf(k, vs, clientID, authID)
+	q.queued[k] = queuedEdge{before: snapOf(k, vs, clientID, authID), known: true}
+	q.edges = append(q.edges, k)
 }
 
 // dropUnchanged takes out of the queue the edges whose row is back to what it held when first
@@ -237,20 +242,16 @@ func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, client
 // re-emitted at the version it has).
 func (w *Writer) dropUnchanged() {
 	q := w.queue
-	if len(q.before) == 0 {
-		return
-	}
 	kept := q.edges[:0]
 	for _, k := range q.edges {
-		if b, ok := q.before[k]; ok {
+		if e := q.queued[k]; e.known {
 			vs := w.views[k.view]
 			var c, a string
 			if vs != nil {
 				c, a = vs.clientID, vs.authID
 			}
-			if snapOf(k, vs, c, a) == b {
+			if snapOf(k, vs, c, a) == e.before {
 				delete(q.queued, k)
-				delete(q.before, k)
 				w.stats.Unchanged++
 				continue
 			}
@@ -269,16 +270,16 @@ type staleEdge struct {
 }
 
 func newQueue() *queue {
-	return &queue{queued: map[edgeKey]struct{}{}, before: map[edgeKey]edgeSnap{}}
+	return &queue{queued: map[edgeKey]queuedEdge{}}
 }
 
 // maxSpareEdges bounds the edges a spare queue's maps may have held: one that held more (a
 // whole view set, a reconcile) is let go rather than kept at that size.
-const maxSpareEdges = 4096
+const maxSpareEdges = 1 << 16
 
 // reset empties q for reuse; false when it is too big to keep.
 func (q *queue) reset() bool {
-	if len(q.queued) > maxSpareEdges || len(q.before) > maxSpareEdges {
+	if len(q.queued) > maxSpareEdges {
 		return false
 	}
 	clear(q.removals)
@@ -286,7 +287,6 @@ func (q *queue) reset() bool {
 	clear(q.edges)
 	q.removals, q.stale, q.edges = q.removals[:0], q.stale[:0], q.edges[:0]
 	clear(q.queued)
-	clear(q.before)
 	return true
 }
 
@@ -297,7 +297,7 @@ func (w *Writer) touch(view string, p engine.MemberKey) {
 	if _, ok := w.queue.queued[k]; ok {
 		return
 	}
-	w.queue.queued[k] = struct{}{}
+	w.queue.queued[k] = queuedEdge{}
 	w.queue.edges = append(w.queue.edges, k)
 }
 
@@ -314,7 +314,6 @@ func (w *Writer) dropQueued(view string) {
 	for _, k := range q.edges {
 		if k.view == view {
 			delete(q.queued, k)
-			delete(q.before, k)
 			continue
 		}
 		kept = append(kept, k)
@@ -428,9 +427,8 @@ func (w *Writer) apply(d *ViewDelta) {
 	vs.clientID, vs.authID = d.ClientID, d.AuthID
 	for _, m := range d.Delta.Removed {
 		p := m.ID()
-		w.remember(d.ViewKey, vs, p, client, auth)
+		w.remember(d.ViewKey, vs, p, client, auth) // queues p
 		w.touchAll(d.ViewKey, vs.remove(p))
-		w.touch(d.ViewKey, p)
 	}
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
 		for _, m := range list {
@@ -697,10 +695,7 @@ func (w *Writer) flush(ctx context.Context) error {
 			switch {
 			case it.edge != nil:
 				nq.edges = append(nq.edges, *it.edge)
-				nq.queued[*it.edge] = struct{}{}
-				if b, ok := q.before[*it.edge]; ok {
-					nq.before[*it.edge] = b
-				}
+				nq.queued[*it.edge] = q.queued[*it.edge]
 			case it.removal != "":
 				nq.removals = append(nq.removals, it.removal)
 			default:
