@@ -52,7 +52,8 @@ included; "-" with -db); wall-µs/row = wall time of the phase's transactions pe
 notifications = per action over the phase (✓: exactly one per row, each row once, of the
 phase's action); rows = the table after the phase (✓: every expected row at its version, no
 other). A shape SurrealDB rejects is reported as failed with its message; its later phases
-are skipped.
+are skipped. -live=false leaves the LIVE SELECT out: the statements' own cost, notifications
+"-".
 
 Flags:
 `
@@ -62,6 +63,7 @@ type shapesFlags struct {
 	rows, batch, rounds, views int
 	db, dbUser, dbPass         string
 	verbose                    bool
+	live                       bool
 }
 
 func parseShapesFlags(args []string, stderr io.Writer) (shapesFlags, error) {
@@ -75,6 +77,7 @@ func parseShapesFlags(args []string, stderr io.Writer) (shapesFlags, error) {
 	fs.StringVar(&f.dbUser, "db-user", "root", "SurrealDB root user for -db")
 	fs.StringVar(&f.dbPass, "db-pass", "root", "SurrealDB root password for -db")
 	fs.BoolVar(&f.verbose, "v", false, "copy the database's log to stderr and print every round's cells there")
+	fs.BoolVar(&f.live, "live", true, "keep a LIVE SELECT on the table and check its notifications (false: the statements' cost alone, notifications \"-\")")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
@@ -274,12 +277,13 @@ type shapesEnv struct {
 	log             logrus.FieldLogger
 	run             int64         // distinguishes this run's databases
 	silence         time.Duration // see shapesSilence
+	live            bool          // a LIVE SELECT watches each table
 }
 
 // shapesBench runs every shape for f.rounds rounds and prints the table of medians to out.
 func shapesBench(ctx context.Context, f shapesFlags, out, stderr io.Writer) (err error) {
 	env := &shapesEnv{url: f.db, user: f.dbUser, pass: f.dbPass, run: time.Now().UnixNano(),
-		silence: shapesSilence}
+		silence: shapesSilence, live: f.live}
 	what := "-db " + f.db
 	var logw io.Writer = io.Discard
 	if f.verbose {
@@ -306,8 +310,12 @@ func shapesBench(ctx context.Context, f shapesFlags, out, stderr io.Writer) (err
 
 	fmt.Fprintf(out, "ssp-bench shapes: %s %s/%s, CPU %s, %d cores, commit %s, %s, load average %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), commitID(), what, loadAverage())
-	fmt.Fprintf(out, "%d rows of %d views, %d rows per transaction, %d round(s), medians; a LIVE SELECT on %s throughout\n",
-		f.rows, f.views, f.batch, f.rounds, membership.GlobalTable)
+	watched := "a LIVE SELECT on " + membership.GlobalTable + " throughout"
+	if !f.live {
+		watched = "no LIVE SELECT (-live=false)"
+	}
+	fmt.Fprintf(out, "%d rows of %d views, %d rows per transaction, %d round(s), medians; %s\n",
+		f.rows, f.views, f.batch, f.rounds, watched)
 	rows := edgeRows(f.rows, f.views)
 	results := make([][][]phaseResult, len(edgeShapes)) // shape → round → phase
 	for round := range f.rounds {
@@ -400,11 +408,13 @@ func runShape(ctx context.Context, env *shapesEnv, sh edgeShape, rows []edgeRow,
 	if err := membership.DefineGlobalTable(ctx, c); err != nil {
 		return nil, err
 	}
-	w, err := watchEdges(ctx, env, dbName)
-	if err != nil {
-		return nil, err
+	var w *edgeWatch // nil without -live
+	if env.live {
+		if w, err = watchEdges(ctx, env, dbName); err != nil {
+			return nil, err
+		}
+		defer w.stop()
 	}
-	defer w.stop()
 
 	res = make([]phaseResult, numPhases)
 	for ph := range numPhases {
@@ -421,8 +431,10 @@ func runShape(ctx context.Context, env *shapesEnv, sh edgeShape, rows []edgeRow,
 
 // runPhase writes phase ph of sh over rows, waits for its notifications and checks the table.
 func runPhase(ctx context.Context, env *shapesEnv, c *conn.Conn, w *edgeWatch, sh edgeShape, ph int, rows []edgeRow, batch int) (phaseResult, error) {
-	r := phaseResult{dbCPU: -1}
-	w.reset()
+	r := phaseResult{dbCPU: -1, notes: "-"}
+	if w != nil {
+		w.reset()
+	}
 	cpu0, _, cpuErr := procUsage(env.pid)
 	if env.pid == 0 {
 		cpuErr = errors.New("unknown database process")
@@ -447,8 +459,10 @@ func runPhase(ctx context.Context, env *shapesEnv, c *conn.Conn, w *edgeWatch, s
 	if err := writeSentinel(ctx, c, seq); err != nil {
 		return r, err
 	}
-	if err := w.wait(ctx, seq, len(rows), env.silence); err != nil {
-		return r, err
+	if w != nil {
+		if err := w.wait(ctx, seq, len(rows), env.silence); err != nil {
+			return r, err
+		}
 	}
 	if cpuErr == nil {
 		if cpu1, _, err := procUsage(env.pid); err == nil {
@@ -459,7 +473,9 @@ func runPhase(ctx context.Context, env *shapesEnv, c *conn.Conn, w *edgeWatch, s
 	if r.rows, err = checkRows(ctx, c, rows, phaseVersion[ph]); err != nil {
 		return r, err
 	}
-	r.notes = w.verdict(phaseAction[ph], len(rows)) // after the read: stragglers have landed
+	if w != nil {
+		r.notes = w.verdict(phaseAction[ph], len(rows)) // after the read: stragglers have landed
+	}
 	return r, nil
 }
 

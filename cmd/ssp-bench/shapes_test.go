@@ -85,6 +85,30 @@ func TestShapesShort(t *testing.T) {
 	}
 }
 
+// Without -live the statements are measured alone: no notifications are checked ("-"), the rows
+// still are.
+func TestShapesWithoutLive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr strings.Builder
+	if code := run(ctx, []string{"shapes", "-rows", "20", "-batch", "10", "-rounds", "1", "-views", "2", "-live=false"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "no LIVE SELECT (-live=false)") {
+		t.Errorf("the header does not say there is no LIVE SELECT:\n%s", out)
+	}
+	wantRows := [numPhases]string{"20 v1 ✓", "20 v2 ✓", "0 rows ✓"}
+	for _, sh := range edgeShapes {
+		for ph := range numPhases {
+			want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sh.name) + ` +` + phaseNames[ph] + ` +\S+ +\S+ +- +` + regexp.QuoteMeta(wantRows[ph]) + `$`)
+			if !want.MatchString(out) {
+				t.Errorf("%s, %s: no line with notifications - and rows %s:\n%s", sh.name, phaseNames[ph], wantRows[ph], out)
+			}
+		}
+	}
+}
+
 // TestShapesReportBrokenShapes: shapes that write nothing, write the wrong version, delete and
 // re-create instead of updating, or are rejected by SurrealDB are reported as such.
 func TestShapesReportBrokenShapes(t *testing.T) {
@@ -97,7 +121,7 @@ func TestShapesReportBrokenShapes(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	env := &shapesEnv{url: srv.URL(), user: srv.User, pass: srv.Pass, log: log, run: time.Now().UnixNano(), silence: 300 * time.Millisecond}
+	env := &shapesEnv{url: srv.URL(), user: srv.User, pass: srv.Pass, log: log, run: time.Now().UnixNano(), silence: 300 * time.Millisecond, live: true}
 	rows := edgeRows(20, 3)
 	perRow := edgeShapes[0].body
 	tests := []struct {
