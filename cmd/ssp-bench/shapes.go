@@ -39,6 +39,8 @@ not exist), update (every row's version + 1), delete (every row). Shapes:
   INSERT … ON DUPLICATE KEY UPDATE  INSERT INTO _00_list_ref $rows ON DUPLICATE KEY UPDATE …; DELETE $ids
   FOR … UPSERT                      FOR $r IN $rows { UPSERT $r.id CONTENT $r.c }; FOR $r IN $ids { DELETE $r }
   CREATE/UPDATE by kind             CREATE $vN CONTENT $cN; UPDATE $vN SET version = $nN; DELETE $vN
+  INSERT, version-only ODKU         as INSERT, but updates say ON DUPLICATE KEY UPDATE version = $input.version
+  INSERT, FOR … UPDATE SET version  as INSERT, but updates are FOR $u IN $ups { UPDATE $u.id SET version = $u.v }
 
 Every statement says RETURN NONE. After a phase's last commit a sentinel edge row is upserted;
 the phase ends when its notification and at least one notification per row arrived, or after
@@ -174,15 +176,7 @@ var edgeShapes = []edgeShape{
 		return b.String(), vars
 	}},
 	{"INSERT … ON DUPLICATE KEY UPDATE", func(ph int, rows []edgeRow) (string, map[string]any) {
-		if ph == phaseDelete {
-			return "DELETE $ids RETURN NONE;\n", map[string]any{"ids": ids(rows)}
-		}
-		all := make([]value.Value, len(rows))
-		for i, r := range rows {
-			all[i] = r.withVersion(phaseVersion[ph]).With("id", r.id)
-		}
-		return "INSERT INTO " + membership.GlobalTable + " $rows ON DUPLICATE KEY UPDATE " + insertUpdate + " RETURN NONE;\n",
-			map[string]any{"rows": value.Array(all)}
+		return insertShape(ph, rows, insertUpdate)
 	}},
 	{"FOR … UPSERT", func(ph int, rows []edgeRow) (string, map[string]any) {
 		if ph == phaseDelete {
@@ -213,6 +207,36 @@ var edgeShapes = []edgeShape{
 		}
 		return b.String(), vars
 	}},
+	{"INSERT, version-only ODKU", func(ph int, rows []edgeRow) (string, map[string]any) {
+		if ph != phaseUpdate {
+			return insertShape(ph, rows, insertUpdate)
+		}
+		return insertShape(ph, rows, "version = $input.version")
+	}},
+	{"INSERT, FOR … UPDATE SET version", func(ph int, rows []edgeRow) (string, map[string]any) {
+		if ph != phaseUpdate {
+			return insertShape(ph, rows, insertUpdate)
+		}
+		all := make([]value.Value, len(rows))
+		for i, r := range rows {
+			all[i] = value.ObjectOf([]value.Field{{Key: "id", Val: r.id}, {Key: "v", Val: value.Int(phaseVersion[ph])}})
+		}
+		return "FOR $u IN $ups { UPDATE $u.id SET version = $u.v RETURN NONE; };\n", map[string]any{"ups": value.Array(all)}
+	}},
+}
+
+// insertShape is the INSERT shape of phase ph with the given ON DUPLICATE KEY UPDATE clause;
+// deletes are one DELETE of the ids.
+func insertShape(ph int, rows []edgeRow, onDuplicate string) (string, map[string]any) {
+	if ph == phaseDelete {
+		return "DELETE $ids RETURN NONE;\n", map[string]any{"ids": ids(rows)}
+	}
+	all := make([]value.Value, len(rows))
+	for i, r := range rows {
+		all[i] = r.withVersion(phaseVersion[ph]).With("id", r.id)
+	}
+	return "INSERT INTO " + membership.GlobalTable + " $rows ON DUPLICATE KEY UPDATE " + onDuplicate + " RETURN NONE;\n",
+		map[string]any{"rows": value.Array(all)}
 }
 
 // ids returns the ids of rows as one array value.
