@@ -5,15 +5,16 @@ import (
 	"github.com/sp00ky/ssp/surreal/engine"
 )
 
-// edgeRows are the rows of a run's INSERT (or, with ids set, the ids of its DELETE), bound
-// as one variable that encodes itself from the writer's state when the query is sent: the
-// same CBOR as the value.Value row (rowOf) or id (edgeID) would give, without building them.
-// The query is sent while the writer's owner waits for it (a flush), so the state it reads
-// does not change under it. Every edge of rows is present in the writer's mirror (ids: any).
+// edgeRows are the edges of one of a run's statements (writeRun), bound as one variable that
+// encodes itself from the writer's state when the query is sent: for changeRow the rows, the
+// same CBOR as the value.Value row (rowOf) would give; for changeGone their ids (edgeID); for
+// changeVersion objects {id, v} of the id and the new version. The query is sent while the
+// writer's owner waits for it (a flush), so the state it reads does not change under it.
+// Every edge of a changeRow or changeVersion list is present in the writer's mirror.
 type edgeRows struct {
 	w     *Writer
 	edges []*edgeKey
-	ids   bool // only the edges' ids
+	kind  edgeChange
 }
 
 var _ conn.CBORAppender = edgeRows{}
@@ -23,12 +24,20 @@ func (r edgeRows) AppendCBOR(buf []byte) []byte {
 	c := conn.CBOR{B: buf}
 	c.Array(len(r.edges))
 	for _, k := range r.edges {
-		if r.ids {
+		if r.kind == changeGone {
 			r.appendID(&c, k.view, k.MemberKey)
 			continue
 		}
 		vs := r.w.views[k.view]
 		m := vs.members[k.MemberKey]
+		if r.kind == changeVersion {
+			c.Map(2)
+			c.Text("id")
+			r.appendID(&c, k.view, k.MemberKey)
+			c.Text("v")
+			c.Int(m.version)
+			continue
+		}
 		n := 6
 		if k.Parent != "" {
 			n = 8
@@ -71,13 +80,3 @@ func (r edgeRows) appendID(c *conn.CBOR, view string, p engine.MemberKey) {
 // MarshalCBOR implements conn.CBORAppender (for the SDK's encoder).
 func (r edgeRows) MarshalCBOR() ([]byte, error) { return r.AppendCBOR(nil), nil }
 
-// present reports whether edge k's member is in the writer's mirror (its row is written),
-// else its id is deleted.
-func (w *Writer) present(k *edgeKey) bool {
-	vs := w.views[k.view]
-	if vs == nil {
-		return false
-	}
-	_, ok := vs.members[k.MemberKey]
-	return ok
-}

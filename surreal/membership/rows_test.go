@@ -26,19 +26,20 @@ func TestEdgeRowsEncodeAsTheirValues(t *testing.T) {
 		{Parent: "comment:9", Rel: "author", Key: "user:x"}, {Key: "thread:123"},
 	}
 	var present []*edgeKey
-	var rows, ids []value.Value
+	var rows, ids, versions []value.Value
 	for _, k := range keys {
 		ek := &edgeKey{"v ⟩ 1", k}
-		if !w.present(ek) {
+		if w.change(ek) == changeGone {
 			t.Fatalf("%v: not a member", k)
 		}
 		present = append(present, ek)
 		id := w.edgeID("v ⟩ 1", k)
 		row, _ := w.edgeRowWithID(*ek, id)
 		rows, ids = append(rows, row), append(ids, id)
+		versions = append(versions, value.ObjectOf([]value.Field{{Key: "id", Val: id}, {Key: "v", Val: row.Get("version")}}))
 	}
 	gone := &edgeKey{"v ⟩ 1", engine.MemberKey{Key: "thread:404"}}
-	if w.present(gone) {
+	if w.change(gone) != changeGone {
 		t.Fatal("thread:404 is a member")
 	}
 	ids = append(ids, w.edgeID("v ⟩ 1", gone.MemberKey))
@@ -47,8 +48,9 @@ func TestEdgeRowsEncodeAsTheirValues(t *testing.T) {
 		got  edgeRows
 		want value.Value
 	}{
-		{"rows", edgeRows{w: w, edges: present}, value.Array(rows)},
-		{"ids", edgeRows{w: w, edges: append(present, gone), ids: true}, value.Array(ids)},
+		{"rows", edgeRows{w: w, edges: present, kind: changeRow}, value.Array(rows)},
+		{"ids", edgeRows{w: w, edges: append(present, gone), kind: changeGone}, value.Array(ids)},
+		{"versions", edgeRows{w: w, edges: present, kind: changeVersion}, value.Array(versions)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var wv conn.CBOR

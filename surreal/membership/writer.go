@@ -911,11 +911,21 @@ const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, v
 	"clientId = $input.clientId, auth_id = $input.auth_id, parent = $input.parent, parent_rel = $input.parent_rel RETURN NONE;\n"
 
 // writeRun renders a run of items: removals and stale rows one statement each, in order, then
-// the run's edges as one DELETE of the gone and one INSERT of the present. tag makes the
-// run's variable names unique within the transaction.
+// the run's edges in at most three statements, by what changed (the cheapest shape for each,
+// measured by `ssp-bench shapes`, see BENCHMARKS.md "Edge statement shapes"):
+//
+//	DELETE $d RETURN NONE;                                   -- edges gone: their ids
+//	FOR $u IN $u { UPDATE $u.id SET version = $u.v … };      -- only the version changed
+//	INSERT INTO <table> $r ON DUPLICATE KEY UPDATE …;        -- new rows, and any other change
+//
+// A version-only update is one whose row the database holds (queuedEdge.before) with the same
+// parent pointer, clientId and auth_id. tag makes the run's variable names unique within the
+// transaction.
 func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, items []item) {
-	// One allocation for both lists: present edges from the front, gone ones from the back.
+	// Rows from the front, gone ones from the back of one list; version-only updates in
+	// their own.
 	edges := make([]*edgeKey, len(items))
+	var versions []*edgeKey
 	nRows, nGone := 0, 0
 	for i, it := range items {
 		n := tag + "_" + strconv.Itoa(i)
@@ -927,23 +937,62 @@ func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, i
 			vars["v"+n] = it.stale.id
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 		default:
-			if w.present(it.edge) {
-				edges[nRows] = it.edge
-				nRows++
-			} else {
+			switch w.change(it.edge) {
+			case changeGone:
 				nGone++
 				edges[len(edges)-nGone] = it.edge
+			case changeVersion:
+				versions = append(versions, it.edge)
+			default:
+				edges[nRows] = it.edge
+				nRows++
 			}
 		}
 	}
 	if nGone > 0 {
-		vars["d"+tag] = edgeRows{w: w, edges: edges[len(edges)-nGone:], ids: true}
+		vars["d"+tag] = edgeRows{w: w, edges: edges[len(edges)-nGone:], kind: changeGone}
 		b.WriteString("DELETE $d" + tag + " RETURN NONE;\n")
 	}
+	if len(versions) > 0 {
+		vars["u"+tag] = edgeRows{w: w, edges: versions, kind: changeVersion}
+		b.WriteString("FOR $e IN $u" + tag + " { UPDATE $e.id SET version = $e.v RETURN NONE; };\n")
+	}
 	if nRows > 0 {
-		vars["r"+tag] = edgeRows{w: w, edges: edges[:nRows]}
+		vars["r"+tag] = edgeRows{w: w, edges: edges[:nRows], kind: changeRow}
 		b.WriteString("INSERT INTO " + w.table + " $r" + tag + upsertTail)
 	}
+}
+
+// edgeChange is how a queued edge's write is made.
+type edgeChange uint8
+
+const (
+	changeRow     edgeChange = iota // the whole row (a new edge, or more than its version changed)
+	changeVersion                   // only the version of a row the database holds
+	changeGone                      // the edge is gone: its id
+)
+
+// change tells how queued edge k is written.
+func (w *Writer) change(k *edgeKey) edgeChange {
+	vs := w.views[k.view]
+	if vs == nil {
+		return changeGone
+	}
+	m, ok := vs.members[k.MemberKey]
+	if !ok {
+		return changeGone
+	}
+	e := w.queue.queued[*k]
+	if !e.known || !e.before.present || e.before.clientID != vs.clientID || e.before.authID != vs.authID {
+		return changeRow
+	}
+	if k.Parent != "" && vs.parentSlot(k.Parent) != e.before.parent {
+		return changeRow
+	}
+	if m.version == e.before.version {
+		return changeRow // not expected (dropUnchanged took it out); written whole to be safe
+	}
+	return changeVersion
 }
 
 // fencedViews returns the guarded views whose `_00_query` records came back in the guarded

@@ -736,3 +736,68 @@ func TestUnchangedEdgesAreNotWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestStatementByKindOfChange: a flush writes each edge with the statement its change needs —
+// the new version alone for a row the database holds that changed only its version, the whole
+// row for a new edge or any other change, the id for a gone edge — and the rows end right.
+func TestStatementByKindOfChange(t *testing.T) {
+	const (
+		versionOnly = "UPDATE $e.id SET version = $e.v"
+		wholeRow    = "INSERT INTO " + GlobalTable
+		idsGone     = "DELETE $d"
+	)
+	delta := func(client string, d engine.Delta) ViewDelta {
+		return ViewDelta{ViewKey: "v", ClientID: client, AuthID: "user:alice", Delta: d}
+	}
+	for _, tt := range []struct {
+		name      string
+		batch     ViewDelta
+		want, not []string
+		top, sub  []string
+	}{
+		{"new version", delta("client-1", engine.Delta{Updated: []engine.Member{top("a:1", 2), sub("a:1", "cs", "c:1", 5)}}),
+			[]string{versionOnly}, []string{wholeRow, idsGone}, []string{"a:1@2"}, []string{"c:1@5<a:1"}},
+		{"new edge", delta("client-1", engine.Delta{Added: []engine.Member{top("a:2", 1)}}),
+			[]string{wholeRow}, []string{versionOnly, idsGone}, []string{"a:1@1", "a:2@1"}, []string{"c:1@1<a:1"}},
+		{"gone", delta("client-1", engine.Delta{Removed: []engine.Member{sub("a:1", "cs", "c:1", 1)}}),
+			[]string{idsGone}, []string{versionOnly, wholeRow}, []string{"a:1@1"}, nil},
+		{"new client id", delta("client-2", engine.Delta{Updated: []engine.Member{top("a:1", 2)}}),
+			[]string{wholeRow}, []string{versionOnly}, []string{"a:1@2"}, []string{"c:1@1<a:1"}},
+		{"all three", delta("client-1", engine.Delta{Added: []engine.Member{top("a:3", 1)}, Updated: []engine.Member{top("a:1", 4)},
+			Removed: []engine.Member{sub("a:1", "cs", "c:1", 1)}}),
+			[]string{versionOnly, wholeRow, idsGone}, nil, []string{"a:1@4", "a:3@1"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, WriterOptions{})
+			if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{added("v", top("a:1", 1), sub("a:1", "cs", "c:1", 1))}); err != nil {
+				t.Fatal(err)
+			}
+			var sent string
+			e.w.fault = func(surql string) string { sent = surql; return surql }
+			if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{tt.batch}); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(sent, s) {
+					t.Errorf("no %q in\n%s", s, sent)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(sent, s) {
+					t.Errorf("%q in\n%s", s, sent)
+				}
+			}
+			gotTop, gotSub := e.clientRead(GlobalTable, "v")
+			if !eq(gotTop, tt.top) || !eq(gotSub, tt.sub) {
+				t.Errorf("edges %v %v, want %v %v", gotTop, gotSub, tt.top, tt.sub)
+			}
+			if tt.name == "new client id" {
+				for _, r := range e.edges(GlobalTable) {
+					if r.out == "a:1" && r.clientID != "client-2" { // the edge the delta touched
+						t.Errorf("edge %s keeps clientId %s", r.id, r.clientID)
+					}
+				}
+			}
+		})
+	}
+}
