@@ -79,4 +79,3 @@ func (r edgeRows) appendID(c *conn.CBOR, view string, p engine.MemberKey) {
 
 // MarshalCBOR implements conn.CBORAppender (for the SDK's encoder).
 func (r edgeRows) MarshalCBOR() ([]byte, error) { return r.AppendCBOR(nil), nil }
-
