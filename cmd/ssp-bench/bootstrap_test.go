@@ -8,12 +8,7 @@ import (
 )
 
 func TestBootFlags(t *testing.T) {
-	tests := []struct {
-		name      string
-		args      []string
-		code      int
-		stderrHas string
-	}{
+	tests := []flagCase{
 		{"help", []string{"bootstrap", "-h"}, 0, "-rebootstraps"},
 		{"argument", []string{"bootstrap", "now"}, 2, `unexpected argument "now"`},
 		{"bad rows", []string{"bootstrap", "-rows", "lots"}, 2, `"lots" is not a count`},
@@ -22,17 +17,7 @@ func TestBootFlags(t *testing.T) {
 		{"negative rebootstraps", []string{"bootstrap", "-rebootstraps", "-1"}, 2, "-rebootstraps must not be negative"},
 		{"page size", []string{"bootstrap", "-page-size", "0"}, 2, "-page-size must be at least 1"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			if code := run(context.Background(), tt.args, &stdout, &stderr); code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.stderrHas) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.stderrHas)
-			}
-		})
-	}
+	checkFlagCases(t, tests)
 }
 
 // TestBootPoll: a short bootstrap is polled every 5 ms, a long one less often, never less

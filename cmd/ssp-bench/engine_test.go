@@ -10,12 +10,7 @@ import (
 )
 
 func TestRunEngineFlags(t *testing.T) {
-	tests := []struct {
-		name      string
-		args      []string
-		code      int
-		stderrHas string
-	}{
+	tests := []flagCase{
 		{"no command", nil, 2, "Usage: ssp-bench <command>"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"engine help", []string{"engine", "-h"}, 0, "-changes"},
@@ -23,17 +18,7 @@ func TestRunEngineFlags(t *testing.T) {
 		{"engine zero changes", []string{"engine", "-changes", "0"}, 2, "-changes must be at least 1"},
 		{"engine argument", []string{"engine", "now"}, 2, `unexpected argument "now"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			if code := run(context.Background(), tt.args, &stdout, &stderr); code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.stderrHas) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.stderrHas)
-			}
-		})
-	}
+	checkFlagCases(t, tests)
 }
 
 func TestBenchSmall(t *testing.T) {

@@ -218,12 +218,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("%v", err)
 	}
 	if f.db != "" {
-		host, err := urlHost(f.db)
-		if err != nil {
-			return bad("-db %q: %v", f.db, err)
-		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return bad("-db %q is not on loopback: the load generator only talks to 127.0.0.1", f.db)
+		if err := checkLoopbackDB(f.db); err != nil {
+			return bad("%v", err)
 		}
 	}
 	if f.pprof != "" {
@@ -233,6 +229,18 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		}
 	}
 	return f, nil
+}
+
+// checkLoopbackDB checks a -db URL: the benchmarks only talk to a database on this machine.
+func checkLoopbackDB(u string) error {
+	host, err := urlHost(u)
+	if err != nil {
+		return fmt.Errorf("-db %q: %w", u, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-db %q is not on loopback: the benchmarks only talk to 127.0.0.1", u)
+	}
+	return nil
 }
 
 // urlHost returns the host of a ws://, wss://, http:// or https:// URL.

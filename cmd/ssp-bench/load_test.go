@@ -13,12 +13,7 @@ import (
 )
 
 func TestLoadFlags(t *testing.T) {
-	tests := []struct {
-		name      string
-		args      []string
-		code      int
-		stderrHas string
-	}{
+	tests := []flagCase{
 		{"help", []string{"load", "-h"}, 0, "-soak-every"},
 		{"argument", []string{"load", "now"}, 2, `unexpected argument "now"`},
 		{"bad views", []string{"load", "-views", "many"}, 2, `"many" is not a count`},
@@ -46,21 +41,7 @@ func TestLoadFlags(t *testing.T) {
 		{"compare without rounds", []string{"load", "-compare", "/bin/sh", "-rounds", "0"}, 2, "-rounds 0: at least 1"},
 		{"compare a soak", []string{"load", "-compare", "/bin/sh", "-soak", "1m", "-views", "100"}, 2, "-compare does not combine with -soak"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			code := run(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.stderrHas) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.stderrHas)
-			}
-			if tt.code == 2 && stdout.Len() > 0 {
-				t.Errorf("a usage error printed to stdout: %q", stdout.String())
-			}
-		})
-	}
+	checkFlagCases(t, tests)
 }
 
 // TestLoadShort runs a small load against a real dev SurrealDB and an `ssp serve` subprocess

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os/signal"
 	"runtime"
 	"slices"
@@ -100,12 +99,8 @@ func parseShapesFlags(args []string, stderr io.Writer) (shapesFlags, error) {
 		return bad("-views must be at least 1, got %d", f.views)
 	}
 	if f.db != "" {
-		host, err := urlHost(f.db)
-		if err != nil {
-			return bad("-db %q: %v", f.db, err)
-		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return bad("-db %q is not on loopback: the benchmark only talks to 127.0.0.1", f.db)
+		if err := checkLoopbackDB(f.db); err != nil {
+			return bad("%v", err)
 		}
 	}
 	return f, nil

@@ -15,12 +15,7 @@ import (
 )
 
 func TestShapesFlags(t *testing.T) {
-	tests := []struct {
-		name      string
-		args      []string
-		code      int
-		stderrHas string
-	}{
+	tests := []flagCase{
 		{"help", []string{"shapes", "-h"}, 0, "ON DUPLICATE KEY UPDATE"},
 		{"argument", []string{"shapes", "now"}, 2, `unexpected argument "now"`},
 		{"zero rows", []string{"shapes", "-rows", "0"}, 2, "-rows must be at least 1"},
@@ -30,17 +25,7 @@ func TestShapesFlags(t *testing.T) {
 		{"remote db", []string{"shapes", "-db", "ws://10.0.0.8:8000"}, 2, "not on loopback"},
 		{"db without scheme", []string{"shapes", "-db", "127.0.0.1:8000"}, 2, "want a URL"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			if code := run(context.Background(), tt.args, &stdout, &stderr); code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.stderrHas) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.stderrHas)
-			}
-		})
-	}
+	checkFlagCases(t, tests)
 }
 
 // TestShapesShort runs every shape over 40 rows against the dev SurrealDB and checks the table:
