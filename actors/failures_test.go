@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -430,6 +431,9 @@ func TestUserCreateDoesNotWaitForItsTable(t *testing.T) {
 			}
 		}}
 	}})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the harness stops (cleanups run last-in first-out)
 	h.mustWrite("CREATE", "thread:1", map[string]any{"status": "open"})
 	signedUp := make(chan error, 1)
 	go func() {
@@ -441,7 +445,7 @@ func TestUserCreateDoesNotWaitForItsTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		close(release)
+		unblock()
 		t.Fatal("the user CREATE waited for its table's definition")
 	}
 	waitFor(t, 10*time.Second, func() (bool, string) { return held.Load(), "the table's definition was not started" })
@@ -450,7 +454,7 @@ func TestUserCreateDoesNotWaitForItsTable(t *testing.T) {
 		_, err := h.s.Register(h.ctx, h.req("open_alice", openThreads, "user:alice"))
 		registered <- err
 	}()
-	close(release)
+	unblock()
 	if err := <-registered; err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 			Name: "ssp_edge_write_failures_total", Help: "Edge flushes that failed after their retries; their writes stay queued and are retried.",
 		}),
 		edgeRows: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ssp_edge_rows_written_total", Help: "Edge rows written to the list_ref tables (committed UPSERT and DELETE statements; a whole-view removal counts one).",
+			Name: "ssp_edge_rows_written_total", Help: "Edge rows written to the list_ref tables by committed transactions (rows inserted, updated or deleted; a whole-view removal counts one).",
 		}),
 		edgeUnchanged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ssp_edge_writes_unchanged_total", Help: "Edge writes not made because the row was back to what the database holds when its flush came (added and removed again, re-emitted at its version).",
