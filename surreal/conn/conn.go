@@ -286,9 +286,8 @@ func (c *Conn) markBroken(l *link) {
 	l.cancel()
 }
 
-// open connects the SDK. WebSocket URLs use wsConn as transport (see there why not the
-// SDK's own WebSocket engines).
-// open connects to rawURL; ws is the WebSocket transport under db (nil over HTTP).
+// open connects the SDK to rawURL. WebSocket URLs use wsConn as transport (see there why not
+// the SDK's own WebSocket engines), returned as ws too (nil over HTTP).
 func open(ctx context.Context, rawURL string, log logrus.FieldLogger) (db *surrealdb.DB, ws *wsConn, err error) {
 	u, err := url.ParseRequestURI(rawURL)
 	if err != nil {
@@ -354,7 +353,8 @@ func (c *Conn) Close(ctx context.Context) error {
 }
 
 // Query runs surql with vars bound and returns each statement's result. Values of type
-// value.Value in vars are converted with ToDB. A failed statement is reported in its Result
+// value.Value in vars are sent as ToDB converts them, a CBORAppender as it encodes itself (in
+// the call, before it returns). A failed statement is reported in its Result
 // (the returned error stays nil); the error is for failures of the whole query (a parse error,
 // a lost connection after all retries, ctx ending).
 //

@@ -24,8 +24,8 @@ import (
 // first read or write error closes the connection and fails every waiting and later call,
 // without data races.
 //
-// The SDK (surrealdb.DB) still does everything above the transport: query, signin, use,
-// version. The embedded SDK connection is never connected; it only provides
+// The SDK (surrealdb.DB) still does everything above the transport — signin, use, version —
+// except queries, which Conn sends with query (its own request encoding) when it can. The embedded SDK connection is never connected; it only provides
 // GetUnmarshaler, whose return type is internal to the SDK. Every other method of
 // connection.Connection is implemented here.
 type wsConn struct {

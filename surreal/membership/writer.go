@@ -18,7 +18,9 @@ import (
 )
 
 // Querier runs SurrealQL with bound variables; *conn.Conn is one. Values of type value.Value
-// in vars must be accepted (conn converts them with conn.ToDB). It is expected to retry
+// and conn.CBORAppender in vars must be accepted (conn encodes them itself; edge rows are
+// CBORAppenders that read the Writer's state, so a Querier encodes them before it returns). It
+// is expected to retry
 // transient failures itself (conn does): nothing in this package calls it again after a
 // failure.
 type Querier interface {
