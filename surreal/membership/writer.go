@@ -828,12 +828,11 @@ const ensureQueryTable = "DEFINE TABLE IF NOT EXISTS " + QueryTable + " SCHEMALE
 // buildTx renders items as one transaction; every id and value is a variable.
 //
 // Statements: a whole-view removal or a stale row is one statement; the edge writes of a run
-// of items are two at most — one DELETE of the ids of edges that are gone and one INSERT … ON
-// DUPLICATE KEY UPDATE of the rows of edges that are there — which costs SurrealDB and this
-// process less than a statement per edge and still gives a LIVE subscriber one notification
-// per edge change (see BENCHMARKS.md, "Edge statement shapes"). Within a run the edges are
-// distinct (the queue holds each once), so their order does not matter; removals and stale
-// rows go first, as queued.
+// of items are three at most, one per kind of change (writeRun) — which costs SurrealDB and
+// this process less than a statement per edge and still gives a LIVE subscriber one
+// notification per edge change (see BENCHMARKS.md, "Edge statement shapes"). Within a run the
+// edges are distinct (the queue holds each once), so their order does not matter; removals and
+// stale rows go first, as queued.
 //
 // Without an Owner the items are one run. With an Owner, one statement reads the
 // `_00_query` rows of the transaction's views — each once — and keeps those of fenced views;
@@ -917,7 +916,7 @@ const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, v
 // measured by `ssp-bench shapes`, see BENCHMARKS.md "Edge statement shapes"):
 //
 //	DELETE $d RETURN NONE;                                   -- edges gone: their ids
-//	FOR $u IN $u { UPDATE $u.id SET version = $u.v … };      -- only the version changed
+//	FOR $e IN $u { UPDATE $e.id SET version = $e.v … };      -- only the version changed
 //	INSERT INTO <table> $r ON DUPLICATE KEY UPDATE …;        -- new rows, and any other change
 //
 // A version-only update is one whose row the database holds (queuedEdge.before) with the same
