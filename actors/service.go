@@ -114,7 +114,7 @@ func New(deps Deps) (*Service, error) {
 	e := &env{
 		cfg: cfg, log: log, hooks: deps.Hooks, db: deps.DB, version: deps.Version, writerOpts: deps.EdgeWriter,
 		bootAttempts: deps.BootstrapAttempts, bootDelay: deps.BootstrapRetryDelay, pingEvery: deps.DBPingInterval,
-		store: membership.NewStore(deps.DB, membership.StoreOptions{VersionTimeout: cfg.RVWaitTimeout, Log: log}),
+		store: membership.NewStore(deps.DB, membership.StoreOptions{Log: log}),
 	}
 	if len(cfg.JobTables) > 0 {
 		e.jobTables = map[string]config.JobTable{}

@@ -46,9 +46,6 @@ type ViewMetrics struct {
 
 // StoreOptions tunes a Store.
 type StoreOptions struct {
-	// VersionTimeout bounds WaitVersion (SPKY_RV_WAIT_TIMEOUT_MS; its default lives in package
-	// config). WaitVersion refuses to wait without one.
-	VersionTimeout time.Duration
 	// MaxStatements caps the statements of one FlushMetrics query (default 500).
 	MaxStatements int
 	// Log receives warnings (logrus' standard logger if nil).
@@ -342,63 +339,44 @@ func (s *Store) CountQueries(ctx context.Context, authID string) (int, error) {
 	return int(rs[0].Value.AsInt()), nil
 }
 
-// ErrVersionTimeout is returned by WaitVersion when the version did not become visible in
-// time. The caller logs it and writes the edges anyway.
+// ErrVersionTimeout marks a `_00_rv` wait that gave up: the version did not become visible
+// within Config.RVWaitTimeout. The waiter logs it and writes the edges anyway.
 var ErrVersionTimeout = errors.New("row version not visible in time")
 
-// versionPollGrace lets the last poll of WaitVersion, which starts at the deadline, finish.
-const versionPollGrace = time.Second
+// VersionBackoff is the wait before poll n+1 of a record's version after poll n (n from 0)
+// found it not yet visible (SPEC §2.4): 10, 20, 40, 80, 80… ms.
+func VersionBackoff(n int) time.Duration {
+	return versionBackoff[min(max(n, 0), len(versionBackoff)-1)]
+}
 
-// versionBackoff is the wait before each poll of WaitVersion; the last value repeats.
 var versionBackoff = [...]time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}
 
-// WaitVersion waits until `_00_version` shows record rid at version rv or later (SPEC §2.4),
-// polling `SELECT VALUE version FROM ONLY _00_version WHERE record_id = $rid LIMIT 1` with
-// backoff 10, 20, 40, 80, 80… ms. It returns nil once visible (at once when rv <= 0), an
-// error wrapping ErrVersionTimeout after StoreOptions.VersionTimeout, or ctx's error. Failed
-// polls (for instance while `_00_version` does not exist yet) count as not visible.
-func (s *Store) WaitVersion(ctx context.Context, rid value.Value, rv int64) error {
-	if rv <= 0 {
-		return nil
+// versionQuery is SPEC §2.4's poll of one record's version.
+const versionQuery = "SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $r%d LIMIT 1;\n"
+
+// Versions polls the `_00_version` rows of several records in one round trip — SPEC §2.4's
+// `SELECT VALUE version FROM ONLY _00_version WHERE record_id = $rid LIMIT 1` once per record,
+// in one query — and returns each record's version, NONE where the poll found none or failed
+// (for instance while `_00_version` does not exist yet). The error is for the whole query.
+func (s *Store) Versions(ctx context.Context, rids []value.Value) ([]value.Value, error) {
+	if len(rids) == 0 {
+		return nil, nil
 	}
-	if rid.Kind() != value.KindRecord {
-		return fmt.Errorf("wait for version %d: %s is not a record id", rv, rid.SurQL())
+	var b strings.Builder
+	vars := make(map[string]any, len(rids))
+	for i, rid := range rids {
+		fmt.Fprintf(&b, versionQuery, i)
+		vars["r"+strconv.Itoa(i)] = rid
 	}
-	if s.opts.VersionTimeout <= 0 {
-		return fmt.Errorf("wait for %s version %d: StoreOptions.VersionTimeout is not set", value.RecordString(rid), rv)
+	rs, err := s.q.Query(ctx, b.String(), vars)
+	if err != nil {
+		return nil, fmt.Errorf("poll the versions of %d records: %w", len(rids), err)
 	}
-	deadline := time.Now().Add(s.opts.VersionTimeout)
-	// A poll may run a little past the deadline: the last one starts at it.
-	pctx, cancel := context.WithDeadline(ctx, deadline.Add(versionPollGrace))
-	defer cancel()
-	vars := map[string]any{"rid": rid}
-	const q = "SELECT VALUE version FROM ONLY " + VersionTable + " WHERE record_id = $rid LIMIT 1"
-	var seen value.Value
-	var lastErr error
-	for i := 0; ; i++ {
-		rs, err := s.run(pctx, q, vars)
-		if err == nil {
-			seen = rs[0].Value
-			if seen.IsNumber() && seen.AsInt() >= rv {
-				return nil
-			}
-		} else {
-			lastErr = err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, ctx.Err())
-		}
-		remaining := time.Until(deadline)
-		if remaining <= 0 {
-			detail := "seen " + seen.SurQL()
-			if seen.IsNone() && lastErr != nil {
-				detail = "last error: " + lastErr.Error()
-			}
-			return fmt.Errorf("wait for %s version %d after %s (%s): %w",
-				value.RecordString(rid), rv, s.opts.VersionTimeout, detail, ErrVersionTimeout)
-		}
-		if err := conn.Sleep(ctx, min(versionBackoff[min(i, len(versionBackoff)-1)], remaining)); err != nil {
-			return fmt.Errorf("wait for %s version %d: %w", value.RecordString(rid), rv, err)
+	out := make([]value.Value, len(rids))
+	for i := range out {
+		if i < len(rs) && rs[i].Err == nil {
+			out[i] = rs[i].Value
 		}
 	}
+	return out, nil
 }

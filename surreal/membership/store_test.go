@@ -1,8 +1,6 @@
 package membership
 
 import (
-	"context"
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -113,55 +111,31 @@ func TestQueryRows(t *testing.T) {
 	}
 }
 
-func TestWaitVersion(t *testing.T) {
+// TestVersions: one query polls several records' `_00_version` rows; a record without a row,
+// or the table missing, reads NONE.
+func TestVersions(t *testing.T) {
 	e := newEnv(t, WriterOptions{})
-	short := NewStore(e.q, StoreOptions{VersionTimeout: 150 * time.Millisecond, Log: quietLog()})
-	rid := value.Record("thread", value.String("a'b"))
-
-	// _00_version does not exist yet: not visible.
-	if err := short.WaitVersion(e.ctx, rid, 1); !errors.Is(err, ErrVersionTimeout) {
-		t.Fatalf("WaitVersion without _00_version = %v, want a timeout", err)
+	a, b := value.Record("thread", value.String("a'b")), value.Record("thread", value.Int(2))
+	if vs, err := e.s.Versions(e.ctx, nil); err != nil || vs != nil {
+		t.Fatalf("Versions(nil) = %v, %v", vs, err)
 	}
-	if err := short.WaitVersion(e.ctx, rid, 0); err != nil {
-		t.Fatalf("WaitVersion(rv 0) = %v", err)
+	before := e.queries()
+	vs, err := e.s.Versions(e.ctx, []value.Value{a, b})
+	if err != nil || len(vs) != 2 || !vs[0].IsNone() || !vs[1].IsNone() {
+		t.Fatalf("Versions without _00_version = %v, %v; want NONE twice", vs, err)
 	}
-	e.exec("CREATE _00_version SET record_id = $rid, version = 2", map[string]any{"rid": rid})
-	for _, rv := range []int64{1, 2} {
-		if err := short.WaitVersion(e.ctx, rid, rv); err != nil {
-			t.Fatalf("WaitVersion(rv %d) with version 2 = %v", rv, err)
+	e.exec("CREATE _00_version SET record_id = $rid, version = 2", map[string]any{"rid": a})
+	vs, err = e.s.Versions(e.ctx, []value.Value{a, b, a})
+	if err != nil || len(vs) != 3 || vs[0].AsInt() != 2 || !vs[1].IsNone() || vs[2].AsInt() != 2 {
+		t.Fatalf("Versions = %v, %v; want [2 NONE 2]", vs, err)
+	}
+	if n := e.queries() - before; n != 2 {
+		t.Fatalf("%d queries for two polls, want one each", n)
+	}
+	for n, want := range []time.Duration{10, 20, 40, 80, 80, 80} {
+		if got := VersionBackoff(n); got != want*time.Millisecond {
+			t.Errorf("VersionBackoff(%d) = %s, want %s", n, got, want*time.Millisecond)
 		}
-	}
-	start := time.Now()
-	err := short.WaitVersion(e.ctx, rid, 3)
-	if !errors.Is(err, ErrVersionTimeout) {
-		t.Fatalf("WaitVersion(rv 3) with version 2 = %v, want a timeout", err)
-	}
-	if took := time.Since(start); took < 150*time.Millisecond {
-		t.Fatalf("timed out after %s, before the configured 150ms", took)
-	}
-	if err := short.WaitVersion(e.ctx, value.String("thread:1"), 1); err == nil || errors.Is(err, ErrVersionTimeout) {
-		t.Fatalf("WaitVersion of a non-record = %v", err)
-	}
-
-	// Without a timeout it refuses to wait.
-	if err := e.s.WaitVersion(e.ctx, rid, 1); err == nil || !strings.Contains(err.Error(), "VersionTimeout is not set") {
-		t.Fatalf("WaitVersion without a timeout = %v, want an error naming it", err)
-	}
-
-	// The version becomes visible while waiting.
-	long := NewStore(e.q, StoreOptions{VersionTimeout: 30 * time.Second, Log: quietLog()})
-	done := make(chan error, 1)
-	go func() { done <- long.WaitVersion(e.ctx, rid, 3) }()
-	e.exec("UPDATE _00_version SET version = 3 WHERE record_id = $rid", map[string]any{"rid": rid})
-	if err := <-done; err != nil {
-		t.Fatalf("WaitVersion after the update = %v", err)
-	}
-
-	// Cancellation ends the wait with ctx's error.
-	ctx, cancel := context.WithCancel(e.ctx)
-	cancel()
-	if err := long.WaitVersion(ctx, rid, 9); !errors.Is(err, context.Canceled) {
-		t.Fatalf("WaitVersion with a cancelled ctx = %v", err)
 	}
 }
 
