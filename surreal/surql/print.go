@@ -26,21 +26,82 @@ func (s *Select) String() string {
 }
 
 func writeSelect(b *strings.Builder, s *Select) {
-	writeSelectAs(b, s, selectStyle{expr: writeExpr, name: identString, record: recordString})
+	writeSelectAs(b, s, sspStyle())
 }
 
-// selectStyle is how a statement's parts print: the SSP's own spelling (String) or SurrealDB's
-// (SurrealText). The statement's shape is the same in both.
-type selectStyle struct {
+// printStyle is how a statement's and an expression's parts print: the SSP's own spelling
+// (String, ExprString) or SurrealDB's (SurrealText). The shapes — a statement's clauses, the
+// lists of arrays, objects and calls, a subquery — are the same in both (writeSelectAs,
+// writeCompound).
+type printStyle struct {
 	expr   func(*strings.Builder, Expr)
 	name   func(name string, table bool) string
 	record func(value.Value) string
+	key    func(string) string // an object key
 	// valueAlone prints `VALUE expr` only for a single field, as SurrealDB does; otherwise
 	// `VALUE` prefixes the field list.
 	valueAlone bool
+	// emptyBraces prints an object without keys as `{}` (SurrealDB prints `{  }`).
+	emptyBraces bool
 }
 
-func writeSelectAs(b *strings.Builder, s *Select, st selectStyle) {
+// sspStyle is the SSP's own spelling.
+func sspStyle() printStyle {
+	return printStyle{expr: writeExpr, name: identString, record: recordString, key: objectKeyString, emptyBraces: true}
+}
+
+// writeCompound writes the expressions whose shape both spellings share — arrays, objects,
+// calls and subqueries — in st's spelling of their parts; false for any other kind.
+func writeCompound(b *strings.Builder, e Expr, st printStyle) bool {
+	list := func(es []Expr) {
+		for i, el := range es {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			st.expr(b, el)
+		}
+	}
+	switch x := e.(type) {
+	case *ArrayExpr:
+		b.WriteString("[")
+		list(x.Elems)
+		b.WriteString("]")
+	case *ObjectExpr:
+		if len(x.Keys) == 0 && st.emptyBraces {
+			b.WriteString("{}")
+			return true
+		}
+		b.WriteString("{ ")
+		for i, k := range x.Keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(st.key(k) + ": ")
+			if i < len(x.Values) {
+				st.expr(b, x.Values[i])
+			}
+		}
+		b.WriteString(" }")
+	case *Call:
+		b.WriteString(x.Name + "(")
+		list(x.Args)
+		b.WriteString(")")
+	case *Subquery:
+		b.WriteString("(")
+		if x.Select != nil {
+			writeSelectAs(b, x.Select, st)
+		}
+		b.WriteString(")")
+		if x.Index != nil {
+			b.WriteString("[" + strconv.Itoa(*x.Index) + "]")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func writeSelectAs(b *strings.Builder, s *Select, st printStyle) {
 	b.WriteString("SELECT ")
 	if st.valueAlone && s.Value && len(s.Fields) == 1 {
 		b.WriteString("VALUE ")
@@ -142,51 +203,10 @@ func writeExpr(b *strings.Builder, e Expr) {
 		}
 		b.WriteString(x.Op.String())
 		writeOperand(b, x.X, unaryNeedsParens(x.X))
-	case *ArrayExpr:
-		b.WriteString("[")
-		for i, el := range x.Elems {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeExpr(b, el)
-		}
-		b.WriteString("]")
-	case *ObjectExpr:
-		if len(x.Keys) == 0 {
-			b.WriteString("{}")
-			return
-		}
-		b.WriteString("{ ")
-		for i, k := range x.Keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(objectKeyString(k) + ": ")
-			if i < len(x.Values) {
-				writeExpr(b, x.Values[i])
-			}
-		}
-		b.WriteString(" }")
-	case *Call:
-		b.WriteString(x.Name + "(")
-		for i, a := range x.Args {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeExpr(b, a)
-		}
-		b.WriteString(")")
-	case *Subquery:
-		b.WriteString("(")
-		if x.Select != nil {
-			writeSelect(b, x.Select)
-		}
-		b.WriteString(")")
-		if x.Index != nil {
-			b.WriteString("[" + strconv.Itoa(*x.Index) + "]")
-		}
 	default:
-		b.WriteString("NONE")
+		if !writeCompound(b, e, sspStyle()) {
+			b.WriteString("NONE")
+		}
 	}
 }
 

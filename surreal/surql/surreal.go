@@ -58,7 +58,12 @@ func (s *Select) SurrealText() string {
 }
 
 func sSelect(b *strings.Builder, s *Select) {
-	writeSelectAs(b, s, selectStyle{expr: sExpr, name: sName, record: sRecord, valueAlone: true})
+	writeSelectAs(b, s, surrealStyle())
+}
+
+// surrealStyle is SurrealDB's spelling.
+func surrealStyle() printStyle {
+	return printStyle{expr: sExpr, name: sName, record: sRecord, key: sKey, valueAlone: true}
 }
 
 func sExpr(b *strings.Builder, e Expr) {
@@ -100,47 +105,10 @@ func sExpr(b *strings.Builder, e Expr) {
 		b.WriteString(x.Op.String())
 		paren := sNeedsParens(x.X) || sBP(x.X) < bpPrefix || (x.Op == OpNeg && leftMinus(x.X))
 		sWrap(b, x.X, paren)
-	case *ArrayExpr:
-		b.WriteString("[")
-		for i, el := range x.Elems {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			sExpr(b, el)
-		}
-		b.WriteString("]")
-	case *ObjectExpr:
-		b.WriteString("{ ")
-		for i, k := range x.Keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(sKey(k) + ": ")
-			if i < len(x.Values) {
-				sExpr(b, x.Values[i])
-			}
-		}
-		b.WriteString(" }")
-	case *Call:
-		b.WriteString(x.Name + "(")
-		for i, a := range x.Args {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			sExpr(b, a)
-		}
-		b.WriteString(")")
-	case *Subquery:
-		b.WriteString("(")
-		if x.Select != nil {
-			sSelect(b, x.Select)
-		}
-		b.WriteString(")")
-		if x.Index != nil {
-			b.WriteString("[" + strconv.Itoa(*x.Index) + "]")
-		}
 	default:
-		b.WriteString("NONE")
+		if !writeCompound(b, e, surrealStyle()) {
+			b.WriteString("NONE")
+		}
 	}
 }
 
