@@ -19,6 +19,7 @@ import (
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/internal/faultproxy"
+	testwait "github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/membership"
@@ -166,19 +167,7 @@ func (h *harness) restart() {
 // waitFor polls cond until it holds or the deadline passes; cond's text explains a failure.
 func waitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, why)
-		}
-		<-tick.C
-	}
+	testwait.For(t, timeout, 20*time.Millisecond, cond)
 }
 
 func (h *harness) waitStatus(want Status) {

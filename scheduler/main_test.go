@@ -25,6 +25,7 @@ import (
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/integration/testscheduler"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 )
 
@@ -355,13 +356,7 @@ func (p *parent) allEvents() []event {
 // waitFor polls cond until it holds, failing the test after within.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, within, 5*time.Millisecond, func() (bool, string) { return cond(), "waiting for " + what })
 }
 
 // waitEvent waits until the link has sent n messages of type T and returns them.

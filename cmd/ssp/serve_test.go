@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sp00ky/ssp/integration/devdb"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/tablehash"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -43,19 +44,7 @@ func (s *syncBuffer) String() string {
 // waitFor polls cond every 20 ms until it holds or timeout passes; why explains a failure.
 func waitFor(t *testing.T, timeout time.Duration, cond func() (ok bool, why string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not reached within %s: %s", timeout, why)
-		}
-		<-tick.C
-	}
+	wait.For(t, timeout, 20*time.Millisecond, cond)
 }
 
 // client talks to one SSP over HTTP.

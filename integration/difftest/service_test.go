@@ -14,6 +14,7 @@ import (
 
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/internal/sspproc"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	"github.com/sp00ky/ssp/surreal/value"
@@ -335,7 +336,7 @@ func (s *serviceRun) checkpoint(engineRejects, serviceRejects map[string]string,
 	}
 	b := newBatch(active)
 	var prev []string
-	sspproc.WaitFor(s.t, serviceConverge, 50*time.Millisecond, func() (bool, string) {
+	wait.For(s.t, serviceConverge, 50*time.Millisecond, func() (bool, string) {
 		if d := s.ssp.Metric("ssp_mailbox_depth"); d != 0 {
 			return false, fmt.Sprintf("%s: the SSP still has %v items to write", when, d)
 		}

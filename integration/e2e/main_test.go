@@ -11,6 +11,7 @@ import (
 
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/internal/sspproc"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 )
 
@@ -92,4 +93,4 @@ func exec1(t *testing.T, ctx context.Context, db *conn.Conn, surql string, vars 
 }
 
 // waitFor polls cond until it holds, failing the test at the deadline with cond's last reason.
-var waitFor = sspproc.WaitFor
+var waitFor = wait.For

@@ -29,6 +29,7 @@ import (
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
 	"github.com/sp00ky/ssp/integration/testscheduler"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/scheduler"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/loader"
@@ -60,17 +61,7 @@ func quietLog() *logrus.Logger {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, timeout, 20*time.Millisecond, cond)
 }
 
 // cluster is the test scheduler, its SSPs and their database.

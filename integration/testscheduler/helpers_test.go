@@ -20,6 +20,7 @@ import (
 
 	"github.com/sp00ky/ssp/integration/devdb"
 	"github.com/sp00ky/ssp/integration/devdb/devdbtest"
+	"github.com/sp00ky/ssp/internal/wait"
 	"github.com/sp00ky/ssp/surreal/conn"
 	"github.com/sp00ky/ssp/surreal/engine"
 	sspingest "github.com/sp00ky/ssp/surreal/ingest"
@@ -108,13 +109,7 @@ func start(t *testing.T, setup string, opts Options) (*Scheduler, *conn.Conn) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, 2*time.Millisecond, func() (bool, string) { return cond(), "waiting for " + what })
 }
 
 // post sends a JSON body (a string as is, anything else encoded) and returns status and body.

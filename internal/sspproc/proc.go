@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sp00ky/ssp/internal/wait"
 )
 
 var built struct {
@@ -169,7 +171,7 @@ func (p *Proc) Kill() {
 // WaitReady polls /health until it answers 200 {"status":"ready"}.
 func (p *Proc) WaitReady(timeout time.Duration) {
 	p.T.Helper()
-	WaitFor(p.T, timeout, 20*time.Millisecond, func() (bool, string) {
+	wait.For(p.T, timeout, 20*time.Millisecond, func() (bool, string) {
 		select {
 		case <-p.Done:
 			p.T.Fatalf("ssp exited (%v) while waiting for ready: %s", p.Exited, p.Logs.String())
@@ -258,25 +260,6 @@ func MetricSum(body, name string) float64 {
 
 // Client is the HTTP client of Proc's requests.
 var Client = &http.Client{Timeout: 30 * time.Second}
-
-// WaitFor polls cond every `every` until it holds, failing the test at the deadline with cond's
-// last reason.
-func WaitFor(t testing.TB, timeout, every time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not reached within %s: %s", timeout, why)
-		}
-		<-tick.C
-	}
-}
 
 // TailBuffer keeps the last Max bytes written to it; safe for concurrent use.
 type TailBuffer struct {
