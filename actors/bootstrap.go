@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -304,11 +305,7 @@ func (j *bootstrapJob) reconcileAll(ctx actor.Context, drop map[string]bool) err
 	for t := range snap.tables {
 		refTables[t] = true
 	}
-	names := make([]string, 0, len(refTables))
-	for t := range refTables {
-		names = append(names, t)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(refTables))
 	owned, err := j.owned(snap)
 	if err != nil {
 		return err

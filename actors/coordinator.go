@@ -3,8 +3,10 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"time"
 
@@ -945,11 +947,7 @@ func (c *coordinator) setSchema(ctx actor.Context, m *setSchemaReq) {
 	for t := range m.hints {
 		tables[t] = true
 	}
-	names := make([]string, 0, len(tables))
-	for t := range tables {
-		names = append(names, t)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(tables))
 	res := &schemaApplied{}
 	for _, t := range names {
 		h := m.hints[t]
