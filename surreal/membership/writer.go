@@ -239,29 +239,47 @@ func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, client
 	q.edges = append(q.edges, k)
 }
 
-// dropUnchanged takes out of the queue the edges whose row is back to what it held when first
+// classify tells how each queued edge is to be written, in the order of the queue's edges,
+// and first takes out of the queue the edges whose row is back to what it held when first
 // touched: writing them would change nothing (an edge added and removed again, a member
 // re-emitted at the version it has).
-func (w *Writer) dropUnchanged() {
+func (w *Writer) classify() []edgeChange {
 	q := w.queue
+	kinds := make([]edgeChange, 0, len(q.edges))
 	kept := q.edges[:0]
 	for _, k := range q.edges {
-		if e := q.queued[k]; e.known {
-			vs := w.views[k.view]
-			var c, a string
-			if vs != nil {
-				c, a = vs.clientID, vs.authID
-			}
-			if snapOf(k, vs, c, a) == e.before {
-				delete(q.queued, k)
-				w.stats.Unchanged++
-				continue
-			}
+		e := q.queued[k]
+		vs := w.views[k.view]
+		var c, a string
+		if vs != nil {
+			c, a = vs.clientID, vs.authID
+		}
+		now := snapOf(k, vs, c, a)
+		if e.known && now == e.before {
+			delete(q.queued, k)
+			w.stats.Unchanged++
+			continue
 		}
 		kept = append(kept, k)
+		kinds = append(kinds, changeOf(e, now))
 	}
 	clear(q.edges[len(kept):])
 	q.edges = kept
+	return kinds
+}
+
+// changeOf is how an edge queued as e that now holds now is written: only its version when
+// the database holds its row (e.before) with the same parent pointer, clientId and auth_id.
+func changeOf(e queuedEdge, now edgeSnap) edgeChange {
+	b := e.before
+	switch {
+	case !now.present:
+		return changeGone
+	case e.known && b.present && b.parent == now.parent && b.clientID == now.clientID &&
+		b.authID == now.authID && b.version != now.version:
+		return changeVersion
+	}
+	return changeRow
 }
 
 // staleEdge is the id of a row that Reconcile found stale, and the view it belongs to ("" when
@@ -644,7 +662,7 @@ func (w *Writer) setView(view string, vm ViewMembership) {
 }
 
 func (w *Writer) flush(ctx context.Context) error {
-	w.dropUnchanged()
+	kinds := w.classify()
 	q := w.queue
 	if q.len() == 0 {
 		return nil
@@ -657,7 +675,7 @@ func (w *Writer) flush(ctx context.Context) error {
 		items = append(items, item{stale: st})
 	}
 	for i := range q.edges {
-		items = append(items, item{edge: &q.edges[i]})
+		items = append(items, item{edge: &q.edges[i], change: kinds[i]})
 	}
 	groups := w.split(items)
 	res := make([]groupResult, len(groups))
@@ -724,8 +742,9 @@ func (w *Writer) flush(ctx context.Context) error {
 
 // item is one pending write.
 type item struct {
-	removal string    // a view whose edges all go
-	stale   staleEdge // an edge id to delete
+	removal string     // a view whose edges all go
+	stale   staleEdge  // an edge id to delete
+	change  edgeChange // how edge is written (classify)
 	edge    *edgeKey
 }
 
@@ -919,9 +938,8 @@ const upsertTail = " ON DUPLICATE KEY UPDATE in = $input.in, out = $input.out, v
 //	FOR $e IN $u { UPDATE $e.id SET version = $e.v … };      -- only the version changed
 //	INSERT INTO <table> $r ON DUPLICATE KEY UPDATE …;        -- new rows, and any other change
 //
-// A version-only update is one whose row the database holds (queuedEdge.before) with the same
-// parent pointer, clientId and auth_id. tag makes the run's variable names unique within the
-// transaction.
+// Each edge item's kind of change comes from classify (changeOf). tag makes the run's
+// variable names unique within the transaction.
 func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, items []item) {
 	// Rows from the front, gone ones from the back of one list; version-only updates in
 	// their own.
@@ -929,16 +947,17 @@ func (w *Writer) writeRun(b *strings.Builder, vars map[string]any, tag string, i
 	var versions []*edgeKey
 	nRows, nGone := 0, 0
 	for i, it := range items {
-		n := tag + "_" + strconv.Itoa(i)
 		switch {
 		case it.removal != "":
+			n := tag + "_" + strconv.Itoa(i)
 			vars["v"+n] = QueryRecord(it.removal)
 			b.WriteString("DELETE type::table($tb) WHERE in = $v" + n + " RETURN NONE;\n")
 		case it.edge == nil:
+			n := tag + "_" + strconv.Itoa(i)
 			vars["v"+n] = it.stale.id
 			b.WriteString("DELETE $v" + n + " RETURN NONE;\n")
 		default:
-			switch w.change(it.edge) {
+			switch it.change {
 			case changeGone:
 				nGone++
 				edges[len(edges)-nGone] = it.edge
@@ -972,29 +991,6 @@ const (
 	changeVersion                   // only the version of a row the database holds
 	changeGone                      // the edge is gone: its id
 )
-
-// change tells how queued edge k is written.
-func (w *Writer) change(k *edgeKey) edgeChange {
-	vs := w.views[k.view]
-	if vs == nil {
-		return changeGone
-	}
-	m, ok := vs.members[k.MemberKey]
-	if !ok {
-		return changeGone
-	}
-	e := w.queue.queued[*k]
-	if !e.known || !e.before.present || e.before.clientID != vs.clientID || e.before.authID != vs.authID {
-		return changeRow
-	}
-	if k.Parent != "" && vs.parentSlot(k.Parent) != e.before.parent {
-		return changeRow
-	}
-	if m.version == e.before.version {
-		return changeRow // not expected (dropUnchanged took it out); written whole to be safe
-	}
-	return changeVersion
-}
 
 // fencedViews returns the guarded views whose `_00_query` records came back in the guarded
 // transaction's list of fenced views (see buildTx), sorted. No write returns such a list: they
