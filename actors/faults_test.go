@@ -189,6 +189,19 @@ func TestReconcileOutageFailsTheAttempt(t *testing.T) {
 	}
 }
 
+// waitGoroutinesGone waits until no goroutine of package actors runs besides those in before.
+func waitGoroutinesGone(t *testing.T, before map[string]string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		left := goroutinesIn(before)
+		var b strings.Builder
+		for _, g := range left {
+			b.WriteString("\n" + g)
+		}
+		return len(left) == 0, fmt.Sprintf("%d goroutines of the actors still run:%s", len(left), b.String())
+	})
+}
+
 // goroutinesIn returns the goroutines (id → stack) running code of package actors outside the
 // tests, leaving out those in skip.
 func goroutinesIn(skip map[string]string) map[string]string {
@@ -248,14 +261,7 @@ func TestShutdownDuringBootstrapRetryDelay(t *testing.T) {
 	if n := attempts.Load(); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
-	waitFor(t, 10*time.Second, func() (bool, string) {
-		left := goroutinesIn(before)
-		var b strings.Builder
-		for _, g := range left {
-			b.WriteString("\n" + g)
-		}
-		return len(left) == 0, fmt.Sprintf("%d goroutines of the actors still run:%s", len(left), b.String())
-	})
+	waitGoroutinesGone(t, before)
 }
 
 // writerState describes the writer actor of table.
@@ -454,14 +460,7 @@ func TestShutdownDuringWriterBackoff(t *testing.T) {
 					t.Errorf("Shutdown returned %s after it began, its deadline was %s", took, deadline)
 				}
 			}
-			waitFor(t, 10*time.Second, func() (bool, string) {
-				left := goroutinesIn(before)
-				var b strings.Builder
-				for _, g := range left {
-					b.WriteString("\n" + g)
-				}
-				return len(left) == 0, fmt.Sprintf("%d goroutines of the actors still run:%s", len(left), b.String())
-			})
+			waitGoroutinesGone(t, before)
 		})
 	}
 }
