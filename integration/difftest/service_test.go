@@ -172,7 +172,14 @@ func newServiceRun(t *testing.T, ctx context.Context, srv *devdb.Server, bin str
 	if err := defineTables(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := surrealdb.Query[any](ctx, db, sspproc.MetaSQL+serviceEvents(ssp.Base), nil); err != nil {
+	// Through the retrying connection: the SSP's bootstrap defines some of the same tables
+	// meanwhile, and SurrealDB may answer either side with a write conflict (the statements
+	// are idempotent, so conn retries them).
+	rs, err := cdb.Query(ctx, sspproc.MetaSQL+serviceEvents(ssp.Base), nil)
+	if err == nil {
+		err = conn.StatementErr(rs)
+	}
+	if err != nil {
 		t.Fatalf("define the meta tables and events: %v", err)
 	}
 	ssp.WaitReady(time.Minute)
