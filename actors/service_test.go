@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,39 @@ func TestIngestMovesEdges(t *testing.T) {
 	})
 	h.ingest("thread", "DELETE", "thread:1", nil)
 	h.waitEdges(map[string][]string{"_00_list_ref": {"all|||thread:2@1|client-all|"}})
+	h.waitEdgesMatch()
+}
+
+// An update that changes a member's content but not its version changes no edge row, so the
+// view actor hands nothing of it to the writer: the writer receives only the changes that
+// move an edge (here the next step's, which, in the view's order, comes after it).
+func TestContentOnlyUpdateHandsNoWrite(t *testing.T) {
+	var deltas atomic.Int64 // opDelta writes of view "open" received by its writer
+	h := newHarness(t, harnessOpts{deps: func(d *Deps) {
+		d.Hooks.Receive = func(kind, _ string, msg any) {
+			if w, ok := msg.(*edgeWrite); ok && kind == kindWriter && w.view == "open" && w.kind == opDelta {
+				deltas.Add(1)
+			}
+		}
+	}})
+	h.register("open", openThreads, "user:alice")
+	h.ingest("thread", "CREATE", "thread:1", map[string]any{"status": "open", "title": "a"})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {"open|||thread:1@1|client-open|user:alice"}})
+	before := deltas.Load()
+
+	h.ingest("thread", "UPDATE", "thread:1", map[string]any{"status": "open", "title": "b"})
+	h.ingest("thread", "CREATE", "thread:2", map[string]any{"status": "open"})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {
+		"open|||thread:1@1|client-open|user:alice", "open|||thread:2@1|client-open|user:alice"}})
+	if got := deltas.Load() - before; got != 1 {
+		t.Errorf("the writer received %d deltas of the view for a content-only update and an addition, want 1 (the addition's)", got)
+	}
+
+	// A version change is still handed on and written.
+	h.exec("DEFINE TABLE _00_version SCHEMALESS; CREATE _00_version SET record_id = thread:1, version = 2", nil)
+	h.ingest("thread", "UPDATE", "thread:1", map[string]any{"status": "open", "title": "c", "_00_rv": 2})
+	h.waitEdges(map[string][]string{"_00_list_ref_user_alice": {
+		"open|||thread:1@2|client-open|user:alice", "open|||thread:2@1|client-open|user:alice"}})
 	h.waitEdgesMatch()
 }
 

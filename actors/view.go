@@ -104,8 +104,12 @@ func (s *viewState) setMembers(ms []engine.Member) {
 	s.generation++
 }
 
-// applyDelta applies d to the cache.
-func (s *viewState) applyDelta(d engine.Delta) {
+// applyDelta applies d to the cache and returns what of d changes an edge row: d without the
+// Updated members the cache holds as they are (re-emitted at the version they have, after a
+// change of content only, which SPEC §1.1 re-emits but an edge row does not record). Those are
+// not handed to the writer: nothing would be written, and at many views they are most of the
+// members a step emits.
+func (s *viewState) applyDelta(d engine.Delta) engine.Delta {
 	for _, m := range d.Removed {
 		if _, ok := s.cache[m.ID()]; ok {
 			delete(s.cache, m.ID())
@@ -114,15 +118,35 @@ func (s *viewState) applyDelta(d engine.Delta) {
 			}
 		}
 	}
-	for _, list := range [][]engine.Member{d.Added, d.Updated} {
-		for _, m := range list {
-			if _, ok := s.cache[m.ID()]; !ok && m.Parent == "" {
-				s.top++
+	for _, m := range d.Added {
+		s.put(m)
+	}
+	var kept []engine.Member // d.Updated's changed members, once one is left out
+	for i, m := range d.Updated {
+		if old, ok := s.cache[m.ID()]; ok && old == m {
+			if kept == nil {
+				kept = append(make([]engine.Member, 0, len(d.Updated)-1), d.Updated[:i]...)
 			}
-			s.cache[m.ID()] = m
+			continue
+		}
+		s.put(m)
+		if kept != nil {
+			kept = append(kept, m)
 		}
 	}
+	if kept != nil {
+		d.Updated = kept
+	}
 	s.generation++
+	return d
+}
+
+// put sets m in the cache.
+func (s *viewState) put(m engine.Member) {
+	if _, ok := s.cache[m.ID()]; !ok && m.Parent == "" {
+		s.top++
+	}
+	s.cache[m.ID()] = m
 }
 
 // members returns the cache in the engine's member order.
@@ -251,9 +275,8 @@ func (a *viewActor) step(ctx actor.Context, m *viewStep) {
 	if h := a.env.hooks.ViewDelta; h != nil {
 		h(st.key, m.delta)
 	}
-	st.applyDelta(m.delta)
+	d := st.applyDelta(m.delta)
 	st.stats.record(float64(m.latency)/float64(time.Millisecond), st.top)
-	d := m.delta
 	if len(d.Added) > 0 || len(d.Removed) > 0 || len(d.Updated) > 0 {
 		a.write(ctx, &edgeWrite{kind: opDelta, waitID: m.waitID, at: time.Now(),
 			delta: membership.ViewDelta{ViewKey: st.key, ClientID: st.clientID, AuthID: st.authID, Delta: d}})

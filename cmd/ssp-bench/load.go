@@ -55,10 +55,11 @@ the edge's notification from the ingest's 200 OK; the probe row is then deleted 
 ingest.
 
 Every cell also ends in a line "summary <commit> views=… ingest/s=… p99=… cpu/ing=… db-cpu/ing=…
-edges/ing=… rows/ing=… lag95=…" to compare across commits (db-cpu/ing: the database's CPU per
-ingest; edges/ing: edge writes handed to the writers per ingest; rows/ing: edge rows the
-writers wrote per ingest, fewer when writes that change nothing are skipped, "-" for an SSP
-without ssp_edge_rows_written_total). -compare <other ssp binary> runs every cell with this binary
+edges/ing=… rows/ing=… tx/ing=… lag95=…" to compare across commits (db-cpu/ing: the
+database's CPU per ingest; edges/ing: edge writes handed to the writers per ingest; rows/ing:
+edge rows the writers wrote per ingest, fewer when writes that change nothing are skipped, "-"
+for an SSP without ssp_edge_rows_written_total; tx/ing: the writers' transactions, one per
+flush of a list_ref table, per ingest). -compare <other ssp binary> runs every cell with this binary
 and with the other, alternately for -rounds rounds in one sitting (the machine drifts: never
 compare runs of different sittings), and prints both medians and their ratio (this/other).
 
@@ -456,6 +457,7 @@ type cellStats struct {
 	lat        histCounts
 	edges      float64
 	rows       float64 // edge rows written (ssp_edge_rows_written_total), -1 when the SSP has no such metric
+	flushes    float64 // edge transactions (ssp_edge_write_duration_seconds_count), -1 when the SSP has no such metric
 	lagHist    histCounts
 	lagSamples int
 	lagLost    int
@@ -1385,6 +1387,10 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	res.rows = -1
 	if after, ok := m2.sum("ssp_edge_rows_written_total"); ok {
 		res.rows = after - m0.get("ssp_edge_rows_written_total")
+	}
+	res.flushes = -1
+	if after, ok := m2.sum("ssp_edge_write_duration_seconds_count"); ok {
+		res.flushes = after - m0.get("ssp_edge_write_duration_seconds_count")
 	}
 	if env.sched != nil {
 		fanoutAnswers(&res, env, m0, m2, v)
