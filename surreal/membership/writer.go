@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,6 +152,12 @@ type Writer struct {
 	spare *queue      // the queue of the flush before, emptied: the next flush fills it (its maps keep their room)
 	stats WriterStats // Pending aside
 
+	// A flush's scratch, kept for the next one: the kinds of change of the queued edges, the
+	// items and their groups.
+	kinds  []edgeChange
+	items  []item
+	groups [][]item
+
 	fenced    map[string]bool     // views found owned by another SSP, ignored until claimed
 	unclaimed map[string]struct{} // views found fenced since the last TakeFenced
 	// queryTable is true once a guarded transaction or a claim succeeded (and no transaction
@@ -245,7 +252,7 @@ func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, client
 // re-emitted at the version it has).
 func (w *Writer) classify() []edgeChange {
 	q := w.queue
-	kinds := make([]edgeChange, 0, len(q.edges))
+	kinds := w.kinds[:0]
 	kept := q.edges[:0]
 	for _, k := range q.edges {
 		e := q.queued[k]
@@ -265,6 +272,7 @@ func (w *Writer) classify() []edgeChange {
 	}
 	clear(q.edges[len(kept):])
 	q.edges = kept
+	w.kinds = kinds
 	return kinds
 }
 
@@ -667,7 +675,16 @@ func (w *Writer) flush(ctx context.Context) error {
 	if q.len() == 0 {
 		return nil
 	}
-	items := make([]item, 0, q.len())
+	items := slices.Grow(w.items[:0], q.len())
+	defer func() {
+		// The next flush reuses the room; nothing of this one stays reachable from it.
+		clear(items)
+		for g := range w.groups {
+			clear(w.groups[g])
+			w.groups[g] = w.groups[g][:0]
+		}
+		w.items = items[:0]
+	}()
 	for _, v := range q.removals {
 		items = append(items, item{removal: v})
 	}
@@ -788,13 +805,17 @@ func (w *Writer) writeGroup(ctx context.Context, part []item) groupResult {
 
 // split divides a flush's items into the groups written concurrently (WriterOptions.Parallel):
 // by view, so that each view's writes stay in one group in their order; stale rows of no view
-// go to the first group. A small flush is one group.
+// go to the first group. A small flush is one group. The groups are the Writer's scratch, valid
+// until the next split.
 func (w *Writer) split(items []item) [][]item {
 	p := w.opts.Parallel
 	if p <= 1 || len(items) < w.opts.ParallelMin {
 		return [][]item{items}
 	}
-	groups := make([][]item, p)
+	if len(w.groups) != p {
+		w.groups = make([][]item, p)
+	}
+	groups := w.groups
 	for _, it := range items {
 		g := 0
 		if v := it.view(); v != "" {
@@ -802,7 +823,7 @@ func (w *Writer) split(items []item) [][]item {
 		}
 		groups[g] = append(groups[g], it)
 	}
-	out := groups[:0]
+	out := make([][]item, 0, p)
 	for _, g := range groups {
 		if len(g) > 0 {
 			out = append(out, g)
