@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +132,7 @@ type loadFlags struct {
 	ssps      int // scheduler mode with this many SSPs; 0: standalone
 	compare   string
 	rounds    int
+	floor     bool
 }
 
 // parseLoadFlags parses and checks the command line of `ssp load`.
@@ -144,6 +146,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 	fs.IntVar(&f.count, "count", 0, "stop a cell after this many ingests (0: -duration only)")
 	fs.Float64Var(&f.rate, "rate", 0, "target ingests per second over all clients (0: as fast as the SSP answers)")
 	fs.IntVar(&f.sample, "sample", 100, "one ingest in this many is a lag probe (0: no lag measurement)")
+	fs.BoolVar(&f.floor, "floor", false, "measure the floor under cpu/ing: every measured ingest names a table of the SSP's own, which it answers without applying (no lag probes)")
 	fs.DurationVar(&f.soak, "soak", 0, "soak mode: run one cell this long, sampling memory every -soak-every")
 	fs.DurationVar(&f.soakEvery, "soak-every", 10*time.Second, "sampling interval of -soak")
 	fs.StringVar(&f.sspBin, "ssp-bin", "", "the ssp binary to run as `ssp serve` (default: go build ./cmd/ssp into a temporary directory)")
@@ -189,6 +192,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadFlags, error) {
 		return bad("-count must not be negative, got %d", f.count)
 	case f.duration < 0:
 		return bad("-duration must not be negative, got %s", f.duration)
+	case f.floor && f.ssps > 0:
+		return bad("-floor measures one SSP: use it without -ssps")
 	case f.soak == 0 && f.duration == 0 && f.count == 0:
 		return bad("-duration 0 needs -count to bound the run")
 	case f.rate < 0:
@@ -286,7 +291,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		rate = fmt.Sprintf("%.0f/s", f.rate)
 	}
 	probes := "off"
-	if f.sample > 0 {
+	switch {
+	case f.floor:
+		probes = "off (-floor: the measured ingests name tables of the SSP's own, " + floorPrefix + "…, answered and not applied)"
+	case f.sample > 0:
 		probes = fmt.Sprintf("1 in %d", f.sample)
 	}
 	window := "off (the data grows)"
@@ -809,13 +817,30 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // ingestBody encodes a change as a POST /ingest body; without rv the record's `_00_rv` is
 // dropped.
 func ingestBody(c engine.Change, rv bool) []byte {
-	m := map[string]any{"table": c.Table, "op": c.Op.String(), "id": value.RecordString(c.ID)}
+	return encodeIngest(c.Table, value.RecordString(c.ID), c, func(key string) bool { return !rv && key == "_00_rv" })
+}
+
+// floorPrefix makes the tables of -floor's ingests: `_00_…` tables are the SSP's own, answered
+// 200 and not applied (SPEC §1.1).
+const floorPrefix = "_00_floor_"
+
+// floorBody is ingestBody's body for a table of the SSP's own (-floor): the same request but
+// for the table and id (whose record field is left out: it would name the workload's table).
+func floorBody(c engine.Change, rv bool) []byte {
+	return encodeIngest(floorPrefix+c.Table, floorPrefix+value.RecordString(c.ID), c,
+		func(key string) bool { return key == "id" || (!rv && key == "_00_rv") })
+}
+
+// encodeIngest encodes c as a POST /ingest body of table and id, without the record fields
+// that drop reports.
+func encodeIngest(table, id string, c engine.Change, drop func(key string) bool) []byte {
+	m := map[string]any{"table": table, "op": c.Op.String(), "id": id}
 	if c.Op != engine.OpDelete {
 		rec := c.Record
-		if !rv && rec.Get("_00_rv").Kind() != value.KindNone {
+		if slices.ContainsFunc(rec.Fields(), func(fl value.Field) bool { return drop(fl.Key) }) {
 			fields := make([]value.Field, 0, rec.Len())
 			for _, fl := range rec.Fields() {
-				if fl.Key != "_00_rv" {
+				if !drop(fl.Key) {
 					fields = append(fields, fl)
 				}
 			}
@@ -873,14 +898,14 @@ const maxPregen = 300_000
 // newBodySource pregenerates n bodies (at most maxPregen); when more may be needed (exact is
 // false, or n > maxPregen) a producer continues the stream once they are used up. write, if not
 // nil, makes the `_00_version` rows of each batch of changes before its bodies are handed out.
-func newBodySource(next func() engine.Change, n int, exact, rv bool, write func([]engine.Change) error) (*bodySource, error) {
+func newBodySource(next func() engine.Change, n int, exact bool, body func(engine.Change) []byte, write func([]engine.Change) error) (*bodySource, error) {
 	const batch = 256
 	s := &bodySource{stop: make(chan struct{}), done: make(chan struct{})}
 	pre := min(n, maxPregen)
 	cs := make([]engine.Change, 0, batch)
 	for i := 0; i < pre; i++ {
 		c := next()
-		s.pre = append(s.pre, ingestReq{ingestBody(c, rv), kindOf(c.Table, c.Op)})
+		s.pre = append(s.pre, ingestReq{body(c), kindOf(c.Table, c.Op)})
 		if cs = append(cs, c); write != nil && (len(cs) == batch || i == pre-1) {
 			if err := write(cs); err != nil {
 				return nil, err
@@ -907,7 +932,7 @@ func newBodySource(next func() engine.Change, n int, exact, rv bool, write func(
 			}
 			for _, c := range cs {
 				select {
-				case s.ch <- ingestReq{ingestBody(c, rv), kindOf(c.Table, c.Op)}:
+				case s.ch <- ingestReq{body(c), kindOf(c.Table, c.Op)}:
 				case <-s.stop:
 					return
 				}
@@ -1304,7 +1329,12 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 	}
 
 	r := &runner{env: env, sample: int64(f.sample), limit: int64(f.count), rate: f.rate}
-	if f.sample > 0 {
+	body := func(c engine.Change) []byte { return ingestBody(c, f.rv) }
+	if f.floor {
+		r.sample = 0
+		body = func(c engine.Change) []byte { return floorBody(c, f.rv) }
+	}
+	if r.sample > 0 {
 		r.probes = newProbeTracker()
 		stopWatch, err := watchProbes(ctx, env, r.probes)
 		if err != nil {
@@ -1322,7 +1352,7 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 		}
 		pregen = int(perSec * max(f.duration, f.soak).Seconds())
 	}
-	if r.src, err = newBodySource(next, pregen, exact, f.rv, writeVersions); err != nil {
+	if r.src, err = newBodySource(next, pregen, exact, body, writeVersions); err != nil {
 		return res, err
 	}
 	defer r.src.close()

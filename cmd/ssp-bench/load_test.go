@@ -39,6 +39,7 @@ func TestLoadFlags(t *testing.T) {
 		{"compare with a missing binary", []string{"load", "-compare", "/nonexistent/ssp"}, 2, `-compare "/nonexistent/ssp"`},
 		{"compare a directory", []string{"load", "-compare", "."}, 2, "is not an executable ssp binary"},
 		{"compare without rounds", []string{"load", "-compare", "/bin/sh", "-rounds", "0"}, 2, "-rounds 0: at least 1"},
+		{"floor of scheduler mode", []string{"load", "-floor", "-ssps", "2"}, 2, "-floor measures one SSP"},
 		{"compare a soak", []string{"load", "-compare", "/bin/sh", "-soak", "1m", "-views", "100"}, 2, "-compare does not combine with -soak"},
 	}
 	checkFlagCases(t, tests)
@@ -118,6 +119,30 @@ func loadShort(t *testing.T, mode string, extra ...string) {
 	summary := regexp.MustCompile(`(?m)^summary \S+ views=6 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=[0-9.]+ rows/ing=[0-9.]+ tx/ing=[0-9.]+ lag95=\S+$`)
 	if !summary.MatchString(out) {
 		t.Errorf("no summary line for the cell:\n%s", out)
+	}
+}
+
+// TestLoadFloor runs a small -floor cell: every measured ingest names a table of the SSP's own,
+// which it answers 200 without applying, so nothing reaches the writers and no ingest fails.
+func TestLoadFloor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr strings.Builder
+	args := []string{"load", "-views", "4", "-rows", "200", "-count", "300", "-duration", "0", "-clients", "4", "-floor"}
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "lag probes off (-floor") {
+		t.Errorf("the header does not say the cell measures the floor:\n%s", out)
+	}
+	summary := regexp.MustCompile(`(?m)^summary \S+ views=4 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=0\.00 rows/ing=0\.00 tx/ing=0\.00 lag95=-$`)
+	if !summary.MatchString(out) {
+		t.Errorf("want a summary with no edge writes and no lag:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+	row := regexp.MustCompile(`(?m)^\s+4\s+300\s+\S+\s+\S+\s+\S+\s+0\s+0\s`)
+	if !row.MatchString(out) {
+		t.Errorf("want 300 ingests, none busy or failed:\n%s", out)
 	}
 }
 
