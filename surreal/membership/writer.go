@@ -460,10 +460,15 @@ func (w *Writer) apply(d *ViewDelta) {
 	}
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
 		for _, m := range list {
-			if mem, ok := w.member(d.ViewKey, m); ok {
-				w.remember(d.ViewKey, vs, m.ID(), client, auth)
-				w.set(d.ViewKey, vs, m.ID(), mem)
+			p := m.ID()
+			mem, ok := vs.members[p]
+			if ok {
+				mem.version = max(m.Version, 1) // its record id is parsed already
+			} else if mem, ok = w.member(d.ViewKey, m); !ok {
+				continue
 			}
+			w.remember(d.ViewKey, vs, p, client, auth)
+			w.set(d.ViewKey, vs, p, mem)
 		}
 	}
 	if len(vs.members) == 0 {
