@@ -56,11 +56,12 @@ the edge's notification from the ingest's 200 OK; the probe row is then deleted 
 ingest.
 
 Every cell also ends in a line "summary <commit> views=… ingest/s=… p99=… cpu/ing=… db-cpu/ing=…
-edges/ing=… rows/ing=… tx/ing=… lag95=…" to compare across commits (db-cpu/ing: the
+edges/ing=… rows/ing=… flush/ing=… lag95=…" to compare across commits (db-cpu/ing: the
 database's CPU per ingest; edges/ing: edge writes handed to the writers per ingest; rows/ing:
 edge rows the writers wrote per ingest, fewer when writes that change nothing are skipped, "-"
-for an SSP without ssp_edge_rows_written_total; tx/ing: the writers' transactions, one per
-flush of a list_ref table, per ingest). -compare <other ssp binary> runs every cell with this binary
+for an SSP without ssp_edge_rows_written_total; flush/ing: the writers' flushes per ingest,
+ssp_edge_write_duration_seconds_count, a flush being one list_ref table's writes, in one
+transaction unless it is large). -compare <other ssp binary> runs every cell with this binary
 and with the other, alternately for -rounds rounds in one sitting (the machine drifts: never
 compare runs of different sittings), and prints both medians and their ratio (this/other).
 
@@ -465,7 +466,7 @@ type cellStats struct {
 	lat        histCounts
 	edges      float64
 	rows       float64 // edge rows written (ssp_edge_rows_written_total), -1 when the SSP has no such metric
-	flushes    float64 // edge transactions (ssp_edge_write_duration_seconds_count), -1 when the SSP has no such metric
+	flushes    float64 // writer flushes (ssp_edge_write_duration_seconds_count), -1 when the SSP has no such metric
 	lagHist    histCounts
 	lagSamples int
 	lagLost    int

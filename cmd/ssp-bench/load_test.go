@@ -116,7 +116,7 @@ func loadShort(t *testing.T, mode string, extra ...string) {
 	if !strings.HasPrefix(lines[len(lines)-1], "load average at the end: ") {
 		t.Errorf("last line %q", lines[len(lines)-1])
 	}
-	summary := regexp.MustCompile(`(?m)^summary \S+ views=6 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=[0-9.]+ rows/ing=[0-9.]+ tx/ing=[0-9.]+ lag95=\S+$`)
+	summary := regexp.MustCompile(`(?m)^summary \S+ views=6 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=[0-9.]+ rows/ing=[0-9.]+ flush/ing=[0-9.]+ lag95=\S+$`)
 	if !summary.MatchString(out) {
 		t.Errorf("no summary line for the cell:\n%s", out)
 	}
@@ -136,7 +136,7 @@ func TestLoadFloor(t *testing.T) {
 	if !strings.Contains(out, "lag probes off (-floor") {
 		t.Errorf("the header does not say the cell measures the floor:\n%s", out)
 	}
-	summary := regexp.MustCompile(`(?m)^summary \S+ views=4 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=0\.00 rows/ing=0\.00 tx/ing=0\.00 lag95=-$`)
+	summary := regexp.MustCompile(`(?m)^summary \S+ views=4 ingest/s=[0-9]+ p99=\S+ cpu/ing=\S+ db-cpu/ing=\S+ edges/ing=0\.00 rows/ing=0\.00 flush/ing=0\.00 lag95=-$`)
 	if !summary.MatchString(out) {
 		t.Errorf("want a summary with no edge writes and no lag:\n%s\nstderr:\n%s", out, stderr.String())
 	}
@@ -165,7 +165,7 @@ func TestLoadCompare(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^summary this#1 views=4 `, `(?m)^summary other#1 views=4 `,
 		`(?m)^summary this\(median of 1\) views=4 `, `(?m)^summary other\(median of 1\) views=4 `,
-		`(?m)^ratio this/other views=4 ingest/s=[0-9.]+ p99=[0-9.]+ cpu/ing=[0-9.]+ db-cpu/ing=\S+ edges/ing=[0-9.]+ rows/ing=\S+ tx/ing=\S+ lag95=\S+$`,
+		`(?m)^ratio this/other views=4 ingest/s=[0-9.]+ p99=[0-9.]+ cpu/ing=[0-9.]+ db-cpu/ing=\S+ edges/ing=[0-9.]+ rows/ing=\S+ flush/ing=\S+ lag95=\S+$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output lacks %s:\n%s", re, out)
@@ -183,9 +183,9 @@ func TestMedianAndRatio(t *testing.T) {
 	if m := median([]float64{-1}); m != -1 {
 		t.Errorf("median of unknowns = %v, want -1", m)
 	}
-	a := cellSummary{views: 100, perSec: 2000, p99: 2 * time.Millisecond, cpuPerIng: 50 * time.Microsecond, dbCPUPerIn: -1, edgesPerIn: 3, rowsPerIn: -1, txPerIn: 1, lag95: 10 * time.Millisecond}
-	b := cellSummary{views: 100, perSec: 1000, p99: 4 * time.Millisecond, cpuPerIng: 100 * time.Microsecond, dbCPUPerIn: 80 * time.Microsecond, edgesPerIn: 6, rowsPerIn: 4, txPerIn: 4, lag95: 20 * time.Millisecond}
-	if got, want := ratioLine(a, b), "ratio this/other views=100 ingest/s=2.00 p99=0.50 cpu/ing=0.50 db-cpu/ing=- edges/ing=0.50 rows/ing=- tx/ing=0.25 lag95=0.50"; got != want {
+	a := cellSummary{views: 100, perSec: 2000, p99: 2 * time.Millisecond, cpuPerIng: 50 * time.Microsecond, dbCPUPerIn: -1, edgesPerIn: 3, rowsPerIn: -1, flushPerIn: 1, lag95: 10 * time.Millisecond}
+	b := cellSummary{views: 100, perSec: 1000, p99: 4 * time.Millisecond, cpuPerIng: 100 * time.Microsecond, dbCPUPerIn: 80 * time.Microsecond, edgesPerIn: 6, rowsPerIn: 4, flushPerIn: 4, lag95: 20 * time.Millisecond}
+	if got, want := ratioLine(a, b), "ratio this/other views=100 ingest/s=2.00 p99=0.50 cpu/ing=0.50 db-cpu/ing=- edges/ing=0.50 rows/ing=- flush/ing=0.25 lag95=0.50"; got != want {
 		t.Errorf("ratioLine = %q, want %q", got, want)
 	}
 }

@@ -19,13 +19,13 @@ type cellSummary struct {
 	dbCPUPerIn time.Duration // the database's CPU per ingest, -1 when unknown
 	edgesPerIn float64       // edge writes per ingest
 	rowsPerIn  float64       // edge rows written per ingest, -1 when unknown
-	txPerIn    float64       // edge transactions (writer flushes) per ingest, -1 when unknown
+	flushPerIn float64       // writer flushes per ingest, -1 when unknown
 	lag95      time.Duration // client-visible lag, -1 when unknown
 }
 
 func summarize(r cellStats) cellSummary {
 	s := cellSummary{views: r.views, perSec: r.perSec(), p99: r.lat.quantile(99), cpuPerIng: -1, dbCPUPerIn: -1,
-		rowsPerIn: -1, txPerIn: -1, lag95: r.lagHist.quantile(95)}
+		rowsPerIn: -1, flushPerIn: -1, lag95: r.lagHist.quantile(95)}
 	if r.ingests > 0 {
 		if r.sspCPU >= 0 {
 			s.cpuPerIng = r.sspCPU / time.Duration(r.ingests)
@@ -38,7 +38,7 @@ func summarize(r cellStats) cellSummary {
 			s.rowsPerIn = r.rows / float64(r.ingests)
 		}
 		if r.flushes >= 0 {
-			s.txPerIn = r.flushes / float64(r.ingests)
+			s.flushPerIn = r.flushes / float64(r.ingests)
 		}
 	}
 	if r.lagSamples == 0 {
@@ -48,10 +48,10 @@ func summarize(r cellStats) cellSummary {
 }
 
 // summaryLine is `summary <label> views=… ingest/s=… p99=… cpu/ing=… db-cpu/ing=… edges/ing=…
-// rows/ing=… tx/ing=… lag95=…`: a line to grep and compare across commits.
+// rows/ing=… flush/ing=… lag95=…`: a line to grep and compare across commits.
 func summaryLine(label string, s cellSummary) string {
-	return fmt.Sprintf("summary %s views=%d ingest/s=%.0f p99=%s cpu/ing=%s db-cpu/ing=%s edges/ing=%.2f rows/ing=%s tx/ing=%s lag95=%s",
-		label, s.views, s.perSec, fmtLat(s.p99), fmtLat(s.cpuPerIng), fmtLat(s.dbCPUPerIn), s.edgesPerIn, fmtPer(s.rowsPerIn), fmtPer(s.txPerIn), fmtLat(s.lag95))
+	return fmt.Sprintf("summary %s views=%d ingest/s=%.0f p99=%s cpu/ing=%s db-cpu/ing=%s edges/ing=%.2f rows/ing=%s flush/ing=%s lag95=%s",
+		label, s.views, s.perSec, fmtLat(s.p99), fmtLat(s.cpuPerIng), fmtLat(s.dbCPUPerIn), s.edgesPerIn, fmtPer(s.rowsPerIn), fmtPer(s.flushPerIn), fmtLat(s.lag95))
 }
 
 // fmtPer spells a per-ingest count, "-" when unknown (negative).
@@ -100,7 +100,7 @@ func medianSummary(runs []cellSummary) cellSummary {
 	out := cellSummary{perSec: pick(func(s cellSummary) float64 { return s.perSec }),
 		edgesPerIn: pick(func(s cellSummary) float64 { return s.edgesPerIn }),
 		rowsPerIn:  pick(func(s cellSummary) float64 { return s.rowsPerIn }),
-		txPerIn:    pick(func(s cellSummary) float64 { return s.txPerIn })}
+		flushPerIn: pick(func(s cellSummary) float64 { return s.flushPerIn })}
 	if len(runs) > 0 {
 		out.views = runs[0].views
 	}
@@ -121,10 +121,10 @@ func ratioLine(this, other cellSummary) string {
 		return fmt.Sprintf("%.2f", a/b)
 	}
 	d := func(a, b time.Duration) string { return r(float64(a), float64(b)) }
-	return fmt.Sprintf("ratio this/other views=%d ingest/s=%s p99=%s cpu/ing=%s db-cpu/ing=%s edges/ing=%s rows/ing=%s tx/ing=%s lag95=%s",
+	return fmt.Sprintf("ratio this/other views=%d ingest/s=%s p99=%s cpu/ing=%s db-cpu/ing=%s edges/ing=%s rows/ing=%s flush/ing=%s lag95=%s",
 		this.views, r(this.perSec, other.perSec), d(this.p99, other.p99), d(this.cpuPerIng, other.cpuPerIng),
 		d(this.dbCPUPerIn, other.dbCPUPerIn), r(this.edgesPerIn, other.edgesPerIn), r(this.rowsPerIn, other.rowsPerIn),
-		r(this.txPerIn, other.txPerIn), d(this.lag95, other.lag95))
+		r(this.flushPerIn, other.flushPerIn), d(this.lag95, other.lag95))
 }
 
 // runCompare runs every cell with this binary (-ssp-bin, or ./cmd/ssp built once) and with
