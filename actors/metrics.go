@@ -91,7 +91,7 @@ func newMetrics(coordinatorDepth, inFlight func() float64) *metrics {
 			Name: "ssp_edge_rows_written_total", Help: "Edge rows written to the list_ref tables by committed transactions (rows inserted, updated or deleted; a whole-view removal counts one).",
 		}),
 		edgeUnchanged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ssp_edge_writes_unchanged_total", Help: "Edge writes not made because the row was back to what the database holds when its flush came (added and removed again, re-emitted at its version).",
+			Name: "ssp_edge_writes_unchanged_total", Help: "Edge writes not made because the row was back to what the database holds when its flush came (added and removed again, back to the version it had).",
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ssp_actor_restarts_total", Help: "Actor restarts by their supervisor, by actor kind (view, writer, coordinator, queries, ttl, metrics, versions, job, job_table).",
