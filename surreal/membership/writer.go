@@ -227,6 +227,11 @@ func snapOf(k edgeKey, vs *viewState, clientID, authID string) edgeSnap {
 	if !ok {
 		return edgeSnap{}
 	}
+	return memberSnap(k, vs, m, clientID, authID)
+}
+
+// memberSnap is snapOf for a member m that vs holds at k.
+func memberSnap(k edgeKey, vs *viewState, m member, clientID, authID string) edgeSnap {
 	s := edgeSnap{present: true, version: m.version, clientID: clientID, authID: authID}
 	if k.Parent != "" {
 		s.parent = vs.parentSlot(k.Parent)
@@ -243,6 +248,17 @@ func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, client
 		return
 	}
 	q.queued[k] = queuedEdge{before: snapOf(k, vs, clientID, authID), known: true}
+	q.edges = append(q.edges, k)
+}
+
+// rememberMember is remember for a position p that vs holds as m.
+func (w *Writer) rememberMember(view string, vs *viewState, p engine.MemberKey, m member, clientID, authID string) {
+	k := edgeKey{view, p}
+	q := w.queue
+	if _, ok := q.queued[k]; ok {
+		return
+	}
+	q.queued[k] = queuedEdge{before: memberSnap(k, vs, m, clientID, authID), known: true}
 	q.edges = append(q.edges, k)
 }
 
@@ -461,10 +477,16 @@ func (w *Writer) apply(d *ViewDelta) {
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
 		for _, m := range list {
 			p := m.ID()
-			mem, ok := vs.members[p]
-			if ok {
-				mem.version = max(m.Version, 1) // its record id is parsed already
-			} else if mem, ok = w.member(d.ViewKey, m); !ok {
+			if old, ok := vs.members[p]; ok {
+				// A position the mirror holds: only its version can change (its record id
+				// and slot stay, so no parent pointer moves), which viewState.set would do.
+				w.rememberMember(d.ViewKey, vs, p, old, client, auth)
+				old.version = max(m.Version, 1)
+				vs.members[p] = old
+				continue
+			}
+			mem, ok := w.member(d.ViewKey, m)
+			if !ok {
 				continue
 			}
 			w.remember(d.ViewKey, vs, p, client, auth)
