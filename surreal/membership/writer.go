@@ -704,7 +704,12 @@ func (w *Writer) flush(ctx context.Context) error {
 	}
 	items := slices.Grow(w.items[:0], q.len())
 	defer func() {
-		// The next flush reuses the room; nothing of this one stays reachable from it.
+		// The next flush reuses the room, unless this one was outsized (a reconcile, a whole
+		// view set), like the spare queue; nothing of this one stays reachable from it.
+		if cap(items) > maxSpareEdges {
+			w.kinds, w.items, w.groups = nil, nil, nil
+			return
+		}
 		clear(items)
 		for g := range w.groups {
 			clear(w.groups[g])

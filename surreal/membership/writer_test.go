@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -799,5 +800,32 @@ func TestStatementByKindOfChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A flush's scratch (its items, kinds and groups) is kept for the next flush only while it is
+// of a usual size: after an outsized one (a reconcile of a big table, a whole view set) it is
+// let go, as the spare queue is, instead of holding that room for the writer's life.
+func TestOutsizedFlushScratchIsNotKept(t *testing.T) {
+	e := newEnv(t, WriterOptions{})
+	ms := make([]engine.Member, maxSpareEdges+1)
+	for i := range ms {
+		ms[i] = top(fmt.Sprintf("thread:%d", i), 1)
+	}
+	// The database is not reached (the context is over): the flush builds its items and fails.
+	done, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if err := e.w.ApplyDeltas(done, []ViewDelta{added("big", ms...)}); err == nil {
+		t.Fatal("a flush with a cancelled context did not fail")
+	}
+	if e.w.items != nil || e.w.kinds != nil || e.w.groups != nil {
+		t.Errorf("an outsized flush's scratch is kept: %d items, %d kinds, %d groups", cap(e.w.items), cap(e.w.kinds), len(e.w.groups))
+	}
+	e.w.Forget()
+	if err := e.w.ApplyDeltas(e.ctx, []ViewDelta{added("small", top("thread:1", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if cap(e.w.items) == 0 || cap(e.w.kinds) == 0 {
+		t.Errorf("a usual flush's scratch is not kept: %d items, %d kinds", cap(e.w.items), cap(e.w.kinds))
 	}
 }
