@@ -61,7 +61,7 @@ database's CPU per ingest; edges/ing: edge writes handed to the writers per inge
 edge rows the writers wrote per ingest, fewer when writes that change nothing are skipped, "-"
 for an SSP without ssp_edge_rows_written_total; flush/ing: the writers' flushes per ingest,
 ssp_edge_write_duration_seconds_count, a flush being one list_ref table's writes, in one
-transaction unless it is large). -compare <other ssp binary> runs every cell with this binary
+transaction or, when large, several). -compare <other ssp binary> runs every cell with this binary
 and with the other, alternately for -rounds rounds in one sitting (the machine drifts: never
 compare runs of different sittings), and prints both medians and their ratio (this/other).
 
@@ -1353,7 +1353,11 @@ func loadCell(ctx context.Context, f loadFlags, v int, soakOut io.Writer) (res c
 		}
 		pregen = int(perSec * max(f.duration, f.soak).Seconds())
 	}
-	if r.src, err = newBodySource(next, pregen, exact, body, writeVersions); err != nil {
+	measuredVersions := writeVersions
+	if f.floor {
+		measuredVersions = nil // the floor's ingests are not applied: no `_00_rv` waits to satisfy
+	}
+	if r.src, err = newBodySource(next, pregen, exact, body, measuredVersions); err != nil {
 		return res, err
 	}
 	defer r.src.close()
