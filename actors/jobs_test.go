@@ -164,10 +164,25 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 // TestJobRunsOnce: a pending job offered twice is claimed and sent once, with the payload, the
 // bearer token and the idempotency key; the row ends success with the answer as result.
 func TestJobRunsOnce(t *testing.T) {
-	b := newBackend(t, nil)
+	// The backend holds the request until the duplicate offer has arrived: a job that ended
+	// before it would be offered anew (and found done by its claim), which is not this test.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	open := func() { releaseOnce.Do(func() { close(release) }) }
+	b := newBackend(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	})
 	h := jobHarness(t, b.srv.URL+"/api/", nil)
+	t.Cleanup(open) // runs first: the SSP's shutdown and the backend's Close wait for the request
 	h.createJob("a", nil)
 	h.ingest("job", "UPDATE", "job:a", map[string]any{"status": "pending", "path": "/hook"}) // a duplicate offer
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		n := counterValue(t, h.reg, "ssp_job_offers_total", map[string]string{"result": "duplicate"})
+		return n >= 1, fmt.Sprintf("duplicate offers: %v", n)
+	})
+	open()
 	row := h.waitJob("a", outbox.StatusSuccess)
 	calls := b.received()
 	if len(calls) != 1 {
