@@ -240,25 +240,21 @@ func memberSnap(k edgeKey, vs *viewState, m member, clientID, authID string) edg
 }
 
 // remember queues edge (view, p), which a delta is about to change, with what it holds now
-// unless it is queued already; clientID and authID are the view's before the delta.
-func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, clientID, authID string) {
+// unless it is queued already; clientID and authID are the view's before the delta. held is
+// p's member when the caller has looked it up already (nil: looked up here).
+func (w *Writer) remember(view string, vs *viewState, p engine.MemberKey, held *member, clientID, authID string) {
 	k := edgeKey{view, p}
 	q := w.queue
 	if _, ok := q.queued[k]; ok {
 		return
 	}
-	q.queued[k] = queuedEdge{before: snapOf(k, vs, clientID, authID), known: true}
-	q.edges = append(q.edges, k)
-}
-
-// rememberMember is remember for a position p that vs holds as m.
-func (w *Writer) rememberMember(view string, vs *viewState, p engine.MemberKey, m member, clientID, authID string) {
-	k := edgeKey{view, p}
-	q := w.queue
-	if _, ok := q.queued[k]; ok {
-		return
+	var before edgeSnap
+	if held != nil {
+		before = memberSnap(k, vs, *held, clientID, authID)
+	} else {
+		before = snapOf(k, vs, clientID, authID)
 	}
-	q.queued[k] = queuedEdge{before: memberSnap(k, vs, m, clientID, authID), known: true}
+	q.queued[k] = queuedEdge{before: before, known: true}
 	q.edges = append(q.edges, k)
 }
 
@@ -471,7 +467,7 @@ func (w *Writer) apply(d *ViewDelta) {
 	vs.clientID, vs.authID = d.ClientID, d.AuthID
 	for _, m := range d.Delta.Removed {
 		p := m.ID()
-		w.remember(d.ViewKey, vs, p, client, auth) // queues p
+		w.remember(d.ViewKey, vs, p, nil, client, auth) // queues p
 		w.touchAll(d.ViewKey, vs.remove(p))
 	}
 	for _, list := range [][]engine.Member{d.Delta.Added, d.Delta.Updated} {
@@ -480,7 +476,7 @@ func (w *Writer) apply(d *ViewDelta) {
 			if old, ok := vs.members[p]; ok {
 				// A position the mirror holds: only its version can change (its record id
 				// and slot stay, so no parent pointer moves), which viewState.set would do.
-				w.rememberMember(d.ViewKey, vs, p, old, client, auth)
+				w.remember(d.ViewKey, vs, p, &old, client, auth)
 				old.version = max(m.Version, 1)
 				vs.members[p] = old
 				continue
@@ -489,7 +485,7 @@ func (w *Writer) apply(d *ViewDelta) {
 			if !ok {
 				continue
 			}
-			w.remember(d.ViewKey, vs, p, client, auth)
+			w.remember(d.ViewKey, vs, p, nil, client, auth)
 			w.set(d.ViewKey, vs, p, mem)
 		}
 	}
